@@ -1,0 +1,45 @@
+"""Settings read from the environment (and `.env`), with embedded defaults for a laptop."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths and defaults; every field has an environment variable of the same name."""
+
+    data_dir: Path
+    source_dir: Path
+    default_country: str
+    header_aliases: Path | None
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+
+def load_settings() -> Settings:
+    """Read settings once per process; `.env` in the working directory is honoured."""
+    load_dotenv(override=False)
+    aliases = os.environ.get("LEADS_HEADER_ALIASES")
+    return Settings(
+        data_dir=Path(os.environ.get("LEADS_DATA_DIR", PROJECT_ROOT / ".data")),
+        source_dir=Path(os.environ.get("LEADS_SOURCE_DIR", PROJECT_ROOT / "data" / "sample_drive")),
+        default_country=os.environ.get("LEADS_DEFAULT_COUNTRY", "US").upper(),
+        header_aliases=Path(aliases) if aliases else None,
+    )

@@ -1,0 +1,116 @@
+"""Where lead files come from: the file model every source backend speaks, and the local folder.
+
+A file has a stable `file_id` across versions (a path in a folder, a file id in Drive) and a
+`version` that changes when its content may have changed. Arrival is the modification time
+(Drive's `modifiedTime`); change detection uses the inode change time, which a copy that
+preserves an old modification time still bumps, so such a file is not missed.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+mimetypes.add_type("application/x-ndjson", ".ndjson")
+mimetypes.add_type("application/x-ndjson", ".jsonl")
+mimetypes.add_type("text/tab-separated-values", ".tsv")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One version of one file in a lead source; the shape fits a folder and Google Drive."""
+
+    file_id: str
+    name: str
+    mime_type: str
+    size_bytes: int
+    modified_at: datetime
+    version: str
+    change_ns: int = 0
+    checksum: str | None = None
+
+    @property
+    def arrived_at(self) -> datetime:
+        return self.modified_at
+
+
+def utc_from_ns(ns: int) -> datetime:
+    """Naive UTC datetime (the warehouse stores naive UTC timestamps)."""
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).replace(tzinfo=None)
+
+
+def guess_mime_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+class LocalFolder:
+    """A watched folder: every non-hidden file below it is a lead file."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def _entries(self) -> Iterator[os.DirEntry[str]]:
+        if not self.root.is_dir():
+            raise FileNotFoundError(
+                f"lead source folder {self.root} does not exist; "
+                "set LEADS_SOURCE_DIR to the folder your lead files are dropped in"
+            )
+        stack = [self.root]
+        while stack:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    if entry.name.startswith((".", "~$")):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                    elif entry.is_file():
+                        yield entry
+
+    def _to_source_file(self, entry: os.DirEntry[str]) -> SourceFile:
+        st = entry.stat()
+        rel = Path(entry.path).relative_to(self.root).as_posix()
+        return SourceFile(
+            file_id=rel,
+            name=entry.name,
+            mime_type=guess_mime_type(entry.name),
+            size_bytes=st.st_size,
+            modified_at=utc_from_ns(st.st_mtime_ns),
+            version=f"{st.st_mtime_ns}-{st.st_size}",
+            change_ns=max(st.st_ctime_ns, st.st_mtime_ns),
+        )
+
+    def list_files(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> list[SourceFile]:
+        """Files whose arrival falls in [start, end), oldest first."""
+        files = [self._to_source_file(e) for e in self._entries()]
+        files = [
+            f
+            for f in files
+            if (start is None or f.arrived_at >= start) and (end is None or f.arrived_at < end)
+        ]
+        return sorted(files, key=lambda f: (f.arrived_at, f.file_id))
+
+    def changed_since(
+        self, cursor: tuple[int, str] | None, limit: int
+    ) -> tuple[list[SourceFile], bool]:
+        """Up to `limit` files changed after `cursor` (change_ns, file_id), in change order.
+
+        Returns the page and whether more changes remain, so a sensor can page through a
+        large folder across ticks.
+        """
+        after = cursor or (-1, "")
+        changed = []
+        for entry in self._entries():
+            f = self._to_source_file(entry)
+            if (f.change_ns, f.file_id) > after:
+                changed.append(f)
+        changed.sort(key=lambda f: (f.change_ns, f.file_id))
+        return changed[:limit], len(changed) > limit
+
+    def read_bytes(self, file: SourceFile) -> bytes:
+        return (self.root / file.file_id).read_bytes()
