@@ -1,0 +1,1 @@
+"""Normalizers: each turns one messy field into clean columns with vectorized polars."""
