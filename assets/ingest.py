@@ -1,0 +1,198 @@
+"""The `ingest` group: arrived files, their landed bytes, and the rows parsed from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetOut,
+    MetadataValue,
+    Output,
+    asset,
+    multi_asset,
+)
+
+from assets.metadata import counts, preview
+from assets.partitions import arrival_day, day_start, window_bounds
+from pipeline.headers import load_aliases
+from pipeline.landing import land_bytes, quarantine
+from pipeline.parsing import FileParseError, parse_file
+from pipeline.schema import (
+    DRIVE_FILES_SCHEMA,
+    QUARANTINED_FILES_SCHEMA,
+    RAW_LEADS_SCHEMA,
+    conform,
+    empty_frame,
+)
+from resources.lead_source import LeadSource
+from resources.settings import PipelineSettings
+
+GROUP = "ingest"
+PARTITIONED = {"partition_expr": "arrival_day"}
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=arrival_day,
+    metadata=PARTITIONED,
+    kinds={"polars", "duckdb"},
+    description=(
+        "Manifest of lead files that arrived on the day (id, name, size, sha256, mime, "
+        "arrival), with each file's bytes landed content-addressed under the landing zone."
+    ),
+)
+def drive_files(
+    context: AssetExecutionContext, lead_source: LeadSource, settings: PipelineSettings
+) -> Output[pl.DataFrame]:
+    start, end = window_bounds(context.partition_key)
+    files = lead_source.list_files(start, end)
+    context.log.info(
+        f"{len(files)} file(s) from {lead_source.describe()} for {context.partition_key}"
+    )
+    rows = []
+    for i, file in enumerate(files, start=1):
+        sha, path = land_bytes(settings.landing_dir, lead_source.read_bytes(file))
+        rows.append(
+            {
+                "file_id": file.file_id,
+                "name": file.name,
+                "mime_type": file.mime_type,
+                "size_bytes": file.size_bytes,
+                "sha256": sha,
+                "version": file.version,
+                "modified_at": file.modified_at,
+                "arrived_at": file.arrived_at,
+                "source": lead_source.describe(),
+                "landed_path": str(path),
+                "arrival_day": day_start(context.partition_key),
+            }
+        )
+        if i % 100 == 0:
+            context.log.info(f"landed {i}/{len(files)} files")
+    manifest = (
+        conform(pl.DataFrame(rows), DRIVE_FILES_SCHEMA) if rows else empty_frame(DRIVE_FILES_SCHEMA)
+    )
+    return Output(
+        manifest,
+        metadata={
+            "files": len(files),
+            "bytes": int(manifest["size_bytes"].sum() or 0),
+            "source": lead_source.describe(),
+            "files_preview": preview(manifest.select("name", "size_bytes", "sha256"), 20),
+        },
+    )
+
+
+@multi_asset(
+    group_name=GROUP,
+    partitions_def=arrival_day,
+    outs={
+        "raw_leads": AssetOut(
+            metadata=PARTITIONED,
+            kinds={"polars", "duckdb"},
+            description=(
+                "Every row of every parsed file as strings, headers mapped to canonical "
+                "fields, with source file, sheet, row number and the original values as JSON."
+            ),
+        ),
+        "quarantined_files": AssetOut(
+            metadata=PARTITIONED,
+            kinds={"polars", "duckdb"},
+            description="Files that could not be parsed at all, with the error; copied aside.",
+        ),
+    },
+    check_specs=[
+        AssetCheckSpec(
+            "lead_ids_unique",
+            asset="raw_leads",
+            blocking=True,
+            description="Every raw row has a distinct lead_id.",
+        ),
+        AssetCheckSpec(
+            "raw_schema_matches_contract",
+            asset="raw_leads",
+            blocking=True,
+            description="raw_leads has exactly the columns and types of the contract.",
+        ),
+    ],
+)
+def raw_leads(
+    context: AssetExecutionContext, drive_files: pl.DataFrame, settings: PipelineSettings
+):
+    aliases = load_aliases(Path(settings.header_aliases) if settings.header_aliases else None)
+    frames: list[pl.DataFrame] = [empty_frame(RAW_LEADS_SCHEMA)]
+    quarantined: list[dict] = []
+    for file in drive_files.iter_rows(named=True):
+        data = Path(file["landed_path"]).read_bytes()
+        try:
+            parsed = parse_file(
+                file["name"],
+                data,
+                aliases,
+                file_id=file["file_id"],
+                sha256=file["sha256"],
+                arrived_at=file["arrived_at"],
+                excel_sheets=settings.excel_sheets,
+            )
+        except FileParseError as exc:
+            target = quarantine(
+                settings.quarantine_dir, Path(file["landed_path"]), file["name"], file["sha256"]
+            )
+            context.log.warning(f"quarantined {exc} (copy at {target})")
+            quarantined.append({**file, "error": str(exc), "quarantine_path": str(target)})
+            continue
+        context.log.info(
+            f"{file['name']}: {parsed.rows.height} rows ({parsed.file_format}"
+            + (f", {parsed.encoding}" if parsed.encoding else "")
+            + (f", delimiter {parsed.delimiter!r}" if parsed.delimiter else "")
+            + (f", sheets {parsed.sheets}" if parsed.sheets else "")
+            + ")"
+        )
+        frames.append(parsed.rows.with_columns(arrival_day=pl.lit(file["arrival_day"])))
+    rows = pl.concat(frames)
+    quarantine_frame = (
+        conform(pl.DataFrame(quarantined), QUARANTINED_FILES_SCHEMA)
+        if quarantined
+        else empty_frame(QUARANTINED_FILES_SCHEMA)
+    )
+    yield Output(
+        rows,
+        output_name="raw_leads",
+        metadata={
+            "rows": rows.height,
+            "files_parsed": drive_files.height - len(quarantined),
+            "rows_per_file": counts(rows, "source_file"),
+        },
+    )
+    yield Output(
+        quarantine_frame,
+        output_name="quarantined_files",
+        metadata={
+            "files": len(quarantined),
+            "errors": MetadataValue.md(
+                "\n".join(f"- {q['error']}" for q in quarantined) or "_none_"
+            ),
+        },
+    )
+    duplicated = rows.height - rows["lead_id"].n_unique()
+    yield AssetCheckResult(
+        check_name="lead_ids_unique",
+        asset_key="raw_leads",
+        passed=duplicated == 0,
+        metadata={"duplicated_ids": duplicated},
+    )
+    mismatched = [
+        c for c, t in RAW_LEADS_SCHEMA.items() if c not in rows.schema or rows.schema[c] != t
+    ]
+    yield AssetCheckResult(
+        check_name="raw_schema_matches_contract",
+        asset_key="raw_leads",
+        passed=not mismatched and len(rows.columns) == len(RAW_LEADS_SCHEMA),
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"mismatched_columns": MetadataValue.json(mismatched)},
+    )

@@ -1,0 +1,22 @@
+"""Small helpers shared by assets for metadata the Dagster UI renders well."""
+
+from __future__ import annotations
+
+import polars as pl
+from dagster import MetadataValue
+
+
+def preview(frame: pl.DataFrame, rows: int = 10) -> MetadataValue:
+    """A fixed-width preview; polars' own table rendering reads well in the UI's markdown."""
+    if frame.is_empty():
+        return MetadataValue.md("_empty_")
+    with pl.Config(tbl_rows=rows, tbl_cols=12, fmt_str_lengths=40, tbl_width_chars=200):
+        return MetadataValue.md(f"```\n{frame.head(rows)}\n```")
+
+
+def counts(frame: pl.DataFrame, column: str) -> MetadataValue:
+    """value -> count, most frequent first, as JSON."""
+    if frame.is_empty():
+        return MetadataValue.json({})
+    grouped = frame.group_by(column).len().sort("len", descending=True)
+    return MetadataValue.json({str(k): int(v) for k, v in grouped.iter_rows()})

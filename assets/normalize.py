@@ -1,0 +1,151 @@
+"""The normalize stage: clean, typed leads, and the rows that could not become leads."""
+
+from __future__ import annotations
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetOut,
+    MetadataValue,
+    Output,
+    multi_asset,
+)
+
+from assets.metadata import counts, preview
+from assets.partitions import arrival_day
+from pipeline.normalize.leads import REJECT_REASONS, normalize_leads
+from pipeline.quality import validate_normalized_leads
+from resources.settings import PipelineSettings
+
+GROUP = "ingest"
+PARTITIONED = {"partition_expr": "arrival_day"}
+# Above this share of nulls a matching field is close to useless for the dedupe stage.
+MAX_NULL_RATE = 0.95
+NULL_RATE_COLUMNS = ("email_canonical", "phone_e164", "full_name", "company", "domain", "country")
+
+
+@multi_asset(
+    group_name=GROUP,
+    partitions_def=arrival_day,
+    outs={
+        "normalized_leads": AssetOut(
+            metadata=PARTITIONED,
+            kinds={"polars", "duckdb"},
+            description=(
+                "One row per usable raw row: email (valid flag, canonical form, role and "
+                "free-mail flags), names split and case-fixed, company and matching key, "
+                "registrable domain, E.164 phone, ISO country, seniority and department."
+            ),
+        ),
+        "rejected_rows": AssetOut(
+            metadata=PARTITIONED,
+            kinds={"polars", "duckdb"},
+            description=(
+                "Raw rows that cannot become a lead, each with a reason code and a message "
+                "naming the file, row and fields; the original values are kept."
+            ),
+        ),
+    },
+    check_specs=[
+        AssetCheckSpec(
+            "normalized_lead_ids_unique",
+            asset="normalized_leads",
+            blocking=True,
+            description="No lead appears twice.",
+        ),
+        AssetCheckSpec(
+            "valid_email_share",
+            asset="normalized_leads",
+            description="Warn when fewer leads than configured carry a valid email.",
+        ),
+        AssetCheckSpec(
+            "null_rates",
+            asset="normalized_leads",
+            description="Warn when a field the dedupe stage matches on is nearly always missing.",
+        ),
+        AssetCheckSpec(
+            "great_expectations_suite",
+            asset="normalized_leads",
+            blocking=True,
+            description="The Great Expectations suite in pipeline/quality.py (the same as CI).",
+        ),
+    ],
+)
+def normalized_leads(
+    context: AssetExecutionContext, raw_leads: pl.DataFrame, settings: PipelineSettings
+):
+    leads, rejected = normalize_leads(raw_leads, settings.default_country)
+    context.log.info(
+        f"{raw_leads.height} raw rows -> {leads.height} leads, {rejected.height} rejected"
+    )
+    yield Output(
+        leads,
+        output_name="normalized_leads",
+        metadata={
+            "rows": leads.height,
+            "valid_emails": int(leads["email_valid"].sum()),
+            "valid_phones": int(leads["phone_valid"].sum()),
+            "by_country": counts(leads, "country"),
+            "preview": preview(
+                leads.select(
+                    "full_name", "email_canonical", "phone_e164", "company", "domain", "country"
+                )
+            ),
+        },
+    )
+    yield Output(
+        rejected,
+        output_name="rejected_rows",
+        metadata={
+            "rows": rejected.height,
+            "by_reason": counts(rejected, "reason"),
+            "reasons": MetadataValue.json(REJECT_REASONS),
+            "preview": preview(rejected.select("source_file", "row_number", "reason", "detail")),
+        },
+    )
+
+    duplicated = leads.height - leads["lead_id"].n_unique()
+    yield AssetCheckResult(
+        check_name="normalized_lead_ids_unique",
+        asset_key="normalized_leads",
+        passed=duplicated == 0,
+        metadata={"duplicated_ids": duplicated},
+    )
+    share = float(leads["email_valid"].mean() or 0.0) if leads.height else 1.0
+    yield AssetCheckResult(
+        check_name="valid_email_share",
+        asset_key="normalized_leads",
+        passed=share >= settings.min_valid_email_share,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"share": share, "threshold": settings.min_valid_email_share},
+    )
+    null_rates = {
+        c: round(float(leads[c].null_count()) / leads.height, 4) if leads.height else 0.0
+        for c in NULL_RATE_COLUMNS
+    }
+    too_sparse = [c for c, v in null_rates.items() if v > MAX_NULL_RATE]
+    yield AssetCheckResult(
+        check_name="null_rates",
+        asset_key="normalized_leads",
+        passed=not too_sparse,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            **{f"null_rate_{c}": v for c, v in null_rates.items()},
+            "above_threshold": MetadataValue.json(too_sparse),
+        },
+    )
+    suite = validate_normalized_leads(leads, settings.min_valid_email_share)
+    yield AssetCheckResult(
+        check_name="great_expectations_suite",
+        asset_key="normalized_leads",
+        passed=suite.success,
+        metadata={
+            "expectations": len(suite.outcomes),
+            "failed": MetadataValue.json(
+                [f"{f.expectation}({f.column}): {f.observed}" for f in suite.failures]
+            ),
+        },
+    )

@@ -1,0 +1,1 @@
+"""Sensors: file arrival (and later webhook inbox, run failures)."""
