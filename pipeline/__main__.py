@@ -1,12 +1,48 @@
-"""Command line: `python -m pipeline demo | summary`."""
+"""Command line: `python -m pipeline demo | summary | dedupe`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 
 from pipeline.config import load_settings
 from pipeline.summary import summarize
+
+
+def run_dedupe(args: argparse.Namespace) -> int:
+    from pipeline.dedupe import SpecError, dedupe, load_spec
+    from pipeline.dedupe.explain import explain_pair
+    from pipeline.dedupe.prepare import prepare_leads, read_table
+
+    started = time.perf_counter()
+
+    def progress(message: str) -> None:
+        print(f"[{time.perf_counter() - started:7.2f}s] {message}", file=sys.stderr, flush=True)
+
+    try:
+        spec = load_spec(args.spec)
+        progress(f"reading {args.input}")
+        frame, id_col = prepare_leads(read_table(args.input), spec, args.id_column, args.input.name)
+        result = dedupe(frame, spec, id_column=id_col, threshold=args.threshold, progress=progress)
+    except (SpecError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    result.entities.write_parquet(args.out)
+    merged = frame.height - result.golden.height
+    progress(
+        f"wrote {args.out}: {frame.height:,} records -> {result.golden.height:,} entities "
+        f"({merged:,} duplicates merged)"
+    )
+    if args.explain:
+        try:
+            print(explain_pair(result, *args.explain).render())
+        except KeyError as exc:
+            print(f"error: {exc.args[0]}", file=sys.stderr)
+            return 2
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,7 +54,19 @@ def main(argv: list[str] | None = None) -> int:
         "through Dagster, on the persistent instance, then print a summary",
     )
     sub.add_parser("summary", help="print what the warehouse holds")
+    dd = sub.add_parser(
+        "dedupe",
+        help="resolve the rows of a CSV or parquet file to entities (the dedupe core alone)",
+    )
+    dd.add_argument("input", type=Path, help="a .csv or .parquet file of leads or people")
+    dd.add_argument("--out", type=Path, required=True, help="parquet: id column + entity_id")
+    dd.add_argument("--spec", default="leads", help="leads | person | path to a spec YAML")
+    dd.add_argument("--id-column", help="the input's record id column (default: row numbers)")
+    dd.add_argument("--threshold", type=float, help="match probability needed to link")
+    dd.add_argument("--explain", nargs=2, metavar=("ID1", "ID2"), help="explain one pair")
     args = parser.parse_args(argv)
+    if args.command == "dedupe":
+        return run_dedupe(args)
 
     settings = load_settings()
     if args.command == "demo":

@@ -1,0 +1,15 @@
+"""The dedupe core: declarative matching spec, blocking, vectorized comparison,
+Fellegi-Sunter scoring with EM-estimated weights, anti-chaining clustering, stable entity
+ids and golden records. No Dagster here: it runs from a script, a notebook or the CLI.
+
+    from pipeline.dedupe import dedupe
+    result = dedupe(normalized_leads, spec="leads", id_column="lead_id")
+    result.entities   # id_column, entity_id
+    result.pairs      # scored candidate pairs with per-field levels and match_probability
+    result.golden     # one golden record per entity
+"""
+
+from pipeline.dedupe.engine import DedupeResult, dedupe, match_incremental
+from pipeline.dedupe.spec import MatchSpec, SpecError, load_spec
+
+__all__ = ["DedupeResult", "MatchSpec", "SpecError", "dedupe", "load_spec", "match_incremental"]

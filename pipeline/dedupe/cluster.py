@@ -1,0 +1,170 @@
+"""Clustering linked pairs into entities, with guards against chaining.
+
+Connected components over pairs above the threshold do almost all the work (scipy, in C).
+Two guards follow, each only on the components that need it:
+- cannot-link: a component holding two records that must never be one entity (different
+  personal emails and dissimilar names) is rebuilt by merging its links strongest first and
+  refusing any merge that would join such records;
+- size: a component above the size limit is re-clustered at stricter thresholds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from rapidfuzz.distance import JaroWinkler
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from pipeline.dedupe.spec import CannotLink
+
+
+@dataclass
+class ClusterReport:
+    components: int = 0
+    conflicted_components: int = 0
+    refused_merges: int = 0
+    oversized_components: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
+    return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+class CannotLinkChecker:
+    """Decides whether two groups of records may merge, from the spec's cannot-link rules."""
+
+    def __init__(self, frame: pl.DataFrame, rules: list[CannotLink]) -> None:
+        self.rules = []
+        for rule in rules:
+            values = frame[rule.column].cast(pl.String)
+            if rule.exclude_when_true:
+                values = pl.select(
+                    pl.when(~frame[rule.exclude_when_true].fill_null(False)).then(values)
+                ).to_series()
+            names = frame[rule.unless_similar].cast(pl.String).fill_null("")
+            self.rules.append((rule, values.to_numpy(), names.to_numpy()))
+
+    def candidate_mask(self, labels: np.ndarray) -> np.ndarray:
+        """Components (by label) holding two or more distinct values of a guarded column."""
+        flagged = np.zeros(labels.max(initial=-1) + 1, dtype=bool)
+        for _rule, values, _names in self.rules:
+            frame = pl.DataFrame({"label": labels, "v": values}).drop_nulls()
+            multi = (
+                frame.group_by("label")
+                .agg(pl.col("v").n_unique().alias("n"))
+                .filter(pl.col("n") > 1)
+            )
+            flagged[multi["label"].to_numpy()] = True
+        return flagged
+
+    def conflict(self, a: list[int], b: list[int]) -> bool:
+        for rule, values, names in self.rules:
+            for i in a:
+                if values[i] is None:
+                    continue
+                for j in b:
+                    if values[j] is None or values[j] == values[i]:
+                        continue
+                    if JaroWinkler.normalized_similarity(names[i], names[j]) < rule.threshold:
+                        return True
+        return False
+
+
+def _constrained(
+    members: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    prob: np.ndarray,
+    checker: CannotLinkChecker,
+    report: ClusterReport,
+) -> dict[int, int]:
+    """Greedy union of one component's links, strongest first, refusing conflicting merges."""
+    parent = {int(m): int(m) for m in members}
+    groups = {int(m): [int(m)] for m in members}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for k in np.argsort(-prob, kind="stable"):
+        a, b = find(int(left[k])), find(int(right[k]))
+        if a == b:
+            continue
+        if checker.conflict(groups[a], groups[b]):
+            report.refused_merges += 1
+            continue
+        if len(groups[a]) < len(groups[b]):
+            a, b = b, a
+        parent[b] = a
+        groups[a].extend(groups.pop(b))
+    return {m: find(m) for m in parent}
+
+
+def cluster(
+    n: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    prob: np.ndarray,
+    threshold: float,
+    max_cluster_size: int,
+    checker: CannotLinkChecker | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[np.ndarray, ClusterReport]:
+    """A label per record (records never linked get their own label)."""
+    report = ClusterReport()
+    keep = prob >= threshold
+    left, right, prob = left[keep], right[keep], prob[keep]
+    labels = components(n, left, right)
+
+    # Size guard: re-cluster oversized components at stricter thresholds.
+    stricter = threshold
+    for _ in range(6):
+        sizes = np.bincount(labels)
+        oversized = sizes[labels] > max_cluster_size
+        if not oversized.any():
+            break
+        report.oversized_components += int((sizes > max_cluster_size).sum())
+        stricter = 1 - (1 - stricter) / 10
+        inside = oversized[left] & (prob >= stricter)
+        drop = oversized[left] & ~inside
+        left, right, prob = left[~drop], right[~drop], prob[~drop]
+        labels = components(n, left, right)
+
+    if checker is not None and checker.rules:
+        flagged = checker.candidate_mask(labels)
+        report.conflicted_components = int(flagged.sum())
+        if flagged.any():
+            if progress:
+                progress(f"checking {int(flagged.sum())} components for cannot-link conflicts")
+            original = labels.copy()
+            edge_order = np.argsort(original[left], kind="stable")
+            edge_labels = original[left][edge_order]
+            node_order = np.argsort(original, kind="stable")
+            node_labels = original[node_order]
+            next_label = int(original.max()) + 1
+            for label in np.flatnonzero(flagged):
+                lo, hi = np.searchsorted(edge_labels, [label, label + 1])
+                idx = edge_order[lo:hi]
+                nlo, nhi = np.searchsorted(node_labels, [label, label + 1])
+                members = node_order[nlo:nhi]
+                roots = _constrained(members, left[idx], right[idx], prob[idx], checker, report)
+                keeper = roots[int(members.min())]
+                new_labels: dict[int, int] = {}
+                for member, root in roots.items():
+                    if root != keeper:
+                        if root not in new_labels:
+                            new_labels[root] = next_label
+                            next_label += 1
+                        labels[member] = new_labels[root]
+    report.components = len(np.unique(labels))
+    return labels, report

@@ -1,0 +1,387 @@
+"""The dedupe run: fingerprints -> blocking -> comparison -> scoring -> clustering -> ids ->
+golden records, for a whole table or for a new batch against existing entities."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from pipeline.dedupe.blocking import candidate_pairs
+from pipeline.dedupe.cluster import CannotLinkChecker, cluster
+from pipeline.dedupe.compare import Comparator
+from pipeline.dedupe.entities import EVENT_SCHEMA, assign_entity_ids
+from pipeline.dedupe.fingerprints import add_fingerprints
+from pipeline.dedupe.golden import golden_records
+from pipeline.dedupe.model import FSModel, fit_em, level_frequencies, match_weights, probability
+from pipeline.dedupe.spec import MatchSpec, load_spec
+
+Progress = Callable[[str], None]
+# Term-frequency adjustments are bounded so one rare value cannot outvote every other field.
+TF_ADJUSTMENT_BOUND = 8.0
+
+
+@dataclass
+class DedupeResult:
+    entities: pl.DataFrame  # id, entity_id
+    pairs: pl.DataFrame  # scored candidate pairs: ids, per-field levels, weight, probability
+    golden: pl.DataFrame
+    events: pl.DataFrame  # merges and splits against the previous run
+    model: FSModel
+    spec: MatchSpec
+    threshold: float
+    report: dict = field(default_factory=dict)
+    # The fingerprinted input and term-frequency tables, for explaining any pair later.
+    work: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
+    tf: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _check_ids(frame: pl.DataFrame, id_col: str) -> None:
+    if id_col not in frame.columns:
+        raise ValueError(f"input has no id column {id_col!r} (columns: {', '.join(frame.columns)})")
+    if frame[id_col].null_count():
+        raise ValueError(f"id column {id_col!r} has {frame[id_col].null_count()} empty value(s)")
+    duplicated = frame.height - frame[id_col].n_unique()
+    if duplicated:
+        raise ValueError(f"id column {id_col!r} has {duplicated} duplicated value(s)")
+
+
+def _random_pairs(n: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    left = rng.integers(0, n, size=count, dtype=np.int64)
+    right = rng.integers(0, n, size=count, dtype=np.int64)
+    keep = left != right
+    return left[keep], right[keep]
+
+
+def _base_columns(spec: MatchSpec, column: str) -> set[str]:
+    """Input columns a (possibly derived) column is built from."""
+    fp = spec.fingerprints.get(column)
+    if fp is None:
+        return {column}
+    return set().union(*(_base_columns(spec, s) for s in fp.source))
+
+
+def _blocked_comparisons(spec: MatchSpec, rule_index: int) -> set[int]:
+    """Comparisons a blocking rule forces to agree: EM learns nothing about them there."""
+    keys = set().union(*(_base_columns(spec, k) for k in spec.blocking[rule_index].keys))
+    blocked = set()
+    for k, comp in enumerate(spec.comparisons):
+        columns = {comp.column} | {lv.column for lv in comp.levels if lv.column}
+        if keys & set().union(*(_base_columns(spec, c) for c in columns)):
+            blocked.add(k)
+    return blocked
+
+
+def fit_model(
+    comparator: Comparator,
+    gamma: np.ndarray,
+    rules: np.ndarray,
+    spec: MatchSpec,
+    seed: int = 7,
+) -> FSModel:
+    """u from random record pairs (nearly all non-matches); m by EM, one round per blocking
+    rule over the pairs that rule found, leaving out the comparisons the rule forces to agree
+    (otherwise a rule blocking on names teaches EM that matches always share a name); then
+    the prior over all candidate pairs with m and u fixed."""
+    n = comparator.frame.height
+    n_levels = [len(c.levels) + 1 for c in spec.comparisons]
+    sample = min(spec.u_sample_pairs, max(n * (n - 1) // 2, 1))
+    left, right = _random_pairs(n, sample, seed)
+    u = level_frequencies(comparator.gamma(spec.comparisons, left, right), n_levels)
+    estimates: list[list[np.ndarray]] = [[] for _ in spec.comparisons]
+    iterations, converged = 0, True
+    for rule_index in range(len(spec.blocking)):
+        rows = rules == rule_index
+        if rows.sum() < 50:
+            continue
+        keep = [k for k in range(len(n_levels)) if k not in _blocked_comparisons(spec, rule_index)]
+        if not keep:
+            continue
+        m, _, _, its, ok = fit_em(
+            gamma[rows][:, keep],
+            [n_levels[k] for k in keep],
+            u=[u[k] for k in keep],
+            max_iterations=spec.em_max_iterations,
+        )
+        iterations, converged = iterations + its, converged and ok
+        for j, k in enumerate(keep):
+            estimates[k].append(m[j])
+    m_init = fit_em(gamma[:1], n_levels, u=u, max_iterations=0)[0]
+    m = [np.mean(e, axis=0) if e else m_init[k] for k, e in enumerate(estimates)]
+    _, _, prior, its, ok = fit_em(
+        gamma, n_levels, u=u, m_init=m, fix_m=True, max_iterations=spec.em_max_iterations
+    )
+    return FSModel(
+        comparisons=[c.name for c in spec.comparisons],
+        m=m,
+        u=u,
+        prior=prior,
+        iterations=iterations + its,
+        converged=converged and ok,
+    )
+
+
+def tf_tables(frame: pl.DataFrame, spec: MatchSpec) -> dict[str, pl.DataFrame]:
+    """Relative frequency of each value, for comparisons that adjust by term frequency."""
+    tables = {}
+    for comp in spec.comparisons:
+        if comp.tf_adjustment:
+            values = frame[comp.column].drop_nulls()
+            tables[comp.name] = (
+                values.value_counts(name="count")
+                .with_columns((pl.col("count") / max(len(values), 1)).alias("tf"))
+                .select(pl.col(comp.column).alias("value"), "tf")
+            )
+    return tables
+
+
+def tf_adjustments(
+    frame: pl.DataFrame,
+    spec: MatchSpec,
+    model: FSModel,
+    tables: dict[str, pl.DataFrame],
+    gamma: np.ndarray,
+    left: np.ndarray,
+) -> np.ndarray:
+    """log2(u_exact / tf(value)) on exact agreements: a shared rare value says more."""
+    out = np.zeros(gamma.shape, dtype=np.float32)
+    for k, comp in enumerate(spec.comparisons):
+        if comp.name not in tables or comp.levels[0].type != "exact":
+            continue
+        exact = gamma[:, k] == 0
+        if not exact.any():
+            continue
+        values = frame[comp.column].gather(left[exact]).to_frame("value")
+        tf = values.join(tables[comp.name], on="value", how="left", maintain_order="left")
+        tf_values = tf["tf"].fill_null(1e-9).to_numpy()
+        adj = np.log2(model.u[k][0] / np.clip(tf_values, 1e-9, 1))
+        out[exact, k] = np.clip(adj, -TF_ADJUSTMENT_BOUND, TF_ADJUSTMENT_BOUND)
+    return out
+
+
+def score(
+    work: pl.DataFrame,
+    spec: MatchSpec,
+    model: FSModel | None,
+    comparator: Comparator,
+    left: np.ndarray,
+    right: np.ndarray,
+    tables: dict[str, pl.DataFrame],
+    rules: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, FSModel]:
+    """(gamma, per-field weights, probability, model) for the given pairs."""
+    gamma = comparator.gamma(spec.comparisons, left, right)
+    if model is None:
+        if rules is None:
+            raise ValueError("fitting a model needs the blocking rule of each pair")
+        model = fit_model(comparator, gamma, rules, spec)
+    weights = match_weights(gamma, model) + tf_adjustments(work, spec, model, tables, gamma, left)
+    prob = probability(weights.sum(axis=1), model.prior)
+    return gamma, weights, prob, model
+
+
+def pairs_frame(
+    ids: pl.Series,
+    spec: MatchSpec,
+    left: np.ndarray,
+    right: np.ndarray,
+    gamma: np.ndarray,
+    weights: np.ndarray,
+    prob: np.ndarray,
+    rule: np.ndarray | None = None,
+) -> pl.DataFrame:
+    id_col = ids.name
+    columns: dict[str, pl.Series] = {
+        f"{id_col}_l": ids.gather(left),
+        f"{id_col}_r": ids.gather(right),
+    }
+    for k, comp in enumerate(spec.comparisons):
+        columns[f"{comp.name}_level"] = pl.Series(gamma[:, k], dtype=pl.Int8)
+        columns[f"{comp.name}_weight"] = pl.Series(np.round(weights[:, k], 3), dtype=pl.Float32)
+    columns["match_weight"] = pl.Series(weights.sum(axis=1), dtype=pl.Float32)
+    columns["match_probability"] = pl.Series(prob, dtype=pl.Float64)
+    if rule is not None:
+        names = [r.name for r in spec.blocking]
+        columns["blocking_rule"] = pl.Series(names, dtype=pl.String).gather(rule)
+    return pl.DataFrame(columns)
+
+
+def dedupe(
+    frame: pl.DataFrame,
+    spec: str | Path | MatchSpec = "leads",
+    id_column: str | None = None,
+    threshold: float | None = None,
+    previous_entities: pl.DataFrame | None = None,
+    model: FSModel | None = None,
+    progress: Progress | None = None,
+) -> DedupeResult:
+    """Resolve every row of `frame` to an entity.
+
+    `previous_entities` (id, entity_id) from the last run keeps entity ids stable and yields
+    merge / split events; `model` skips estimation and scores with known parameters.
+    """
+    say = progress or _quiet
+    spec = load_spec(spec)
+    if id_column:
+        spec = spec.model_copy(update={"id_column": id_column})
+    threshold = threshold if threshold is not None else spec.threshold
+    id_col = spec.id_column
+    _check_ids(frame, id_col)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
+    say(f"fingerprinting {frame.height:,} records")
+    work = add_fingerprints(frame, spec)
+    lap("fingerprints")
+    say("blocking")
+    pairs, block_report = candidate_pairs(work, spec.blocking)
+    left = pairs["l"].to_numpy().astype(np.int64)
+    right = pairs["r"].to_numpy().astype(np.int64)
+    lap("blocking")
+    say(f"comparing {len(left):,} candidate pairs")
+    comparator = Comparator(work)
+    tables = tf_tables(work, spec)
+    rules = pairs["rule"].to_numpy()
+    gamma, weights, prob, model = score(work, spec, model, comparator, left, right, tables, rules)
+    lap("comparison_and_scoring")
+    say("clustering")
+    checker = CannotLinkChecker(work, spec.cannot_link)
+    labels, cluster_report = cluster(
+        frame.height, left, right, prob, threshold, spec.max_cluster_size, checker, say
+    )
+    lap("clustering")
+    entities, events = assign_entity_ids(frame[id_col], labels, previous_entities)
+    golden = golden_records(frame, entities, spec)
+    lap("entities_and_golden")
+    scored = pairs_frame(
+        frame[id_col], spec, left, right, gamma, weights, prob, pairs["rule"].to_numpy()
+    )
+    say(f"{golden.height:,} entities from {frame.height:,} records")
+    return DedupeResult(
+        entities=entities,
+        pairs=scored,
+        golden=golden,
+        events=events,
+        model=model,
+        spec=spec,
+        threshold=threshold,
+        report={
+            "blocking": block_report.as_dict(),
+            "clustering": cluster_report.as_dict(),
+            "timings_s": timings,
+            "em_iterations": model.iterations,
+            "em_converged": model.converged,
+            "prior": model.prior,
+        },
+        work=work,
+        tf=tables,
+    )
+
+
+def match_incremental(
+    existing: pl.DataFrame,
+    existing_entities: pl.DataFrame,
+    new: pl.DataFrame,
+    model: FSModel,
+    spec: str | Path | MatchSpec = "leads",
+    threshold: float | None = None,
+    existing_fingerprinted: bool = False,
+) -> DedupeResult:
+    """Match a new batch against existing entities without re-scoring the history.
+
+    Only pairs involving a new record are built and scored (with the stored model); the
+    existing entities are held together by their current membership. Returns the full,
+    updated entity mapping plus the events (merges when new records bridge two entities).
+    """
+    spec = load_spec(spec)
+    threshold = threshold if threshold is not None else spec.threshold
+    id_col = spec.id_column
+    _check_ids(new, id_col)
+    clash = new.join(existing.select(id_col), on=id_col, how="semi")
+    if clash.height:
+        raise ValueError(f"{clash.height} new record id(s) already exist, e.g. {clash[id_col][0]}")
+    old = existing if existing_fingerprinted else add_fingerprints(existing, spec)
+    fresh = add_fingerprints(new, spec)
+    combined = pl.concat([old.select(fresh.columns), fresh], how="vertical_relaxed")
+    n_old = old.height
+    new_rows = pl.Series("i", np.arange(n_old, combined.height), dtype=pl.UInt32)
+    pairs, block_report = candidate_pairs(combined, spec.blocking, new_rows)
+
+    # Work on the involved rows only: new records and the existing ones they were paired with.
+    involved = np.unique(
+        np.concatenate([pairs["l"].to_numpy(), pairs["r"].to_numpy(), new_rows.to_numpy()])
+    ).astype(np.int64)
+    sub = combined[involved]
+    left = np.searchsorted(involved, pairs["l"].to_numpy()).astype(np.int64)
+    right = np.searchsorted(involved, pairs["r"].to_numpy()).astype(np.int64)
+    comparator = Comparator(sub)
+    tables = tf_tables(combined, spec)
+    gamma, weights, prob, model = score(sub, spec, model, comparator, left, right, tables)
+
+    # Existing members of one entity stay together: chain them with certain links.
+    old_ids = (
+        sub[id_col]
+        .to_frame()
+        .join(existing_entities, on=id_col, how="left", maintain_order="left")["entity_id"]
+    )
+    by_entity = (
+        pl.DataFrame({"pos": np.arange(sub.height), "entity_id": old_ids})
+        .drop_nulls("entity_id")
+        .with_columns(pl.col("pos").shift(1).over("entity_id").alias("prev"))
+        .drop_nulls("prev")
+    )
+    fixed_l = by_entity["prev"].to_numpy().astype(np.int64)
+    fixed_r = by_entity["pos"].to_numpy().astype(np.int64)
+    all_l = np.concatenate([left, fixed_l])
+    all_r = np.concatenate([right, fixed_r])
+    all_p = np.concatenate([prob, np.ones(len(fixed_l))])
+    checker = CannotLinkChecker(sub, spec.cannot_link)
+    labels, cluster_report = cluster(sub.height, all_l, all_r, all_p, threshold, 10**9, checker)
+    previous_involved = existing_entities.join(sub.select(id_col), on=id_col, how="semi")
+    local_entities, events = assign_entity_ids(sub[id_col], labels, previous_involved)
+
+    merges = events.filter(pl.col("event") == "merge").select(
+        pl.col("other_entity_id").alias("entity_id"), pl.col("entity_id").alias("survivor")
+    )
+    untouched = existing_entities.join(local_entities.select(id_col), on=id_col, how="anti")
+    untouched = untouched.join(merges, on="entity_id", how="left").select(
+        id_col, pl.coalesce("survivor", "entity_id").alias("entity_id")
+    )
+    entities = pl.concat([untouched, local_entities])
+    affected = local_entities["entity_id"].unique()
+    affected_ids = entities.filter(pl.col("entity_id").is_in(affected.implode()))
+    affected_rows = pl.concat(
+        [existing.join(affected_ids.select(id_col), on=id_col, how="semi"), new],
+        how="diagonal_relaxed",
+    )
+    golden = golden_records(affected_rows, affected_ids, spec)
+    scored = pairs_frame(sub[id_col], spec, left, right, gamma, weights, prob)
+    return DedupeResult(
+        entities=entities,
+        pairs=scored,
+        golden=golden,
+        events=events if events.height else pl.DataFrame(schema=EVENT_SCHEMA),
+        model=model,
+        spec=spec,
+        threshold=threshold,
+        report={
+            "blocking": block_report.as_dict(),
+            "clustering": cluster_report.as_dict(),
+            "involved_records": len(involved),
+        },
+    )

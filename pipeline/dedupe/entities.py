@@ -1,0 +1,117 @@
+"""Stable entity ids across runs, and the merge / split events between them.
+
+A new cluster inherits the previous entity id that most of its records carried. An old
+entity whose records now sit in one cluster with another's is recorded as merged into the
+survivor; one whose records spread over several clusters keeps its id on the largest part
+and the other parts are recorded as split from it. The CRM sync acts on these events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+
+EVENT_SCHEMA = {
+    "event": pl.String,
+    "entity_id": pl.String,
+    "other_entity_id": pl.String,
+    "records": pl.Int64,
+    "reason": pl.String,
+    "recorded_at": pl.Datetime("us"),
+}
+
+
+def new_entity_id(seed: str) -> str:
+    return "E" + hashlib.sha1(seed.encode()).hexdigest()[:15]
+
+
+def assign_entity_ids(
+    ids: pl.Series, labels: np.ndarray, previous: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(entities: id, entity_id) and (events) for the clustering `labels` of `ids`.
+
+    `previous` is the last run's (id, entity_id) mapping, with the same id column name.
+    """
+    id_col = ids.name
+    current = pl.DataFrame({id_col: ids, "label": labels})
+    now = datetime.now(UTC).replace(tzinfo=None)
+    if previous is None or previous.is_empty():
+        inherited = pl.DataFrame(schema={"label": pl.Int64, "entity_id": pl.String})
+        events = pl.DataFrame(schema=EVENT_SCHEMA)
+    else:
+        overlap = (
+            current.join(previous.select(id_col, "entity_id"), on=id_col, how="inner")
+            .group_by("label", "entity_id")
+            .len("overlap")
+        )
+        # Each old id goes to the cluster holding most of its records (ties: lowest label)...
+        best_cluster = overlap.sort(
+            ["entity_id", "overlap", "label"], descending=[False, True, False]
+        ).unique("entity_id", keep="first")
+        # ...and a cluster claimed by several old ids keeps the largest (ties: lowest id).
+        inherited = (
+            best_cluster.sort(["label", "overlap", "entity_id"], descending=[False, True, False])
+            .unique("label", keep="first")
+            .select("label", "entity_id")
+        )
+        merged = best_cluster.join(inherited, on="label", suffix="_survivor").filter(
+            pl.col("entity_id") != pl.col("entity_id_survivor")
+        )
+        split = overlap.join(
+            best_cluster.select("entity_id", "label"), on="entity_id", suffix="_kept"
+        ).filter(pl.col("label") != pl.col("label_kept"))
+        events = pl.concat(
+            [
+                merged.select(
+                    pl.lit("merge").alias("event"),
+                    pl.col("entity_id_survivor").alias("entity_id"),
+                    pl.col("entity_id").alias("other_entity_id"),
+                    pl.col("overlap").cast(pl.Int64).alias("records"),
+                    pl.lit("records of both entities now match").alias("reason"),
+                    pl.lit(now).alias("recorded_at"),
+                ),
+                split.select(
+                    pl.lit("split").alias("event"),
+                    pl.lit(None, pl.String).alias("entity_id"),  # filled below
+                    pl.col("entity_id").alias("other_entity_id"),
+                    pl.col("overlap").cast(pl.Int64).alias("records"),
+                    pl.lit("records no longer match the rest of their entity").alias("reason"),
+                    pl.lit(now).alias("recorded_at"),
+                    pl.col("label"),
+                ),
+            ],
+            how="diagonal",
+        )
+    fresh = (
+        current.filter(~pl.col("label").is_in(inherited["label"].implode()))
+        .group_by("label")
+        .agg(pl.col(id_col).cast(pl.String).min().alias("seed"))
+    )
+    taken = set(inherited["entity_id"].to_list())
+    if previous is not None and not previous.is_empty():
+        taken |= set(previous["entity_id"].unique().to_list())
+    fresh_ids = []
+    for seed in fresh["seed"].to_list():
+        candidate, salt = new_entity_id(seed), 0
+        while candidate in taken:  # a split part seeded by the record that named the old one
+            salt += 1
+            candidate = new_entity_id(f"{seed}#{salt}")
+        taken.add(candidate)
+        fresh_ids.append(candidate)
+    assigned = pl.concat(
+        [
+            inherited,
+            fresh.select("label", pl.Series("entity_id", fresh_ids, dtype=pl.String)),
+        ]
+    )
+    entities = current.join(assigned, on="label", how="left").select(id_col, "entity_id")
+    if "label" in events.columns:
+        events = (
+            events.join(assigned, on="label", how="left", suffix="_new")
+            .with_columns(pl.coalesce("entity_id", "entity_id_new").alias("entity_id"))
+            .drop("label", "entity_id_new")
+        )
+    return entities, events.select(list(EVENT_SCHEMA)).cast(EVENT_SCHEMA)

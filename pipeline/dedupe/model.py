@@ -1,0 +1,168 @@
+"""Fellegi-Sunter scoring: m and u per comparison level estimated from the data, weights,
+term-frequency adjustments and match probabilities.
+
+u (how often non-matches agree by chance) comes from random record pairs, where matches are
+vanishingly rare; m (how often matches agree) and the match prior come from EM over the
+candidate pairs. EM runs on the distinct gamma patterns with their counts, so it costs
+the same for a thousand pairs or ten million.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.dedupe.compare import NULL_LEVEL
+
+EPS = 1e-6
+
+
+@dataclass
+class FSModel:
+    """Fitted parameters; serialisable so incremental runs reuse them without refitting."""
+
+    comparisons: list[str]
+    m: list[np.ndarray]
+    u: list[np.ndarray]
+    prior: float
+    iterations: int = 0
+    converged: bool = False
+    tf_tables: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def weights(self) -> list[np.ndarray]:
+        """log2(m/u) per level of each comparison."""
+        return [
+            np.log2(np.clip(m, EPS, 1) / np.clip(u, EPS, 1))
+            for m, u in zip(self.m, self.u, strict=True)
+        ]
+
+    def to_dict(self) -> dict:
+        return {
+            "comparisons": self.comparisons,
+            "m": [m.tolist() for m in self.m],
+            "u": [u.tolist() for u in self.u],
+            "prior": self.prior,
+            "iterations": self.iterations,
+            "converged": self.converged,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FSModel:
+        return cls(
+            comparisons=list(data["comparisons"]),
+            m=[np.asarray(m, dtype=float) for m in data["m"]],
+            u=[np.asarray(u, dtype=float) for u in data["u"]],
+            prior=float(data["prior"]),
+            iterations=int(data.get("iterations", 0)),
+            converged=bool(data.get("converged", False)),
+        )
+
+
+def level_frequencies(gamma: np.ndarray, n_levels: list[int]) -> list[np.ndarray]:
+    """Share of each level among non-null values, per comparison (Laplace-smoothed)."""
+    out = []
+    for k, size in enumerate(n_levels):
+        column = gamma[:, k]
+        counts = np.bincount(column[column != NULL_LEVEL].astype(np.int64), minlength=size)
+        out.append((counts + 0.5) / (counts.sum() + 0.5 * size))
+    return out
+
+
+def _patterns(gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct gamma rows and how often each occurs, via one int64 code per row."""
+    shifted = gamma.astype(np.int64) + 1  # NULL_LEVEL (-1) -> 0
+    base = int(shifted.max(initial=0)) + 1
+    codes = np.zeros(len(gamma), dtype=np.int64)
+    for k in range(gamma.shape[1]):
+        codes = codes * base + shifted[:, k]
+    _, index, counts = np.unique(codes, return_index=True, return_counts=True)
+    return gamma[index], counts.astype(float)
+
+
+def _log_likelihood(patterns: np.ndarray, probs: list[np.ndarray]) -> np.ndarray:
+    total = np.zeros(len(patterns))
+    for k, p in enumerate(probs):
+        column = patterns[:, k]
+        present = column != NULL_LEVEL
+        total[present] += np.log(np.clip(p[column[present]], EPS, 1))
+    return total
+
+
+def fit_em(
+    gamma: np.ndarray,
+    n_levels: list[int],
+    u: list[np.ndarray] | None = None,
+    m_init: list[np.ndarray] | None = None,
+    prior_init: float = 0.3,
+    fix_m: bool = False,
+    max_iterations: int = 50,
+    tolerance: float = 1e-5,
+) -> tuple[list[np.ndarray], list[np.ndarray], float, int, bool]:
+    """EM for the two-class mixture over gamma patterns.
+
+    With `u` given it stays fixed (the usual setup, u from random pairs); without it, u is
+    estimated too. With `fix_m` only the prior is estimated. Returns
+    (m, u, prior, iterations, converged).
+    """
+    patterns, counts = _patterns(gamma)
+    fix_u = u is not None
+    if m_init is None:
+        # Matches mostly agree: mass on the first (strictest) level, decaying after it.
+        m_init = [np.array([0.9 ** (i * 3 + 1) for i in range(size)]) for size in n_levels]
+        m_init = [m / m.sum() for m in m_init]
+    if u is None:
+        u = [np.array([0.05 / (size - 1)] * (size - 1) + [0.95]) for size in n_levels]
+    m = [np.asarray(x, dtype=float).copy() for x in m_init]
+    u = [np.asarray(x, dtype=float).copy() for x in u]
+    prior = prior_init
+    converged = False
+    iteration = 0
+    while iteration < max_iterations:
+        iteration += 1
+        log_m = _log_likelihood(patterns, m) + np.log(prior)
+        log_u = _log_likelihood(patterns, u) + np.log(1 - prior)
+        r = 1.0 / (1.0 + np.exp(np.clip(log_u - log_m, -700, 700)))
+        weighted_m = counts * r
+        weighted_u = counts * (1 - r)
+        new_m, new_u = [], []
+        for k, size in enumerate(n_levels):
+            column = patterns[:, k]
+            present = column != NULL_LEVEL
+            idx = column[present].astype(np.int64)
+            if fix_m:
+                new_m.append(m[k])
+            else:
+                mk = np.bincount(idx, weights=weighted_m[present], minlength=size) + EPS
+                new_m.append(mk / mk.sum())
+            if not fix_u:
+                uk = np.bincount(idx, weights=weighted_u[present], minlength=size) + EPS
+                new_u.append(uk / uk.sum())
+        new_prior = float(np.clip(weighted_m.sum() / counts.sum(), EPS, 1 - EPS))
+        delta = max(
+            abs(new_prior - prior),
+            *(float(np.abs(a - b).max()) for a, b in zip(new_m, m, strict=True)),
+        )
+        m, prior = new_m, new_prior
+        if not fix_u:
+            u = new_u
+        if delta < tolerance:
+            converged = True
+            break
+    return m, u, prior, iteration, converged
+
+
+def match_weights(gamma: np.ndarray, model: FSModel) -> np.ndarray:
+    """(n_pairs, n_comparisons) log2 Bayes factors; a missing value weighs nothing."""
+    weights = model.weights()
+    out = np.zeros(gamma.shape, dtype=np.float32)
+    for k, w in enumerate(weights):
+        column = gamma[:, k]
+        present = column != NULL_LEVEL
+        out[present, k] = w[column[present]]
+    return out
+
+
+def probability(total_weight: np.ndarray, prior: float) -> np.ndarray:
+    log_odds = np.log2(prior / (1 - prior)) + total_weight
+    return 1.0 / (1.0 + np.exp2(-np.clip(log_odds, -60, 60)))

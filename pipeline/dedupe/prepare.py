@@ -1,0 +1,61 @@
+"""Bring any lead table to the columns a spec matches on: map headers through the alias
+table and normalize, unless the table is already normalized."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.dedupe.spec import MatchSpec
+from pipeline.headers import load_aliases, map_headers
+from pipeline.normalize.leads import normalize_fields
+from pipeline.schema import RAW_LEADS_SCHEMA, conform
+
+
+def read_table(path: Path) -> pl.DataFrame:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return pl.read_parquet(path)
+    if suffix in (".csv", ".tsv", ".txt"):
+        from pipeline.parsing import read_tables
+
+        tables, *_ = read_tables(path.name, path.read_bytes())
+        return tables[0].frame
+    raise ValueError(f"{path}: expected a .csv or .parquet file")
+
+
+def prepare_leads(
+    frame: pl.DataFrame, spec: MatchSpec, id_column: str | None, source_name: str = "input"
+) -> tuple[pl.DataFrame, str]:
+    """(frame with the spec's columns, name of the id column in it)."""
+    if id_column and id_column not in frame.columns:
+        raise ValueError(f"--id-column {id_column!r} is not a column of {source_name}")
+    if spec.input_columns() - {spec.id_column} <= set(frame.columns):
+        id_col = id_column or spec.id_column
+        if id_col not in frame.columns:
+            frame = frame.with_row_index(id_col, offset=1).with_columns(
+                pl.col(id_col).cast(pl.String)
+            )
+        return frame, id_col
+    if spec.name != "leads":
+        missing = sorted(spec.input_columns() - set(frame.columns) - {spec.id_column})
+        raise ValueError(f"{source_name} lacks column(s) the {spec.name!r} spec needs: {missing}")
+    id_col = id_column or "lead_id"
+    mapping = map_headers([c for c in frame.columns if c != id_col], load_aliases())
+    raw = frame.select(
+        (
+            pl.col(id_col).cast(pl.String)
+            if id_col in frame.columns
+            else pl.int_range(1, frame.height + 1).cast(pl.String)
+        ).alias("lead_id"),
+        pl.lit(source_name).alias("source_file"),
+        pl.int_range(2, frame.height + 2).alias("row_number"),
+        pl.lit(datetime.now(UTC).replace(tzinfo=None)).alias("arrived_at"),
+        *[pl.col(h).cast(pl.String).alias(f) for h, f in mapping.items()],
+    )
+    normalized = normalize_fields(conform(raw, RAW_LEADS_SCHEMA))
+    return normalized.rename({"lead_id": id_col}) if id_col != "lead_id" else normalized, id_col

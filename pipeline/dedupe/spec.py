@@ -1,0 +1,208 @@
+"""The declarative matching spec: fingerprints, blocking rules, comparisons with levels,
+clustering guards and survivorship rules, loaded from YAML and validated with clear errors."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SPEC_DIR = Path(__file__).with_name("specs")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Fingerprint(_Strict):
+    """A derived column used as a blocking key or compared like any other column."""
+
+    source: list[str] = Field(min_length=1, description="Input column(s), concatenated.")
+    transform: Literal[
+        "lower", "initial", "prefix", "suffix", "digits", "metaphone", "nickname", "sorted_tokens"
+    ] = "lower"
+    length: int | None = Field(default=None, ge=1)
+
+
+class BlockingRule(_Strict):
+    name: str
+    keys: list[str] = Field(min_length=1)
+    # Blocks larger than this are not paired exhaustively: members are sorted and paired with
+    # their `window` nearest neighbours instead (a sorted-neighbourhood fallback).
+    max_block_size: int | None = Field(default=None, ge=2)
+    window: int | None = Field(default=None, ge=1)
+    sort_by: list[str] | None = None
+
+
+class Level(_Strict):
+    """One comparison level; the first level whose condition holds is the pair's level."""
+
+    type: Literal[
+        "exact",
+        "jaro_winkler",
+        "jaro",
+        "levenshtein",
+        "token_set",
+        "date_transposed",
+        "numeric_within",
+    ]
+    column: str | None = Field(default=None, description="Compare this column instead.")
+    threshold: float | None = Field(default=None, ge=0, le=1)
+    max_distance: int | None = Field(default=None, ge=0)
+    tolerance: float | None = Field(default=None, ge=0)
+    label: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_parameter(self) -> Level:
+        needs = {
+            "jaro_winkler": "threshold",
+            "jaro": "threshold",
+            "token_set": "threshold",
+            "levenshtein": "max_distance",
+            "numeric_within": "tolerance",
+        }
+        param = needs.get(self.type)
+        if param and getattr(self, param) is None:
+            raise ValueError(f"level type {self.type!r} needs {param!r}")
+        return self
+
+    def describe(self) -> str:
+        if self.label:
+            return self.label
+        if self.type == "exact":
+            return "exact"
+        if self.threshold is not None:
+            return f"{self.type} >= {self.threshold}"
+        if self.max_distance is not None:
+            return f"{self.type} <= {self.max_distance}"
+        if self.tolerance is not None:
+            return f"within {self.tolerance}"
+        return self.type
+
+
+class Comparison(_Strict):
+    name: str
+    column: str
+    levels: list[Level] = Field(min_length=1)
+    # Rare exact values count for more than common ones ('Smith', a shared switchboard).
+    tf_adjustment: bool = False
+
+    @property
+    def labels(self) -> list[str]:
+        return [lv.describe() for lv in self.levels] + ["else"]
+
+
+class CannotLink(_Strict):
+    """Two records that differ on `column` (both present) and are not similar on
+    `unless_similar` must never end up in one entity, whatever chain of links joins them."""
+
+    column: str
+    unless_similar: str
+    threshold: float = Field(default=0.85, ge=0, le=1)
+    exclude_when_true: str | None = Field(
+        default=None, description="Boolean column: records where it is true are not checked."
+    )
+
+
+SurvivorshipRule = Literal["most_recent", "most_frequent", "source_priority", "longest"]
+
+
+class FieldSurvivorship(_Strict):
+    rule: SurvivorshipRule
+    prefer_true: str | None = Field(
+        default=None, description="Boolean column whose true rows win first (e.g. email_valid)."
+    )
+
+
+class Survivorship(_Strict):
+    default: SurvivorshipRule = "most_frequent"
+    recency_column: str | None = None
+    source_column: str | None = None
+    source_priority: list[str] = Field(
+        default_factory=list, description="Substrings of the source column, best first."
+    )
+    fields: dict[str, SurvivorshipRule | FieldSurvivorship] = Field(default_factory=dict)
+
+    def rule_for(self, field: str) -> FieldSurvivorship:
+        rule = self.fields.get(field, self.default)
+        return rule if isinstance(rule, FieldSurvivorship) else FieldSurvivorship(rule=rule)
+
+
+class MatchSpec(_Strict):
+    name: str
+    description: str = ""
+    id_column: str = "lead_id"
+    threshold: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    # Components above this size are re-clustered at stricter thresholds.
+    max_cluster_size: int = Field(default=50, ge=2)
+    u_sample_pairs: int = Field(default=2_000_000, ge=1000)
+    em_max_iterations: int = Field(default=50, ge=1)
+    fingerprints: dict[str, Fingerprint] = Field(default_factory=dict)
+    blocking: list[BlockingRule] = Field(min_length=1)
+    comparisons: list[Comparison] = Field(min_length=1)
+    cannot_link: list[CannotLink] = Field(default_factory=list)
+    survivorship: Survivorship = Field(default_factory=Survivorship)
+    golden_fields: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> MatchSpec:
+        names = [c.name for c in self.comparisons]
+        if len(names) != len(set(names)):
+            raise ValueError(f"comparison names must be unique: {names}")
+        for name, fp in self.fingerprints.items():
+            if fp.transform in ("prefix", "suffix") and fp.length is None:
+                raise ValueError(f"fingerprint {name!r}: transform {fp.transform!r} needs length")
+        return self
+
+    def input_columns(self) -> set[str]:
+        """Columns the data must have (derived fingerprints excluded)."""
+        cols = {self.id_column}
+        for fp in self.fingerprints.values():
+            cols.update(fp.source)
+        for rule in self.blocking:
+            cols.update(rule.keys)
+            cols.update(rule.sort_by or [])
+        for comp in self.comparisons:
+            cols.add(comp.column)
+            cols.update(lv.column for lv in comp.levels if lv.column)
+        for cl in self.cannot_link:
+            cols.update([cl.column, cl.unless_similar])
+            if cl.exclude_when_true:
+                cols.add(cl.exclude_when_true)
+        return cols - set(self.fingerprints)
+
+
+class SpecError(ValueError):
+    pass
+
+
+def load_spec(spec: str | Path | MatchSpec) -> MatchSpec:
+    """A built-in spec by name ('leads', 'person') or a YAML file path."""
+    if isinstance(spec, MatchSpec):
+        return spec
+    path = Path(spec)
+    if not path.suffix and (SPEC_DIR / f"{spec}.yaml").exists():
+        path = SPEC_DIR / f"{spec}.yaml"
+    return _load_file(path.resolve())
+
+
+@cache
+def _load_file(path: Path) -> MatchSpec:
+    if not path.exists():
+        builtin = ", ".join(sorted(p.stem for p in SPEC_DIR.glob("*.yaml")))
+        raise SpecError(f"matching spec {path}: no such file (built-in specs: {builtin})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SpecError(f"matching spec {path}: invalid YAML: {exc}") from exc
+    try:
+        return MatchSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SpecError(f"matching spec {path}: {problems}") from exc
