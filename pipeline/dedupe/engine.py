@@ -81,10 +81,33 @@ def _blocked_comparisons(spec: MatchSpec, rule_index: int) -> set[int]:
     return blocked
 
 
+def _exact_u_from_frequencies(
+    comparator: Comparator, spec: MatchSpec, u: list[np.ndarray]
+) -> list[np.ndarray]:
+    """u of an exact first level is the chance two random records share a value: sum of
+    squared value frequencies. Exact, where sampling would see rare agreements too seldom."""
+    out = []
+    for comp, uk in zip(spec.comparisons, u, strict=True):
+        if comp.levels[0].type != "exact" or comp.levels[0].column:
+            out.append(uk)
+            continue
+        codes = comparator.encoded(comp.column).codes
+        counts = np.bincount(codes[codes >= 0])
+        total = counts.sum()
+        if total < 2:
+            out.append(uk)
+            continue
+        exact = float((counts * (counts - 1)).sum() / (total * (total - 1)))
+        rest = uk[1:] / uk[1:].sum() * (1 - exact)
+        out.append(np.concatenate([[max(exact, 1e-9)], rest]))
+    return out
+
+
 def fit_model(
     comparator: Comparator,
     gamma: np.ndarray,
-    rules: np.ndarray,
+    left_pairs: np.ndarray,
+    right_pairs: np.ndarray,
     spec: MatchSpec,
     seed: int = 7,
 ) -> FSModel:
@@ -97,10 +120,16 @@ def fit_model(
     sample = min(spec.u_sample_pairs, max(n * (n - 1) // 2, 1))
     left, right = _random_pairs(n, sample, seed)
     u = level_frequencies(comparator.gamma(spec.comparisons, left, right), n_levels)
+    u = _exact_u_from_frequencies(comparator, spec, u)
     estimates: list[list[np.ndarray]] = [[] for _ in spec.comparisons]
     iterations, converged = 0, True
-    for rule_index in range(len(spec.blocking)):
-        rows = rules == rule_index
+    for rule_index, rule in enumerate(spec.blocking):
+        # Every candidate pair the rule's keys agree on (not only those it found first: a
+        # pair first found by another rule would otherwise never agree on that rule's keys).
+        rows = np.ones(len(left_pairs), dtype=bool)
+        for key in rule.keys:
+            codes = comparator.encoded(key).codes
+            rows &= (codes[left_pairs] >= 0) & (codes[left_pairs] == codes[right_pairs])
         if rows.sum() < 50:
             continue
         keep = [k for k in range(len(n_levels)) if k not in _blocked_comparisons(spec, rule_index)]
@@ -176,14 +205,12 @@ def score(
     left: np.ndarray,
     right: np.ndarray,
     tables: dict[str, pl.DataFrame],
-    rules: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, FSModel]:
-    """(gamma, per-field weights, probability, model) for the given pairs."""
+    """(gamma, per-field weights, probability, model) for the given pairs; the model is
+    fitted on these pairs when none is given."""
     gamma = comparator.gamma(spec.comparisons, left, right)
     if model is None:
-        if rules is None:
-            raise ValueError("fitting a model needs the blocking rule of each pair")
-        model = fit_model(comparator, gamma, rules, spec)
+        model = fit_model(comparator, gamma, left, right, spec)
     weights = match_weights(gamma, model) + tf_adjustments(work, spec, model, tables, gamma, left)
     prob = probability(weights.sum(axis=1), model.prior)
     return gamma, weights, prob, model
@@ -256,8 +283,7 @@ def dedupe(
     say(f"comparing {len(left):,} candidate pairs")
     comparator = Comparator(work)
     tables = tf_tables(work, spec)
-    rules = pairs["rule"].to_numpy()
-    gamma, weights, prob, model = score(work, spec, model, comparator, left, right, tables, rules)
+    gamma, weights, prob, model = score(work, spec, model, comparator, left, right, tables)
     lap("comparison_and_scoring")
     say("clustering")
     checker = CannotLinkChecker(work, spec.cannot_link)

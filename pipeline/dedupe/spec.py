@@ -138,7 +138,7 @@ class MatchSpec(_Strict):
     threshold: Annotated[float, Field(gt=0, lt=1)] = 0.9
     # Components above this size are re-clustered at stricter thresholds.
     max_cluster_size: int = Field(default=50, ge=2)
-    u_sample_pairs: int = Field(default=2_000_000, ge=1000)
+    u_sample_pairs: int = Field(default=500_000, ge=1000)
     em_max_iterations: int = Field(default=50, ge=1)
     fingerprints: dict[str, Fingerprint] = Field(default_factory=dict)
     blocking: list[BlockingRule] = Field(min_length=1)

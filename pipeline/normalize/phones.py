@@ -1,0 +1,685 @@
+"""Phone numbers to E.164, vectorized, with exactly the answers `phonenumbers` gives.
+
+Why not just call `phonenumbers`: one `parse` costs 20-50 µs, i.e. ~30 s for a million-row file.
+Here the parts of `parse`, `is_valid_number` and `region_code_for_number` that matter for a
+digit string are replayed as polars (Rust regex) operations driven by `phonenumbers`' own
+metadata, and `phonenumbers` itself is only called, once per distinct value, for the few inputs
+the replay does not model (see `_route_*` and `_slow_path`).
+
+Semantics, pinned by tests/test_phones.py:
+
+1. Extension: a trailing ``x``/``ext``/``ext.``/``extn``/``extension``/``#`` marker and 1-10 digits,
+   right after a digit or ``)``, is cut off; it is reported for valid numbers only.
+2. Excel damage (``4.155550134E9``, ``4155550134.0``) is turned back into the integer's digits.
+3. The rest becomes its canonical text: its ASCII digits, with ``+`` in front when a ``+`` comes
+   before the first digit; ``00`` followed by a non-zero digit also means ``+``. Everything else
+   (spaces, dots, dashes, ``tel:``, letters, ``(0)``) is dropped, so vanity numbers are not
+   spelled out; ``phonenumbers`` itself strips an ``(0)`` trunk prefix after a country code.
+4. The region is the row's region, stripped and upper-cased, else ``default_region``.
+5. The answer is ``n = phonenumbers.parse(canonical, region)`` (failure: invalid); valid iff
+   ``is_valid_number(n)``; E.164 and ``region_code_for_number(n)`` are given for valid numbers only.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import re._constants as _sre_constants
+import re._parser as _sre_parser
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import phonenumbers
+import polars as pl
+from phonenumbers import PhoneMetadata
+from phonenumbers.phonenumberutil import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    REGION_CODE_FOR_NON_GEO_ENTITY,
+    SUPPORTED_REGIONS,
+)
+
+__all__ = ["OUTPUT_SCHEMA", "parse_phones", "slow_path_share"]
+
+OUTPUT_SCHEMA: dict[str, pl.DataType] = {
+    "phone_e164": pl.String(),
+    "phone_valid": pl.Boolean(),
+    "phone_extension": pl.String(),
+    "phone_region": pl.String(),
+}
+
+# The digit (or ")") before the marker is captured so that "fax 4155550134" is not an extension.
+_EXT_RE = r"(?i)[0-9)][\s,;]*(?:extension|extn|ext|x|#)[\s.:#-]*([0-9]{1,10})[\s#]*$"
+_SCI_RE = r"^\s*(?:[0-9]+(?:\.[0-9]+)?[eE]\+?[0-9]{1,2}|[0-9]+\.0+)\s*$"
+# "+" before the first digit, or digits starting 00 and a non-zero digit (separators aside).
+_LEAD_RE = r"^[^0-9+]*(\+|0[^0-9]*0[^0-9]*[1-9])"
+_ROWS_PER_THREAD = int(
+    __import__("os").environ.get("RPT", "100000")
+)  # below this, threads cost more than they save
+_TYPE_DESCS = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
+)
+_RESULT_SCHEMA: dict[str, pl.DataType] = {
+    "idx": pl.UInt32(),
+    "phone_e164": pl.String(),
+    "phone_valid": pl.Boolean(),
+    "phone_region": pl.String(),
+}
+
+
+# --------------------------------------------------------------------------- metadata -> regex
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """One region's metadata, reduced to the anchored regexes and length sets the replay needs."""
+
+    region: str
+    cc: int
+    idd: str | None  # ^(?:international_prefix)
+    npfp: str | None  # ^(?:national_prefix_for_parsing)
+    npfp_rest: str | None  # npfp followed by a capture of the rest of the number
+    rest_group: int
+    transform: str | None  # national_prefix_transform_rule as a Rust replacement template
+    last_group: int
+    general: str  # ^(?:general_desc)$ (phonenumbers' "viable" check, no lengths)
+    general_lengths: frozenset[int]
+    general_lengths_implied: bool  # every string the general regex matches has such a length
+    local_lengths: frozenset[int]
+    max_length: int
+    type_checks: tuple[tuple[str, frozenset[int] | None], ...]  # (regex, lengths to require)
+
+
+def _lengths(tree: _sre_parser.SubPattern | list) -> set[int] | None:
+    """Every length a (bounded) parsed regex can match, or None when unbounded or exotic."""
+    acc = {0}
+    for op, av in tree:
+        if op in (
+            _sre_constants.LITERAL,
+            _sre_constants.NOT_LITERAL,
+            _sre_constants.ANY,
+            _sre_constants.IN,
+            _sre_constants.CATEGORY,
+        ):
+            here: set[int] | None = {1}
+        elif op is _sre_constants.SUBPATTERN:
+            here = _lengths(av[3])
+        elif op is _sre_constants.BRANCH:
+            here = set()
+            for alternative in av[1]:
+                sub = _lengths(alternative)
+                if sub is None:
+                    return None
+                here |= sub
+        elif op in (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT):
+            low, high, body = av
+            sub = _lengths(body)
+            if sub is None or high is _sre_constants.MAXREPEAT or high > 40:
+                return None
+            here, reach = set(), {0}
+            for count in range(high + 1):
+                if count >= low:
+                    here |= reach
+                reach = {a + b for a in reach for b in sub}
+        elif op is _sre_constants.AT:
+            here = {0}
+        else:
+            return None
+        if here is None:
+            return None
+        acc = {a + b for a in acc for b in here}
+    return acc
+
+
+def _implied_lengths(pattern: str) -> set[int] | None:
+    try:
+        return _lengths(_sre_parser.parse(pattern))
+    except Exception:  # an analysis failure only costs speed: the length check stays
+        return None
+
+
+def _rust_ok(*patterns: str | None) -> bool:
+    """True when polars' Rust regex engine accepts every pattern (else the region goes slow)."""
+    try:
+        probe = pl.Series([""], dtype=pl.String)
+        for pattern in patterns:
+            if pattern is not None:
+                probe.str.contains(pattern)
+    except Exception:
+        return False
+    return True
+
+
+def _rust_template(python_template: str) -> str:
+    return re.sub(r"\\(\d)", r"${\1}", python_template.replace("$", "$$"))
+
+
+@functools.cache
+def _rules(region: str) -> _Rules | None:
+    """Compile a region's metadata; None when the replay cannot reproduce it exactly."""
+    meta = PhoneMetadata.metadata_for_region(region, None)
+    if meta is None or meta.general_desc is None:
+        return None
+    general = meta.general_desc
+    if not general.national_number_pattern or not general.possible_length:
+        return None
+    general_lengths = frozenset(general.possible_length)
+    implied = _implied_lengths(general.national_number_pattern)
+
+    checks: list[tuple[str, frozenset[int] | None]] = []
+    plain: list[str] = []
+    for name in _TYPE_DESCS:
+        if name == "mobile" and meta.same_mobile_and_fixed_line_pattern:
+            continue  # _number_type_helper never consults mobile then
+        desc = getattr(meta, name)
+        if desc is None or not desc.national_number_pattern:
+            continue
+        lengths = frozenset(desc.possible_length)
+        desc_implied = _implied_lengths(desc.national_number_pattern)
+        if not lengths or (desc_implied is not None and desc_implied <= lengths):
+            plain.append(desc.national_number_pattern)
+        else:
+            checks.append((f"^(?:{desc.national_number_pattern})$", lengths))
+    if plain:
+        checks.insert(0, (f"^(?:{'|'.join(plain)})$", None))
+
+    npfp = meta.national_prefix_for_parsing or None
+    transform = meta.national_prefix_transform_rule or None
+    groups = re.compile(npfp).groups if npfp else 0
+    if transform is not None:
+        if groups == 0:
+            return None
+        last = _sre_parser.parse(npfp)
+        # "last group did not take part" must be observable as null, so it may not match "".
+        if _min_group_width(last, groups) == 0:
+            return None
+    rules = _Rules(
+        region=region,
+        cc=meta.country_code,
+        idd=f"^(?:{meta.international_prefix})" if meta.international_prefix else None,
+        npfp=f"^(?:{npfp})" if npfp else None,
+        npfp_rest=f"^(?:{npfp})(.*)$" if npfp else None,
+        rest_group=groups + 1,
+        transform=_rust_template(transform) if transform else None,
+        last_group=groups,
+        general=f"^(?:{general.national_number_pattern})$",
+        general_lengths=general_lengths,
+        general_lengths_implied=implied is not None and implied <= general_lengths,
+        local_lengths=frozenset(general.possible_length_local_only),
+        max_length=max(general.possible_length),
+        type_checks=tuple(checks),
+    )
+    patterns = [rules.idd, rules.npfp, rules.npfp_rest, rules.general]
+    if not _rust_ok(*patterns, *(p for p, _ in checks)):
+        return None
+    return rules
+
+
+def _min_group_width(tree: _sre_parser.SubPattern, group: int) -> int:
+    """Smallest width the capture group `group` can match (0 if it cannot be found)."""
+    for op, av in tree:
+        if op is _sre_constants.SUBPATTERN:
+            if av[0] == group:
+                return av[3].getwidth()[0]
+            found = _min_group_width(av[3], group)
+            if found:
+                return found
+        elif op is _sre_constants.BRANCH:
+            for alternative in av[1]:
+                found = _min_group_width(alternative, group)
+                if found:
+                    return found
+        elif op in (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT):
+            found = _min_group_width(av[2], group)
+            if found:
+                return found
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimant:
+    """A region sharing a calling code, in phonenumbers' order for region_code_for_number."""
+
+    rules: _Rules
+    leading_digits: str | None  # ^(?:leading_digits) or None: full validation decides
+
+
+@functools.cache
+def _calling_code(cc: int) -> tuple[_Claimant, ...] | None:
+    """The regions of a calling code (main one first), or None when any cannot be replayed."""
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(cc, ())
+    if not regions or REGION_CODE_FOR_NON_GEO_ENTITY in regions:
+        return None
+    claimants = []
+    for region in regions:
+        meta = PhoneMetadata.metadata_for_region(region, None)
+        if meta is None:
+            if region == regions[0]:
+                return None
+            continue  # phonenumbers skips it too
+        rules = _rules(region)
+        if rules is None or rules.cc != cc:
+            return None
+        ld = f"^(?:{meta.leading_digits})" if meta.leading_digits and len(regions) > 1 else None
+        if not _rust_ok(ld):
+            return None
+        claimants.append(_Claimant(rules, ld))
+    return tuple(claimants)
+
+
+@functools.cache
+def _calling_code_regex() -> str:
+    """All calling codes as one anchored capture; the codes are prefix-free, so order is moot."""
+    codes = sorted(COUNTRY_CODE_TO_REGION_CODE, key=lambda c: (-len(str(c)), c))
+    return f"^({'|'.join(str(c) for c in codes)})"
+
+
+def _norm_region(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().upper()
+    return value or None
+
+
+# --------------------------------------------------------------------------- reference / slow
+
+
+def _reference(canonical: str, region: str | None) -> tuple[str | None, bool, str | None]:
+    """phonenumbers on one canonical text: the definition the fast path reproduces."""
+    try:
+        number = phonenumbers.parse(canonical, region)
+    except phonenumbers.NumberParseException:
+        return None, False, None
+    if not phonenumbers.is_valid_number(number):
+        return None, False, None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, True, phonenumbers.region_code_for_number(number)
+
+
+def _slow_path(rows: pl.DataFrame, default_region: str | None) -> pl.DataFrame:
+    """phonenumbers once per distinct (canonical text, region), joined back to the rows."""
+    if rows.height == 0:
+        return pl.DataFrame(schema=_RESULT_SCHEMA)
+    regions = {v: _norm_region(v) or default_region for v in rows["rg"].unique().to_list()}
+    keyed = rows.select(
+        "idx",
+        pl.when(pl.col("plus")).then(pl.lit("+") + pl.col("d")).otherwise("d").alias("text"),
+        pl.col("rg").replace_strict(regions, default=default_region, return_dtype=pl.String),
+    )
+    distinct = keyed.select("text", "rg").unique()
+    answers = [_reference(t, r) for t, r in distinct.iter_rows()]
+    solved = distinct.with_columns(
+        pl.Series("phone_e164", [a[0] for a in answers], dtype=pl.String),
+        pl.Series("phone_valid", [a[1] for a in answers], dtype=pl.Boolean),
+        pl.Series("phone_region", [a[2] for a in answers], dtype=pl.String),
+    )
+    joined = keyed.join(solved, on=["text", "rg"], how="left", nulls_equal=True)
+    return joined.select(_RESULT_SCHEMA.keys())
+
+
+# --------------------------------------------------------------------------- fast path pieces
+
+
+def _invalid(rows: pl.DataFrame) -> pl.DataFrame:
+    return rows.select(
+        "idx",
+        pl.lit(None, pl.String).alias("phone_e164"),
+        pl.lit(False).alias("phone_valid"),
+        pl.lit(None, pl.String).alias("phone_region"),
+    )
+
+
+def _strip_national_prefix(rows: pl.DataFrame, src: str, dst: str, rules: _Rules) -> pl.DataFrame:
+    """phonenumbers' _maybe_strip_national_prefix_carrier_code, number part only."""
+    x = pl.col(src)
+    if rules.npfp is None:
+        return rows.with_columns(x.alias(dst))
+    rows = rows.with_columns(((x != "") & x.str.contains(rules.npfp)).alias("_hit"))
+    miss = rows.filter(~pl.col("_hit")).with_columns(x.alias(dst))
+    hit = rows.filter(pl.col("_hit"))
+    if hit.height:
+        stripped = x.str.extract(rules.npfp_rest, rules.rest_group)
+        if rules.transform is not None:
+            took_part = x.str.extract(rules.npfp, rules.last_group).is_not_null()
+            stripped = (
+                pl.when(took_part)
+                .then(x.str.replace(rules.npfp, rules.transform))
+                .otherwise(stripped)
+            )
+        hit = hit.with_columns(stripped.alias("_y")).with_columns(
+            # Keep the original when it was viable and stripping makes it unviable.
+            pl.when(x.str.contains(rules.general) & ~pl.col("_y").str.contains(rules.general))
+            .then(x)
+            .otherwise(pl.col("_y"))
+            .alias(dst)
+        )
+        miss = pl.concat([miss, hit.drop("_y")], how="vertical")
+    return miss.drop("_hit")
+
+
+def _length_accepted(number: pl.Expr, rules: _Rules) -> pl.Expr:
+    """_test_number_length is IS_POSSIBLE or TOO_LONG: parse keeps the stripped number then."""
+    length = number.str.len_bytes()
+    return ~length.is_in(list(rules.local_lengths)) & (
+        length.is_in(list(rules.general_lengths)) | (length > rules.max_length)
+    )
+
+
+def _valid_expr(number: pl.Expr, rules: _Rules) -> pl.Expr:
+    """_number_type_helper(number, metadata) != UNKNOWN."""
+    length = number.str.len_bytes()
+    general = number.str.contains(rules.general)
+    if not rules.general_lengths_implied:
+        general = general & length.is_in(list(rules.general_lengths))
+    typed = pl.lit(False)
+    for pattern, lengths in rules.type_checks:
+        check = number.str.contains(pattern)
+        if lengths is not None:
+            check = check & length.is_in(list(lengths))
+        typed = typed | check
+    return general & typed
+
+
+def _finish(rows: pl.DataFrame, cc: int, region: str) -> pl.DataFrame:
+    valid = pl.col("_v")
+    return rows.select(
+        "idx",
+        pl.when(valid).then(pl.lit(f"+{cc}") + pl.col("n")).alias("phone_e164"),
+        valid.alias("phone_valid"),
+        pl.when(valid).then(pl.lit(region)).alias("phone_region"),
+    )
+
+
+def _claims(claimant: _Claimant) -> pl.Expr:
+    if claimant.leading_digits is None:
+        return _valid_expr(pl.col("n"), claimant.rules)  # claims the numbers valid there
+    return pl.col("n").str.contains(claimant.leading_digits)
+
+
+def _validate(rows: pl.DataFrame, cc: int, out: list[pl.DataFrame]) -> None:
+    """is_valid_number + region_code_for_number for national numbers `n` of one calling code."""
+    claimants = _calling_code(cc)
+    assert claimants is not None  # routing only sends supported calling codes here
+    first = claimants[0]
+    if len(claimants) == 1:  # region_code_for_number needs no check then
+        rows = rows.with_columns(_valid_expr(pl.col("n"), first.rules).alias("_v"))
+        out.append(_finish(rows, cc, first.rules.region))
+        return
+    if first.leading_digits is None:
+        # Most numbers are the main region's: settle those before trying the others.
+        claimed, rows = _split(rows, _claims(first))
+        out.append(_finish(claimed.with_columns(pl.lit(True).alias("_v")), cc, first.rules.region))
+        claimants = claimants[1:]
+    if rows.height == 0:
+        return
+    # The first region (in phonenumbers' order) whose leading digits or validity fit the number.
+    first_claim = pl.coalesce(
+        [pl.when(_claims(c)).then(pl.lit(i, pl.Int32)) for i, c in enumerate(claimants)]
+    )
+    rows = rows.with_columns(first_claim.alias("_r"))
+    for (position,), group in rows.partition_by("_r", as_dict=True, maintain_order=False).items():
+        if position is None:
+            out.append(_invalid(group))
+            continue
+        claimant = claimants[position]
+        valid = (
+            pl.lit(True)
+            if claimant.leading_digits is None
+            else _valid_expr(pl.col("n"), claimant.rules)
+        )
+        out.append(_finish(group.with_columns(valid.alias("_v")), cc, claimant.rules.region))
+
+
+class _Work:
+    """Rows in flight: national numbers awaiting prefix stripping, keyed by metadata region."""
+
+    def __init__(self, no_rows: pl.DataFrame) -> None:
+        self.pending: dict[str, list[pl.DataFrame]] = {}
+        self.results: list[pl.DataFrame] = []
+        self.slow: list[pl.DataFrame] = [no_rows]  # keeps the schema when nothing is deferred
+
+    def add(self, region: str, rows: pl.DataFrame) -> None:
+        """rows: idx and n0, the national number before national-prefix stripping."""
+        if rows.height:
+            self.pending.setdefault(region, []).append(rows.select("idx", "n0"))
+
+    def invalid(self, rows: pl.DataFrame) -> None:
+        if rows.height:
+            self.results.append(_invalid(rows))
+
+    def defer(self, rows: pl.DataFrame, plus: bool) -> None:
+        """Leave rows to phonenumbers itself; `plus`: the digits followed a '+'."""
+        if rows.height:
+            self.slow.append(rows.select("idx", "rg", "d", pl.lit(plus).alias("plus")))
+
+
+def _split(rows: pl.DataFrame, mask: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows where mask, the other rows); skips the copies when one side is empty."""
+    selected = rows.select(mask.fill_null(False)).to_series()
+    count = selected.sum()
+    if count == 0:
+        return rows.clear(), rows
+    if count == rows.height:
+        return rows, rows.clear()
+    return rows.filter(selected), rows.filter(~selected)
+
+
+def _route_international(rows: pl.DataFrame, work: _Work) -> None:
+    """'+' numbers: the calling code is the 1-3 digit prefix that is one (codes are prefix-free)."""
+    short, rows = _split(rows, pl.col("d").str.len_bytes() <= 2)  # TOO_SHORT_AFTER_IDD
+    work.invalid(short)
+    rows = rows.with_columns(pl.col("d").str.extract(_calling_code_regex(), 1).alias("cc"))
+    # Unknown calling code: phonenumbers retries the digits as a national number; rare, slow.
+    unknown, rows = _split(rows, pl.col("cc").is_null())
+    work.defer(unknown, plus=True)
+    if rows.height == 0:
+        return
+    rows = rows.with_columns(pl.col("d").str.slice(pl.col("cc").str.len_bytes()).alias("n0"))
+    for (cc_text,), group in rows.partition_by("cc", as_dict=True, maintain_order=False).items():
+        cc = int(cc_text)
+        claimants = _calling_code(cc)
+        if claimants is None:
+            work.defer(group, plus=True)
+            continue
+        short, group = _split(group, pl.col("n0").str.len_bytes() < 2)  # TOO_SHORT_NSN
+        work.invalid(short)
+        work.add(claimants[0].rules.region, group)
+
+
+def _route_national(rows: pl.DataFrame, region: str | None, work: _Work) -> None:
+    """Numbers without '+': phonenumbers' IDD and 'starts with own calling code' rules."""
+    if region is None or region not in SUPPORTED_REGIONS:
+        work.invalid(rows)  # "Missing or invalid default region."
+        return
+    rules = _rules(region)
+    main = _calling_code(rules.cc) if rules is not None else None
+    if rules is None or main is None:
+        work.defer(rows, plus=False)
+        return
+    short, rows = _split(rows, pl.col("d").str.len_bytes() < 2)  # not a viable number
+    work.invalid(short)
+    if rules.idd is not None:
+        idd, rows = _split(rows, pl.col("d").str.contains(rules.idd))
+        work.defer(idd, plus=False)  # dialled with this region's IDD (e.g. 011 44...): rare
+    cc_text = str(rules.cc)
+    own_cc, plain = _split(rows, pl.col("d").str.starts_with(cc_text))
+    work.add(region, plain.with_columns(pl.col("d").alias("n0")))
+    if own_cc.height == 0:
+        return
+    own_cc = own_cc.with_columns(pl.col("d").str.slice(len(cc_text)).alias("_x"))
+    own_cc = _strip_national_prefix(own_cc, "_x", "_x2", rules)
+    d_len = pl.col("d").str.len_bytes()
+    too_long = (d_len > rules.max_length) & ~d_len.is_in(list(rules.local_lengths))
+    viable_after = ~pl.col("d").str.contains(rules.general) & pl.col("_x2").str.contains(
+        rules.general
+    )
+    stripped, kept = _split(own_cc, viable_after | too_long)
+    work.add(region, kept.with_columns(pl.col("d").alias("n0")))
+    # The calling code was the number's: metadata now comes from the code's main region.
+    stripped = stripped.with_columns(pl.col("_x2").alias("n0"))
+    short, stripped = _split(stripped, pl.col("n0").str.len_bytes() < 2)
+    work.invalid(short)
+    work.add(main[0].rules.region, stripped)
+
+
+def _finish_pending(work: _Work) -> None:
+    """Strip national prefixes with each metadata region, then validate per calling code."""
+    by_cc: dict[int, list[pl.DataFrame]] = {}
+    for region, parts in work.pending.items():
+        rules = _rules(region)
+        assert rules is not None
+        rows = pl.concat(parts, how="vertical")
+        rows = _strip_national_prefix(rows, "n0", "_p", rules)
+        rows = rows.select(
+            "idx",
+            pl.when(_length_accepted(pl.col("_p"), rules)).then("_p").otherwise("n0").alias("n"),
+        )
+        by_cc.setdefault(rules.cc, []).append(rows)
+    for cc, parts in by_cc.items():
+        _validate(pl.concat(parts, how="vertical"), cc, work.results)
+
+
+# --------------------------------------------------------------------------- cleanup
+
+
+def _excel_digits(text: str) -> str | None:
+    """'4.155550134E9' -> '4155550134'; None when the value is not an integer."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    if value != value.to_integral_value() or value < 0:
+        return None
+    return str(int(value))
+
+
+def _canonical(
+    raw: pl.Series, region: pl.Series | None, offset: int = 0
+) -> tuple[pl.DataFrame, pl.Series]:
+    """(idx, rg = raw region, d = ASCII digits, plus = international) rows, and the extensions."""
+    frame = pl.DataFrame({"raw": raw}).with_row_index("idx", offset=offset)
+    text = pl.col("raw")
+    frame = frame.select(
+        "idx",
+        (pl.lit(None, pl.String) if region is None else pl.lit(region)).alias("rg"),
+        text.str.extract(_EXT_RE, 1).alias("ext"),
+        text.str.replace_all(r"[^0-9]+", "").alias("d"),
+        text.str.extract(_LEAD_RE, 1).alias("lead"),
+        text.str.contains(_SCI_RE).fill_null(False).alias("sci"),
+    )
+    ext = frame["ext"]
+    # The extension's digits are the last digits of the text; "00" and a non-zero digit mean "+".
+    kept = pl.col("d").str.len_bytes().cast(pl.Int64) - pl.col("ext").str.len_bytes().fill_null(0)
+    idd = (pl.col("lead") != "+").fill_null(False) & (kept > 2)
+    start = idd.cast(pl.Int64) * 2
+    frame = frame.select(
+        "idx",
+        "rg",
+        pl.col("d").str.slice(start, kept - start).fill_null("").alias("d"),
+        (pl.col("lead") == "+").fill_null(False).alias("plus") | idd,
+        "sci",
+    )
+    sci = frame["sci"].arg_true()
+    if len(sci):
+        fixed = pl.Series([_excel_digits(t) for t in raw.gather(sci).to_list()], dtype=pl.String)
+        done = fixed.is_not_null()
+        rows = sci.filter(done)
+        frame = frame.with_columns(
+            frame["d"].scatter(rows, fixed.filter(done)),
+            frame["plus"].scatter(rows, False),
+        )
+    return frame.drop("sci"), ext
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def _fast_path(
+    raw: pl.Series, region: pl.Series | None, offset: int, default: str | None
+) -> tuple[_Work, pl.Series]:
+    """Clean, route, strip and validate; what the replay cannot model ends up in work.slow."""
+    rows, ext = _canonical(raw, region, offset)
+    work = _Work(rows.clear())
+    international, national = _split(rows, pl.col("plus"))
+    _route_international(international.drop("plus"), work)
+    groups = national.drop("plus").partition_by("rg", as_dict=True, maintain_order=False)
+    for (rg,), group in groups.items():
+        _route_national(group, _norm_region(rg) or default, work)
+    _finish_pending(work)
+    return work, ext
+
+
+def _run(
+    raw: pl.Series, region: pl.Series | None, default_region: str | None
+) -> tuple[pl.DataFrame, int]:
+    if region is not None and len(region) != len(raw):
+        raise ValueError(f"region has {len(region)} rows, raw has {len(raw)}")
+    raw = raw.cast(pl.String)
+    region = region.cast(pl.String) if region is not None else None
+    if len(raw) == 0:
+        return pl.DataFrame(schema=OUTPUT_SCHEMA), 0
+    default = _norm_region(default_region)
+    # Rows are independent: big inputs are cut in one slice per core and replayed in threads
+    # (polars releases the GIL), which also overlaps the many small per-region operations.
+    slices = max(1, min(pl.thread_pool_size(), len(raw) // _ROWS_PER_THREAD))
+    size = -(-len(raw) // slices)
+    args = [
+        (
+            raw.slice(i * size, size),
+            None if region is None else region.slice(i * size, size),
+            i * size,
+        )
+        for i in range(slices)
+    ]
+    if slices == 1:
+        done = [_fast_path(*args[0], default)]
+    else:
+        with ThreadPoolExecutor(slices) as pool:
+            done = list(pool.map(lambda a: _fast_path(*a, default), args))
+    results = [r for work, _ in done for r in work.results]
+    slow = pl.concat([s for work, _ in done for s in work.slow], how="vertical")
+    ext = pl.concat([e for _, e in done])
+    results.append(_slow_path(slow, default))
+    result = pl.concat([r.select(_RESULT_SCHEMA.keys()) for r in results], how="vertical").sort(
+        "idx"
+    )
+    if result.height != len(raw) or result["idx"][-1] != len(raw) - 1:
+        raise AssertionError(f"phone normalizer lost rows: {result.height} of {len(raw)}")
+    frame = result.select(
+        "phone_e164",
+        "phone_valid",
+        pl.when("phone_valid").then(ext).alias("phone_extension"),
+        "phone_region",
+    )
+    return frame, slow.height
+
+
+def parse_phones(
+    raw: pl.Series, region: pl.Series | None, default_region: str = "US"
+) -> pl.DataFrame:
+    """Returns a frame with len(raw) rows and columns:
+    phone_e164 (String, null when not valid), phone_valid (Boolean, False for null/blank/invalid
+    input; null raw -> False), phone_extension (String or null), phone_region (String ISO
+    alpha-2 region the number belongs to, or null).
+
+    `region` is each row's ISO alpha-2 country (null -> `default_region`). Results equal
+    `phonenumbers` on the canonical text described in the module docstring; extension and region
+    are only reported for valid numbers.
+    """
+    frame, _ = _run(raw, region, default_region)
+    return frame
+
+
+def slow_path_share(raw: pl.Series, region: pl.Series | None, default_region: str = "US") -> float:
+    """Fraction of rows (0..1) that needed phonenumbers itself; for tests and benchmarks."""
+    _, slow_rows = _run(raw, region, default_region)
+    return slow_rows / len(raw) if len(raw) else 0.0

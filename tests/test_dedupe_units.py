@@ -1,0 +1,204 @@
+"""Dedupe building blocks: spec validation, comparison levels, blocking guards, EM,
+survivorship and stable ids."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+import pytest
+
+from pipeline.dedupe.blocking import candidate_pairs
+from pipeline.dedupe.compare import NULL_LEVEL, Comparator
+from pipeline.dedupe.entities import assign_entity_ids
+from pipeline.dedupe.golden import golden_records
+from pipeline.dedupe.model import fit_em
+from pipeline.dedupe.spec import (
+    BlockingRule,
+    Comparison,
+    Level,
+    MatchSpec,
+    SpecError,
+    load_spec,
+)
+
+
+def test_builtin_specs_load():
+    assert load_spec("leads").id_column == "lead_id"
+    assert load_spec("person").id_column == "rec_id"
+
+
+def test_spec_errors_name_the_file_and_field(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: bad\nblocking: [{name: b, keys: [x]}]\ngolden_fields: [x]\n"
+        "comparisons: [{name: c, column: x, levels: [{type: jaro_winkler}]}]\n"
+    )
+    with pytest.raises(SpecError, match=r"bad.yaml: comparisons.0.levels.0.*needs 'threshold'"):
+        load_spec(path)
+
+
+def test_unknown_spec_lists_builtins(tmp_path):
+    with pytest.raises(SpecError, match="built-in specs: leads, person"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def _levels(values_l, values_r, levels, column="v"):
+    frame = pl.DataFrame({column: values_l + values_r}, schema={column: pl.String})
+    n = len(values_l)
+    comparison = Comparison(name="c", column=column, levels=levels)
+    return Comparator(frame).levels(comparison, np.arange(n), np.arange(n, 2 * n)).tolist()
+
+
+def test_exact_fuzzy_else_and_null_levels():
+    levels = [
+        Level(type="exact"),
+        Level(type="jaro_winkler", threshold=0.9),
+        Level(type="jaro_winkler", threshold=0.7),
+    ]
+    got = _levels(
+        ["martha", "martha", "dwayne", "alice", None],
+        ["martha", "marhta", "duane", "zed", "x"],
+        levels,
+    )
+    assert got == [0, 1, 2, 3, NULL_LEVEL]
+
+
+def test_levenshtein_and_token_set_levels():
+    assert _levels(
+        ["12345", "12345"], ["12354", "99999"], [Level(type="levenshtein", max_distance=2)]
+    ) == [0, 1]
+    assert _levels(
+        ["acme widgets", "acme"], ["widgets acme", "beta"], [Level(type="token_set", threshold=0.9)]
+    ) == [0, 1]
+
+
+def test_date_transposition_and_numeric_tolerance():
+    assert _levels(
+        ["1980-04-09", "1980-04-09"], ["1980-09-04", "1980-04-10"], [Level(type="date_transposed")]
+    ) == [0, 1]
+    assert _levels(
+        ["10.0", "10"], ["10.4", "12"], [Level(type="numeric_within", tolerance=0.5)]
+    ) == [0, 1]
+
+
+def test_level_can_compare_another_column():
+    frame = pl.DataFrame({"first": ["bob", "robert"], "key": ["robert", "robert"]})
+    comparison = Comparison(
+        name="first",
+        column="first",
+        levels=[Level(type="exact"), Level(type="exact", column="key", label="nickname")],
+    )
+    assert Comparator(frame).levels(comparison, np.array([0]), np.array([1])).tolist() == [1]
+    assert comparison.labels == ["exact", "nickname", "else"]
+
+
+def test_blocking_unions_rules_and_deduplicates_pairs():
+    frame = pl.DataFrame({"a": ["x", "x", "y", None], "b": ["p", "p", "p", "p"]})
+    rules = [BlockingRule(name="a", keys=["a"]), BlockingRule(name="b", keys=["b"])]
+    pairs, report = candidate_pairs(frame, rules)
+    assert pairs.select("l", "r").rows() == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    assert pairs.filter((pl.col("l") == 0) & (pl.col("r") == 1))["rule"].item() == 0
+    assert report.total_pairs == 6
+
+
+def test_huge_block_is_capped_to_a_sorted_neighbourhood():
+    n = 1000  # a switchboard number shared by a thousand records
+    frame = pl.DataFrame({"phone": ["+15550100"] * n, "name": [f"n{i:04d}" for i in range(n)]})
+    rule = BlockingRule(name="phone", keys=["phone"], max_block_size=50, window=3, sort_by=["name"])
+    pairs, report = candidate_pairs(frame, [rule])
+    assert report.capped_blocks == {"phone": 1}
+    assert report.largest_block == {"phone": n}
+    assert pairs.height == 3 * n - 6  # each record with its 3 nearest neighbours, not n^2 / 2
+    assert pairs.filter((pl.col("r") - pl.col("l")) > 3).is_empty()
+
+
+def test_incremental_blocking_only_pairs_new_records():
+    frame = pl.DataFrame({"k": ["a", "a", "a", "a"]})
+    pairs, _ = candidate_pairs(
+        frame, [BlockingRule(name="k", keys=["k"])], pl.Series([3], dtype=pl.UInt32)
+    )
+    assert sorted(pairs.select("l", "r").rows()) == [(0, 3), (1, 3), (2, 3)]
+
+
+def test_em_recovers_known_m_and_u_from_simulated_pairs():
+    rng = np.random.default_rng(3)
+    m_true = [np.array([0.85, 0.1, 0.05]), np.array([0.9, 0.1]), np.array([0.7, 0.2, 0.1])]
+    u_true = [np.array([0.02, 0.08, 0.9]), np.array([0.05, 0.95]), np.array([0.05, 0.15, 0.8])]
+    prior, n = 0.2, 200_000
+    is_match = rng.random(n) < prior
+    gamma = np.column_stack(
+        [
+            np.where(is_match, rng.choice(3, n, p=m_true[0]), rng.choice(3, n, p=u_true[0])),
+            np.where(is_match, rng.choice(2, n, p=m_true[1]), rng.choice(2, n, p=u_true[1])),
+            np.where(is_match, rng.choice(3, n, p=m_true[2]), rng.choice(3, n, p=u_true[2])),
+        ]
+    ).astype(np.int8)
+    gamma[rng.random(n) < 0.1, 2] = NULL_LEVEL  # missing values are skipped, not a level
+    m, u, est_prior, _, converged = fit_em(gamma, [3, 2, 3], max_iterations=500)
+    assert converged
+    assert est_prior == pytest.approx(prior, abs=0.01)
+    for k in range(3):
+        np.testing.assert_allclose(m[k], m_true[k], atol=0.02)
+        np.testing.assert_allclose(u[k], u_true[k], atol=0.02)
+
+
+def _golden_spec(**survivorship) -> MatchSpec:
+    return MatchSpec(
+        name="t",
+        id_column="id",
+        blocking=[BlockingRule(name="b", keys=["email"])],
+        comparisons=[Comparison(name="e", column="email", levels=[Level(type="exact")])],
+        survivorship={"recency_column": "created_at", **survivorship},
+        golden_fields=["email", "title", "name", "source"],
+    )
+
+
+def test_survivorship_rules_pick_values_and_remember_their_source():
+    frame = pl.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "email": ["old@x.com", "new@x.com", None],
+            "title": ["CEO", "Chief Executive", "CEO"],
+            "name": ["Bob Li", "Robert Li", None],
+            "source": ["webform.csv", "hubspot_export.csv", "tradeshow.csv"],
+            "created_at": [datetime(2024, 1, 1), datetime(2025, 1, 1), datetime(2026, 1, 1)],
+        }
+    )
+    entities = pl.DataFrame({"id": ["a", "b", "c"], "entity_id": ["E1"] * 3})
+    spec = _golden_spec(
+        source_column="source",
+        source_priority=["hubspot"],
+        fields={
+            "email": "most_recent",
+            "title": "most_frequent",
+            "name": "longest",
+            "source": "source_priority",
+        },
+    )
+    golden = golden_records(frame, entities, spec).row(0, named=True)
+    assert (golden["email"], golden["email__source"]) == ("new@x.com", "b")  # c has no email
+    assert (golden["title"], golden["title__source"]) == ("CEO", "c")  # 2 of 3; most recent
+    assert (golden["name"], golden["name__source"]) == ("Robert Li", "b")
+    assert (golden["source"], golden["source__source"]) == ("hubspot_export.csv", "b")
+    assert golden["record_count"] == 3 and golden["member_ids"] == ["a", "b", "c"]
+
+
+def test_entity_ids_are_stable_and_merges_and_splits_are_recorded():
+    ids = pl.Series("id", ["a", "b", "c", "d"])
+    first, events = assign_entity_ids(ids, np.array([0, 0, 1, 2]))
+    assert events.is_empty()
+    before = dict(first.iter_rows())
+    # Same clusters, different labels: same ids.
+    again, _ = assign_entity_ids(ids, np.array([5, 5, 7, 9]), first)
+    assert dict(again.iter_rows()) == before
+    # c and d now one entity: a merge, the survivor keeps its id.
+    merged, events = assign_entity_ids(ids, np.array([0, 0, 1, 1]), first)
+    assert merged.filter(pl.col("id") == "d")["entity_id"].item() in (before["c"], before["d"])
+    assert events.filter(pl.col("event") == "merge").height == 1
+    # a and b split: the part holding the id keeps it, the other gets a new one.
+    split, events = assign_entity_ids(ids, np.array([0, 3, 1, 2]), first)
+    assert {split["entity_id"][0], split["entity_id"][1]} >= {before["a"]}
+    assert split["entity_id"][0] != split["entity_id"][1]
+    assert events.filter(pl.col("event") == "split")["other_entity_id"].to_list() == [before["a"]]
