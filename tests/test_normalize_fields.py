@@ -15,9 +15,11 @@ from pipeline.normalize.titles import title_columns
 
 
 def _emails(values: list[str | None]) -> list[dict]:
-    return pl.DataFrame({"e": values}, schema={"e": pl.String}).select(
-        email_columns(pl.col("e"))
-    ).to_dicts()
+    return (
+        pl.DataFrame({"e": values}, schema={"e": pl.String})
+        .select(email_columns(pl.col("e")))
+        .to_dicts()
+    )
 
 
 @pytest.mark.parametrize(
@@ -26,7 +28,12 @@ def _emails(values: list[str | None]) -> list[dict]:
         ("  John.Doe@Example.COM ", "john.doe@example.com", True, "john.doe@example.com"),
         ("J.O.H.N+promo@gmail.com", "j.o.h.n+promo@gmail.com", True, "john@gmail.com"),
         ("jo.hn@googlemail.com", "jo.hn@googlemail.com", True, "john@gmail.com"),
-        ("first.last+news@outlook.com", "first.last+news@outlook.com", True, "first.last@outlook.com"),
+        (
+            "first.last+news@outlook.com",
+            "first.last+news@outlook.com",
+            True,
+            "first.last@outlook.com",
+        ),
         ("mailto:<ann@acme.io>", "ann@acme.io", True, "ann@acme.io"),
         ("not an email", "not an email", False, None),
         ("bob@localhost", "bob@localhost", False, None),
@@ -132,9 +139,10 @@ def test_domain_is_reduced_to_registrable_part(raw, host, domain):
     ],
 )
 def test_country_to_iso_alpha2(raw, code):
-    assert pl.DataFrame({"c": [raw]}, schema={"c": pl.String}).select(
-        country_expr(pl.col("c"))
-    ).item() == code
+    assert (
+        pl.DataFrame({"c": [raw]}, schema={"c": pl.String}).select(country_expr(pl.col("c"))).item()
+        == code
+    )
 
 
 @pytest.mark.parametrize(
@@ -150,9 +158,11 @@ def test_country_to_iso_alpha2(raw, code):
     ],
 )
 def test_title_to_seniority_and_department(title, seniority, department):
-    row = pl.DataFrame({"t": [title]}, schema={"t": pl.String}).select(
-        title_columns(pl.col("t"))
-    ).to_dicts()[0]
+    row = (
+        pl.DataFrame({"t": [title]}, schema={"t": pl.String})
+        .select(title_columns(pl.col("t")))
+        .to_dicts()[0]
+    )
     assert (row["seniority"], row["department"]) == (seniority, department)
 
 

@@ -12,7 +12,11 @@ from pipeline.headers import AliasError, header_key, load_aliases, map_headers
 from pipeline.parsing import FileParseError, detect_format, parse_file, sniff_delimiter
 from pipeline.schema import RAW_LEADS_SCHEMA
 
-ACCENTED = "Prénom;Nom;Société;E-mail;Téléphone\r\nJérôme;Müller;Café “Ünïon” SA;j@x.fr;01 42 68 53 00\r\nFrançois;Straße;Bücher GmbH;;\r\n"
+ACCENTED = (
+    "Prénom;Nom;Société;E-mail;Téléphone\r\n"
+    "Jérôme;Müller;Café “Ünïon” SA;j@x.fr;01 42 68 53 00\r\n"
+    "François;Straße;Bücher GmbH;;\r\n"
+)
 
 
 def test_header_key_folds_case_accents_and_punctuation():
@@ -22,7 +26,11 @@ def test_header_key_folds_case_accents_and_punctuation():
 
 def test_alias_table_maps_common_spellings(aliases):
     mapping = map_headers(["E-mail Address", "Company Name", "Organisation", "Full Name"], aliases)
-    assert mapping == {"E-mail Address": "email", "Company Name": "company", "Full Name": "full_name"}
+    assert mapping == {
+        "E-mail Address": "email",
+        "Company Name": "company",
+        "Full Name": "full_name",
+    }
 
 
 def test_first_column_claiming_a_field_wins(aliases):

@@ -1,0 +1,232 @@
+"""The dedupe core end to end: quality floor, the classic false merges, chaining,
+incremental matching with stable ids, explanations and the command line."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from pipeline.__main__ import main
+from pipeline.dedupe import dedupe, match_incremental
+from pipeline.dedupe.cluster import CannotLinkChecker, cluster
+from pipeline.dedupe.explain import explain_pair
+from pipeline.dedupe.spec import CannotLink
+from tests.people import normalized, population
+
+
+def pair_f1(entities: pl.DataFrame, truth: dict[str, int]) -> float:
+    """Cluster F1 over the pairs implied by predicted vs true entities."""
+    frame = entities.with_columns(
+        pl.col("lead_id").replace_strict(truth, return_dtype=pl.Int64).alias("truth")
+    )
+
+    def pairs(*cols: str) -> int:
+        sizes = frame.group_by(*cols).len()["len"]
+        return int((sizes * (sizes - 1) // 2).sum())
+
+    tp, predicted, true = pairs("entity_id", "truth"), pairs("entity_id"), pairs("truth")
+    precision, recall = tp / predicted, tp / true
+    return 2 * precision * recall / (precision + recall)
+
+
+@pytest.fixture(scope="module")
+def people():
+    rows, truth = population()
+    return normalized(rows), truth
+
+
+@pytest.fixture(scope="module")
+def resolved(people):
+    return dedupe(people[0])
+
+
+def test_quality_floor_on_seeded_population(people, resolved):
+    assert pair_f1(resolved.entities, people[1]) >= 0.97
+    assert resolved.report["em_converged"]
+
+
+def test_every_record_gets_exactly_one_entity(people, resolved):
+    assert resolved.entities.height == people[0].height
+    assert resolved.entities["lead_id"].n_unique() == people[0].height
+    assert resolved.golden["record_count"].sum() == people[0].height
+
+
+def _with(frame: pl.DataFrame, extra: list[dict]) -> pl.DataFrame:
+    rows = pl.DataFrame(extra)
+    return pl.concat([frame, normalized(rows)], how="diagonal_relaxed")
+
+
+def test_colleagues_sharing_surname_and_switchboard_are_not_merged(people):
+    colleagues = [
+        {
+            "lead_id": f"col-{first}",
+            "first_name": first,
+            "last_name": "Okafor",
+            "email": f"{first.lower()}.okafor@acme.com",
+            "phone": "+1 415 555 0100",  # the company's main line
+            "company": "Acme Inc.",
+            "website": "acme.com",
+            "country": "US",
+        }
+        for first in ("Alice", "Brian", "Chidi", "Dana")
+    ]
+    result = dedupe(_with(people[0], colleagues))
+    ids = result.entities.filter(pl.col("lead_id").str.starts_with("col-"))["entity_id"]
+    assert ids.n_unique() == 4
+
+
+def test_chain_of_weak_links_cannot_join_two_different_people():
+    frame = pl.DataFrame(
+        {
+            "email_canonical": ["ann.lee@acme.com", None, "tom.berg@acme.com"],
+            "person_key": ["ann lee", "a berg", "tom berg"],
+            "is_role_email": [False, False, False],
+        }
+    )
+    checker = CannotLinkChecker(
+        frame,
+        [
+            CannotLink(
+                column="email_canonical",
+                unless_similar="person_key",
+                exclude_when_true="is_role_email",
+            )
+        ],
+    )
+    # ann -- a berg -- tom: each link strong enough on its own.
+    labels, report = cluster(
+        3, np.array([0, 1]), np.array([1, 2]), np.array([0.97, 0.95]), 0.9, 50, checker
+    )
+    assert labels[0] != labels[2]
+    assert labels[0] == labels[1]  # the stronger link wins
+    assert report.refused_merges == 1
+
+
+def test_same_person_with_two_emails_still_merges():
+    frame = pl.DataFrame(
+        {
+            "email_canonical": ["ann.lee@acme.com", None, "annlee@gmail.com"],
+            "person_key": ["ann lee", "ann lee", "ann lee"],
+            "is_role_email": [False, False, False],
+        }
+    )
+    checker = CannotLinkChecker(
+        frame, [CannotLink(column="email_canonical", unless_similar="person_key")]
+    )
+    labels, _ = cluster(
+        3, np.array([0, 1]), np.array([1, 2]), np.array([0.97, 0.95]), 0.9, 50, checker
+    )
+    assert len(set(labels.tolist())) == 1
+
+
+def test_rerun_keeps_entity_ids(people, resolved):
+    again = dedupe(people[0], previous_entities=resolved.entities)
+    assert again.entities.sort("lead_id").equals(resolved.entities.sort("lead_id"))
+    assert again.events.is_empty()
+
+
+def test_incremental_batch_joins_existing_entities_without_rescoring_history(people, resolved):
+    existing = people[0]
+    known = existing.row(0, named=True)
+    batch = normalized(
+        pl.DataFrame(
+            [
+                {  # a new sighting of a known person, formatted differently
+                    "lead_id": "new-1",
+                    "first_name": known["first_name"].upper(),
+                    "last_name": known["last_name"],
+                    "email": known["email"].upper(),
+                    "company": known["company"],
+                },
+                {  # somebody new
+                    "lead_id": "new-2",
+                    "first_name": "Zebedee",
+                    "last_name": "Quorn",
+                    "email": "zq@newco.io",
+                },
+            ]
+        )
+    )
+    result = match_incremental(existing, resolved.entities, batch, resolved.model)
+    entity = dict(result.entities.iter_rows())
+    old = dict(resolved.entities.iter_rows())
+    assert entity["new-1"] == old[known["lead_id"]]
+    assert entity["new-2"] not in set(old.values())
+    assert {k: entity[k] for k in old} == old  # nobody else moved
+    assert result.report["involved_records"] < existing.height // 10
+    golden = result.golden.filter(pl.col("entity_id") == entity["new-1"])
+    assert "new-1" in golden["member_ids"][0]
+
+
+def test_incremental_bridge_merges_two_entities_and_records_it(people, resolved):
+    existing = people[0]
+    assert existing.filter(pl.col("lead_id") == "p0-1").height == 1
+    a = existing.filter(pl.col("lead_id") == "p0-0").row(0, named=True)
+    survivor = resolved.entities.filter(pl.col("lead_id") == "p0-0")["entity_id"].item()
+    # Suppose an earlier run had filed p0-1 as somebody else.
+    entities = resolved.entities.with_columns(
+        pl.when(pl.col("lead_id") == "p0-1")
+        .then(pl.lit("Eorphan"))
+        .otherwise(pl.col("entity_id"))
+        .alias("entity_id")
+    )
+    bridge = normalized(
+        pl.DataFrame(
+            [
+                {
+                    "lead_id": "bridge",
+                    "first_name": a["first_name"],
+                    "last_name": a["last_name"],
+                    "email": a["email"],
+                    "phone": a["phone_e164"],
+                    "company": a["company"],
+                }
+            ]
+        )
+    )
+    result = match_incremental(existing, entities, bridge, resolved.model)
+    merged = dict(result.entities.iter_rows())
+    assert merged["p0-1"] == merged["p0-0"] == merged["bridge"] == survivor
+    merges = result.events.filter(pl.col("event") == "merge")
+    assert merges.select("entity_id", "other_entity_id").rows() == [(survivor, "Eorphan")]
+
+
+def test_explain_gives_per_field_levels_weights_and_probability(people, resolved):
+    matched = resolved.pairs.filter(pl.col("match_probability") > 0.99).row(0, named=True)
+    explanation = explain_pair(resolved, matched["lead_id_l"], matched["lead_id_r"])
+    assert explanation.same_entity
+    assert explanation.match_probability == pytest.approx(matched["match_probability"], rel=1e-6)
+    assert {f.comparison for f in explanation.fields} >= {"email", "first_name", "phone"}
+    text = explanation.render()
+    assert "merged" in text and "email" in text
+    other = explain_pair(resolved, "p0-0", "p5-0")
+    assert not other.same_entity and other.match_probability < 0.5
+    with pytest.raises(KeyError, match="no record"):
+        explain_pair(resolved, "p0-0", "nope")
+
+
+def test_cli_dedupes_a_csv_end_to_end(tmp_path, capsys):
+    rows, truth = population(n_people=150, seed=9)
+    source = tmp_path / "leads.csv"
+    rows.rename({"email": "E-mail Address", "company": "Company Name"}).write_csv(source)
+    out = tmp_path / "entities.parquet"
+    assert main(["dedupe", str(source), "--out", str(out), "--id-column", "lead_id",
+                 "--explain", "p0-0", "p1-0"]) == 0  # fmt: skip
+    entities = pl.read_parquet(out)
+    assert entities.columns == ["lead_id", "entity_id"]
+    assert entities.height == rows.height
+    assert pair_f1(entities, truth) >= 0.95
+    captured = capsys.readouterr()
+    assert "entities" in captured.err and "p0-0 vs p1-0" in captured.out
+
+
+def test_cli_reports_bad_input_clearly(tmp_path, capsys):
+    assert (
+        main(["dedupe", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o.parquet")]) == 2
+    )
+    assert "no such file" in capsys.readouterr().err
+    bad = tmp_path / "people.parquet"
+    pl.DataFrame({"rec_id": ["1"], "given_name": ["a"]}).write_parquet(bad)
+    assert main(["dedupe", str(bad), "--out", str(tmp_path / "o.parquet"), "--spec", "person"]) == 2
+    assert "lacks column(s)" in capsys.readouterr().err
