@@ -17,7 +17,8 @@ from pipeline.schema import RAW_LEADS_SCHEMA, conform
 FIRST = """James Mary Robert Patricia John Jennifer Michael Linda William Elizabeth David Barbara
 Richard Susan Joseph Jessica Thomas Sarah Charles Karen Daniel Nancy Matthew Lisa Anthony Betty
 Mark Margaret Steven Sandra Paul Ashley Andrew Kimberly Joshua Emily Kenneth Donna Kevin
-Michelle Priya Arjun Lukas Sophie Hannah Felix Camille Hugo Chloe Louis Emma Noah Olivia Liam Amelia""".split()
+Michelle Priya Arjun Lukas Sophie Hannah Felix Camille Hugo Chloe
+Louis Emma Noah Olivia Liam Amelia""".split()
 LAST = """Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez
 Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris
 Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill
