@@ -1,7 +1,5 @@
 """The `ingest` group: arrived files, their landed bytes, and the rows parsed from them."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import polars as pl

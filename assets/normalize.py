@@ -1,7 +1,5 @@
 """The normalize stage: clean, typed leads, and the rows that could not become leads."""
 
-from __future__ import annotations
-
 import polars as pl
 from dagster import (
     AssetCheckResult,

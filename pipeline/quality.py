@@ -6,6 +6,7 @@ fixture data (CI), so both guard the same expectations.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -63,9 +64,12 @@ def _expectations(min_valid_email_share: float) -> list[Any]:
 
 @cache
 def _batch_definition() -> Any:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no phoning home from CI
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("leads")
     return source.add_dataframe_asset("normalized_leads").add_batch_definition_whole_dataframe(
         "whole_frame"

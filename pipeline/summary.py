@@ -39,7 +39,7 @@ class IngestSummary:
         ]
         if self.files_quarantined:
             lines.append("Quarantined files (fix and drop them in again):")
-            lines += [f"  - {name}: {error}" for name, error in self.files_quarantined]
+            lines += [f"  - {error}" for _name, error in self.files_quarantined]
         return "\n".join(lines)
 
 

@@ -4,8 +4,6 @@ The Google Drive backend plugs in as another subclass; assets and sensors only s
 interface, so switching backends is configuration, never code.
 """
 
-from __future__ import annotations
-
 from abc import ABC, abstractmethod
 from datetime import datetime
 

@@ -1,7 +1,5 @@
 """Pipeline-wide settings as a resource, so runs and the UI show the values in use."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Literal
 

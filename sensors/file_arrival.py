@@ -6,8 +6,6 @@ whose content is already in the landing zone (an identical re-upload, a `touch`)
 new content on the same path gets a new run key, because the key is built from content hashes.
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 import time

@@ -440,15 +440,17 @@ def _validate(rows: pl.DataFrame, cc: int, out: list[pl.DataFrame]) -> None:
 
 
 class _Work:
-    """Rows in flight: national numbers awaiting prefix stripping, keyed by metadata region."""
+    """One slice's rows in flight, and where each of them ended up."""
 
-    def __init__(self, no_rows: pl.DataFrame) -> None:
+    def __init__(self, region: pl.Series | None, offset: int) -> None:
+        self.region = region  # the slice's raw regions, to look up for deferred rows
+        self.offset = offset
+        # Metadata region -> rows (idx, n0: national number before national-prefix stripping).
         self.pending: dict[str, list[pl.DataFrame]] = {}
         self.results: list[pl.DataFrame] = []
-        self.slow: list[pl.DataFrame] = [no_rows]  # keeps the schema when nothing is deferred
+        self.slow: list[pl.DataFrame] = []
 
     def add(self, region: str, rows: pl.DataFrame) -> None:
-        """rows: idx and n0, the national number before national-prefix stripping."""
         if rows.height:
             self.pending.setdefault(region, []).append(rows.select("idx", "n0"))
 
@@ -459,7 +461,15 @@ class _Work:
     def defer(self, rows: pl.DataFrame, plus: bool) -> None:
         """Leave rows to phonenumbers itself; `plus`: the digits followed a '+'."""
         if rows.height:
-            self.slow.append(rows.select("idx", "rg", "d", pl.lit(plus).alias("plus")))
+            self.slow.append(rows.select("idx", "d", pl.lit(plus).alias("plus")))
+
+    def deferred(self) -> pl.DataFrame:
+        """idx, rg, d, plus of every deferred row."""
+        schema = {"idx": pl.UInt32(), "d": pl.String(), "plus": pl.Boolean()}
+        rows = pl.concat([pl.DataFrame(schema=schema), *self.slow], how="vertical")
+        if self.region is None:
+            return rows.with_columns(pl.lit(None, pl.String).alias("rg"))
+        return rows.with_columns(self.region.gather(rows["idx"] - self.offset).alias("rg"))
 
 
 def _split(rows: pl.DataFrame, mask: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -473,23 +483,34 @@ def _split(rows: pl.DataFrame, mask: pl.Expr) -> tuple[pl.DataFrame, pl.DataFram
     return rows.filter(selected), rows.filter(~selected)
 
 
+def _groups(rows: pl.DataFrame, key: pl.Expr) -> dict[object, pl.DataFrame]:
+    """Rows partitioned by one computed key, in a single pass."""
+    if rows.height == 0:
+        return {}
+    keyed = rows.with_columns(key.alias("_k"))
+    parts = keyed.partition_by("_k", as_dict=True, maintain_order=False)
+    return {k: part.drop("_k") for (k,), part in parts.items()}
+
+
 def _route_international(rows: pl.DataFrame, work: _Work) -> None:
     """'+' numbers: the calling code is the 1-3 digit prefix that is one (codes are prefix-free)."""
-    short, rows = _split(rows, pl.col("d").str.len_bytes() <= 2)  # TOO_SHORT_AFTER_IDD
-    work.invalid(short)
     rows = rows.with_columns(pl.col("d").str.extract(_calling_code_regex(), 1).alias("cc"))
-    # Unknown calling code: phonenumbers retries the digits as a national number; rare, slow.
-    unknown, rows = _split(rows, pl.col("cc").is_null())
-    work.defer(unknown, plus=True)
-    if rows.height == 0:
-        return
-    rows = rows.with_columns(pl.col("d").str.slice(pl.col("cc").str.len_bytes()).alias("n0"))
-    for (cc_text,), group in rows.partition_by("cc", as_dict=True, maintain_order=False).items():
-        cc = int(cc_text)
-        claimants = _calling_code(cc)
+    key = (
+        pl.when(pl.col("d").str.len_bytes() <= 2)
+        .then(pl.lit("short"))  # TOO_SHORT_AFTER_IDD
+        .otherwise(pl.col("cc").fill_null("unknown"))
+    )
+    for cc_text, group in _groups(rows, key).items():
+        if cc_text == "short":
+            work.invalid(group)
+            continue
+        claimants = None if cc_text == "unknown" else _calling_code(int(str(cc_text)))
         if claimants is None:
+            # Unknown code: phonenumbers retries the digits as a national number. Non-geographic
+            # codes (800, 870, ...) are not replayed either. Both are rare.
             work.defer(group, plus=True)
             continue
+        group = group.with_columns(pl.col("d").str.slice(len(str(cc_text))).alias("n0"))
         short, group = _split(group, pl.col("n0").str.len_bytes() < 2)  # TOO_SHORT_NSN
         work.invalid(short)
         work.add(claimants[0].rules.region, group)
@@ -505,28 +526,30 @@ def _route_national(rows: pl.DataFrame, region: str | None, work: _Work) -> None
     if rules is None or main is None:
         work.defer(rows, plus=False)
         return
-    short, rows = _split(rows, pl.col("d").str.len_bytes() < 2)  # not a viable number
-    work.invalid(short)
+    d = pl.col("d")
+    key = pl.when(d.str.len_bytes() < 2).then(pl.lit(0))  # not a viable number
     if rules.idd is not None:
-        idd, rows = _split(rows, pl.col("d").str.contains(rules.idd))
-        work.defer(idd, plus=False)  # dialled with this region's IDD (e.g. 011 44...): rare
-    cc_text = str(rules.cc)
-    own_cc, plain = _split(rows, pl.col("d").str.starts_with(cc_text))
-    work.add(region, plain.with_columns(pl.col("d").alias("n0")))
-    if own_cc.height == 0:
+        key = key.when(d.str.contains(rules.idd)).then(pl.lit(1))  # dialled with an IDD
+    key = key.when(d.str.starts_with(str(rules.cc))).then(pl.lit(2)).otherwise(pl.lit(3))
+    groups = _groups(rows, key)
+    work.invalid(groups.get(0, rows.clear()))
+    work.defer(groups.get(1, rows.clear()), plus=False)  # e.g. 011 44 ... in the US: rare
+    work.add(region, groups.get(3, rows.clear()).with_columns(d.alias("n0")))
+    own_cc = groups.get(2)
+    if own_cc is None:
         return
-    own_cc = own_cc.with_columns(pl.col("d").str.slice(len(cc_text)).alias("_x"))
+    # Starts with the region's own calling code: phonenumbers takes it for one if the number
+    # is not viable as it stands but is without it, or if it is too long as it stands.
+    own_cc = own_cc.with_columns(d.str.slice(len(str(rules.cc))).alias("_x"))
     own_cc = _strip_national_prefix(own_cc, "_x", "_x2", rules)
-    d_len = pl.col("d").str.len_bytes()
+    d_len = d.str.len_bytes()
     too_long = (d_len > rules.max_length) & ~d_len.is_in(list(rules.local_lengths))
-    viable_after = ~pl.col("d").str.contains(rules.general) & pl.col("_x2").str.contains(
-        rules.general
-    )
+    viable_after = ~d.str.contains(rules.general) & pl.col("_x2").str.contains(rules.general)
     stripped, kept = _split(own_cc, viable_after | too_long)
-    work.add(region, kept.with_columns(pl.col("d").alias("n0")))
+    work.add(region, kept.with_columns(d.alias("n0")))
     # The calling code was the number's: metadata now comes from the code's main region.
     stripped = stripped.with_columns(pl.col("_x2").alias("n0"))
-    short, stripped = _split(stripped, pl.col("n0").str.len_bytes() < 2)
+    short, stripped = _split(stripped, pl.col("n0").str.len_bytes() < 2)  # TOO_SHORT_NSN
     work.invalid(short)
     work.add(main[0].rules.region, stripped)
 
@@ -603,19 +626,31 @@ def _canonical(
 # --------------------------------------------------------------------------- public API
 
 
-def _fast_path(
+def _normalize_slice(
     raw: pl.Series, region: pl.Series | None, offset: int, default: str | None
-) -> tuple[_Work, pl.Series]:
-    """Clean, route, strip and validate; what the replay cannot model ends up in work.slow."""
+) -> tuple[pl.DataFrame, int]:
+    """Output rows for raw[offset:offset+len(raw)], and how many took the slow path."""
     rows, ext = _canonical(raw, region, offset)
-    work = _Work(rows.clear())
+    work = _Work(region, offset)
     international, national = _split(rows, pl.col("plus"))
-    _route_international(international.drop("plus"), work)
-    groups = national.drop("plus").partition_by("rg", as_dict=True, maintain_order=False)
-    for (rg,), group in groups.items():
-        _route_national(group, _norm_region(rg) or default, work)
+    _route_international(international.select("idx", "d"), work)
+    for rg, group in _groups(national.select("idx", "rg", "d"), pl.col("rg")).items():
+        _route_national(group.drop("rg"), _norm_region(rg) or default, work)
     _finish_pending(work)
-    return work, ext
+    slow = work.deferred()
+    work.results.append(_slow_path(slow, default))
+    result = pl.concat(
+        [r.select(_RESULT_SCHEMA.keys()) for r in work.results], how="vertical"
+    ).sort("idx")
+    if result.height != len(raw) or (result.height and result["idx"][-1] != offset + len(raw) - 1):
+        raise AssertionError(f"phone normalizer lost rows: {result.height} of {len(raw)}")
+    frame = result.select(
+        "phone_e164",
+        "phone_valid",
+        pl.when("phone_valid").then(ext).alias("phone_extension"),
+        "phone_region",
+    )
+    return frame, slow.height
 
 
 def _run(
@@ -628,39 +663,20 @@ def _run(
     if len(raw) == 0:
         return pl.DataFrame(schema=OUTPUT_SCHEMA), 0
     default = _norm_region(default_region)
-    # Rows are independent: big inputs are cut in one slice per core and replayed in threads
-    # (polars releases the GIL), which also overlaps the many small per-region operations.
+    # Rows are independent: big inputs are cut in one slice per core, each normalized in its
+    # own thread (polars releases the GIL), which also overlaps the many small per-region steps.
     slices = max(1, min(pl.thread_pool_size(), len(raw) // _ROWS_PER_THREAD))
     size = -(-len(raw) // slices)
-    args = [
-        (
-            raw.slice(i * size, size),
-            None if region is None else region.slice(i * size, size),
-            i * size,
-        )
-        for i in range(slices)
+    jobs = [
+        (raw.slice(at, size), None if region is None else region.slice(at, size), at, default)
+        for at in range(0, len(raw), size)
     ]
-    if slices == 1:
-        done = [_fast_path(*args[0], default)]
+    if len(jobs) == 1:
+        done = [_normalize_slice(*jobs[0])]
     else:
-        with ThreadPoolExecutor(slices) as pool:
-            done = list(pool.map(lambda a: _fast_path(*a, default), args))
-    results = [r for work, _ in done for r in work.results]
-    slow = pl.concat([s for work, _ in done for s in work.slow], how="vertical")
-    ext = pl.concat([e for _, e in done])
-    results.append(_slow_path(slow, default))
-    result = pl.concat([r.select(_RESULT_SCHEMA.keys()) for r in results], how="vertical").sort(
-        "idx"
-    )
-    if result.height != len(raw) or result["idx"][-1] != len(raw) - 1:
-        raise AssertionError(f"phone normalizer lost rows: {result.height} of {len(raw)}")
-    frame = result.select(
-        "phone_e164",
-        "phone_valid",
-        pl.when("phone_valid").then(ext).alias("phone_extension"),
-        "phone_region",
-    )
-    return frame, slow.height
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            done = list(pool.map(lambda job: _normalize_slice(*job), jobs))
+    return pl.concat([frame for frame, _ in done], how="vertical"), sum(n for _, n in done)
 
 
 def parse_phones(
