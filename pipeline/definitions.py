@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 
 from dagster import AssetSelection, Definitions, define_asset_job, load_assets_from_modules
-from dagster_duckdb_polars import DuckDBPolarsIOManager
 
-from assets import ingest, normalize
+from assets import dedupe, ingest, normalize
 from assets.partitions import arrival_day
 from pipeline.config import Settings, load_settings
+from resources.io_manager import LeadsWarehouseIOManager
 from resources.lead_source import LeadSource, LocalFolderLeadSource
 from resources.settings import PipelineSettings
+from resources.warehouse import Warehouse
 from sensors.file_arrival import build_file_arrival_sensor
 
 log = logging.getLogger("pipeline")
@@ -29,6 +30,12 @@ ingest_job = define_asset_job(
     description="Land the day's files, parse them, normalize the rows.",
 )
 
+dedupe_job = define_asset_job(
+    "dedupe_job",
+    selection=AssetSelection.groups("dedupe"),
+    description="Resolve all normalized leads to entities and golden records.",
+)
+
 
 def lead_source_from(settings: Settings) -> LeadSource:
     return LocalFolderLeadSource(folder=str(settings.source_dir))
@@ -40,14 +47,17 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     log.info("lead source: %s; warehouse: %s", source.describe(), settings.warehouse_path)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return Definitions(
-        assets=load_assets_from_modules([ingest, normalize]),
-        jobs=[ingest_job],
+        assets=load_assets_from_modules([ingest, normalize, dedupe]),
+        jobs=[ingest_job, dedupe_job],
         sensors=[build_file_arrival_sensor(ingest_job.name)],
         resources={
-            "io_manager": DuckDBPolarsIOManager(
+            "io_manager": LeadsWarehouseIOManager(
                 database=str(settings.warehouse_path), schema=WAREHOUSE_SCHEMA
             ),
             "lead_source": source,
+            "warehouse": Warehouse(
+                database=str(settings.warehouse_path), schema_name=WAREHOUSE_SCHEMA
+            ),
             "settings": PipelineSettings(
                 data_dir=str(settings.data_dir),
                 default_country=settings.default_country,
@@ -85,4 +95,10 @@ def run_ingest_for_all_arrivals(settings: Settings) -> bool:
             ok = ok and result.success
             if not result.success:
                 print(f"run {result.run_id} for {day} failed; see `make dev` for its logs")
+        if ok:
+            print("resolving duplicates into entities ...", flush=True)
+            result = definitions.resolve_job_def(dedupe_job.name).execute_in_process(
+                instance=instance, raise_on_error=False
+            )
+            ok = result.success
     return ok

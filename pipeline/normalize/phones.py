@@ -53,9 +53,7 @@ _EXT_RE = r"(?i)[0-9)][\s,;]*(?:extension|extn|ext|x|#)[\s.:#-]*([0-9]{1,10})[\s
 _SCI_RE = r"^\s*(?:[0-9]+(?:\.[0-9]+)?[eE]\+?[0-9]{1,2}|[0-9]+\.0+)\s*$"
 # "+" before the first digit, or digits starting 00 and a non-zero digit (separators aside).
 _LEAD_RE = r"^[^0-9+]*(\+|0[^0-9]*0[^0-9]*[1-9])"
-_ROWS_PER_THREAD = int(
-    __import__("os").environ.get("RPT", "100000")
-)  # below this, threads cost more than they save
+_ROWS_PER_THREAD = 100_000  # below this, a thread costs more than it saves
 _TYPE_DESCS = (
     "premium_rate",
     "toll_free",
@@ -302,7 +300,9 @@ def _reference(canonical: str, region: str | None) -> tuple[str | None, bool, st
     if not phonenumbers.is_valid_number(number):
         return None, False, None
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return e164, True, phonenumbers.region_code_for_number(number)
+    region = phonenumbers.region_code_for_number(number)
+    # Non-geographic numbers (+800, +881, ...) belong to "001", which is no country.
+    return e164, True, None if region == REGION_CODE_FOR_NON_GEO_ENTITY else region
 
 
 def _slow_path(rows: pl.DataFrame, default_region: str | None) -> pl.DataFrame:

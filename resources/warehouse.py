@@ -1,0 +1,24 @@
+"""Read access to the warehouse outside the IO manager: the previous state of an asset
+(last run's entities, the fitted match model) that the next run builds on."""
+
+import duckdb
+import polars as pl
+from dagster import ConfigurableResource
+from pydantic import Field
+
+
+class Warehouse(ConfigurableResource):
+    database: str = Field(description="Path of the DuckDB warehouse file.")
+    schema_name: str = Field(default="leads", description="Schema the asset tables live in.")
+
+    def read(self, table: str) -> pl.DataFrame | None:
+        """The table as it is now, or None if it has never been written."""
+        with duckdb.connect(self.database) as con:
+            exists = con.execute(
+                "select count(*) from information_schema.tables "
+                "where table_schema = ? and table_name = ?",
+                [self.schema_name, table],
+            ).fetchone()[0]
+            if not exists:
+                return None
+            return con.sql(f'select * from "{self.schema_name}"."{table}"').pl()
