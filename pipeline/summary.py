@@ -21,6 +21,7 @@ class IngestSummary:
     leads_normalized: int = 0
     valid_emails: int = 0
     valid_phones: int = 0
+    entities: int = 0
 
     def render(self) -> str:
         lines = [
@@ -37,6 +38,11 @@ class IngestSummary:
             f"Leads normalized:   {self.leads_normalized}"
             f" ({self.valid_emails} with a valid email, {self.valid_phones} with a valid phone)",
         ]
+        if self.entities:
+            lines.append(
+                f"People after dedupe: {self.entities}"
+                f" ({self.leads_normalized - self.entities} duplicate leads merged)"
+            )
         if self.files_quarantined:
             lines.append("Quarantined files (fix and drop them in again):")
             lines += [f"  - {error}" for _name, error in self.files_quarantined]
@@ -47,13 +53,13 @@ def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     query = (
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
     )
-    return bool(con.execute(query, [SCHEMA, table]).fetchone()[0])
+    return bool(con.execute(query, [SCHEMA, table]).fetchall()[0][0])
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, table: str, expr: str = "count(*)") -> int:
     if not _table_exists(con, table):
         return 0
-    return int(con.execute(f"select {expr} from {SCHEMA}.{table}").fetchone()[0] or 0)
+    return int(con.sql(f"select {expr} from {SCHEMA}.{table}").fetchall()[0][0] or 0)
 
 
 def summarize(warehouse: Path) -> IngestSummary:
@@ -67,6 +73,7 @@ def summarize(warehouse: Path) -> IngestSummary:
         summary.leads_normalized = _scalar(con, "normalized_leads")
         summary.valid_emails = _scalar(con, "normalized_leads", "count_if(email_valid)")
         summary.valid_phones = _scalar(con, "normalized_leads", "count_if(phone_valid)")
+        summary.entities = _scalar(con, "golden_leads")
         if _table_exists(con, "rejected_rows"):
             summary.rows_rejected = dict(
                 con.execute(
@@ -74,7 +81,7 @@ def summarize(warehouse: Path) -> IngestSummary:
                 ).fetchall()
             )
         if _table_exists(con, "quarantined_files"):
-            summary.files_quarantined = con.execute(
+            summary.files_quarantined = con.sql(
                 f"select name, error from {SCHEMA}.quarantined_files order by name"
             ).fetchall()
     return summary

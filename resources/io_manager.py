@@ -3,7 +3,7 @@
 Two differences from dagster-duckdb-polars' handler, both about losing nothing:
 - an empty frame still creates (or keeps) its table with the right columns, so an empty
   arrival day is a typed, empty table downstream rather than a missing one;
-- reading works on DuckDB 1.x and 2.x, which renamed the arrow fetch.
+- reading uses the relation API's `.pl()`, the same on DuckDB 1.x and 2.x.
 """
 
 from collections.abc import Sequence
@@ -51,10 +51,7 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[pl.DataFrame]):
         if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
             return pl.DataFrame()
         query = DuckDbClient.get_select_statement(table_slice=table_slice)
-        result = connection.execute(query)
-        # DuckDB 2 renamed fetch_arrow_table (1.x) to to_arrow_table.
-        fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
-        return pl.from_arrow(fetch())
+        return connection.sql(query).pl()
 
     @property
     def supported_types(self) -> Sequence[type]:

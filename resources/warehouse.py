@@ -14,11 +14,11 @@ class Warehouse(ConfigurableResource):
     def read(self, table: str) -> pl.DataFrame | None:
         """The table as it is now, or None if it has never been written."""
         with duckdb.connect(self.database) as con:
-            exists = con.execute(
+            exists = con.sql(
                 "select count(*) from information_schema.tables "
-                "where table_schema = ? and table_name = ?",
-                [self.schema_name, table],
-            ).fetchone()[0]
+                "where table_schema = $schema and table_name = $table",
+                params={"schema": self.schema_name, "table": table},
+            ).fetchall()[0][0]
             if not exists:
                 return None
             return con.sql(f'select * from "{self.schema_name}"."{table}"').pl()

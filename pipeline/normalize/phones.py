@@ -338,32 +338,19 @@ def _invalid(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _strip_national_prefix(rows: pl.DataFrame, src: str, dst: str, rules: _Rules) -> pl.DataFrame:
+def _stripped(x: pl.Expr, rules: _Rules) -> pl.Expr:
     """phonenumbers' _maybe_strip_national_prefix_carrier_code, number part only."""
-    x = pl.col(src)
     if rules.npfp is None:
-        return rows.with_columns(x.alias(dst))
-    rows = rows.with_columns(((x != "") & x.str.contains(rules.npfp)).alias("_hit"))
-    miss = rows.filter(~pl.col("_hit")).with_columns(x.alias(dst))
-    hit = rows.filter(pl.col("_hit"))
-    if hit.height:
-        stripped = x.str.extract(rules.npfp_rest, rules.rest_group)
-        if rules.transform is not None:
-            took_part = x.str.extract(rules.npfp, rules.last_group).is_not_null()
-            stripped = (
-                pl.when(took_part)
-                .then(x.str.replace(rules.npfp, rules.transform))
-                .otherwise(stripped)
-            )
-        hit = hit.with_columns(stripped.alias("_y")).with_columns(
-            # Keep the original when it was viable and stripping makes it unviable.
-            pl.when(x.str.contains(rules.general) & ~pl.col("_y").str.contains(rules.general))
-            .then(x)
-            .otherwise(pl.col("_y"))
-            .alias(dst)
-        )
-        miss = pl.concat([miss, hit.drop("_y")], how="vertical")
-    return miss.drop("_hit")
+        return x
+    rest = x.str.extract(rules.npfp_rest, rules.rest_group)  # null: no national prefix
+    if rules.transform is not None:
+        transformed = x.str.extract(rules.npfp, rules.last_group).is_not_null()
+        rest = pl.when(transformed).then(x.str.replace(rules.npfp, rules.transform)).otherwise(rest)
+    # Keep the original when it was viable and the stripped number is not.
+    keep = rest.is_null() | (
+        x.str.contains(rules.general) & ~rest.str.contains(rules.general).fill_null(False)
+    )
+    return pl.when(keep).then(x).otherwise(rest)
 
 
 def _length_accepted(number: pl.Expr, rules: _Rules) -> pl.Expr:
@@ -390,7 +377,7 @@ def _valid_expr(number: pl.Expr, rules: _Rules) -> pl.Expr:
 
 
 def _finish(rows: pl.DataFrame, cc: int, region: str) -> pl.DataFrame:
-    valid = pl.col("_v")
+    valid = pl.col("_v").fill_null(False)  # null: no national number (TOO_SHORT_NSN)
     return rows.select(
         "idx",
         pl.when(valid).then(pl.lit(f"+{cc}") + pl.col("n")).alias("phone_e164"),
@@ -445,14 +432,15 @@ class _Work:
     def __init__(self, region: pl.Series | None, offset: int) -> None:
         self.region = region  # the slice's raw regions, to look up for deferred rows
         self.offset = offset
-        # Metadata region -> rows (idx, n0: national number before national-prefix stripping).
+        # Metadata region -> rows of idx and n0, the national number before prefix stripping.
         self.pending: dict[str, list[pl.DataFrame]] = {}
         self.results: list[pl.DataFrame] = []
         self.slow: list[pl.DataFrame] = []
 
-    def add(self, region: str, rows: pl.DataFrame) -> None:
+    def add(self, region: str, rows: pl.DataFrame, national: pl.Expr) -> None:
+        """Queue `national` (before national-prefix stripping) for `region`'s metadata."""
         if rows.height:
-            self.pending.setdefault(region, []).append(rows.select("idx", "n0"))
+            self.pending.setdefault(region, []).append(rows.select("idx", national.alias("n0")))
 
     def invalid(self, rows: pl.DataFrame) -> None:
         if rows.height:
@@ -494,11 +482,11 @@ def _groups(rows: pl.DataFrame, key: pl.Expr) -> dict[object, pl.DataFrame]:
 
 def _route_international(rows: pl.DataFrame, work: _Work) -> None:
     """'+' numbers: the calling code is the 1-3 digit prefix that is one (codes are prefix-free)."""
-    rows = rows.with_columns(pl.col("d").str.extract(_calling_code_regex(), 1).alias("cc"))
+    d = pl.col("d")
     key = (
-        pl.when(pl.col("d").str.len_bytes() <= 2)
+        pl.when(d.str.len_bytes() <= 2)
         .then(pl.lit("short"))  # TOO_SHORT_AFTER_IDD
-        .otherwise(pl.col("cc").fill_null("unknown"))
+        .otherwise(d.str.extract(_calling_code_regex(), 1).fill_null("unknown"))
     )
     for cc_text, group in _groups(rows, key).items():
         if cc_text == "short":
@@ -510,10 +498,7 @@ def _route_international(rows: pl.DataFrame, work: _Work) -> None:
             # codes (800, 870, ...) are not replayed either. Both are rare.
             work.defer(group, plus=True)
             continue
-        group = group.with_columns(pl.col("d").str.slice(len(str(cc_text))).alias("n0"))
-        short, group = _split(group, pl.col("n0").str.len_bytes() < 2)  # TOO_SHORT_NSN
-        work.invalid(short)
-        work.add(claimants[0].rules.region, group)
+        work.add(claimants[0].rules.region, group, d.str.slice(len(str(cc_text))))
 
 
 def _route_national(rows: pl.DataFrame, region: str | None, work: _Work) -> None:
@@ -526,32 +511,33 @@ def _route_national(rows: pl.DataFrame, region: str | None, work: _Work) -> None
     if rules is None or main is None:
         work.defer(rows, plus=False)
         return
-    d = pl.col("d")
+    d, cc_text = pl.col("d"), str(rules.cc)
     key = pl.when(d.str.len_bytes() < 2).then(pl.lit(0))  # not a viable number
     if rules.idd is not None:
         key = key.when(d.str.contains(rules.idd)).then(pl.lit(1))  # dialled with an IDD
-    key = key.when(d.str.starts_with(str(rules.cc))).then(pl.lit(2)).otherwise(pl.lit(3))
+    key = key.when(d.str.starts_with(cc_text)).then(pl.lit(2)).otherwise(pl.lit(3))
     groups = _groups(rows, key)
     work.invalid(groups.get(0, rows.clear()))
     work.defer(groups.get(1, rows.clear()), plus=False)  # e.g. 011 44 ... in the US: rare
-    work.add(region, groups.get(3, rows.clear()).with_columns(d.alias("n0")))
+    work.add(region, groups.get(3, rows.clear()), d)
     own_cc = groups.get(2)
     if own_cc is None:
         return
-    # Starts with the region's own calling code: phonenumbers takes it for one if the number
-    # is not viable as it stands but is without it, or if it is too long as it stands.
-    own_cc = own_cc.with_columns(d.str.slice(len(str(rules.cc))).alias("_x"))
-    own_cc = _strip_national_prefix(own_cc, "_x", "_x2", rules)
+    # Starts with the region's own calling code: phonenumbers takes it for one if the number is
+    # not viable as it stands but is without it, or if it is too long as it stands.
+    rest = _stripped(d.str.slice(len(cc_text)), rules)
     d_len = d.str.len_bytes()
     too_long = (d_len > rules.max_length) & ~d_len.is_in(list(rules.local_lengths))
-    viable_after = ~d.str.contains(rules.general) & pl.col("_x2").str.contains(rules.general)
-    stripped, kept = _split(own_cc, viable_after | too_long)
-    work.add(region, kept.with_columns(d.alias("n0")))
-    # The calling code was the number's: metadata now comes from the code's main region.
-    stripped = stripped.with_columns(pl.col("_x2").alias("n0"))
-    short, stripped = _split(stripped, pl.col("n0").str.len_bytes() < 2)  # TOO_SHORT_NSN
-    work.invalid(short)
-    work.add(main[0].rules.region, stripped)
+    is_cc = (~d.str.contains(rules.general) & rest.str.contains(rules.general)) | too_long
+    # Then the metadata comes from the calling code's main region.
+    target = main[0].rules.region
+    if target == region:
+        work.add(region, own_cc, pl.when(is_cc).then(rest).otherwise(d))
+        return
+    own_cc = own_cc.with_columns(rest.alias("_rest"))
+    stripped, kept = _split(own_cc, is_cc.fill_null(False))
+    work.add(region, kept, d)
+    work.add(target, stripped, pl.col("_rest"))
 
 
 def _finish_pending(work: _Work) -> None:
@@ -560,12 +546,16 @@ def _finish_pending(work: _Work) -> None:
     for region, parts in work.pending.items():
         rules = _rules(region)
         assert rules is not None
-        rows = pl.concat(parts, how="vertical")
-        rows = _strip_national_prefix(rows, "n0", "_p", rules)
-        rows = rows.select(
-            "idx",
-            pl.when(_length_accepted(pl.col("_p"), rules)).then("_p").otherwise("n0").alias("n"),
+        n0 = pl.col("n0")
+        stripped = _stripped(n0, rules)
+        number = (
+            pl.when(n0.str.len_bytes() < 2)
+            .then(pl.lit(None, pl.String))  # TOO_SHORT_NSN
+            .when(_length_accepted(stripped, rules))
+            .then(stripped)
+            .otherwise(n0)
         )
+        rows = pl.concat(parts, how="vertical").select("idx", number.alias("n"))
         by_cc.setdefault(rules.cc, []).append(rows)
     for cc, parts in by_cc.items():
         _validate(pl.concat(parts, how="vertical"), cc, work.results)
@@ -634,8 +624,11 @@ def _normalize_slice(
     work = _Work(region, offset)
     international, national = _split(rows, pl.col("plus"))
     _route_international(international.select("idx", "d"), work)
+    by_region: dict[str | None, list[pl.DataFrame]] = {}
     for rg, group in _groups(national.select("idx", "rg", "d"), pl.col("rg")).items():
-        _route_national(group.drop("rg"), _norm_region(rg) or default, work)
+        by_region.setdefault(_norm_region(rg) or default, []).append(group.drop("rg"))
+    for where, groups in by_region.items():  # "us", "US " and "US" are one region
+        _route_national(pl.concat(groups, how="vertical"), where, work)
     _finish_pending(work)
     slow = work.deferred()
     work.results.append(_slow_path(slow, default))
