@@ -41,7 +41,9 @@ def _encode_cursor(position: tuple[int, str]) -> str:
     return json.dumps({"change_ns": position[0], "file_id": position[1]})
 
 
-def build_file_arrival_sensor(job_name: str, minimum_interval_seconds: int = 30):
+def build_file_arrival_sensor(
+    job_name: str, minimum_interval_seconds: int = 30, page_size: int = PAGE_SIZE
+):
     @sensor(
         name="file_arrival_sensor",
         job_name=job_name,
@@ -57,7 +59,7 @@ def build_file_arrival_sensor(job_name: str, minimum_interval_seconds: int = 30)
     ) -> SensorResult | SkipReason:
         started = time.monotonic()
         cursor = _decode_cursor(context.cursor)
-        changed, more = lead_source.changed_since(cursor, PAGE_SIZE)
+        changed, more = lead_source.changed_since(cursor, page_size)
         if not changed:
             return SkipReason(f"no changes in {lead_source.describe()}")
         new_by_day: dict[str, list[tuple[str, str]]] = defaultdict(list)
