@@ -300,52 +300,60 @@ def _corpus(size: int, seed: int) -> tuple[list[str | None], list[str | None]]:
 
 
 @pytest.fixture(scope="module")
-def corpus() -> tuple[list[str | None], list[str | None]]:
-    return _corpus(20_000, seed=7)
+def corpus() -> tuple[list[str | None], list[str | None], list[Row]]:
+    """Raw texts, regions and the reference's answers."""
+    raw, region = _corpus(20_000, seed=7)
+    return raw, region, [reference(r, g) for r, g in zip(raw, region, strict=True)]
 
 
-def test_equivalence_with_phonenumbers(corpus: tuple[list, list]) -> None:
-    raw, region = corpus
-    got = _run(raw, region)
-    expected = [reference(r, g) for r, g in zip(raw, region, strict=True)]
+def test_equivalence_with_phonenumbers(corpus: tuple[list, list, list]) -> None:
+    raw, region, expected = corpus
+    frame, slow_rows = phones._run(
+        pl.Series(raw, dtype=pl.String), pl.Series(region, dtype=pl.String), "US"
+    )
+    got = list(frame.iter_rows())
     wrong = [(r, g, a, b) for r, g, a, b in zip(raw, region, got, expected, strict=True) if a != b]
     assert not wrong, f"{len(wrong)} rows differ, e.g. {wrong[:5]}"
     valid = sum(e[1] for e in expected)
     assert 0.3 < valid / len(raw) < 0.9  # both valid and invalid numbers were exercised
     assert sum(e[2] is not None for e in expected) > 200  # and extensions
+    # Only IDD-dialled, unknown-code and non-geographic numbers need phonenumbers itself.
+    assert slow_rows / len(raw) < 0.05
 
 
-def test_fast_path_handles_the_bulk(corpus: tuple[list, list]) -> None:
-    raw, region = corpus
-    share = slow_path_share(pl.Series(raw, dtype=pl.String), pl.Series(region, dtype=pl.String))
-    assert share < 0.05  # only IDD-dialled, unknown-code and non-geographic numbers go slow
+def test_slow_path_share() -> None:
+    raw = pl.Series([c[0] for c in NASTY], dtype=pl.String)
+    region = pl.Series([c[1] for c in NASTY], dtype=pl.String)
+    # "011 44 ..." (US IDD), "+0044 ..." (no calling code 0) and "+800 ..." (non-geographic).
+    assert slow_path_share(raw, region) == pytest.approx(3 / len(NASTY))
+    assert slow_path_share(pl.Series(["(415) 555-0134"] * 10), None) == 0.0
 
 
 def test_sliced_threads_give_the_same_answer(
-    corpus: tuple[list, list], monkeypatch: pytest.MonkeyPatch
+    corpus: tuple[list, list, list], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Big inputs are cut into slices normalized in threads; the cut must not show."""
-    raw, region = corpus
-    whole = _run(raw, region)
+    raw, region, expected = (column[:5_000] for column in corpus)
     monkeypatch.setattr(phones, "_ROWS_PER_THREAD", 1_000)
-    assert _run(raw, region) == whole
+    assert _run(raw, region) == expected
 
 
 def test_every_region_takes_the_fast_path() -> None:
-    """Each region's own example numbers, written nationally, never need phonenumbers."""
+    """Each region's example numbers agree, and only IDD-dialled ones need phonenumbers."""
     raw: list[str | None] = []
     region_of: list[str | None] = []
+    idd_dialled = 0
     for region in sorted(SUPPORTED_REGIONS):
         trunk = phonenumbers.ndd_prefix_for_region(region, True) or ""
+        idd = phonenumbers.PhoneMetadata.metadata_for_region(region).international_prefix
         for cc, nsn in _examples(region):
-            raw += [f"{trunk}{nsn}", nsn, f"+{cc} {nsn}", f"{cc}{nsn}"]
-            region_of += [region] * 4
-    series, regions = pl.Series(raw, dtype=pl.String), pl.Series(region_of, dtype=pl.String)
+            texts = [f"{trunk}{nsn}", nsn, f"+{cc} {nsn}", f"{cc}{nsn}"]
+            raw += texts
+            region_of += [region] * len(texts)
+            idd_dialled += sum(bool(idd and re.match(idd, t)) for t in texts)
     expected = [reference(r, g) for r, g in zip(raw, region_of, strict=True)]
-    assert _run(raw, region_of) == expected
-    idd = [
-        re.match(f"(?:{phonenumbers.PhoneMetadata.metadata_for_region(g).international_prefix})", r)
-        is not None
-        for r, g in zip(raw, region_of, strict=True)
-    ]
-    assert slow_path_share(series, regions) * len(raw) == pytest.approx(sum(idd))
+    frame, slow_rows = phones._run(
+        pl.Series(raw, dtype=pl.String), pl.Series(region_of, dtype=pl.String), "US"
+    )
+    assert list(frame.iter_rows()) == expected
+    assert slow_rows == idd_dialled
