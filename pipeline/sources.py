@@ -70,11 +70,12 @@ class LocalFolder:
                     elif entry.is_file():
                         yield entry
 
-    def _to_source_file(self, entry: os.DirEntry[str]) -> SourceFile:
-        st = entry.stat()
-        rel = Path(entry.path).relative_to(self.root).as_posix()
+    def _to_source_file(
+        self, entry: os.DirEntry[str], st: os.stat_result | None = None
+    ) -> SourceFile:
+        st = st or entry.stat()
         return SourceFile(
-            file_id=rel,
+            file_id=self._relative(entry.path),
             name=entry.name,
             mime_type=guess_mime_type(entry.name),
             size_bytes=st.st_size,
@@ -82,6 +83,10 @@ class LocalFolder:
             version=f"{st.st_mtime_ns}-{st.st_size}",
             change_ns=max(st.st_ctime_ns, st.st_mtime_ns),
         )
+
+    def _relative(self, path: str) -> str:
+        prefix = str(self.root).rstrip(os.sep) + os.sep
+        return path[len(prefix) :].replace(os.sep, "/")
 
     def list_files(
         self, start: datetime | None = None, end: datetime | None = None
@@ -106,9 +111,13 @@ class LocalFolder:
         after = cursor or (-1, "")
         changed = []
         for entry in self._entries():
-            f = self._to_source_file(entry)
-            if (f.change_ns, f.file_id) > after:
-                changed.append(f)
+            # Stat only: the full record is built for the (few) changed files.
+            st = entry.stat()
+            change_ns = max(st.st_ctime_ns, st.st_mtime_ns)
+            if change_ns < after[0]:
+                continue
+            if (change_ns, self._relative(entry.path)) > after:
+                changed.append(self._to_source_file(entry, st))
         changed.sort(key=lambda f: (f.change_ns, f.file_id))
         return changed[:limit], len(changed) > limit
 
