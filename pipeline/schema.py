@@ -102,6 +102,7 @@ NORMALIZED_SCHEMA: dict[str, pl.DataType] = {
     "phone_e164": pl.String(),
     "phone_valid": pl.Boolean(),
     "phone_extension": pl.String(),
+    "mobile_e164": pl.String(),
     "country": pl.String(),
     "city": pl.String(),
     "state": pl.String(),

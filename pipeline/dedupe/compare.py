@@ -61,6 +61,13 @@ class Comparator:
             self._encoded[column] = EncodedColumn.from_series(self.frame[column])
         return self._encoded[column]
 
+    def similarity(
+        self, column: str, scorer: str, left: np.ndarray, right: np.ndarray
+    ) -> np.ndarray:
+        """Similarity per pair (NaN where a value is missing)."""
+        self._similarities.clear()
+        return self._similarity(column, scorer, left, right)
+
     def _similarity(
         self, column: str, scorer: str, left: np.ndarray, right: np.ndarray
     ) -> np.ndarray:

@@ -103,6 +103,27 @@ def _exact_u_from_frequencies(
     return out
 
 
+def population_prior(
+    total_weight: np.ndarray, n_records: int, max_iterations: int = 200
+) -> tuple[float, int, bool]:
+    """The chance two random records match, by EM over all N(N-1)/2 record pairs.
+
+    u comes from random pairs, so the prior must be the population's too: pairs blocking
+    never generated are taken as non-matches, which they are but for blocking's misses.
+    A prior fitted on candidate pairs alone would be orders of magnitude too high and
+    turn every pair of colleagues at one company into a match.
+    """
+    all_pairs = max(n_records * (n_records - 1) / 2, 1.0)
+    prior = min(max(len(total_weight) / all_pairs / 4, 1e-12), 0.5)
+    for iteration in range(1, max_iterations + 1):
+        posterior = probability(total_weight, prior)
+        updated = float(np.clip(posterior.sum() / all_pairs, 1e-12, 0.5))
+        if abs(updated - prior) <= 1e-4 * prior:
+            return updated, iteration, True
+        prior = updated
+    return prior, max_iterations, False
+
+
 def fit_model(
     comparator: Comparator,
     gamma: np.ndarray,
@@ -130,6 +151,13 @@ def fit_model(
         for key in rule.keys:
             codes = comparator.encoded(key).codes
             rows &= (codes[left_pairs] >= 0) & (codes[left_pairs] == codes[right_pairs])
+        # Train only on small blocks: a key shared by many records (a switchboard number, a
+        # common name) mostly pairs different people who agree on everything organisational,
+        # and would teach EM that matches often disagree on names.
+        block_size = (
+            comparator.frame.select(pl.len().over(rule.keys).alias("n")).to_series().to_numpy()
+        )
+        rows &= block_size[left_pairs] <= spec.em_max_block_size
         if rows.sum() < 50:
             continue
         keep = [k for k in range(len(n_levels)) if k not in _blocked_comparisons(spec, rule_index)]
@@ -146,17 +174,10 @@ def fit_model(
             estimates[k].append(m[j])
     m_init = fit_em(gamma[:1], n_levels, u=u, max_iterations=0)[0]
     m = [np.mean(e, axis=0) if e else m_init[k] for k, e in enumerate(estimates)]
-    _, _, prior, its, ok = fit_em(
-        gamma, n_levels, u=u, m_init=m, fix_m=True, max_iterations=spec.em_max_iterations
-    )
-    return FSModel(
-        comparisons=[c.name for c in spec.comparisons],
-        m=m,
-        u=u,
-        prior=prior,
-        iterations=iterations + its,
-        converged=converged and ok,
-    )
+    model = FSModel(comparisons=[c.name for c in spec.comparisons], m=m, u=u, prior=0.5)
+    prior, its, ok = population_prior(match_weights(gamma, model).sum(axis=1), n)
+    model.prior, model.iterations, model.converged = prior, iterations + its, converged and ok
+    return model
 
 
 def tf_tables(frame: pl.DataFrame, spec: MatchSpec) -> dict[str, pl.DataFrame]:
@@ -213,7 +234,34 @@ def score(
         model = fit_model(comparator, gamma, left, right, spec)
     weights = match_weights(gamma, model) + tf_adjustments(work, spec, model, tables, gamma, left)
     prob = probability(weights.sum(axis=1), model.prior)
+    vetoed = vetoed_pairs(comparator, spec, left, right)
+    prob[vetoed] = 0.0
     return gamma, weights, prob, model
+
+
+def vetoed_pairs(
+    comparator: Comparator, spec: MatchSpec, left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
+    """Pairs a veto rule rules out (vectorized; NaN similarity, a missing value, never vetoes)."""
+    out = np.zeros(len(left), dtype=bool)
+    for veto in spec.vetoes:
+        if veto.type != "differs":
+            sim = comparator.similarity(veto.column, veto.type, left, right)
+            out |= np.nan_to_num(sim, nan=1.0) < veto.below
+            continue
+        codes = comparator.encoded(veto.column).codes
+        hit = (codes[left] >= 0) & (codes[right] >= 0) & (codes[left] != codes[right])
+        if veto.same:
+            same = comparator.encoded(veto.same).codes
+            hit &= (same[left] >= 0) & (same[left] == same[right])
+        if veto.exclude_when_true:
+            flag = comparator.frame[veto.exclude_when_true].fill_null(False).to_numpy()
+            hit &= ~flag[left] & ~flag[right]
+        if veto.unless_similar and hit.any():
+            sim = comparator.similarity(veto.unless_similar, "jaro_winkler", left, right)
+            hit &= ~(np.nan_to_num(sim, nan=0.0) >= veto.unless_above)
+        out |= hit
+    return out
 
 
 def pairs_frame(

@@ -107,6 +107,34 @@ class CannotLink(_Strict):
     )
 
 
+class Veto(_Strict):
+    """Pairs that cannot be a match, whatever else agrees (colleagues share an office, a
+    switchboard and a domain). Two kinds:
+    - `below`: values on `column` (both present) less similar than `below`;
+    - `differs`: values on `column` differ, optionally only when `same` agrees too, unless
+      `unless_similar` is at least `unless_above` similar.
+    """
+
+    column: str
+    type: Literal["jaro_winkler", "jaro", "token_set", "differs"] = "jaro_winkler"
+    below: float | None = Field(default=None, ge=0, le=1)
+    same: str | None = None
+    unless_similar: str | None = None
+    unless_above: float = Field(default=0.9, ge=0, le=1)
+    exclude_when_true: str | None = None
+    label: str | None = None
+
+    @model_validator(mode="after")
+    def _kind(self) -> Veto:
+        if self.type != "differs" and self.below is None:
+            raise ValueError(f"veto on {self.column!r}: type {self.type!r} needs 'below'")
+        return self
+
+    def columns(self) -> set[str]:
+        cols = {self.column, self.same, self.unless_similar, self.exclude_when_true}
+        return {c for c in cols if c}
+
+
 SurvivorshipRule = Literal["most_recent", "most_frequent", "source_priority", "longest"]
 
 
@@ -140,10 +168,14 @@ class MatchSpec(_Strict):
     max_cluster_size: int = Field(default=50, ge=2)
     u_sample_pairs: int = Field(default=500_000, ge=1000)
     em_max_iterations: int = Field(default=50, ge=1)
+    em_max_block_size: int = Field(
+        default=5, ge=2, description="EM trains on pairs from blocks no larger than this."
+    )
     fingerprints: dict[str, Fingerprint] = Field(default_factory=dict)
     blocking: list[BlockingRule] = Field(min_length=1)
     comparisons: list[Comparison] = Field(min_length=1)
     cannot_link: list[CannotLink] = Field(default_factory=list)
+    vetoes: list[Veto] = Field(default_factory=list)
     survivorship: Survivorship = Field(default_factory=Survivorship)
     golden_fields: list[str] = Field(min_length=1)
 
@@ -168,6 +200,8 @@ class MatchSpec(_Strict):
         for comp in self.comparisons:
             cols.add(comp.column)
             cols.update(lv.column for lv in comp.levels if lv.column)
+        for veto in self.vetoes:
+            cols.update(veto.columns())
         for cl in self.cannot_link:
             cols.update([cl.column, cl.unless_similar])
             if cl.exclude_when_true:

@@ -42,6 +42,8 @@ def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataF
         _clean_text("linkedin_url"),
     )
     phones = parse_phones(frame["phone_raw"], frame["country"], default_country)
+    # The mobile on its own too: a person's mobile follows them from job to job.
+    mobiles = parse_phones(frame["mobile_phone"], frame["country"], default_country)
     # A company's domain: its website, else a work (non-free-mail) email's domain.
     host = frame.select(
         pl.coalesce(
@@ -54,6 +56,7 @@ def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataF
         phones["phone_e164"],
         phones["phone_valid"],
         phones["phone_extension"],
+        mobiles["phone_e164"].alias("mobile_e164"),
         pl.coalesce(pl.col("country"), phones["phone_region"]).alias("country"),
         registrable_domains(host).alias("domain"),
     )
