@@ -50,12 +50,20 @@ class CannotLinkChecker:
                     pl.when(~frame[rule.exclude_when_true].fill_null(False)).then(values)
                 ).to_series()
             names = frame[rule.unless_similar].cast(pl.String).fill_null("")
-            self.rules.append((rule, values.to_numpy(), names.to_numpy()))
+            equal = frame[rule.unless_equal].cast(pl.String) if rule.unless_equal else None
+            self.rules.append(
+                (
+                    rule,
+                    values.to_numpy(),
+                    names.to_numpy(),
+                    None if equal is None else equal.to_numpy(),
+                )
+            )
 
     def candidate_mask(self, labels: np.ndarray) -> np.ndarray:
         """Components (by label) holding two or more distinct values of a guarded column."""
         flagged = np.zeros(labels.max(initial=-1) + 1, dtype=bool)
-        for _rule, values, _names in self.rules:
+        for _rule, values, _names, _equal in self.rules:
             frame = pl.DataFrame({"label": labels, "v": values}).drop_nulls()
             multi = (
                 frame.group_by("label")
@@ -66,12 +74,14 @@ class CannotLinkChecker:
         return flagged
 
     def conflict(self, a: list[int], b: list[int]) -> bool:
-        for rule, values, names in self.rules:
+        for rule, values, names, equal in self.rules:
             for i in a:
                 if values[i] is None:
                     continue
                 for j in b:
                     if values[j] is None or values[j] == values[i]:
+                        continue
+                    if equal is not None and equal[i] is not None and equal[i] == equal[j]:
                         continue
                     if JaroWinkler.normalized_similarity(names[i], names[j]) < rule.threshold:
                         return True

@@ -247,10 +247,10 @@ def vetoed_pairs(
     for veto in spec.vetoes:
         if veto.type != "differs":
             sim = comparator.similarity(veto.column, veto.type, left, right)
-            out |= np.nan_to_num(sim, nan=1.0) < veto.below
-            continue
-        codes = comparator.encoded(veto.column).codes
-        hit = (codes[left] >= 0) & (codes[right] >= 0) & (codes[left] != codes[right])
+            hit = np.nan_to_num(sim, nan=1.0) < veto.below
+        else:
+            codes = comparator.encoded(veto.column).codes
+            hit = (codes[left] >= 0) & (codes[right] >= 0) & (codes[left] != codes[right])
         if veto.same:
             same = comparator.encoded(veto.same).codes
             hit &= (same[left] >= 0) & (same[left] == same[right])

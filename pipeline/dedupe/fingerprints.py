@@ -35,6 +35,13 @@ def _metaphone(value: str) -> str | None:
 
 
 def fingerprint_series(frame: pl.DataFrame, fp: Fingerprint) -> pl.Series:
+    series = _transformed(frame, fp)
+    if fp.fallback:
+        series = series.fill_null(frame[fp.fallback].cast(pl.String))
+    return series
+
+
+def _transformed(frame: pl.DataFrame, fp: Fingerprint) -> pl.Series:
     source = (
         pl.col(fp.source[0])
         if len(fp.source) == 1
@@ -59,6 +66,13 @@ def fingerprint_series(frame: pl.DataFrame, fp: Fingerprint) -> pl.Series:
     elif t == "nickname":
         first = base.str.extract(r"^(\S+)", 1)
         expr = first.replace(nickname_lookup())
+    elif t in ("email_first", "email_last"):
+        # 'tyler.allen@x.com' -> tyler / allen: a name for records that carry only an email.
+        local = source.cast(pl.String).str.extract(r"^([^@]+)@", 1)
+        parts = local.str.replace_all(r"\d+", "").str.extract_groups(
+            r"^([a-z]{2,})[._-]([a-z]{2,})$"
+        )
+        expr = parts.struct.field("1" if t == "email_first" else "2")
     elif t == "metaphone":
         values = frame.select(base.str.replace_all(" ", "")).to_series()
         return _map_distinct(values, _metaphone)

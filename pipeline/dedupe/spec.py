@@ -22,9 +22,21 @@ class Fingerprint(_Strict):
 
     source: list[str] = Field(min_length=1, description="Input column(s), concatenated.")
     transform: Literal[
-        "lower", "initial", "prefix", "suffix", "digits", "metaphone", "nickname", "sorted_tokens"
+        "lower",
+        "initial",
+        "prefix",
+        "suffix",
+        "digits",
+        "metaphone",
+        "nickname",
+        "sorted_tokens",
+        "email_first",
+        "email_last",
     ] = "lower"
     length: int | None = Field(default=None, ge=1)
+    fallback: str | None = Field(
+        default=None, description="Column whose value is used where this one comes out empty."
+    )
 
 
 class BlockingRule(_Strict):
@@ -105,14 +117,17 @@ class CannotLink(_Strict):
     exclude_when_true: str | None = Field(
         default=None, description="Boolean column: records where it is true are not checked."
     )
+    unless_equal: str | None = Field(
+        default=None, description="No conflict where this column is equal (e.g. swapped names)."
+    )
 
 
 class Veto(_Strict):
     """Pairs that cannot be a match, whatever else agrees (colleagues share an office, a
     switchboard and a domain). Two kinds:
     - `below`: values on `column` (both present) less similar than `below`;
-    - `differs`: values on `column` differ, optionally only when `same` agrees too, unless
-      `unless_similar` is at least `unless_above` similar.
+    - `differs`: values on `column` differ, optionally only when `same` agrees too.
+    Either is lifted where `unless_similar` is at least `unless_above` similar.
     """
 
     column: str
@@ -194,6 +209,8 @@ class MatchSpec(_Strict):
         cols = {self.id_column}
         for fp in self.fingerprints.values():
             cols.update(fp.source)
+            if fp.fallback:
+                cols.add(fp.fallback)
         for rule in self.blocking:
             cols.update(rule.keys)
             cols.update(rule.sort_by or [])
@@ -204,6 +221,8 @@ class MatchSpec(_Strict):
             cols.update(veto.columns())
         for cl in self.cannot_link:
             cols.update([cl.column, cl.unless_similar])
+            if cl.unless_equal:
+                cols.add(cl.unless_equal)
             if cl.exclude_when_true:
                 cols.add(cl.exclude_when_true)
         return cols - set(self.fingerprints)

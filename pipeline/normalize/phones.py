@@ -29,6 +29,7 @@ import re._parser as _sre_parser
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import numpy as np
 import phonenumbers
@@ -56,6 +57,7 @@ _SCI_RE = r"^\s*(?:[0-9]+(?:\.[0-9]+)?[eE]\+?[0-9]{1,2}|[0-9]+\.0+)\s*$"
 # "+" before the first digit, or digits starting 00 and a non-zero digit (separators aside).
 _LEAD_RE = r"^[^0-9+]*(\+|0[^0-9]*0[^0-9]*[1-9])"
 _ROWS_PER_THREAD = 100_000  # below this, a thread costs more than it saves
+_MAX_NSN = 17  # phonenumbers' _MAX_LENGTH_FOR_NSN
 _TYPE_DESCS = (
     "premium_rate",
     "toll_free",
@@ -276,6 +278,47 @@ def _calling_code(cc: int) -> tuple[_Claimant, ...] | None:
     return tuple(claimants)
 
 
+def _prefix_width(pattern: str) -> int | None:
+    """How many leading characters re.match(pattern, text) can look at, if bounded and small."""
+    tree = _sre_parser.parse(pattern)
+    if _has_assertion(tree):
+        return None
+    width = tree.getwidth()[1]
+    return width if width <= _MAX_NSN else None
+
+
+def _has_assertion(tree: _sre_parser.SubPattern | list) -> bool:
+    """Anything but a leading ^ that looks beyond the matched characters ($, lookarounds)."""
+    for op, av in tree:
+        if op is _sre_constants.AT and av is not _sre_constants.AT_BEGINNING:
+            return True
+        if op in (_sre_constants.ASSERT, _sre_constants.ASSERT_NOT):
+            return True
+        if op is _sre_constants.SUBPATTERN and _has_assertion(av[3]):
+            return True
+        if op is _sre_constants.BRANCH and any(_has_assertion(a) for a in av[1]):
+            return True
+        if op in (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT) and _has_assertion(av[2]):
+            return True
+    return False
+
+
+@functools.cache
+def _leading_digits_width(cc: int) -> int | None:
+    """The prefix length that decides every leading-digits claim of a calling code, or None."""
+    widths = [_prefix_width(c.leading_digits) for c in _calling_code(cc) or () if c.leading_digits]
+    return max(widths) if widths and None not in widths else None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _leading_digits_claim(cc: int, prefix: str) -> int | None:
+    """Index of the first region (phonenumbers' order) whose leading digits match `prefix`."""
+    for position, claimant in enumerate(_calling_code(cc) or ()):
+        if claimant.leading_digits and re.match(claimant.leading_digits, prefix):
+            return position
+    return None
+
+
 @functools.cache
 def _calling_code_regex() -> str:
     """All calling codes as one anchored capture; the codes are prefix-free, so order is moot."""
@@ -396,43 +439,54 @@ def _finish(rows: pl.DataFrame, cc: int, region: str) -> pl.DataFrame:
     )
 
 
-def _claims(claimant: _Claimant) -> pl.Expr:
-    if claimant.leading_digits is None:
-        return _valid_expr(pl.col("n"), claimant.rules)  # claims the numbers valid there
-    return pl.col("n").str.contains(claimant.leading_digits)
-
-
 def _validate(rows: pl.DataFrame, cc: int, out: list[pl.DataFrame]) -> None:
     """is_valid_number + region_code_for_number for national numbers `n` of one calling code."""
     claimants = _calling_code(cc)
     assert claimants is not None  # routing only sends supported calling codes here
+    n = pl.col("n")
     first = claimants[0]
     if len(claimants) == 1:  # region_code_for_number needs no check then
-        rows = rows.with_columns(_valid_expr(pl.col("n"), first.rules).alias("_v"))
+        rows = rows.with_columns(_valid_expr(n, first.rules).alias("_v"))
         out.append(_finish(rows, cc, first.rules.region))
         return
+    # region_code_for_number: the first region, in order, whose leading digits match or, for
+    # regions without leading digits, for which the number is valid.
+    start = 0
     if first.leading_digits is None:
         # Most numbers are the main region's: settle those before trying the others.
-        claimed, rows = _split(rows, _claims(first))
+        claimed, rows = _split(rows, _valid_expr(n, first.rules))
         out.append(_finish(claimed.with_columns(pl.lit(True).alias("_v")), cc, first.rules.region))
-        claimants = claimants[1:]
+        start = 1
     if rows.height == 0:
         return
-    # The first region (in phonenumbers' order) whose leading digits or validity fit the number.
-    first_claim = pl.coalesce(
-        [pl.when(_claims(c)).then(pl.lit(i, pl.Int32)) for i, c in enumerate(claimants)]
-    )
-    rows = rows.with_columns(first_claim.alias("_r"))
-    for (position,), group in rows.partition_by("_r", as_dict=True, maintain_order=False).items():
+    width = _leading_digits_width(cc)
+    if width is not None:  # decided by a short prefix: ask Python's re once per prefix
+        prefixes = rows["n"].str.slice(0, width)
+        claims = {p: _leading_digits_claim(cc, p) for p in prefixes.unique().drop_nulls()}
+        claim = prefixes.replace_strict(claims, default=None, return_dtype=pl.Int32)
+        rows = rows.with_columns(claim.alias("_r"))
+    else:
+        by_digits = [
+            pl.when(n.str.contains(c.leading_digits)).then(pl.lit(i, pl.Int32))
+            for i, c in enumerate(claimants)
+            if c.leading_digits is not None and i >= start
+        ]
+        rows = rows.with_columns(pl.coalesce([*by_digits, pl.lit(None, pl.Int32)]).alias("_r"))
+    for position, claimant in enumerate(claimants):
+        if claimant.leading_digits is None and position >= start:
+            earlier = pl.col("_r").is_null() | (pl.col("_r") > position)
+            rows = rows.with_columns(
+                pl.when(earlier & _valid_expr(n, claimant.rules).fill_null(False))
+                .then(pl.lit(position, pl.Int32))
+                .otherwise("_r")
+                .alias("_r")
+            )
+    for position, group in _groups(rows, pl.col("_r")).items():
         if position is None:
             out.append(_invalid(group))
             continue
         claimant = claimants[position]
-        valid = (
-            pl.lit(True)
-            if claimant.leading_digits is None
-            else _valid_expr(pl.col("n"), claimant.rules)
-        )
+        valid = pl.lit(True) if claimant.leading_digits is None else _valid_expr(n, claimant.rules)
         out.append(_finish(group.with_columns(valid.alias("_v")), cc, claimant.rules.region))
 
 
@@ -481,7 +535,7 @@ def _split(rows: pl.DataFrame, mask: pl.Expr) -> tuple[pl.DataFrame, pl.DataFram
     return rows.filter(selected), rows.filter(~selected)
 
 
-def _groups(rows: pl.DataFrame, key: pl.Expr) -> dict[object, pl.DataFrame]:
+def _groups(rows: pl.DataFrame, key: pl.Expr) -> dict[Any, pl.DataFrame]:
     """Rows partitioned by one computed key, in a single pass."""
     if rows.height == 0:
         return {}
@@ -502,7 +556,7 @@ def _route_international(rows: pl.DataFrame, work: _Work) -> None:
         if cc_text == "short":
             work.invalid(group)
             continue
-        claimants = None if cc_text == "unknown" else _calling_code(int(str(cc_text)))
+        claimants = None if cc_text == "unknown" else _calling_code(int(cc_text))
         if claimants is None:
             # Unknown code: phonenumbers retries the digits as a national number. Non-geographic
             # codes (800, 870, ...) are not replayed either. Both are rare.
@@ -522,12 +576,11 @@ def _route_national(rows: pl.DataFrame, region: str | None, work: _Work) -> None
         work.defer(rows, plus=False)
         return
     d, cc_text = pl.col("d"), str(rules.cc)
-    key = pl.when(d.str.len_bytes() < 2).then(pl.lit(0))  # not a viable number
+    # (Texts with fewer than 2 digits are not viable; they fail later as too short.)
+    key = pl.when(d.str.starts_with(cc_text)).then(pl.lit(2)).otherwise(pl.lit(3))
     if rules.idd is not None:
-        key = key.when(d.str.contains(rules.idd)).then(pl.lit(1))  # dialled with an IDD
-    key = key.when(d.str.starts_with(cc_text)).then(pl.lit(2)).otherwise(pl.lit(3))
+        key = pl.when(d.str.contains(rules.idd)).then(pl.lit(1)).otherwise(key)  # IDD dialled
     groups = _groups(rows, key)
-    work.invalid(groups.get(0, rows.clear()))
     work.defer(groups.get(1, rows.clear()), plus=False)  # e.g. 011 44 ... in the US: rare
     work.add(region, groups.get(3, rows.clear()), d)
     own_cc = groups.get(2)
