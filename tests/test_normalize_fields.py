@@ -7,19 +7,16 @@ import pytest
 
 from pipeline.normalize.companies import company_columns
 from pipeline.normalize.countries import country_expr
-from pipeline.normalize.dates import datetime_expr
+from pipeline.normalize.dates import datetime_expr, parse_datetimes
 from pipeline.normalize.domains import host_expr, registrable_domains
-from pipeline.normalize.emails import email_columns
-from pipeline.normalize.names import name_columns
+from pipeline.normalize.emails import normalize_emails
+from pipeline.normalize.names import normalize_names
 from pipeline.normalize.titles import title_columns
 
 
 def _emails(values: list[str | None]) -> list[dict]:
-    return (
-        pl.DataFrame({"e": values}, schema={"e": pl.String})
-        .select(email_columns(pl.col("e")))
-        .to_dicts()
-    )
+    frame = pl.DataFrame({"e": values}, schema={"e": pl.String})
+    return normalize_emails(frame, "e").drop("e").to_dicts()
 
 
 @pytest.mark.parametrize(
@@ -58,7 +55,7 @@ def _names(first, last, full) -> dict:
         {"f": [first], "l": [last], "n": [full]},
         schema={"f": pl.String, "l": pl.String, "n": pl.String},
     )
-    return frame.select(name_columns(pl.col("f"), pl.col("l"), pl.col("n"))).to_dicts()[0]
+    return normalize_names(frame, "f", "l", "n").to_dicts()[0]
 
 
 @pytest.mark.parametrize(
@@ -169,6 +166,7 @@ def test_title_to_seniority_and_department(title, seniority, department):
 def test_dates_in_common_formats():
     values = ["2026-10-01", "10/31/2025", "31.12.2024", "2026-01-02T03:04:05Z", "garbage", None]
     parsed = pl.DataFrame({"d": values}).select(datetime_expr(pl.col("d"))).to_series()
+    assert parse_datetimes(pl.Series("d", values)).equals(parsed)
     assert [d.date().isoformat() if d else None for d in parsed] == [
         "2026-10-01",
         "2025-10-31",

@@ -34,21 +34,33 @@ def _metaphone(value: str) -> str | None:
     return jellyfish.metaphone(value).replace(" ", "") or None
 
 
-def fingerprint_series(frame: pl.DataFrame, fp: Fingerprint) -> pl.Series:
-    series = _transformed(frame, fp)
+def fingerprint_series(
+    frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str] = frozenset()
+) -> pl.Series:
+    """`folded`: columns already in folded form (earlier fingerprints), not folded again."""
+    series = _transformed(frame, fp, folded)
     if fp.fallback:
         series = series.fill_null(frame[fp.fallback].cast(pl.String))
     return series
 
 
-def _transformed(frame: pl.DataFrame, fp: Fingerprint) -> pl.Series:
+def _transformed(frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str]) -> pl.Series:
+    t = fp.transform
+    already = set(fp.source) <= folded
+    if t == "sorted_tokens" and len(fp.source) == 2:
+        # Order-independent key of two columns ('smith john' == 'john smith').
+        a, b = (pl.col(c) if already else _folded(pl.col(c)) for c in fp.source)
+        return frame.select(
+            pl.when(a.is_not_null() & b.is_not_null())
+            .then(pl.concat_str(pl.min_horizontal(a, b), pl.lit(" "), pl.max_horizontal(a, b)))
+            .otherwise(pl.coalesce(a, b))
+        ).to_series()
     source = (
         pl.col(fp.source[0])
         if len(fp.source) == 1
         else pl.concat_str([pl.col(c) for c in fp.source], separator=" ", ignore_nulls=True)
     )
-    base = _folded(source)
-    t = fp.transform
+    base = source if already else _folded(source)
     if t == "lower":
         expr = base
     elif t == "initial":
@@ -89,6 +101,9 @@ def add_fingerprints(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
             f"spec {spec.name!r} needs column(s) {', '.join(missing)} that the input lacks "
             f"(it has: {', '.join(frame.columns)})"
         )
+    folded: set[str] = set()
     for name, fp in spec.fingerprints.items():  # in order: later ones may use earlier ones
-        frame = frame.with_columns(fingerprint_series(frame, fp).alias(name))
+        frame = frame.with_columns(fingerprint_series(frame, fp, frozenset(folded)).alias(name))
+        if fp.transform in ("lower", "nickname", "sorted_tokens", "email_first", "email_last"):
+            folded.add(name)
     return frame

@@ -5,10 +5,9 @@ from __future__ import annotations
 import polars as pl
 
 # Pragmatic syntax check (RFC 5322 is far looser than what mail servers accept in practice).
-EMAIL_PATTERN = (
-    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$"
-)
+LOCAL_PATTERN = r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$"
+DOMAIN_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$"
+EMAIL_PATTERN = LOCAL_PATTERN[:-1] + "@" + DOMAIN_PATTERN[1:]
 
 # Providers that ignore dots in the local part.
 DOT_INSENSITIVE_DOMAINS = ("gmail.com", "googlemail.com")
@@ -35,30 +34,46 @@ FREE_MAIL_DOMAINS = (
 )  # fmt: skip
 
 
-def email_columns(raw: pl.Expr) -> list[pl.Expr]:
-    """email, email_valid, email_canonical, email_domain, is_role_email, is_free_email."""
+def normalize_emails(frame: pl.DataFrame, column: str = "email") -> pl.DataFrame:
+    """Adds email (cleaned), email_valid, email_canonical, email_domain, is_role_email,
+    is_free_email; staged so every intermediate is computed once."""
     cleaned = (
-        raw.str.strip_chars()
+        pl.col(column)
+        .str.strip_chars()
         .str.strip_prefix("mailto:")
         .str.strip_chars(" <>\"'.,;")
         .str.to_lowercase()
     )
-    email = pl.when(cleaned.str.len_chars() > 0).then(cleaned)
-    valid = email.str.contains(EMAIL_PATTERN).fill_null(False)
-    local = email.str.extract(r"^([^@]+)@", 1)
-    domain = email.str.extract(r"@([^@]+)$", 1)
-    dotless = domain.is_in(DOT_INSENSITIVE_DOMAINS)
-    local_untagged = local.str.replace(r"\+.*$", "")
-    canonical_local = pl.when(dotless).then(local_untagged.str.replace_all(".", "", literal=True))
-    canonical_domain = pl.when(dotless).then(pl.lit("gmail.com")).otherwise(domain)
-    canonical = pl.when(valid).then(
-        pl.concat_str(canonical_local.otherwise(local_untagged), pl.lit("@"), canonical_domain)
+    email, local, domain = pl.col("email"), pl.col("_e_local"), pl.col("_e_domain")
+    return (
+        frame.with_columns(pl.when(cleaned.str.len_chars() > 0).then(cleaned).alias("email"))
+        .with_columns(
+            email.str.extract(r"^([^@]+)@", 1).alias("_e_local"),
+            email.str.extract(r"@([^@]+)$", 1).alias("_e_domain"),
+            (email.str.count_matches("@") == 1).alias("_e_one_at"),
+        )
+        .with_columns(
+            (
+                pl.col("_e_one_at")
+                & local.str.contains(LOCAL_PATTERN)
+                & domain.str.contains(DOMAIN_PATTERN)
+            )
+            .fill_null(False)
+            .alias("email_valid"),
+            domain.is_in(DOT_INSENSITIVE_DOMAINS).alias("_e_dotless"),
+            local.str.replace(r"\+.*$", "").alias("_e_untagged"),
+        )
+        .with_columns(
+            pl.when(pl.col("email_valid"))
+            .then(
+                pl.when(pl.col("_e_dotless"))
+                .then(pl.col("_e_untagged").str.replace_all(".", "", literal=True) + "@gmail.com")
+                .otherwise(pl.col("_e_untagged") + "@" + domain)
+            )
+            .alias("email_canonical"),
+            pl.when(pl.col("email_valid")).then(domain).alias("email_domain"),
+            (pl.col("email_valid") & local.is_in(ROLE_LOCAL_PARTS)).alias("is_role_email"),
+            (pl.col("email_valid") & domain.is_in(FREE_MAIL_DOMAINS)).alias("is_free_email"),
+        )
+        .drop("_e_local", "_e_domain", "_e_one_at", "_e_dotless", "_e_untagged")
     )
-    return [
-        email.alias("email"),
-        valid.alias("email_valid"),
-        canonical.alias("email_canonical"),
-        pl.when(valid).then(domain).alias("email_domain"),
-        (valid & local.is_in(ROLE_LOCAL_PARTS)).alias("is_role_email"),
-        (valid & domain.is_in(FREE_MAIL_DOMAINS)).alias("is_free_email"),
-    ]

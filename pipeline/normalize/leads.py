@@ -6,10 +6,11 @@ import polars as pl
 
 from pipeline.normalize.companies import company_columns
 from pipeline.normalize.countries import country_expr
-from pipeline.normalize.dates import datetime_expr
+from pipeline.normalize.dates import parse_datetimes
+from pipeline.normalize.distinct import on_distinct
 from pipeline.normalize.domains import host_expr, registrable_domains
-from pipeline.normalize.emails import email_columns
-from pipeline.normalize.names import name_columns
+from pipeline.normalize.emails import normalize_emails
+from pipeline.normalize.names import normalize_names
 from pipeline.normalize.phones import parse_phones
 from pipeline.normalize.titles import title_columns
 from pipeline.schema import LEAD_FIELDS, NORMALIZED_SCHEMA, REJECTED_ROWS_SCHEMA, conform
@@ -28,18 +29,22 @@ def _clean_text(name: str) -> pl.Expr:
 
 def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataFrame:
     """Every canonical field cleaned and typed; flags instead of drops for bad values."""
-    frame = raw.with_columns(
-        *email_columns(pl.col("email")),
-        *name_columns(pl.col("first_name"), pl.col("last_name"), pl.col("full_name")),
-        *company_columns(pl.col("company")),
-        *title_columns(pl.col("job_title")),
-        country_expr(pl.col("country")).alias("country"),
-        datetime_expr(pl.col("created_at")).alias("created_at"),
-        pl.coalesce(pl.col("phone"), pl.col("mobile_phone")).alias("phone_raw"),
-        host_expr(pl.col("website")).alias("_website_host"),
-        *[_clean_text(c) for c in ("city", "state", "postcode", "address", "lead_source")],
-        _clean_text("notes"),
-        _clean_text("linkedin_url"),
+    frame = normalize_names(raw, "first_name", "last_name", "full_name")
+    frame = on_distinct(frame, "company", company_columns)
+    frame = on_distinct(frame, "job_title", title_columns)
+    frame = on_distinct(frame, "country", lambda c: [country_expr(c).alias("country")])
+    frame = on_distinct(frame, "website", lambda c: [host_expr(c).alias("_website_host")])
+    frame = normalize_emails(frame, "email")
+    frame = (
+        frame.lazy()
+        .with_columns(
+            parse_datetimes(frame["created_at"]).alias("created_at"),
+            pl.coalesce(pl.col("phone"), pl.col("mobile_phone")).alias("phone_raw"),
+            *[_clean_text(c) for c in ("city", "state", "postcode", "address", "lead_source")],
+            _clean_text("notes"),
+            _clean_text("linkedin_url"),
+        )
+        .collect()
     )
     phones = parse_phones(frame["phone_raw"], frame["country"], default_country)
     # The mobile on its own too: a person's mobile follows them from job to job.

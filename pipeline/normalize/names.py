@@ -8,6 +8,7 @@ source wrote them are left alone.
 from __future__ import annotations
 
 import polars as pl
+import polars.selectors as cs
 
 HONORIFIC = r"(?i)^((?:mr|mrs|ms|miss|mx|dr|prof|sir|dame|herr|frau|mme|mlle|rev|hon)\.?)\s+"
 SUFFIX = r"(?i)(?:,\s*|\s+)(jr\.?|sr\.?|ii|iii|iv|phd|ph\.d\.|md|m\.d\.|esq\.?|mba|cpa)$"
@@ -43,43 +44,58 @@ def fix_case(expr: pl.Expr) -> pl.Expr:
     return pl.when(mis_cased).then(fixed).otherwise(expr)
 
 
-def name_columns(first: pl.Expr, last: pl.Expr, full: pl.Expr) -> list[pl.Expr]:
-    """name_prefix, first_name, middle_name, last_name, name_suffix, full_name."""
-    first, last, full = _squash(first), _squash(last), _squash(full)
-    # 'Doe, Jane' -> 'Jane Doe' (but 'Jane Doe, Jr.' keeps its order: the comma is a suffix's).
-    comma = full.str.contains(",") & ~full.str.contains(SUFFIX)
-    full = (
-        pl.when(comma)
+def normalize_names(frame: pl.DataFrame, first: str, last: str, full: str) -> pl.DataFrame:
+    """Adds name_prefix, first_name, middle_name, last_name, name_suffix, full_name.
+
+    Staged through temporary columns: each stage is computed once, instead of a nested
+    expression that re-evaluates the same sub-expressions at every level.
+    """
+    f, la, fu = pl.col("_n_first"), pl.col("_n_last"), pl.col("_n_full")
+    staged = frame.with_columns(
+        _squash(pl.col(first)).alias("_n_first"),
+        _squash(pl.col(last)).alias("_n_last"),
+        _squash(pl.col(full)).alias("_n_full"),
+    ).with_columns(
+        # 'Doe, Jane' -> 'Jane Doe' (but 'Jane Doe, Jr.' keeps its order: the comma is a suffix's).
+        pl.when(fu.str.contains(",") & ~fu.str.contains(SUFFIX))
         .then(
             pl.concat_str(
-                full.str.extract(r",\s*(.+)$", 1), pl.lit(" "), full.str.extract(r"^([^,]+),", 1)
+                fu.str.extract(r",\s*(.+)$", 1), pl.lit(" "), fu.str.extract(r"^([^,]+),", 1)
             )
         )
-        .otherwise(full)
+        .otherwise(fu)
+        .alias("_n_full")
     )
-    from_full = first.is_null() & last.is_null()
-    source = pl.when(from_full).then(full)
-
-    prefix = pl.coalesce(source.str.extract(HONORIFIC, 1), first.str.extract(HONORIFIC, 1))
-    source = source.str.replace(HONORIFIC, "")
-    first = first.str.replace(HONORIFIC, "")
-    suffix = pl.coalesce(source.str.extract(SUFFIX, 1), last.str.extract(SUFFIX, 1))
-    source = _squash(source.str.replace(SUFFIX, ""))
-    last = _squash(last.str.replace(SUFFIX, ""))
-
-    parts = source.str.extract_groups(FULL_NAME)
-    single = pl.when(~source.str.contains(" ")).then(source)
-    first = pl.coalesce(first, parts.struct.field("1"), single)
-    middle = parts.struct.field("2")
-    last = pl.coalesce(last, parts.struct.field("3"))
-    first, middle, last = fix_case(first), fix_case(middle), fix_case(last)
-    return [
-        prefix.str.to_titlecase().alias("name_prefix"),
-        first.alias("first_name"),
-        middle.alias("middle_name"),
-        last.alias("last_name"),
-        suffix.alias("name_suffix"),
-        pl.when(first.is_not_null() | last.is_not_null())
-        .then(pl.concat_str(first, middle, last, separator=" ", ignore_nulls=True))
+    src = pl.col("_n_src")
+    staged = staged.with_columns(
+        pl.when(f.is_null() & la.is_null()).then(fu).alias("_n_src")
+    ).with_columns(
+        pl.coalesce(src.str.extract(HONORIFIC, 1), f.str.extract(HONORIFIC, 1)).alias("_n_prefix"),
+        pl.coalesce(src.str.extract(SUFFIX, 1), la.str.extract(SUFFIX, 1)).alias("_n_suffix"),
+        _squash(src.str.replace(HONORIFIC, "").str.replace(SUFFIX, "")).alias("_n_src"),
+        f.str.replace(HONORIFIC, "").alias("_n_first"),
+        _squash(la.str.replace(SUFFIX, "")).alias("_n_last"),
+    )
+    staged = staged.with_columns(src.str.extract_groups(FULL_NAME).alias("_n_parts"))
+    parts = pl.col("_n_parts")
+    staged = staged.with_columns(
+        pl.coalesce(f, parts.struct.field("1"), pl.when(~src.str.contains(" ")).then(src)).alias(
+            "_n_first"
+        ),
+        parts.struct.field("2").alias("_n_middle"),
+        pl.coalesce(la, parts.struct.field("3")).alias("_n_last"),
+    ).with_columns(
+        fix_case(f).alias("_n_first"),
+        fix_case(pl.col("_n_middle")).alias("_n_middle"),
+        fix_case(la).alias("_n_last"),
+    )
+    return staged.with_columns(
+        pl.col("_n_prefix").str.to_titlecase().alias("name_prefix"),
+        f.alias("first_name"),
+        pl.col("_n_middle").alias("middle_name"),
+        la.alias("last_name"),
+        pl.col("_n_suffix").alias("name_suffix"),
+        pl.when(f.is_not_null() | la.is_not_null())
+        .then(pl.concat_str(f, pl.col("_n_middle"), la, separator=" ", ignore_nulls=True))
         .alias("full_name"),
-    ]
+    ).drop(cs.starts_with("_n_"))

@@ -87,13 +87,16 @@ class _Rules:
 
     region: str
     cc: int
-    idd: str | None  # ^(?:international_prefix)
+    idd: str | None  # ^(?:international_prefix)(.?): the IDD and the character after it
+    idd_next: int  # the group holding that character
     npfp: str | None  # ^(?:national_prefix_for_parsing)
     npfp_rest: str | None  # npfp followed by a capture of the rest of the number
     rest_group: int
     transform: str | None  # national_prefix_transform_rule as a Rust replacement template
     last_group: int
     general: str  # ^(?:general_desc)$ (phonenumbers' "viable" check, no lengths)
+    # No viable number starts like a national prefix, so stripping one never needs undoing.
+    prefix_never_viable: bool
     general_lengths: frozenset[int]
     general_lengths_implied: bool  # every string the general regex matches has such a length
     local_lengths: frozenset[int]
@@ -140,6 +143,52 @@ def _lengths(tree: _sre_parser.SubPattern | list) -> set[int] | None:
             return None
         acc = {a + b for a in acc for b in here}
     return acc
+
+
+def _first_chars(tree: _sre_parser.SubPattern | list) -> set[str] | None:
+    """Characters a match must start with, or None when unknown (or it may match "")."""
+    for op, av in tree:
+        if op is _sre_constants.AT:
+            continue
+        if op is _sre_constants.LITERAL:
+            return {chr(av)}
+        if op is _sre_constants.CATEGORY:
+            return set("0123456789") if av is _sre_constants.CATEGORY_DIGIT else None
+        if op is _sre_constants.IN:
+            chars: set[str] = set()
+            for kind, value in av:
+                if kind is _sre_constants.LITERAL:
+                    chars.add(chr(value))
+                elif kind is _sre_constants.RANGE:
+                    chars.update(chr(c) for c in range(value[0], value[1] + 1))
+                elif kind is _sre_constants.CATEGORY and value is _sre_constants.CATEGORY_DIGIT:
+                    chars.update("0123456789")
+                else:
+                    return None
+            return chars
+        if op is _sre_constants.SUBPATTERN and av[3].getwidth()[0] > 0:
+            return _first_chars(av[3])
+        if op is _sre_constants.BRANCH and all(a.getwidth()[0] > 0 for a in av[1]):
+            found = [_first_chars(a) for a in av[1]]
+            return None if None in found else set().union(*found)
+        if op in (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT) and av[0] > 0:
+            return _first_chars(av[2])
+        return None
+    return None
+
+
+def _disjoint_starts(prefix: str | None, general: str) -> bool:
+    """True when no match of `prefix` (non-empty) begins like a match of `general`."""
+    if not prefix:
+        return False
+    try:
+        prefix_tree, general_tree = _sre_parser.parse(prefix), _sre_parser.parse(general)
+    except Exception:
+        return False
+    if prefix_tree.getwidth()[0] == 0:
+        return False
+    starts, viable = _first_chars(prefix_tree), _first_chars(general_tree)
+    return starts is not None and viable is not None and not starts & viable
 
 
 def _implied_lengths(pattern: str) -> set[int] | None:
@@ -207,13 +256,15 @@ def _rules(region: str) -> _Rules | None:
     rules = _Rules(
         region=region,
         cc=meta.country_code,
-        idd=f"^(?:{meta.international_prefix})" if meta.international_prefix else None,
+        idd=f"^(?:{meta.international_prefix})(.?)" if meta.international_prefix else None,
+        idd_next=re.compile(meta.international_prefix or "").groups + 1,
         npfp=f"^(?:{npfp})" if npfp else None,
         npfp_rest=f"^(?:{npfp})(.*)$" if npfp else None,
         rest_group=groups + 1,
         transform=_rust_template(transform) if transform else None,
         last_group=groups,
         general=f"^(?:{general.national_number_pattern})$",
+        prefix_never_viable=_disjoint_starts(npfp, general.national_number_pattern),
         general_lengths=general_lengths,
         general_lengths_implied=implied is not None and implied <= general_lengths,
         local_lengths=frozenset(general.possible_length_local_only),
@@ -400,9 +451,11 @@ def _strip_prefix(frame: pl.LazyFrame, src: str, dst: str, rules: _Rules) -> pl.
     frame = frame.with_columns(rest.alias("_rest"))
     rest = pl.col("_rest")
     # Keep the original when it was viable and the stripped number is not.
-    keep = rest.is_null() | (
-        x.str.contains(rules.general) & ~rest.str.contains(rules.general).fill_null(False)
-    )
+    keep = rest.is_null()
+    if not rules.prefix_never_viable:
+        keep = keep | (
+            x.str.contains(rules.general) & ~rest.str.contains(rules.general).fill_null(False)
+        )
     return frame.with_columns(pl.when(keep).then(x).otherwise(rest).alias(dst)).drop("_rest")
 
 
@@ -579,7 +632,9 @@ def _route_national(rows: pl.DataFrame, region: str | None, work: _Work) -> None
     # (Texts with fewer than 2 digits are not viable; they fail later as too short.)
     key = pl.when(d.str.starts_with(cc_text)).then(pl.lit(2)).otherwise(pl.lit(3))
     if rules.idd is not None:
-        key = pl.when(d.str.contains(rules.idd)).then(pl.lit(1)).otherwise(key)  # IDD dialled
+        # Dialled with the region's IDD (phonenumbers ignores an IDD followed by a 0).
+        after_idd = d.str.extract(rules.idd, rules.idd_next)
+        key = pl.when(after_idd.is_not_null() & (after_idd != "0")).then(pl.lit(1)).otherwise(key)
     groups = _groups(rows, key)
     work.defer(groups.get(1, rows.clear()), plus=False)  # e.g. 011 44 ... in the US: rare
     work.add(region, groups.get(3, rows.clear()), d)
