@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import duckdb
 import polars as pl
-import pytest
 from dagster import DagsterInstance
 
 from pipeline.config import Settings
@@ -118,7 +117,6 @@ def test_new_file_is_matched_incrementally_with_stable_ids(settings):
         assert latest.asset_materialization.metadata["mode"].value == "incremental"
 
 
-@pytest.mark.skipif(not any(SAMPLE_DRIVE.glob("*")), reason="sample drive not generated yet")
 def test_bundled_sample_drive_end_to_end(tmp_path):
     settings = Settings(
         data_dir=tmp_path / "data",

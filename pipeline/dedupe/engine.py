@@ -23,6 +23,8 @@ from pipeline.dedupe.spec import MatchSpec, load_spec
 Progress = Callable[[str], None]
 # Term-frequency adjustments are bounded so one rare value cannot outvote every other field.
 TF_ADJUSTMENT_BOUND = 8.0
+# Below this, value frequencies are noise (in a six-row file every value is 'common').
+MIN_RECORDS_FOR_TF = 200
 
 
 @dataclass
@@ -124,6 +126,21 @@ def population_prior(
     return prior, max_iterations, False
 
 
+def _default_model(spec: MatchSpec, gamma: np.ndarray, n: int) -> FSModel:
+    """The spec's typical m and u (uniform where it has none); only the prior is fitted."""
+    m, u = [], []
+    for comp in spec.comparisons:
+        size = len(comp.levels) + 1
+        params = spec.default_parameters.get(comp.name, {})
+        m.append(np.asarray(params.get("m", [1 / size] * size), dtype=float))
+        u.append(np.asarray(params.get("u", [1 / size] * size), dtype=float))
+    model = FSModel(comparisons=[c.name for c in spec.comparisons], m=m, u=u, prior=0.5)
+    model.prior, model.iterations, model.converged = population_prior(
+        match_weights(gamma, model).sum(axis=1), n
+    )
+    return model
+
+
 def fit_model(
     comparator: Comparator,
     gamma: np.ndarray,
@@ -138,6 +155,8 @@ def fit_model(
     the prior over all candidate pairs with m and u fixed."""
     n = comparator.frame.height
     n_levels = [len(c.levels) + 1 for c in spec.comparisons]
+    if n < spec.min_records_for_estimation and spec.default_parameters:
+        return _default_model(spec, gamma, n)
     sample = min(spec.u_sample_pairs, max(n * (n - 1) // 2, 1))
     left, right = _random_pairs(n, sample, seed)
     u = level_frequencies(comparator.gamma(spec.comparisons, left, right), n_levels)
@@ -181,8 +200,11 @@ def fit_model(
 
 
 def tf_tables(frame: pl.DataFrame, spec: MatchSpec) -> dict[str, pl.DataFrame]:
-    """Relative frequency of each value, for comparisons that adjust by term frequency."""
-    tables = {}
+    """Relative frequency of each value, for comparisons that adjust by term frequency
+    (none for tables too small for frequencies to mean anything)."""
+    tables: dict[str, pl.DataFrame] = {}
+    if frame.height < MIN_RECORDS_FOR_TF:
+        return tables
     for comp in spec.comparisons:
         if comp.tf_adjustment:
             values = frame[comp.column].drop_nulls()

@@ -186,6 +186,16 @@ class MatchSpec(_Strict):
     em_max_block_size: int = Field(
         default=5, ge=2, description="EM trains on pairs from blocks no larger than this."
     )
+    min_records_for_estimation: int = Field(
+        default=2000,
+        ge=2,
+        description="Below this many records m, u come from default_parameters, not the data.",
+    )
+    # Typical m and u per comparison level (else level last), for tables too small to
+    # estimate from: a six-row file says nothing about how often names agree by chance.
+    default_parameters: dict[str, dict[Literal["m", "u"], list[float]]] = Field(
+        default_factory=dict
+    )
     fingerprints: dict[str, Fingerprint] = Field(default_factory=dict)
     blocking: list[BlockingRule] = Field(min_length=1)
     comparisons: list[Comparison] = Field(min_length=1)
@@ -199,6 +209,14 @@ class MatchSpec(_Strict):
         names = [c.name for c in self.comparisons]
         if len(names) != len(set(names)):
             raise ValueError(f"comparison names must be unique: {names}")
+        for comp in self.comparisons:
+            params = self.default_parameters.get(comp.name, {})
+            for kind, values in params.items():
+                if len(values) != len(comp.levels) + 1:
+                    raise ValueError(
+                        f"default_parameters.{comp.name}.{kind}: needs {len(comp.levels) + 1} "
+                        f"values (one per level, then 'else'), got {len(values)}"
+                    )
         for name, fp in self.fingerprints.items():
             if fp.transform in ("prefix", "suffix") and fp.length is None:
                 raise ValueError(f"fingerprint {name!r}: transform {fp.transform!r} needs length")
