@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from datetime import UTC, datetime
 
 import duckdb
@@ -118,6 +119,9 @@ def test_new_file_is_matched_incrementally_with_stable_ids(settings):
 
 
 def test_bundled_sample_drive_end_to_end(tmp_path):
+    sys.path.insert(0, str(SAMPLE_DRIVE.parent))
+    import make_sample_drive as sample
+
     settings = Settings(
         data_dir=tmp_path / "data",
         source_dir=SAMPLE_DRIVE,
@@ -127,7 +131,21 @@ def test_bundled_sample_drive_end_to_end(tmp_path):
     with DagsterInstance.ephemeral() as instance:
         _run(settings, instance)
     summary = summarize(settings.warehouse_path)
-    assert summary.files_read >= 8
-    assert len(summary.files_quarantined) == 1
-    assert summary.rows_rejected.get("no_identity", 0) >= 4
-    assert 0 < summary.entities < summary.leads_normalized
+    assert summary.files_read == 8
+    assert [name for name, _ in summary.files_quarantined] == ["corrupt_export.xlsx"]
+    assert summary.rows_rejected == {"no_identity": 8, "empty_row": 1}
+
+    rows = _table(settings, "normalized_leads").join(
+        _table(settings, "lead_entities"), on="lead_id"
+    )
+    entity_of = {
+        (r["source_file"], r["row_number"] - 1): r["entity_id"] for r in rows.iter_rows(named=True)
+    }
+    people = {
+        person: {entity_of[place] for place in places if place in entity_of}
+        for person, places in sample.expected_people().items()
+    }
+    split = [person for person, entities in people.items() if len(entities) > 1]
+    assert len(split) <= 1, f"people split over several entities: {split}"
+    for a, b in sample.MUST_STAY_APART:
+        assert not people[a] & people[b], f"{a} and {b} were merged"

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from pipeline.dedupe.compare import NULL_LEVEL, Comparator
-from pipeline.dedupe.engine import DedupeResult, tf_adjustments
+from pipeline.dedupe.engine import DedupeResult, tf_adjustments, vetoed_pairs
 from pipeline.dedupe.model import match_weights, probability
 
 
@@ -32,6 +32,7 @@ class PairExplanation:
     match_probability: float
     threshold: float
     same_entity: bool
+    vetoed_by: str | None = None
 
     def render(self) -> str:
         verdict = "merged" if self.same_entity else "not merged"
@@ -46,6 +47,8 @@ class PairExplanation:
             )
         lines.append(f"  {'prior':<12} {'':<28} {self.prior_weight:>+7.2f}")
         lines.append(f"  {'total':<12} {'':<28} {self.match_weight:>+7.2f}")
+        if self.vetoed_by:
+            lines.append(f"  vetoed: {self.vetoed_by} (probability forced to 0)")
         return "\n".join(lines)
 
 
@@ -66,6 +69,13 @@ def explain_pair(result: DedupeResult, left_id: str, right_id: str) -> PairExpla
         work, spec, result.model, result.tf, gamma, left
     )
     prob = float(probability(weights.sum(axis=1), result.model.prior)[0])
+    vetoed_by = None
+    for veto in spec.vetoes:
+        single = spec.model_copy(update={"vetoes": [veto]})
+        if vetoed_pairs(comparator, single, left, right)[0]:
+            vetoed_by = veto.label or f"veto on {veto.column}"
+            prob = 0.0
+            break
     fields = []
     for k, comp in enumerate(spec.comparisons):
         level = int(gamma[0, k])
@@ -91,4 +101,5 @@ def explain_pair(result: DedupeResult, left_id: str, right_id: str) -> PairExpla
         match_probability=prob,
         threshold=result.threshold,
         same_entity=entity.get(str(left_id)) == entity.get(str(right_id)),
+        vetoed_by=vetoed_by,
     )

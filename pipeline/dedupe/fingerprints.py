@@ -85,6 +85,9 @@ def _transformed(frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str]) -
             r"^([a-z]{2,})[._-]([a-z]{2,})$"
         )
         expr = parts.struct.field("1" if t == "email_first" else "2")
+    elif t == "email_base":
+        # 'jan.dejong2@x.nl' -> 'jan.dejong@x.nl': numbered siblings of one address.
+        expr = source.cast(pl.String).str.replace(r"[._-]?\d+@", "@")
     elif t == "metaphone":
         values = frame.select(base.str.replace_all(" ", "")).to_series()
         return _map_distinct(values, _metaphone)

@@ -32,6 +32,7 @@ class Fingerprint(_Strict):
         "sorted_tokens",
         "email_first",
         "email_last",
+        "email_base",
     ] = "lower"
     length: int | None = Field(default=None, ge=1)
     fallback: str | None = Field(
