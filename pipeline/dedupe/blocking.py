@@ -15,6 +15,7 @@ from pipeline.dedupe.spec import BlockingRule
 
 DEFAULT_MAX_BLOCK = 100
 DEFAULT_WINDOW = 10
+PAIR_BASE = 1 << 32  # a pair (l, r) packs into one integer l * 2^32 + r
 
 
 @dataclass
@@ -45,17 +46,22 @@ def _rule_pairs(
     keys = rule.keys
     max_block = rule.max_block_size or DEFAULT_MAX_BLOCK
     window = rule.window or DEFAULT_WINDOW
-    rows = keyed.select("i", *keys, *(rule.sort_by or [])).drop_nulls(keys)
-    rows = rows.with_columns(pl.len().over(keys).alias("_size"))
+    # One 64-bit block id instead of joining on several string columns; a hash collision
+    # could only add a candidate pair, which scoring then rejects.
+    rows = (
+        keyed.select("i", *keys, *(rule.sort_by or []))
+        .drop_nulls(keys)
+        .with_columns(pl.struct(keys).hash(seed=7).alias("_block"))
+        .with_columns(pl.len().over("_block").alias("_size"))
+    )
     report.largest_block[rule.name] = int(rows["_size"].max() or 0)
-    small = rows.filter((pl.col("_size") > 1) & (pl.col("_size") <= max_block))
+    small = rows.filter((pl.col("_size") > 1) & (pl.col("_size") <= max_block)).select(
+        "i", "_block"
+    )
     big = rows.filter(pl.col("_size") > max_block)
 
-    if is_new is None:
-        left = small.select("i", *keys)
-    else:
-        left = small.filter(pl.col("i").is_in(is_new.implode())).select("i", *keys)
-    exhaustive = left.join(small.select("i", *keys), on=keys, suffix="_r").select(
+    left = small if is_new is None else small.filter(pl.col("i").is_in(is_new.implode()))
+    exhaustive = left.join(small, on="_block", suffix="_r").select(
         pl.col("i").alias("l"), pl.col("i_r").alias("r")
     )
     if is_new is None:
@@ -63,12 +69,12 @@ def _rule_pairs(
     parts = [_ordered(exhaustive)]
 
     if big.height:
-        report.capped_blocks[rule.name] = int(big.select(pl.struct(keys).n_unique()).item())
-        order = [*keys, *(rule.sort_by or []), "i"]
-        ranked = big.sort(order).with_columns(pl.int_range(pl.len()).over(keys).alias("_pos"))
+        report.capped_blocks[rule.name] = int(big["_block"].n_unique())
+        order = ["_block", *(rule.sort_by or []), "i"]
+        ranked = big.sort(order)
         for offset in range(1, window + 1):
             shifted = ranked.select(
-                pl.col("i").alias("l"), pl.col("i").shift(-offset).over(keys).alias("r")
+                pl.col("i").alias("l"), pl.col("i").shift(-offset).over("_block").alias("r")
             ).drop_nulls()
             if is_new is not None:
                 shifted = shifted.filter(
@@ -93,13 +99,24 @@ def candidate_pairs(
     found = []
     for rank, rule in enumerate(rules):
         pairs = _rule_pairs(keyed, rule, new_rows, report)
-        found.append(pairs.with_columns(pl.lit(rank, dtype=pl.UInt8).alias("rule")))
+        found.append(
+            pairs.select(
+                (pl.col("l").cast(pl.UInt64) * PAIR_BASE + pl.col("r").cast(pl.UInt64)).alias(
+                    "key"
+                ),
+                pl.lit(rank, dtype=pl.UInt8).alias("rule"),
+            )
+        )
     pairs = (
         pl.concat(found)
-        .group_by("l", "r")
+        .group_by("key")
         .agg(pl.col("rule").min())
-        .sort("l", "r")
-        .with_columns(pl.col("l").cast(pl.UInt32), pl.col("r").cast(pl.UInt32))
+        .sort("key")
+        .select(
+            (pl.col("key") // PAIR_BASE).cast(pl.UInt32).alias("l"),
+            (pl.col("key") % PAIR_BASE).cast(pl.UInt32).alias("r"),
+            "rule",
+        )
     )
     report.total_pairs = pairs.height
     return pairs, report

@@ -31,6 +31,11 @@ class EncodedColumn:
     codes: np.ndarray
     values: np.ndarray
 
+    def frequencies(self) -> np.ndarray:
+        """Share of non-null rows holding each code's value."""
+        counts = np.bincount(self.codes[self.codes >= 0], minlength=len(self.values))
+        return counts / max(int(counts.sum()), 1)
+
     @classmethod
     def from_series(cls, series: pl.Series) -> EncodedColumn:
         text = series.cast(pl.String)
@@ -81,12 +86,17 @@ class Comparator:
         exact_value = 0.0 if scorer == "levenshtein" else 1.0
         out = np.where(present, exact_value, np.nan)
         if differ.any():
-            a, b = enc.values[cl[differ]], enc.values[cr[differ]]
+            # Score each distinct (value, value) combination once: blocks repeat them a lot
+            # (the same two company names, titles or cities across many pairs).
+            combo = cl[differ].astype(np.int64) * len(enc.values) + cr[differ]
+            unique, inverse = np.unique(combo, return_inverse=True)
+            a = enc.values[unique // len(enc.values)]
+            b = enc.values[unique % len(enc.values)]
             if scorer == "token_set":
                 scores = process.cpdist(a, b, scorer=fuzz.token_set_ratio, workers=-1) / 100.0
             else:
                 scores = process.cpdist(a, b, scorer=_SCORERS[scorer], workers=-1)
-            out[differ] = scores
+            out[differ] = scores[inverse]
         self._similarities[(column, scorer)] = out
         return out
 

@@ -211,20 +211,24 @@ def tf_tables(frame: pl.DataFrame, spec: MatchSpec) -> dict[str, pl.DataFrame]:
             tables[comp.name] = (
                 values.value_counts(name="count")
                 .with_columns((pl.col("count") / max(len(values), 1)).alias("tf"))
-                .select(pl.col(comp.column).alias("value"), "tf")
+                .select(pl.col(comp.column).cast(pl.String).alias("value"), "tf")
             )
     return tables
 
 
 def tf_adjustments(
-    frame: pl.DataFrame,
+    comparator: Comparator,
     spec: MatchSpec,
     model: FSModel,
     tables: dict[str, pl.DataFrame],
     gamma: np.ndarray,
     left: np.ndarray,
 ) -> np.ndarray:
-    """log2(u_exact / tf(value)) on exact agreements: a shared rare value says more."""
+    """log2(u_exact / tf(value)) on exact agreements: a shared rare value says more.
+
+    Frequencies come from `tables` (the whole table's, also when only a slice of it is
+    being compared, as in incremental runs), looked up once per distinct value.
+    """
     out = np.zeros(gamma.shape, dtype=np.float32)
     for k, comp in enumerate(spec.comparisons):
         if comp.name not in tables or comp.levels[0].type != "exact":
@@ -232,10 +236,14 @@ def tf_adjustments(
         exact = gamma[:, k] == 0
         if not exact.any():
             continue
-        values = frame[comp.column].gather(left[exact]).to_frame("value")
-        tf = values.join(tables[comp.name], on="value", how="left", maintain_order="left")
-        tf_values = tf["tf"].fill_null(1e-9).to_numpy()
-        adj = np.log2(model.u[k][0] / np.clip(tf_values, 1e-9, 1))
+        enc = comparator.encoded(comp.column)
+        tf_by_code = (
+            pl.DataFrame({"value": pl.Series(enc.values, dtype=pl.String)})
+            .join(tables[comp.name], on="value", how="left", maintain_order="left")["tf"]
+            .fill_null(1e-9)
+            .to_numpy()
+        )
+        adj = np.log2(model.u[k][0] / np.clip(tf_by_code[enc.codes[left[exact]]], 1e-9, 1))
         out[exact, k] = np.clip(adj, -TF_ADJUSTMENT_BOUND, TF_ADJUSTMENT_BOUND)
     return out
 
@@ -254,7 +262,9 @@ def score(
     gamma = comparator.gamma(spec.comparisons, left, right)
     if model is None:
         model = fit_model(comparator, gamma, left, right, spec)
-    weights = match_weights(gamma, model) + tf_adjustments(work, spec, model, tables, gamma, left)
+    weights = match_weights(gamma, model) + tf_adjustments(
+        comparator, spec, model, tables, gamma, left
+    )
     prob = probability(weights.sum(axis=1), model.prior)
     vetoed = vetoed_pairs(comparator, spec, left, right)
     prob[vetoed] = 0.0

@@ -615,7 +615,7 @@ def _route_international(rows: pl.DataFrame, work: _Work) -> None:
         claimants = None if cc_text == "unknown" else _calling_code(int(cc_text))
         if claimants is None or group.height < _MIN_GROUP_ROWS:
             # Unknown code: phonenumbers retries the digits as a national number. Non-geographic
-            # codes (800, 870, ...) are not replayed either. Both are rare.
+            # codes (800, 870, ...) are not replayed either. Both are rare; so are small groups.
             work.defer(group, plus=True)
             continue
         work.add(claimants[0].rules.region, group, d.str.slice(len(str(cc_text))))
