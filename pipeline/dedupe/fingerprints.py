@@ -37,8 +37,20 @@ def _metaphone(value: str) -> str | None:
 def fingerprint_series(
     frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str] = frozenset()
 ) -> pl.Series:
-    """`folded`: columns already in folded form (earlier fingerprints), not folded again."""
-    series = _transformed(frame, fp, folded)
+    """`folded`: columns already in folded form (earlier fingerprints), not folded again.
+
+    Computed over the distinct source values and joined back when values repeat (titles,
+    companies, cities), which is most of the time.
+    """
+    sources = frame.select(fp.source)
+    distinct = sources.unique()
+    if distinct.height < 0.5 * frame.height:
+        mapped = distinct.with_columns(_transformed(distinct, fp, folded).alias("__fp"))
+        series = sources.join(
+            mapped, on=fp.source, how="left", nulls_equal=True, maintain_order="left"
+        )["__fp"]
+    else:
+        series = _transformed(frame, fp, folded)
     if fp.fallback:
         series = series.fill_null(frame[fp.fallback].cast(pl.String))
     return series
