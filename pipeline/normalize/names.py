@@ -10,6 +10,8 @@ from __future__ import annotations
 import polars as pl
 import polars.selectors as cs
 
+from pipeline.normalize.distinct import on_distinct
+
 HONORIFIC = r"(?i)^((?:mr|mrs|ms|miss|mx|dr|prof|sir|dame|herr|frau|mme|mlle|rev|hon)\.?)\s+"
 SUFFIX = r"(?i)(?:,\s*|\s+)(jr\.?|sr\.?|ii|iii|iv|phd|ph\.d\.|md|m\.d\.|esq\.?|mba|cpa)$"
 PARTICLES = ("van", "von", "de", "der", "den", "da", "di", "du", "del", "della", "le", "la")
@@ -84,11 +86,9 @@ def normalize_names(frame: pl.DataFrame, first: str, last: str, full: str) -> pl
         ),
         parts.struct.field("2").alias("_n_middle"),
         pl.coalesce(la, parts.struct.field("3")).alias("_n_last"),
-    ).with_columns(
-        fix_case(f).alias("_n_first"),
-        fix_case(pl.col("_n_middle")).alias("_n_middle"),
-        fix_case(la).alias("_n_last"),
     )
+    for column in ("_n_first", "_n_middle", "_n_last"):  # names repeat: fix each once
+        staged = on_distinct(staged, column, lambda c, out=column: [fix_case(c).alias(out)])
     return staged.with_columns(
         pl.col("_n_prefix").str.to_titlecase().alias("name_prefix"),
         f.alias("first_name"),
