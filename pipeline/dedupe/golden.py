@@ -41,6 +41,27 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
     id_col = spec.id_column
     fields = [f for f in spec.golden_fields if f in frame.columns]
     data = frame.join(entities, on=id_col, how="inner")
+    # Singletons (most entities) need no survivorship: their record is the golden record.
+    sizes = data.group_by("entity_id").len("record_count")
+    data = data.join(sizes, on="entity_id")
+    single = (
+        data.filter(pl.col("record_count") == 1)
+        .select(
+            "entity_id",
+            "record_count",
+            pl.concat_list(pl.col(id_col)).alias("member_ids"),
+            *[c for f in fields for c in (pl.col(f), pl.col(id_col).alias(f"{f}{SOURCE_SUFFIX}"))],
+        )
+        .with_columns(
+            [
+                pl.when(pl.col(f).is_not_null())
+                .then(pl.col(f"{f}{SOURCE_SUFFIX}"))
+                .alias(f"{f}{SOURCE_SUFFIX}")
+                for f in fields
+            ]
+        )
+    )
+    data = data.filter(pl.col("record_count") > 1).drop("record_count")
     rules = {f: spec.survivorship.rule_for(f) for f in fields}
     helpers = [
         pl.len().over("entity_id", f).alias(f"__freq_{f}")
@@ -71,4 +92,5 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
             .then(pl.col(id_col).sort_by(order, descending=desc).first())
             .alias(f"{field}{SOURCE_SUFFIX}")
         )
-    return data.group_by("entity_id").agg(aggs).sort("entity_id")
+    merged = data.group_by("entity_id").agg(aggs)
+    return pl.concat([single, merged.cast(single.schema)], how="vertical").sort("entity_id")
