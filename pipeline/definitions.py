@@ -70,6 +70,10 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
 defs = build_definitions()
 
 
+# The terminal shows warnings only; the full event log is in the UI (`make dev`).
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def run_ingest_for_all_arrivals(settings: Settings) -> bool:
     """Materialize `ingest_job` for each arrival day present in the source, on the
     persistent instance (DAGSTER_HOME), so the runs show up in the UI afterwards."""
@@ -90,7 +94,7 @@ def run_ingest_for_all_arrivals(settings: Settings) -> bool:
         for day in days:
             print(f"materializing ingest assets for arrival day {day} ...", flush=True)
             result = job.execute_in_process(
-                instance=instance, partition_key=day, raise_on_error=False
+                instance=instance, partition_key=day, raise_on_error=False, run_config=QUIET
             )
             ok = ok and result.success
             if not result.success:
@@ -98,7 +102,7 @@ def run_ingest_for_all_arrivals(settings: Settings) -> bool:
         if ok:
             print("resolving duplicates into entities ...", flush=True)
             result = definitions.resolve_job_def(dedupe_job.name).execute_in_process(
-                instance=instance, raise_on_error=False
+                instance=instance, raise_on_error=False, run_config=QUIET
             )
             ok = result.success
     return ok

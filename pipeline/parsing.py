@@ -214,7 +214,8 @@ def _parse_excel(name: str, data: bytes, sheets: Literal["first", "all"]) -> lis
             raise_if_empty=False,
         )
     except Exception as exc:  # calamine raises its own error types for corrupt workbooks
-        raise FileParseError(name, f"corrupt or unreadable spreadsheet: {exc}") from exc
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FileParseError(name, f"corrupt or unreadable spreadsheet ({detail})") from exc
     if isinstance(book, pl.DataFrame):
         book = {"sheet1": book}
     tables = []
