@@ -15,7 +15,7 @@ from dagster import (
     multi_asset,
 )
 
-from assets.metadata import counts, preview
+from assets.metadata import counts, preview, unique_ids_check
 from assets.partitions import arrival_day, day_start, window_bounds
 from pipeline.headers import load_aliases
 from pipeline.landing import land_bytes, quarantine
@@ -177,13 +177,7 @@ def raw_leads(
             ),
         },
     )
-    duplicated = rows.height - rows["lead_id"].n_unique()
-    yield AssetCheckResult(
-        check_name="lead_ids_unique",
-        asset_key="raw_leads",
-        passed=duplicated == 0,
-        metadata={"duplicated_ids": duplicated},
-    )
+    yield unique_ids_check("lead_ids_unique", "raw_leads", rows, "lead_id")
     mismatched = [
         c for c, t in RAW_LEADS_SCHEMA.items() if c not in rows.schema or rows.schema[c] != t
     ]

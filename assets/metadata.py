@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
-from dagster import MetadataValue
+from dagster import AssetCheckResult, MetadataValue
 
 
 def preview(frame: pl.DataFrame, rows: int = 10) -> MetadataValue:
@@ -20,3 +20,14 @@ def counts(frame: pl.DataFrame, column: str) -> MetadataValue:
         return MetadataValue.json({})
     grouped = frame.group_by(column).len().sort("len", descending=True)
     return MetadataValue.json({str(k): int(v) for k, v in grouped.iter_rows()})
+
+
+def unique_ids_check(check_name: str, asset_key: str, frame: pl.DataFrame, column: str):
+    """A check result that fails when any id in `column` appears twice."""
+    duplicated = frame.height - frame[column].n_unique()
+    return AssetCheckResult(
+        check_name=check_name,
+        asset_key=asset_key,
+        passed=duplicated == 0,
+        metadata={"duplicated_ids": duplicated},
+    )

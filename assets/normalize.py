@@ -12,7 +12,7 @@ from dagster import (
     multi_asset,
 )
 
-from assets.metadata import counts, preview
+from assets.metadata import counts, preview, unique_ids_check
 from assets.partitions import arrival_day
 from pipeline.normalize.leads import REJECT_REASONS, normalize_leads
 from pipeline.quality import validate_normalized_leads
@@ -105,13 +105,7 @@ def normalized_leads(
         },
     )
 
-    duplicated = leads.height - leads["lead_id"].n_unique()
-    yield AssetCheckResult(
-        check_name="normalized_lead_ids_unique",
-        asset_key="normalized_leads",
-        passed=duplicated == 0,
-        metadata={"duplicated_ids": duplicated},
-    )
+    yield unique_ids_check("normalized_lead_ids_unique", "normalized_leads", leads, "lead_id")
     share = float(leads["email_valid"].mean() or 0.0) if leads.height else 1.0
     yield AssetCheckResult(
         check_name="valid_email_share",

@@ -33,23 +33,11 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-OUTPUT_COLUMNS: tuple[str, ...] = (
-    "email",
-    "first_name",
-    "last_name",
-    "full_name",
-    "company",
-    "website",
-    "phone",
-    "mobile_phone",
-    "job_title",
-    "country",
-    "city",
-    "state",
-    "postcode",
-    "address",
-    "lead_source",
-    "created_at",
+from pipeline.schema import LEAD_FIELDS
+
+# The canonical lead fields the ingester maps headers onto, less the free-text ones.
+OUTPUT_COLUMNS: tuple[str, ...] = tuple(
+    f for f in LEAD_FIELDS if f not in ("linkedin_url", "notes")
 )
 
 # created_at spans the three years up to this date (fixed, so a seed always gives the same data).
