@@ -53,6 +53,12 @@ def reference(raw: str | None, region: str | None, default: str = "US") -> Row:
     return e164, True, ext, None if where == "001" else where
 
 
+@pytest.fixture
+def replay_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small groups normally go straight to phonenumbers; make the fast path take them too."""
+    monkeypatch.setattr(phones, "_MIN_GROUP_ROWS", 0)
+
+
 def _run(raw: list[str | None], region: list[str | None] | None, default: str = "US") -> list:
     regions = None if region is None else pl.Series(region, dtype=pl.String)
     out = parse_phones(pl.Series(raw, dtype=pl.String), regions, default)
@@ -131,20 +137,35 @@ NASTY: list[tuple[str | None, str | None, Row]] = [
     ("+7 912 345 67 89", None, ("+79123456789", True, None, "RU")),
     ("8 (912) 345-67-89", "RU", ("+79123456789", True, None, "RU")),
     ("+800 1234 5678", None, ("+80012345678", True, None, None)),  # non-geographic
+    ("0000", "GB", _INVALID),  # "00" then "0" is no international prefix
+    ("000-000-0000", "DE", _INVALID),
+    ("415 555 0134 x", None, ("+14155550134", True, None, "US")),  # marker without digits
+    ("+44 (0) 7400 123456", None, ("+447400123456", True, None, "GB")),
+    ("+44 7400 123456", "FR", ("+447400123456", True, None, "GB")),  # "+" beats the region
 ]
 
 
+@pytest.mark.usefixtures("replay_everything")
 @pytest.mark.parametrize(("raw", "region", "expected"), NASTY, ids=[repr(c[:2]) for c in NASTY])
 def test_nasty_input(raw: str | None, region: str | None, expected: Row) -> None:
     assert reference(raw, region) == expected  # the table agrees with phonenumbers
     assert _run([raw], [region]) == [expected]
 
 
+@pytest.mark.usefixtures("replay_everything")
 def test_nasty_inputs_together() -> None:
     """Same table in one call: rows must not leak into each other through the routing."""
     raw = [c[0] for c in NASTY]
     region = [c[1] for c in NASTY]
     assert _run(raw, region) == [c[2] for c in NASTY]
+
+
+def test_small_groups_go_to_phonenumbers() -> None:
+    """By default a handful of rows per region is cheaper in phonenumbers: same answers."""
+    raw = pl.Series([c[0] for c in NASTY], dtype=pl.String)
+    region = pl.Series([c[1] for c in NASTY], dtype=pl.String)
+    assert list(parse_phones(raw, region).iter_rows()) == [c[2] for c in NASTY]
+    assert slow_path_share(raw, region) > 0.5
 
 
 def test_empty_series() -> None:
@@ -154,6 +175,7 @@ def test_empty_series() -> None:
     assert slow_path_share(pl.Series([], dtype=pl.String), None) == 0.0
 
 
+@pytest.mark.usefixtures("replay_everything")
 def test_all_null_and_garbage() -> None:
     raw = [None, "", " ", "-", "n/a", "N/A", "none", "0", "00", "000", "0000", "+", "++", "?"]
     assert _run(raw, None) == [_INVALID] * len(raw)
@@ -161,6 +183,7 @@ def test_all_null_and_garbage() -> None:
     assert parse_phones(nulls, None)["phone_valid"].to_list() == [False, False]
 
 
+@pytest.mark.usefixtures("replay_everything")
 def test_region_none_uses_default() -> None:
     raw = ["020 7946 0958", "(415) 555-0134", "+33 1 42 68 53 00"]
     assert _run(raw, None, "GB") == [reference(r, None, "GB") for r in raw]
@@ -221,11 +244,7 @@ def _mutate(rnd: random.Random, digits: str) -> str:
 
 def _dress(rnd: random.Random, text: str) -> str:
     """Write digits the way people (and spreadsheets) do."""
-    head, tail = text, ""
-    if text.startswith("+"):
-        head, tail = "+", text[1:]
-    else:
-        head, tail = "", text
+    head, tail = ("+", text[1:]) if text.startswith("+") else ("", text)
     cut = sorted(rnd.sample(range(1, len(tail)), min(2, len(tail) - 1))) if len(tail) > 2 else []
     parts = [tail[i:j] for i, j in zip([0, *cut], [*cut, len(tail)], strict=True)]
     style = rnd.randrange(8)
@@ -321,6 +340,7 @@ def test_equivalence_with_phonenumbers(corpus: tuple[list, list, list]) -> None:
     assert slow_rows / len(raw) < 0.05
 
 
+@pytest.mark.usefixtures("replay_everything")
 def test_slow_path_share() -> None:
     raw = pl.Series([c[0] for c in NASTY], dtype=pl.String)
     region = pl.Series([c[1] for c in NASTY], dtype=pl.String)
@@ -344,6 +364,7 @@ def _dialled_with_idd(idd: str | None, text: str) -> bool:
     return match is not None and text[match.end() : match.end() + 1] != "0"
 
 
+@pytest.mark.usefixtures("replay_everything")
 def test_every_region_takes_the_fast_path() -> None:
     """Each region's example numbers agree, and only IDD-dialled ones need phonenumbers."""
     raw: list[str | None] = []

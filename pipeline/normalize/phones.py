@@ -2,9 +2,12 @@
 
 Why not just call `phonenumbers`: one `parse` costs 20-50 µs, i.e. ~30 s for a million-row file.
 Here the parts of `parse`, `is_valid_number` and `region_code_for_number` that matter for a
-digit string are replayed as polars (Rust regex) operations driven by `phonenumbers`' own
-metadata, and `phonenumbers` itself is only called, once per distinct value, for the few inputs
-the replay does not model (see `_route_*` and `_slow_path`).
+digit string are replayed as polars (Rust regex) operations, driven by `phonenumbers`' own
+metadata (compiled lazily per region, cached). `phonenumbers` itself is only called, once per
+distinct value, for what the replay does not model: a national number dialled with its region's
+international prefix (011 44 ... in the US), "+" and an unknown calling code, non-geographic
+codes (+800, +881, ...), and regions or calling codes with fewer than `_MIN_GROUP_ROWS` rows.
+Every region of the metadata is replayed; tests/test_phones.py checks that, and the answers.
 
 Semantics, pinned by tests/test_phones.py:
 
@@ -14,10 +17,12 @@ Semantics, pinned by tests/test_phones.py:
 3. The rest becomes its canonical text: its ASCII digits, with ``+`` in front when a ``+`` comes
    before the first digit; ``00`` followed by a non-zero digit also means ``+``. Everything else
    (spaces, dots, dashes, ``tel:``, letters, ``(0)``) is dropped, so vanity numbers are not
-   spelled out; ``phonenumbers`` itself strips an ``(0)`` trunk prefix after a country code.
+   spelled out; ``phonenumbers`` itself strips an ``(0)`` trunk prefix after a country code
+   (and keeps Italy's leading 0, which is part of the number).
 4. The region is the row's region, stripped and upper-cased, else ``default_region``.
 5. The answer is ``n = phonenumbers.parse(canonical, region)`` (failure: invalid); valid iff
-   ``is_valid_number(n)``; E.164 and ``region_code_for_number(n)`` are given for valid numbers only.
+   ``is_valid_number(n)``; E.164 and ``region_code_for_number(n)`` are given for valid numbers
+   only, and the region of a non-geographic number ("001") is null.
 """
 
 from __future__ import annotations
@@ -105,6 +110,9 @@ class _Rules:
     local_lengths: frozenset[int]
     max_length: int
     type_checks: tuple[tuple[str, frozenset[int] | None], ...]  # (regex, lengths to require)
+    # Every number a type regex accepts passes the general regex and lengths (proven from the
+    # patterns), so validation can skip those.
+    types_imply_general: bool
 
 
 def _lengths(tree: _sre_parser.SubPattern | list) -> set[int] | None:
@@ -180,6 +188,64 @@ def _first_chars(tree: _sre_parser.SubPattern | list) -> set[str] | None:
     return None
 
 
+def _any_digit(op: object, av: object) -> bool:
+    if op is _sre_constants.CATEGORY:
+        return av is _sre_constants.CATEGORY_DIGIT
+    return op is _sre_constants.IN and _first_chars([(op, av)]) == set("0123456789")
+
+
+def _universal(tree: _sre_parser.SubPattern | list) -> set[tuple[str, int]]:
+    """(first character, length) pairs for which the regex accepts every digit string.
+
+    Only alternatives shaped like ``[2-9]\\d{9}`` count; anything else adds nothing, which keeps
+    the answer a safe under-estimate.
+    """
+    items = list(tree)
+    while len(items) == 1 and items[0][0] is _sre_constants.SUBPATTERN:
+        items = list(items[0][1][3])
+    if len(items) == 1 and items[0][0] is _sre_constants.BRANCH:
+        return set().union(*(_universal(a) for a in items[0][1][1]))
+    if not items or items[0][0] not in (
+        _sre_constants.LITERAL,
+        _sre_constants.IN,
+        _sre_constants.CATEGORY,
+    ):
+        return set()
+    first = _first_chars(items[:1])
+    if first is None:
+        return set()
+    low = high = 1
+    for op, av in items[1:]:
+        if _any_digit(op, av):
+            low, high = low + 1, high + 1
+        elif (
+            op is _sre_constants.MAX_REPEAT
+            and av[1] is not _sre_constants.MAXREPEAT
+            and len(av[2]) == 1
+            and _any_digit(*av[2][0])
+        ):
+            low, high = low + av[0], high + av[1]
+        else:
+            return set()
+    return {(c, n) for c in first for n in range(low, high + 1)}
+
+
+def _types_imply_general(types: list[str], general: str, lengths: frozenset[int]) -> bool:
+    """True when every type pattern's (first character, length) is one general accepts whole."""
+    try:
+        covered = _universal(_sre_parser.parse(general))
+        for pattern in types:
+            tree = _sre_parser.parse(pattern)
+            starts, sizes = _first_chars(tree), _lengths(tree)
+            if starts is None or sizes is None or not sizes <= lengths:
+                return False
+            if any((c, n) not in covered for c in starts for n in sizes):
+                return False
+    except Exception:
+        return False
+    return bool(types)
+
+
 def _disjoint_starts(prefix: str | None, general: str) -> bool:
     """True when no match of `prefix` (non-empty) begins like a match of `general`."""
     if not prefix:
@@ -231,12 +297,14 @@ def _rules(region: str) -> _Rules | None:
 
     checks: list[tuple[str, frozenset[int] | None]] = []
     plain: list[str] = []
+    every_type: list[str] = []
     for name in _TYPE_DESCS:
         if name == "mobile" and meta.same_mobile_and_fixed_line_pattern:
             continue  # _number_type_helper never consults mobile then
         desc = getattr(meta, name)
         if desc is None or not desc.national_number_pattern:
             continue
+        every_type.append(desc.national_number_pattern)
         lengths = frozenset(desc.possible_length)
         desc_implied = _implied_lengths(desc.national_number_pattern)
         if not lengths or (desc_implied is not None and desc_implied <= lengths):
@@ -273,6 +341,9 @@ def _rules(region: str) -> _Rules | None:
         local_lengths=frozenset(general.possible_length_local_only),
         max_length=max(general.possible_length),
         type_checks=tuple(checks),
+        types_imply_general=_types_imply_general(
+            every_type, general.national_number_pattern, general_lengths
+        ),
     )
     patterns = [rules.idd, rules.npfp, rules.npfp_rest, rules.general]
     if not _rust_ok(*patterns, *(p for p, _ in checks)):
@@ -473,9 +544,11 @@ def _length_accepted(number: pl.Expr, rules: _Rules) -> pl.Expr:
 def _valid_expr(number: pl.Expr, rules: _Rules) -> pl.Expr:
     """_number_type_helper(number, metadata) != UNKNOWN."""
     length = number.str.len_bytes()
-    general = number.str.contains(rules.general)
-    if not rules.general_lengths_implied:
-        general = general & length.is_in(list(rules.general_lengths))
+    general = pl.lit(True)
+    if not rules.types_imply_general:
+        general = number.str.contains(rules.general)
+        if not rules.general_lengths_implied:
+            general = general & length.is_in(list(rules.general_lengths))
     typed = pl.lit(False)
     for pattern, lengths in rules.type_checks:
         check = number.str.contains(pattern)
@@ -791,12 +864,17 @@ def _normalize_slice(
     """Output rows for raw[offset:offset+len(raw)], and how many took the slow path."""
     rows, ext = _canonical(raw, region, offset)
     work = _Work(region, offset)
-    international, national = _split(rows, pl.col("plus"))
-    _route_international(international.select("idx", "d"), work)
+    international = [rows.clear().select("idx", "d")]
     by_region: dict[str | None, list[pl.DataFrame]] = {}
-    for rg, group in _groups(national.select("idx", "rg", "d"), pl.col("rg")).items():
-        by_region.setdefault(_norm_region(rg) or default, []).append(group.drop("rg"))
-    for where, groups in by_region.items():  # "us", "US " and "US" are one region
+    for (plus, rg), group in rows.partition_by(
+        "plus", "rg", as_dict=True, maintain_order=False
+    ).items():
+        if plus:  # the region plays no part once the number has its own calling code
+            international.append(group.select("idx", "d"))
+        else:  # "us", "US " and "US" are one region
+            by_region.setdefault(_norm_region(rg) or default, []).append(group.select("idx", "d"))
+    _route_international(pl.concat(international, how="vertical"), work)
+    for where, groups in by_region.items():
         _route_national(pl.concat(groups, how="vertical"), where, work)
     _finish_pending(work)
     slow = work.deferred()
