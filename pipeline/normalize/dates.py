@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import polars as pl
 
-# ISO first; slashes read as US month/day (the common CRM export), dots as day.month.
+# ISO first (the commonest first, since each format only sees what is still unparsed);
+# slashes read as US month/day (the common CRM export), dots as day.month.
 DATE_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%dT%H:%M:%S%.fZ",
     "%Y-%m-%dT%H:%M:%S%.f",
     "%Y-%m-%dT%H:%M:%SZ",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
     "%Y/%m/%d",
     "%m/%d/%Y %H:%M",
     "%m/%d/%Y",
