@@ -19,6 +19,7 @@ class Settings:
     source_dir: Path
     default_country: str
     header_aliases: Path | None
+    excel_sheets: str = "first"
 
     @property
     def warehouse_path(self) -> Path:
@@ -42,4 +43,5 @@ def load_settings() -> Settings:
         source_dir=Path(os.environ.get("LEADS_SOURCE_DIR", PROJECT_ROOT / "data" / "sample_drive")),
         default_country=os.environ.get("LEADS_DEFAULT_COUNTRY", "US").upper(),
         header_aliases=Path(aliases) if aliases else None,
+        excel_sheets=os.environ.get("LEADS_EXCEL_SHEETS", "first").lower(),
     )

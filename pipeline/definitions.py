@@ -62,6 +62,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                 data_dir=str(settings.data_dir),
                 default_country=settings.default_country,
                 header_aliases=str(settings.header_aliases) if settings.header_aliases else None,
+                excel_sheets=settings.excel_sheets,
             ),
         },
     )
