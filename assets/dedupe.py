@@ -169,6 +169,8 @@ def dedupe_leads(
         and previous_model is not None
         and previous_fp is not None
         and previous_model["spec"][0] == config.spec
+        # A spec whose fingerprints changed needs a full pass to rebuild them.
+        and set(previous_fp.columns) == {id_col, *spec.fingerprints}
         and leads.join(previous, on=id_col, how="semi").height == previous.height
     )
     if incremental:

@@ -12,6 +12,7 @@ from pipeline.dedupe import dedupe, match_incremental
 from pipeline.dedupe.cluster import CannotLinkChecker, cluster
 from pipeline.dedupe.explain import explain_pair
 from pipeline.dedupe.spec import CannotLink
+from pipeline.schema import NORMALIZED_SCHEMA, empty_frame
 from tests.people import normalized, population
 
 
@@ -230,3 +231,16 @@ def test_cli_reports_bad_input_clearly(tmp_path, capsys):
     pl.DataFrame({"rec_id": ["1"], "given_name": ["a"]}).write_parquet(bad)
     assert main(["dedupe", str(bad), "--out", str(tmp_path / "o.parquet"), "--spec", "person"]) == 2
     assert "lacks column(s)" in capsys.readouterr().err
+
+
+def test_empty_input_gives_empty_results():
+    result = dedupe(empty_frame(NORMALIZED_SCHEMA))
+    assert result.entities.is_empty() and result.golden.is_empty()
+
+
+def test_column_with_no_values_at_all_does_not_break_clustering(people):
+    # Regression: an all-null guarded column became a numpy object array, which polars
+    # could not group (a panic in the cannot-link check).
+    frame = people[0].with_columns(pl.lit(None, pl.String).alias("email_canonical"))
+    result = dedupe(frame)
+    assert result.entities.height == frame.height

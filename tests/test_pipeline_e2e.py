@@ -97,6 +97,18 @@ def test_messy_folder_ingests_quarantines_rejects_and_dedupes(settings):
         assert _table(settings, "lead_entities").sort("lead_id").equals(ids_before)
 
 
+def test_empty_arrival_day_and_dedupe_of_nothing_succeed(settings):
+    defs = build_definitions(settings)
+    with DagsterInstance.ephemeral() as instance:
+        ingest = defs.resolve_job_def(ingest_job.name).execute_in_process(
+            instance=instance, partition_key="2025-03-01"
+        )
+        assert ingest.success
+        assert defs.resolve_job_def(dedupe_job.name).execute_in_process(instance=instance).success
+    assert _table(settings, "normalized_leads").is_empty()
+    assert _table(settings, "golden_leads").is_empty()
+
+
 def test_new_file_is_matched_incrementally_with_stable_ids(settings):
     _drop_files(settings.source_dir)
     with DagsterInstance.ephemeral() as instance:

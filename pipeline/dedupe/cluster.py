@@ -43,6 +43,7 @@ class CannotLinkChecker:
 
     def __init__(self, frame: pl.DataFrame, rules: list[CannotLink]) -> None:
         self.rules = []
+        self.series: list[pl.Series] = []
         for rule in rules:
             values = frame[rule.column].cast(pl.String)
             if rule.exclude_when_true:
@@ -59,11 +60,13 @@ class CannotLinkChecker:
                     None if equal is None else equal.to_numpy(),
                 )
             )
+            # Kept as a typed series too: an all-null numpy object array has no string dtype.
+            self.series.append(values)
 
     def candidate_mask(self, labels: np.ndarray) -> np.ndarray:
         """Components (by label) holding two or more distinct values of a guarded column."""
         flagged = np.zeros(labels.max(initial=-1) + 1, dtype=bool)
-        for _rule, values, _names, _equal in self.rules:
+        for values in self.series:
             frame = pl.DataFrame({"label": labels, "v": values}).drop_nulls()
             multi = (
                 frame.group_by("label")
