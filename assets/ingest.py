@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from assets.metadata import counts, preview, unique_ids_check
-from assets.partitions import arrival_day, day_start, window_bounds
+from assets.partitions import PARTITIONED, arrival_day, day_start, window_bounds
 from pipeline.headers import load_aliases
 from pipeline.landing import land_bytes, quarantine
 from pipeline.parsing import FileParseError, parse_file
@@ -31,7 +31,6 @@ from resources.lead_source import LeadSource
 from resources.settings import PipelineSettings
 
 GROUP = "ingest"
-PARTITIONED = {"partition_expr": "arrival_day"}
 
 
 @asset(

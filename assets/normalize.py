@@ -13,13 +13,12 @@ from dagster import (
 )
 
 from assets.metadata import counts, preview, unique_ids_check
-from assets.partitions import arrival_day
+from assets.partitions import PARTITIONED, arrival_day
 from pipeline.normalize.leads import REJECT_REASONS, normalize_leads
 from pipeline.quality import validate_normalized_leads
 from resources.settings import PipelineSettings
 
 GROUP = "ingest"
-PARTITIONED = {"partition_expr": "arrival_day"}
 # Above this share of nulls a matching field is close to useless for the dedupe stage.
 MAX_NULL_RATE = 0.95
 NULL_RATE_COLUMNS = ("email_canonical", "phone_e164", "full_name", "company", "domain", "country")

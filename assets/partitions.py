@@ -13,6 +13,9 @@ from dagster import DailyPartitionsDefinition
 
 PARTITION_START = os.environ.get("LEADS_PARTITION_START", "2024-01-01")
 
+# Warehouse rows are replaced per partition by this column, so re-runs never duplicate.
+PARTITIONED = {"partition_expr": "arrival_day"}
+
 arrival_day = DailyPartitionsDefinition(start_date=PARTITION_START, end_offset=1, timezone="UTC")
 
 

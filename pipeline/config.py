@@ -25,14 +25,6 @@ class Settings:
     def warehouse_path(self) -> Path:
         return self.data_dir / "warehouse.duckdb"
 
-    @property
-    def landing_dir(self) -> Path:
-        return self.data_dir / "landing"
-
-    @property
-    def quarantine_dir(self) -> Path:
-        return self.data_dir / "quarantine"
-
 
 def load_settings() -> Settings:
     """Read settings once per process; `.env` in the working directory is honoured."""

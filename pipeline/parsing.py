@@ -109,8 +109,6 @@ def _decode(name: str, data: bytes, head_only: bool = False) -> tuple[str, str]:
     best = results.best()
     if best is None:
         raise FileParseError(name, "binary content: no text encoding fits")
-    if best.encoding.startswith("utf_16") or best.encoding.startswith("utf_32"):
-        return str(best), best.encoding
     return str(best), best.encoding
 
 

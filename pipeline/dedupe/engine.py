@@ -249,7 +249,6 @@ def tf_adjustments(
 
 
 def score(
-    work: pl.DataFrame,
     spec: MatchSpec,
     model: FSModel | None,
     comparator: Comparator,
@@ -363,7 +362,7 @@ def dedupe(
     say(f"comparing {len(left):,} candidate pairs")
     comparator = Comparator(work)
     tables = tf_tables(work, spec)
-    gamma, weights, prob, model = score(work, spec, model, comparator, left, right, tables)
+    gamma, weights, prob, model = score(spec, model, comparator, left, right, tables)
     lap("comparison_and_scoring")
     say("clustering")
     checker = CannotLinkChecker(work, spec.cannot_link)
@@ -437,7 +436,7 @@ def match_incremental(
     right = np.searchsorted(involved, pairs["r"].to_numpy()).astype(np.int64)
     comparator = Comparator(sub)
     tables = tf_tables(combined, spec)
-    gamma, weights, prob, model = score(sub, spec, model, comparator, left, right, tables)
+    gamma, weights, prob, model = score(spec, model, comparator, left, right, tables)
 
     # Existing members of one entity stay together: chain them with certain links.
     old_ids = (

@@ -9,7 +9,7 @@ the same for a thousand pairs or ten million.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,7 +28,6 @@ class FSModel:
     prior: float
     iterations: int = 0
     converged: bool = False
-    tf_tables: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def weights(self) -> list[np.ndarray]:
         """log2(m/u) per level of each comparison."""
