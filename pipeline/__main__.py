@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline demo | summary | dedupe`."""
+"""Command line: `python -m pipeline demo | summary | dedupe | webhooks`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipeline.config import load_settings
 from pipeline.summary import summarize
+from pipeline.webhooks import cli as webhooks_cli
 
 
 def run_dedupe(args: argparse.Namespace) -> int:
@@ -64,9 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     dd.add_argument("--id-column", help="the input's record id column (default: row numbers)")
     dd.add_argument("--threshold", type=float, help="match probability needed to link")
     dd.add_argument("--explain", nargs=2, metavar=("ID1", "ID2"), help="explain one pair")
+    webhooks_cli.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "dedupe":
         return run_dedupe(args)
+    if args.command == "webhooks":
+        return webhooks_cli.run(args)
 
     settings = load_settings()
     if args.command == "demo":

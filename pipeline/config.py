@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -20,6 +20,10 @@ class Settings:
     default_country: str
     header_aliases: Path | None
     excel_sheets: str = "first"
+    # The operational store (webhook inbox, audit log, ...); may carry a password, so it is
+    # kept out of repr() and logged only through `pipeline.store.redact_url`.
+    database_url: str = field(default="", repr=False)
+    webhook_max_attempts: int = 5
 
     @property
     def warehouse_path(self) -> Path:
@@ -30,10 +34,14 @@ def load_settings() -> Settings:
     """Read settings once per process; `.env` in the working directory is honoured."""
     load_dotenv(override=False)
     aliases = os.environ.get("LEADS_HEADER_ALIASES")
+    data_dir = Path(os.environ.get("LEADS_DATA_DIR", PROJECT_ROOT / ".data"))
     return Settings(
-        data_dir=Path(os.environ.get("LEADS_DATA_DIR", PROJECT_ROOT / ".data")),
+        data_dir=data_dir,
         source_dir=Path(os.environ.get("LEADS_SOURCE_DIR", PROJECT_ROOT / "data" / "sample_drive")),
         default_country=os.environ.get("LEADS_DEFAULT_COUNTRY", "US").upper(),
         header_aliases=Path(aliases) if aliases else None,
         excel_sheets=os.environ.get("LEADS_EXCEL_SHEETS", "first").lower(),
+        database_url=os.environ.get("LEADS_DATABASE_URL")
+        or f"sqlite:///{(data_dir / 'ops.sqlite').resolve()}",
+        webhook_max_attempts=int(os.environ.get("LEADS_WEBHOOK_MAX_ATTEMPTS", "5")),
     )

@@ -1,0 +1,90 @@
+"""The operational store's tables, as SQLAlchemy Core metadata.
+
+Alembic migrations (`migrations/versions/`) create and change these; this module is what the
+code queries against, and a test checks the two agree. Later stages add their own tables
+(enrichment cache, CRM sync ledger, sequence state, suppression list) here and in a migration.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid); Postgres gets a bigint.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+webhook_inbox = Table(
+    "webhook_inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("event_type", String(120), nullable=False),
+    Column("object_id", String(120)),
+    Column("occurred_at", DateTime(timezone=True)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("payload_sha256", String(64), nullable=False),
+    # pending -> dispatched -> processed; failures go to retry, then dead after N attempts.
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("replays", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("run_key", String(200)),
+    Column("dispatched_at", DateTime(timezone=True)),
+    Column("processed_at", DateTime(timezone=True)),
+    Index("ix_webhook_inbox_status_id", "status", "id"),
+    Index("ix_webhook_inbox_received_at", "received_at"),
+)
+
+webhook_dead_letters = Table(
+    "webhook_dead_letters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("inbox_id", Id, ForeignKey("webhook_inbox.id"), nullable=False, unique=True),
+    Column("source", String(16), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("event_type", String(120), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("dead_at", DateTime(timezone=True), nullable=False),
+    Column("replayed_at", DateTime(timezone=True)),
+)
+
+# Per day, source and outcome, how many events the receiver saw. Rejected requests leave only
+# a count here: their bodies are never stored.
+webhook_receipts = Table(
+    "webhook_receipts",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("source", String(16), primary_key=True),
+    Column("outcome", String(32), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("action", String(120), nullable=False),
+    Column("target", String(300)),
+    Column("run_id", String(64)),
+    Column("payload_sha256", String(64)),
+    Column("details", Text),
+    Index("ix_audit_log_at", "at"),
+)

@@ -1,0 +1,1 @@
+"""Webhook intake: signatures, event parsing, the receiver app and its command line."""

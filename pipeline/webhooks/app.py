@@ -1,0 +1,193 @@
+"""The webhook receiver: verify, parse, commit to the inbox, then answer.
+
+Order matters: size is checked before the body is read (413), the signature before the body is
+parsed (401, nothing stored), the shape before anything is written (400 with the reason), and
+the 2xx only after the inbox transaction committed. A disabled source (its secret unset) answers
+503 instead of accepting unsigned traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from pipeline.store import open_store
+from pipeline.store.inbox import InboxEvent
+from pipeline.webhooks.config import WebhookConfig
+from pipeline.webhooks.events import MalformedBody, drive_event, email_events, hubspot_events
+from pipeline.webhooks.signatures import SignatureError, verify_drive, verify_email, verify_hubspot
+from pipeline.webhooks.writer import InboxWriter
+
+log = logging.getLogger("pipeline.webhooks")
+
+SECRET_VARIABLE = {
+    "hubspot": "HUBSPOT_CLIENT_SECRET",
+    "drive": "DRIVE_CHANNEL_TOKEN",
+    "email": "EMAIL_EVENTS_SECRET",
+}
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _error(status: int, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(config: WebhookConfig, engine: Engine | None = None) -> Starlette:
+    """The ASGI app; `engine` defaults to the store at `config.database_url`."""
+    store = engine if engine is not None else open_store(config.database_url)
+    enabled = config.enabled()
+    state: dict[str, InboxWriter] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette):  # type: ignore[no-untyped-def]
+        for source, on in enabled.items():
+            if not on:
+                log.warning(
+                    "webhooks: /webhooks/%s is disabled (%s is not set); it answers 503",
+                    "email-events" if source == "email" else source,
+                    SECRET_VARIABLE[source],
+                )
+        state["writer"] = InboxWriter(store)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(state["writer"].close)
+
+    def count(source: str, outcome: str) -> None:
+        state["writer"].submit([], Counter({(datetime.now(UTC).date(), source, outcome): 1}))
+
+    async def commit(events: list[InboxEvent]) -> JSONResponse:
+        try:
+            inserted = await asyncio.wrap_future(state["writer"].submit(events))
+        except Exception as exc:
+            log.error("webhooks: inbox unavailable: %s", type(exc).__name__)
+            return _error(503, "inbox unavailable; retry later", **{"Retry-After": "5"})
+        new = sum(1 for e in events if e.fingerprint in inserted)
+        return JSONResponse({"accepted": new, "duplicates": len(events) - new})
+
+    async def intake(request: Request, source: str) -> tuple[bytes | None, JSONResponse | None]:
+        if not enabled[source]:
+            count(source, "disabled")
+            return None, _error(503, f"endpoint disabled: {SECRET_VARIABLE[source]} is not set")
+        try:
+            return await _read_body(request, config.max_body_bytes), None
+        except BodyTooLarge:
+            count(source, "too_large")
+            return None, _error(413, f"body larger than {config.max_body_bytes} bytes")
+
+    def signed_uri(request: Request) -> str:
+        if config.public_base_url:
+            query = f"?{request.url.query}" if request.url.query else ""
+            return config.public_base_url.rstrip("/") + request.url.path + query
+        return str(request.url)
+
+    async def hubspot(request: Request) -> JSONResponse:
+        body, refused = await intake(request, "hubspot")
+        if refused is not None:
+            return refused
+        assert body is not None and config.hubspot_client_secret
+        try:
+            verify_hubspot(
+                config.hubspot_client_secret,
+                request.method,
+                signed_uri(request),
+                body,
+                {k.lower(): v for k, v in request.headers.items()},
+                accept_legacy=config.hubspot_accept_legacy,
+            )
+        except SignatureError as exc:
+            count("hubspot", "bad_signature")
+            return _error(401, str(exc))
+        try:
+            events = hubspot_events(body)
+        except MalformedBody as exc:
+            count("hubspot", "malformed")
+            return _error(400, str(exc))
+        return await commit(events)
+
+    async def drive(request: Request) -> JSONResponse:
+        _body, refused = await intake(request, "drive")
+        if refused is not None:
+            return refused
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        assert config.drive_channel_token
+        try:
+            verify_drive(config.drive_channel_token, headers, config.drive_channel_ids)
+        except SignatureError as exc:
+            count("drive", "bad_signature")
+            return _error(401, str(exc))
+        try:
+            event = drive_event(headers)
+        except MalformedBody as exc:
+            count("drive", "malformed")
+            return _error(400, str(exc))
+        if event is None:
+            count("drive", "sync")
+            return JSONResponse({"accepted": 0, "duplicates": 0, "sync": True})
+        return await commit([event])
+
+    async def email(request: Request) -> JSONResponse:
+        body, refused = await intake(request, "email")
+        if refused is not None:
+            return refused
+        assert body is not None and config.email_events_secret
+        try:
+            verify_email(
+                config.email_events_secret, body, request.headers.get("x-email-signature", "")
+            )
+        except SignatureError as exc:
+            count("email", "bad_signature")
+            return _error(401, str(exc))
+        try:
+            events = email_events(body)
+        except MalformedBody as exc:
+            count("email", "malformed")
+            return _error(400, str(exc))
+        return await commit(events)
+
+    async def healthz(_request: Request) -> JSONResponse:
+        def ping() -> None:
+            with store.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(ping)
+        except Exception as exc:
+            return _error(503, f"store unreachable: {type(exc).__name__}")
+        return JSONResponse({"status": "ok", "endpoints": enabled})
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/hubspot", hubspot, methods=["POST"]),
+            Route("/webhooks/drive", drive, methods=["POST"]),
+            Route("/webhooks/email-events", email, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
