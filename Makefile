@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo dev test lint format bench clean
+.PHONY: install demo dev test webhooks lint format bench clean
 
 $(BIN)/dagster: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,19 @@ demo: install $(DAGSTER_HOME)/dagster.yaml  ## ingest the bundled sample files t
 dev: install $(DAGSTER_HOME)/dagster.yaml  ## the Dagster UI on the same instance
 	$(BIN)/dagster dev -w workspace.yaml
 
+# The store's tests run on SQLite and on Postgres: LEADS_TEST_DATABASE_URL if you set it, else
+# the machine's PostgreSQL 15 cluster, started by .ci/postgres.sh. Without either, the Postgres
+# tests skip locally (and fail under CI=true).
 test: install  ## the whole suite, as CI runs it (no tests collected counts as a failure)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -n 2 -q; rc=$$?; \
+	url="$${LEADS_TEST_DATABASE_URL:-$$(.ci/postgres.sh || true)}"; \
+	  if [ -z "$$url" ] && [ -n "$$CI" ]; then echo "CI: Postgres did not start" >&2; exit 1; fi; \
+	  LEADS_TEST_DATABASE_URL="$$url" $(BIN)/pytest -n 2 -q; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+webhooks: install  ## the webhook receiver on 127.0.0.1:8787
+	$(BIN)/python -m pipeline webhooks serve
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,17 +7,27 @@ are chosen from the environment and the code location is assembled.
 from __future__ import annotations
 
 import logging
+import os
 
-from dagster import AssetSelection, Definitions, define_asset_job, load_assets_from_modules
+from dagster import (
+    AssetSelection,
+    Definitions,
+    EnvVar,
+    define_asset_job,
+    load_assets_from_modules,
+)
 
-from assets import dedupe, ingest, normalize
+from assets import dedupe, ingest, normalize, webhooks
 from assets.partitions import arrival_day
 from pipeline.config import Settings, load_settings
+from pipeline.store import redact_url
 from resources.io_manager import LeadsWarehouseIOManager
 from resources.lead_source import LeadSource, LocalFolderLeadSource
+from resources.ops_store import OpsStore
 from resources.settings import PipelineSettings
 from resources.warehouse import Warehouse
 from sensors.file_arrival import build_file_arrival_sensor
+from sensors.webhook_inbox import build_webhook_inbox_sensor
 
 log = logging.getLogger("pipeline")
 
@@ -41,16 +51,36 @@ def lead_source_from(settings: Settings) -> LeadSource:
     return LocalFolderLeadSource(folder=str(settings.source_dir))
 
 
+def ops_store_from(settings: Settings) -> OpsStore:
+    """The store resource; a URL from the environment is passed as an EnvVar so the UI shows
+    the variable's name, never the password inside the URL."""
+    url = (
+        EnvVar("LEADS_DATABASE_URL")
+        if os.environ.get("LEADS_DATABASE_URL") == settings.database_url
+        else settings.database_url
+    )
+    return OpsStore(database_url=url, max_attempts=settings.webhook_max_attempts)
+
+
 def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or load_settings()
     source = lead_source_from(settings)
-    log.info("lead source: %s; warehouse: %s", source.describe(), settings.warehouse_path)
+    log.info(
+        "lead source: %s; warehouse: %s; operational store: %s",
+        source.describe(),
+        settings.warehouse_path,
+        redact_url(settings.database_url),
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return Definitions(
-        assets=load_assets_from_modules([ingest, normalize, dedupe]),
-        jobs=[ingest_job, dedupe_job],
-        sensors=[build_file_arrival_sensor(ingest_job.name)],
+        assets=load_assets_from_modules([ingest, normalize, dedupe, webhooks]),
+        jobs=[ingest_job, dedupe_job, webhooks.process_webhook_events],
+        sensors=[
+            build_file_arrival_sensor(ingest_job.name),
+            build_webhook_inbox_sensor(webhooks.process_webhook_events, ingest_job),
+        ],
         resources={
+            "ops_store": ops_store_from(settings),
             "io_manager": LeadsWarehouseIOManager(
                 database=str(settings.warehouse_path), schema=WAREHOUSE_SCHEMA
             ),

@@ -175,7 +175,10 @@ def mark_dispatched(engine: Engine, run_keys: dict[int, str]) -> None:
     with engine.begin() as conn:
         conn.execute(
             update(t)
-            .where(t.c.id == bindparam("event_id"), t.c.status.in_(["pending", "retry"]))
+            .where(
+                t.c.id == bindparam("event_id"),
+                (t.c.status == "pending") | (t.c.status == "retry"),
+            )
             .values(status="dispatched", run_key=bindparam("key"), dispatched_at=now),
             [{"event_id": i, "key": k} for i, k in run_keys.items()],
         )

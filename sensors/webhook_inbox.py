@@ -1,0 +1,128 @@
+"""Turn webhook inbox rows into runs.
+
+The cursor is the last inbox id looked at. HubSpot and email events go, in chunks, to the
+processing job; Drive notifications only say "something changed", so a burst of them becomes
+one ingest run for today's arrival day, the same work the file-arrival sensor would request
+(files it lands are then already landed when that sensor looks). Run keys are built from the
+events' fingerprints (and attempt counts, for retries and replays), so a tick that is evaluated
+twice never starts a second run for the same events.
+"""
+
+import hashlib
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from dagster import (
+    DefaultSensorStatus,
+    RunConfig,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from assets.partitions import arrival_partition_key
+from pipeline.store.inbox import StoredEvent, events_after, events_to_retry, mark_dispatched
+from resources.ops_store import OpsStore
+
+PAGE_SIZE = 1_000
+EVENTS_PER_RUN = 200
+TICK_BUDGET_SECONDS = 20.0
+
+
+def _key(prefix: str, events: list[StoredEvent]) -> str:
+    digest = hashlib.sha256()
+    for e in events:
+        digest.update(f"{e.fingerprint}:{e.replays}:{e.attempts}\n".encode())
+    return f"{prefix}:{digest.hexdigest()[:24]}"
+
+
+def plan_runs(
+    events: list[StoredEvent], process_job: str, ingest_job: str, today: str
+) -> tuple[list[RunRequest], dict[int, str]]:
+    """Run requests for a page of events, and the run key each event went to."""
+    requests: list[RunRequest] = []
+    keys: dict[int, str] = {}
+    drive = [e for e in events if e.source == "drive"]
+    if drive:
+        key = _key("drive-changes", drive)
+        requests.append(
+            RunRequest(
+                run_key=key,
+                job_name=ingest_job,
+                partition_key=today,
+                tags={"leads/trigger": "drive_webhook", "leads/events": str(len(drive))},
+            )
+        )
+        keys.update(dict.fromkeys((e.id for e in drive), key))
+    rest = [e for e in events if e.source != "drive"]
+    for start in range(0, len(rest), EVENTS_PER_RUN):
+        chunk = rest[start : start + EVENTS_PER_RUN]
+        key = _key("webhook-events", chunk)
+        requests.append(
+            RunRequest(
+                run_key=key,
+                job_name=process_job,
+                run_config=RunConfig(
+                    ops={"process_inbox_events": {"config": {"inbox_ids": [e.id for e in chunk]}}}
+                ),
+                tags={"leads/events": str(len(chunk))},
+            )
+        )
+        keys.update(dict.fromkeys((e.id for e in chunk), key))
+    return requests, keys
+
+
+def build_webhook_inbox_sensor(
+    process_job: Any,
+    ingest_job: Any,
+    minimum_interval_seconds: int = 15,
+):
+    """`process_job` and `ingest_job` are job definitions (op job and asset job)."""
+
+    @sensor(
+        name="webhook_inbox_sensor",
+        jobs=[process_job, ingest_job],
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=(
+            "Pages through the webhook inbox from the last id seen and requests processing "
+            "runs (HubSpot, email events) or an ingest run (Drive change notifications)."
+        ),
+    )
+    def webhook_inbox_sensor(
+        context: SensorEvaluationContext, ops_store: OpsStore
+    ) -> SensorResult | SkipReason:
+        started = time.monotonic()
+        engine = ops_store.engine
+        cursor = int(context.cursor or 0)
+        today = arrival_partition_key(datetime.now(UTC).replace(tzinfo=None))
+        requests: list[RunRequest] = []
+        seen = 0
+        retries = events_to_retry(engine, cursor, PAGE_SIZE)
+        if retries:
+            planned, keys = plan_runs(retries, process_job.name, ingest_job.name, today)
+            requests += planned
+            mark_dispatched(engine, keys)
+        while time.monotonic() - started < TICK_BUDGET_SECONDS:
+            page = events_after(engine, cursor, PAGE_SIZE)
+            if not page:
+                break
+            planned, keys = plan_runs(page, process_job.name, ingest_job.name, today)
+            requests += planned
+            mark_dispatched(engine, keys)
+            cursor = page[-1].id
+            seen += len(page)
+            if len(page) < PAGE_SIZE:
+                break
+        if not requests:
+            return SkipReason("webhook inbox: nothing new")
+        context.log.info(
+            f"webhook inbox: {seen} new and {len(retries)} retried event(s) -> "
+            f"{len(requests)} run request(s); cursor at id {cursor}"
+        )
+        return SensorResult(run_requests=requests, cursor=str(cursor))
+
+    return webhook_inbox_sensor
