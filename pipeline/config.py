@@ -22,8 +22,13 @@ class Settings:
     excel_sheets: str = "first"
     # The operational store (webhook inbox, audit log, ...); may carry a password, so it is
     # kept out of repr() and logged only through `pipeline.store.redact_url`.
-    database_url: str = field(default="", repr=False)
+    database_url: str | None = field(default=None, repr=False)
     webhook_max_attempts: int = 5
+
+    @property
+    def store_url(self) -> str:
+        """LEADS_DATABASE_URL, or the embedded SQLite file beside the warehouse."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'ops.sqlite').resolve()}"
 
     @property
     def warehouse_path(self) -> Path:
@@ -41,7 +46,6 @@ def load_settings() -> Settings:
         default_country=os.environ.get("LEADS_DEFAULT_COUNTRY", "US").upper(),
         header_aliases=Path(aliases) if aliases else None,
         excel_sheets=os.environ.get("LEADS_EXCEL_SHEETS", "first").lower(),
-        database_url=os.environ.get("LEADS_DATABASE_URL")
-        or f"sqlite:///{(data_dir / 'ops.sqlite').resolve()}",
+        database_url=os.environ.get("LEADS_DATABASE_URL") or None,
         webhook_max_attempts=int(os.environ.get("LEADS_WEBHOOK_MAX_ATTEMPTS", "5")),
     )

@@ -56,8 +56,8 @@ def ops_store_from(settings: Settings) -> OpsStore:
     the variable's name, never the password inside the URL."""
     url = (
         EnvVar("LEADS_DATABASE_URL")
-        if os.environ.get("LEADS_DATABASE_URL") == settings.database_url
-        else settings.database_url
+        if settings.database_url and os.environ.get("LEADS_DATABASE_URL") == settings.database_url
+        else settings.store_url
     )
     return OpsStore(database_url=url, max_attempts=settings.webhook_max_attempts)
 
@@ -69,7 +69,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         "lead source: %s; warehouse: %s; operational store: %s",
         source.describe(),
         settings.warehouse_path,
-        redact_url(settings.database_url),
+        redact_url(settings.store_url),
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return Definitions(

@@ -79,8 +79,14 @@ def create_app(config: WebhookConfig, engine: Engine | None = None) -> Starlette
         finally:
             await run_in_threadpool(state["writer"].close)
 
-    def count(source: str, outcome: str) -> None:
-        state["writer"].submit([], Counter({(datetime.now(UTC).date(), source, outcome): 1}))
+    async def count(source: str, outcome: str) -> None:
+        """Count a refused request; awaited, so a flood of bad requests is paced by the
+        store like good ones, and the counter is written by the time the answer goes out."""
+        counts = Counter({(datetime.now(UTC).date(), source, outcome): 1})
+        try:
+            await asyncio.wrap_future(state["writer"].submit([], counts))
+        except Exception:  # the refusal stands even if the counter could not be written
+            log.warning("webhooks: could not count a %s %s request", source, outcome)
 
     async def commit(events: list[InboxEvent]) -> JSONResponse:
         try:
@@ -93,12 +99,12 @@ def create_app(config: WebhookConfig, engine: Engine | None = None) -> Starlette
 
     async def intake(request: Request, source: str) -> tuple[bytes | None, JSONResponse | None]:
         if not enabled[source]:
-            count(source, "disabled")
+            await count(source, "disabled")
             return None, _error(503, f"endpoint disabled: {SECRET_VARIABLE[source]} is not set")
         try:
             return await _read_body(request, config.max_body_bytes), None
         except BodyTooLarge:
-            count(source, "too_large")
+            await count(source, "too_large")
             return None, _error(413, f"body larger than {config.max_body_bytes} bytes")
 
     def signed_uri(request: Request) -> str:
@@ -122,12 +128,12 @@ def create_app(config: WebhookConfig, engine: Engine | None = None) -> Starlette
                 accept_legacy=config.hubspot_accept_legacy,
             )
         except SignatureError as exc:
-            count("hubspot", "bad_signature")
+            await count("hubspot", "bad_signature")
             return _error(401, str(exc))
         try:
             events = hubspot_events(body)
         except MalformedBody as exc:
-            count("hubspot", "malformed")
+            await count("hubspot", "malformed")
             return _error(400, str(exc))
         return await commit(events)
 
@@ -140,15 +146,15 @@ def create_app(config: WebhookConfig, engine: Engine | None = None) -> Starlette
         try:
             verify_drive(config.drive_channel_token, headers, config.drive_channel_ids)
         except SignatureError as exc:
-            count("drive", "bad_signature")
+            await count("drive", "bad_signature")
             return _error(401, str(exc))
         try:
             event = drive_event(headers)
         except MalformedBody as exc:
-            count("drive", "malformed")
+            await count("drive", "malformed")
             return _error(400, str(exc))
         if event is None:
-            count("drive", "sync")
+            await count("drive", "sync")
             return JSONResponse({"accepted": 0, "duplicates": 0, "sync": True})
         return await commit([event])
 
@@ -162,12 +168,12 @@ def create_app(config: WebhookConfig, engine: Engine | None = None) -> Starlette
                 config.email_events_secret, body, request.headers.get("x-email-signature", "")
             )
         except SignatureError as exc:
-            count("email", "bad_signature")
+            await count("email", "bad_signature")
             return _error(401, str(exc))
         try:
             events = email_events(body)
         except MalformedBody as exc:
-            count("email", "malformed")
+            await count("email", "malformed")
             return _error(400, str(exc))
         return await commit(events)
 

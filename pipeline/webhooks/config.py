@@ -38,7 +38,7 @@ def load_webhook_config() -> WebhookConfig:
     settings = load_settings()  # also reads .env
     ids = os.environ.get("DRIVE_CHANNEL_IDS", "")
     return WebhookConfig(
-        database_url=settings.database_url,
+        database_url=settings.store_url,
         hubspot_client_secret=os.environ.get("HUBSPOT_CLIENT_SECRET") or None,
         hubspot_accept_legacy=_flag("HUBSPOT_ACCEPT_LEGACY_SIGNATURES"),
         drive_channel_token=os.environ.get("DRIVE_CHANNEL_TOKEN") or None,
