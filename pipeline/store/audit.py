@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from pipeline.store.inbox import sha256_hex, utcnow
+from pipeline.store.sql import sha256_hex, utcnow
 from pipeline.store.tables import audit_log
 
 SECRET_KEY = re.compile(r"secret|token|password|api[_-]?key|authorization|signature", re.I)

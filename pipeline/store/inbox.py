@@ -7,15 +7,14 @@ by id; the processing job records outcomes. An event that keeps failing moves to
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import Engine, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from pipeline.store.sql import dialect_insert, sha256_hex, utcnow
 from pipeline.store.tables import webhook_dead_letters, webhook_inbox, webhook_receipts
 
 SOURCES = ("hubspot", "drive", "email")
@@ -29,14 +28,6 @@ OUTCOMES = (
     "disabled",
     "dead_lettered",
 )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def sha256_hex(data: bytes | str) -> str:
-    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -65,15 +56,11 @@ class StoredEvent:
     received_at: datetime
 
 
-def _dialect_insert(engine: Engine, table):  # type: ignore[no-untyped-def]
-    return (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
-
-
 def record_receipts(conn, engine: Engine, counts: Counter[tuple[date, str, str]]) -> None:  # type: ignore[no-untyped-def]
     """Add to the per-day counters in the caller's transaction."""
     if not counts:
         return
-    stmt = _dialect_insert(engine, webhook_receipts)
+    stmt = dialect_insert(engine, webhook_receipts)
     stmt = stmt.on_conflict_do_update(
         index_elements=["day", "source", "outcome"],
         set_={"count": webhook_receipts.c.count + stmt.excluded.count},
@@ -100,7 +87,7 @@ def accept_events(
     with engine.begin() as conn:
         if events:
             stmt = (
-                _dialect_insert(engine, webhook_inbox)
+                dialect_insert(engine, webhook_inbox)
                 .on_conflict_do_nothing(index_elements=["fingerprint"])
                 .returning(webhook_inbox.c.fingerprint)
             )
@@ -212,7 +199,7 @@ def record_failure(engine: Engine, event_id: int, error: str, max_attempts: int)
             .values(status=status, attempts=attempts, last_error=error[:4000])
         )
         if status == "dead":
-            letter = _dialect_insert(engine, webhook_dead_letters)
+            letter = dialect_insert(engine, webhook_dead_letters)
             conn.execute(
                 letter.on_conflict_do_update(
                     index_elements=["inbox_id"],

@@ -88,3 +88,25 @@ audit_log = Table(
     Column("details", Text),
     Index("ix_audit_log_at", "at"),
 )
+
+# Enrichment answers per provider and normalized input (found and not-found alike), so a
+# re-run on unchanged leads makes no HTTP calls until `expires_at`.
+enrichment_cache = Table(
+    "enrichment_cache",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("input_key", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# Paid lookups per provider and UTC day, for the per-day budget shared by every run.
+enrichment_spend = Table(
+    "enrichment_spend",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("lookups", BigInteger, nullable=False),
+)

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.store.inbox import InboxEvent, sha256_hex
+from pipeline.store.inbox import InboxEvent
+from pipeline.store.sql import sha256_hex
 
 
 class MalformedBody(ValueError):

@@ -1,0 +1,260 @@
+"""One HTTP enrichment provider: limiter, retries, circuit breaker and timeouts around httpx.
+
+Every request first takes a permit from the provider's rate limiter (pyrate-limiter), so
+concurrent workers together stay under the vendor's limit. Transient failures (429, 5xx,
+timeouts, dropped connections) are retried by tenacity with exponential backoff and jitter,
+never sooner than the vendor's `Retry-After`. A lookup that still fails counts against a
+circuit breaker (pybreaker); once it opens, the provider is not called again until it resets
+and the waterfall reports the rest as not enriched. A 401/403 stops the provider for good: a
+wrong key is a configuration error, not something to retry.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import pybreaker
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pyrate_limiter import Limiter, Rate
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from pipeline.enrich.cache import CachedAnswer
+from pipeline.enrich.config import ProviderConfig
+from pipeline.store.sql import utcnow
+
+DEFAULT_PATHS = {"email_finder": "/v5.0/search/person.json", "company": "/v2/companies/find"}
+
+
+class ProviderFailure(Exception):
+    """A lookup failed after its retries (or the circuit is open); the row is not enriched."""
+
+
+class TransientError(ProviderFailure):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthError(ProviderFailure):
+    """401/403: the key is wrong or lacks access."""
+
+
+class ResponseShapeError(ProviderFailure):
+    """The vendor answered 200 with something we do not understand."""
+
+
+class CircuitOpen(ProviderFailure):
+    pass
+
+
+class EmailFinderAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(default=None, max_length=320)
+    email_verification: str | None = None
+    email_confidence: float | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _looks_like_email(cls, value: str | None) -> str | None:
+        if value is not None and "@" not in value:
+            raise ValueError(f"not an email address: {value[:60]!r}")
+        return value.strip().lower() if value else value
+
+
+class CompanyAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    company: str | None = None
+    industry: str | None = None
+    employee_range: str | None = None
+    revenue_range: str | None = None
+    hq_country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    technologies: list[str] | None = None
+
+
+ANSWER_MODELS: dict[str, type[BaseModel]] = {
+    "email_finder": EmailFinderAnswer,
+    "company": CompanyAnswer,
+}
+
+
+def _dig(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.replace(".", "", 1).isdigit():
+        return float(value)
+    try:
+        when: datetime = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - utcnow()).total_seconds())
+
+
+class _WaitRespectingRetryAfter:
+    def __init__(self, max_backoff: float) -> None:
+        self._backoff = wait_exponential_jitter(initial=0.25, max=max_backoff, jitter=0.25)
+
+    def __call__(self, state: RetryCallState) -> float:
+        backoff = self._backoff(state)
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, TransientError) and error.retry_after is not None:
+            return max(backoff, error.retry_after)
+        return backoff
+
+
+class HttpProvider:
+    def __init__(
+        self,
+        name: str,
+        config: ProviderConfig,
+        key: str,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._key = key
+        self._url = config.base_url.rstrip("/") + (config.path or DEFAULT_PATHS[config.kind])
+        self._client = client or httpx.Client(
+            timeout=httpx.Timeout(config.timeout_seconds),
+            limits=httpx.Limits(max_connections=config.concurrency * 2),
+        )
+        interval_ms = max(1, int(config.rate.per_seconds * 1000))
+        self._limiter = Limiter(Rate(config.rate.requests, interval_ms))
+        self._breaker = pybreaker.CircuitBreaker(
+            fail_max=config.breaker.fail_max,
+            reset_timeout=config.breaker.reset_seconds,
+            exclude=[AuthError],
+            name=name,
+        )
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()  # requests, http_<status>, retries, errors
+        self.auth_failed: str | None = None
+
+    def __repr__(self) -> str:  # never the key
+        return f"HttpProvider({self.name!r}, {self._url!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    @property
+    def circuit_open(self) -> bool:
+        return self._breaker.current_state == pybreaker.STATE_OPEN
+
+    def _count(self, what: str) -> None:
+        with self._lock:
+            self.counts[what] += 1
+
+    def _headers(self) -> dict[str, str]:
+        scheme = self.config.auth_scheme
+        return {
+            self.config.auth_header: f"{scheme} {self._key}" if scheme else self._key,
+            "Accept": "application/json",
+        }
+
+    def _request(self, lookup: dict[str, Any]) -> httpx.Response:
+        self._limiter.try_acquire(self.name)
+        self._count("requests")
+        try:
+            if self.config.kind == "company":
+                return self._client.get(self._url, params=lookup, headers=self._headers())
+            return self._client.post(self._url, json=lookup, headers=self._headers())
+        except httpx.TimeoutException:
+            self._count("timeouts")
+            raise TransientError(
+                f"{self.name}: timed out after {self.config.timeout_seconds} s"
+            ) from None
+        except httpx.TransportError as exc:
+            self._count("transport_errors")
+            raise TransientError(f"{self.name}: {type(exc).__name__}") from None
+
+    def _attempt(self, lookup: dict[str, Any]) -> CachedAnswer:
+        response = self._request(lookup)
+        status = response.status_code
+        self._count(f"http_{status}")
+        if status in (401, 403):
+            raise AuthError(
+                f"{self.name}: HTTP {status}: the API key in ${self.config.api_key_env} was refused"
+            )
+        if status == 429 or status >= 500:
+            raise TransientError(
+                f"{self.name}: HTTP {status}",
+                retry_after_seconds(response.headers.get("retry-after")),
+            )
+        if status == 404:
+            return CachedAnswer("not_found", {}, utcnow())
+        if status in (400, 422):
+            # The vendor will not answer this input however often we ask.
+            return CachedAnswer("not_found", {"rejected": f"HTTP {status}"}, utcnow())
+        if status != 200:
+            raise ResponseShapeError(f"{self.name}: unexpected HTTP {status}")
+        return self._parse(response, lookup)
+
+    def _parse(self, response: httpx.Response, lookup: dict[str, Any]) -> CachedAnswer:
+        try:
+            data = response.json()
+        except ValueError:
+            raise ResponseShapeError(f"{self.name}: answer for {lookup} is not JSON") from None
+        if not isinstance(data, dict):
+            raise ResponseShapeError(
+                f"{self.name}: answer for {lookup} is a JSON {type(data).__name__}, "
+                "expected an object"
+            )
+        mapped = {field: _dig(data, path) for field, path in self.config.field_map.items()}
+        try:
+            answer = ANSWER_MODELS[self.config.kind].model_validate(mapped)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            raise ResponseShapeError(
+                f"{self.name}: answer for {lookup}: field {field!r} "
+                f"(from {self.config.field_map.get(field.split('.')[0], '?')!r}): {err['msg']}"
+            ) from None
+        values = {k: v for k, v in answer.model_dump().items() if v is not None}
+        return CachedAnswer("found" if values else "not_found", values, utcnow())
+
+    def _with_retries(self, lookup: dict[str, Any]) -> CachedAnswer:
+        retrying = Retrying(
+            stop=stop_after_attempt(self.config.max_attempts),
+            wait=_WaitRespectingRetryAfter(self.config.max_backoff_seconds),
+            retry=retry_if_exception_type(TransientError),
+            before_sleep=lambda _state: self._count("retries"),
+            reraise=True,
+        )
+        return retrying(self._attempt, lookup)
+
+    def fetch(self, lookup: dict[str, Any]) -> CachedAnswer:
+        """The provider's answer for one input; raises ProviderFailure subclasses."""
+        if self.auth_failed:
+            raise AuthError(self.auth_failed)
+        try:
+            return self._breaker.call(self._with_retries, lookup)
+        except pybreaker.CircuitBreakerError:
+            self._count("circuit_open")
+            raise CircuitOpen(
+                f"{self.name}: circuit open after {self.config.breaker.fail_max} failed lookups"
+            ) from None
+        except AuthError as exc:
+            self.auth_failed = str(exc)
+            raise
