@@ -130,8 +130,9 @@ def load_config(path: str | Path | None = None) -> EnrichmentConfig:
         return EnrichmentConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise ConfigError(f"{path}: {where}: {err['msg']}") from None
+        where = ".".join(str(p) for p in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{path}: {where + ': ' if where else ''}{message}") from None
 
 
 def api_key(name: str, provider: ProviderConfig) -> str:

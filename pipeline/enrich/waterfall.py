@@ -250,12 +250,14 @@ def enrich_leads(
     without it nothing is cached and only per-run budgets apply."""
     started = utcnow()
     report = EnrichmentReport()
-    work = leads.with_columns(
-        pl.lit(None, dtype).alias(name) for name, dtype in FIELD_TYPES.items() if name not in leads
+    types = FIELD_TYPES | dict.fromkeys(
+        ("first_name", "last_name", "domain", "phone_e164"), pl.String()
     )
-    for name in ("first_name", "last_name", "domain", "phone_e164"):
-        if name not in work.columns:
-            work = work.with_columns(pl.lit(None, pl.String).alias(name))
+    # All-null columns (a small file, an empty field) arrive typed Null: give them their type.
+    work = leads.with_columns(
+        pl.col(name).cast(dtype) if name in leads.columns else pl.lit(None, dtype).alias(name)
+        for name, dtype in types.items()
+    )
     offline = offline_fields(work, default_country)
     work = work.with_columns(
         *[offline[c] for c in QUALITY_COLUMNS],
