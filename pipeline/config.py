@@ -24,6 +24,8 @@ class Settings:
     # kept out of repr() and logged only through `pipeline.store.redact_url`.
     database_url: str | None = field(default=None, repr=False)
     webhook_max_attempts: int = 5
+    enrichment: str = "offline"  # offline | http
+    enrichment_config: Path | None = None
 
     @property
     def store_url(self) -> str:
@@ -48,4 +50,8 @@ def load_settings() -> Settings:
         excel_sheets=os.environ.get("LEADS_EXCEL_SHEETS", "first").lower(),
         database_url=os.environ.get("LEADS_DATABASE_URL") or None,
         webhook_max_attempts=int(os.environ.get("LEADS_WEBHOOK_MAX_ATTEMPTS", "5")),
+        enrichment=os.environ.get("LEADS_ENRICHMENT", "offline").strip().lower(),
+        enrichment_config=Path(os.environ["LEADS_ENRICHMENT_CONFIG"])
+        if os.environ.get("LEADS_ENRICHMENT_CONFIG")
+        else None,
     )

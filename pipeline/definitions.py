@@ -17,10 +17,11 @@ from dagster import (
     load_assets_from_modules,
 )
 
-from assets import dedupe, ingest, normalize, webhooks
+from assets import dedupe, enrich, ingest, normalize, webhooks
 from assets.partitions import arrival_day
 from pipeline.config import Settings, load_settings
 from pipeline.store import redact_url
+from resources.enrichment import EnrichmentProvider, OfflineEnrichment, WaterfallEnrichment
 from resources.io_manager import LeadsWarehouseIOManager
 from resources.lead_source import LeadSource, LocalFolderLeadSource
 from resources.ops_store import OpsStore
@@ -47,6 +48,28 @@ dedupe_job = define_asset_job(
 )
 
 
+enrich_job = define_asset_job(
+    "enrich_job",
+    selection=AssetSelection.groups("enrich"),
+    description="Enrich and score the golden leads.",
+)
+
+
+def enrichment_from(settings: Settings) -> EnrichmentProvider:
+    """LEADS_ENRICHMENT picks the backend; `http` with a missing key or a bad config file is
+    an error here, when the code location loads, not a silent offline run."""
+    if settings.enrichment == "offline":
+        return OfflineEnrichment(default_country=settings.default_country)
+    if settings.enrichment == "http":
+        from pipeline.enrich import load_config, open_providers
+
+        path = str(settings.enrichment_config) if settings.enrichment_config else None
+        for provider in open_providers(load_config(path)).values():  # checks every key
+            provider.close()
+        return WaterfallEnrichment(config_path=path, default_country=settings.default_country)
+    raise ValueError(f"LEADS_ENRICHMENT must be 'offline' or 'http', got {settings.enrichment!r}")
+
+
 def lead_source_from(settings: Settings) -> LeadSource:
     return LocalFolderLeadSource(folder=str(settings.source_dir))
 
@@ -65,22 +88,25 @@ def ops_store_from(settings: Settings) -> OpsStore:
 def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or load_settings()
     source = lead_source_from(settings)
+    enrichment = enrichment_from(settings)
     log.info(
-        "lead source: %s; warehouse: %s; operational store: %s",
+        "lead source: %s; warehouse: %s; operational store: %s; %s",
         source.describe(),
         settings.warehouse_path,
         redact_url(settings.store_url),
+        enrichment.describe(),
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return Definitions(
-        assets=load_assets_from_modules([ingest, normalize, dedupe, webhooks]),
-        jobs=[ingest_job, dedupe_job, webhooks.process_webhook_events],
+        assets=load_assets_from_modules([ingest, normalize, dedupe, enrich, webhooks]),
+        jobs=[ingest_job, dedupe_job, enrich_job, webhooks.process_webhook_events],
         sensors=[
             build_file_arrival_sensor(ingest_job.name),
             build_webhook_inbox_sensor(webhooks.process_webhook_events, ingest_job),
         ],
         resources={
             "ops_store": ops_store_from(settings),
+            "enrichment": enrichment,
             "io_manager": LeadsWarehouseIOManager(
                 database=str(settings.warehouse_path), schema=WAREHOUSE_SCHEMA
             ),
@@ -133,6 +159,12 @@ def run_ingest_for_all_arrivals(settings: Settings) -> bool:
         if ok:
             print("resolving duplicates into entities ...", flush=True)
             result = definitions.resolve_job_def(dedupe_job.name).execute_in_process(
+                instance=instance, raise_on_error=False, run_config=QUIET
+            )
+            ok = result.success
+        if ok:
+            print("enriching and scoring the golden leads ...", flush=True)
+            result = definitions.resolve_job_def(enrich_job.name).execute_in_process(
                 instance=instance, raise_on_error=False, run_config=QUIET
             )
             ok = result.success
