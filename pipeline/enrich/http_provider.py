@@ -13,24 +13,18 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 import pybreaker
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pyrate_limiter import Limiter, Rate
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from pipeline.enrich.cache import CachedAnswer
 from pipeline.enrich.config import ProviderConfig
+from pipeline.retrying import TransientError as RetryableError
+from pipeline.retrying import WaitRespectingRetryAfter, retry_after_seconds
 from pipeline.store.sql import utcnow
 
 DEFAULT_PATHS = {"email_finder": "/v5.0/search/person.json", "company": "/v2/companies/find"}
@@ -40,10 +34,8 @@ class ProviderFailure(Exception):
     """A lookup failed after its retries (or the circuit is open); the row is not enriched."""
 
 
-class TransientError(ProviderFailure):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+class TransientError(ProviderFailure, RetryableError):
+    """429, 5xx, a timeout or a dropped connection."""
 
 
 class AuthError(ProviderFailure):
@@ -96,32 +88,6 @@ def _dig(data: Any, path: str) -> Any:
             return None
         data = data.get(part)
     return data
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """`Retry-After` as seconds: either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.replace(".", "", 1).isdigit():
-        return float(value)
-    try:
-        when: datetime = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - utcnow()).total_seconds())
-
-
-class _WaitRespectingRetryAfter:
-    def __init__(self, max_backoff: float) -> None:
-        self._backoff = wait_exponential_jitter(initial=0.25, max=max_backoff, jitter=0.25)
-
-    def __call__(self, state: RetryCallState) -> float:
-        backoff = self._backoff(state)
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, TransientError) and error.retry_after is not None:
-            return max(backoff, error.retry_after)
-        return backoff
 
 
 class HttpProvider:
@@ -237,7 +203,7 @@ class HttpProvider:
     def _with_retries(self, lookup: dict[str, Any]) -> CachedAnswer:
         retrying = Retrying(
             stop=stop_after_attempt(self.config.max_attempts),
-            wait=_WaitRespectingRetryAfter(self.config.max_backoff_seconds),
+            wait=WaitRespectingRetryAfter(self.config.max_backoff_seconds),
             retry=retry_if_exception_type(TransientError),
             before_sleep=lambda _state: self._count("retries"),
             reraise=True,

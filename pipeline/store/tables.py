@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid); Postgres gets a bigint.
@@ -109,4 +110,88 @@ enrichment_spend = Table(
     Column("provider", String(64), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("lookups", BigInteger, nullable=False),
+)
+
+# --- CRM sync ----------------------------------------------------------------------------
+# Per backend and entity: the CRM id and what was last written (hash and values), so only new
+# or changed entities are sent. Updated per acknowledged batch (crash safety).
+crm_sync_ledger = Table(
+    "crm_sync_ledger",
+    metadata,
+    Column("backend", String(16), primary_key=True),
+    Column("entity_id", String(64), primary_key=True),
+    Column("id_value", String(320), nullable=False),
+    Column("crm_id", String(64)),
+    Column("properties", Text, nullable=False),
+    Column("properties_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False, server_default="synced"),
+    Column("merged_into", String(64)),
+    Column("synced_at", DateTime(timezone=True), nullable=False),
+    Column("run_id", String(64)),
+    Index("ix_crm_sync_ledger_crm_id", "backend", "crm_id"),
+)
+
+crm_companies = Table(
+    "crm_companies",
+    metadata,
+    Column("backend", String(16), primary_key=True),
+    Column("domain", String(255), primary_key=True),
+    Column("crm_id", String(64)),
+    Column("name", String(300)),
+    Column("synced_at", DateTime(timezone=True), nullable=False),
+)
+
+# The outbox backend: every planned operation once (re-runs append nothing new).
+crm_outbox = Table(
+    "crm_outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(64)),
+    Column("operation", String(32), nullable=False),
+    Column("object_type", String(32), nullable=False),
+    Column("object_key", String(320), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("payload_sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("operation", "object_type", "object_key", "payload_sha256"),
+)
+
+crm_sync_rejections = Table(
+    "crm_sync_rejections",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(64)),
+    Column("backend", String(16), nullable=False),
+    Column("entity_id", String(64)),
+    Column("id_value", String(320)),
+    Column("category", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("input", Text, nullable=False),
+    Column("rejected_at", DateTime(timezone=True), nullable=False),
+)
+
+# Changes made on the CRM side, from HubSpot webhooks: manual edits the sync must not
+# overwrite, lifecycle changes, deletions and merges.
+crm_contact_changes = Table(
+    "crm_contact_changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_fingerprint", String(64), nullable=False, unique=True),
+    Column("crm_id", String(64), nullable=False),
+    Column("change", String(32), nullable=False),
+    Column("property", String(120)),
+    Column("value", Text),
+    Column("change_source", String(64)),
+    Column("occurred_at", DateTime(timezone=True)),
+    Index("ix_crm_contact_changes_crm_id", "crm_id"),
+)
+
+# Addresses that must never get outreach: unsubscribes, complaints, hard bounces.
+suppression_list = Table(
+    "suppression_list",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("reason", String(64), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
 )
