@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, select
 
 from pipeline.store.sql import dialect_insert, sha256_hex, utcnow
-from pipeline.store.tables import enrichment_cache, enrichment_spend
+from pipeline.store.tables import enrichment_cache
 
 CHUNK = 500
 
@@ -77,30 +77,4 @@ def store_answers(
         conn.execute(stmt, rows)
 
 
-def spend_today(engine: Engine, provider: str, day: date) -> int:
-    s = enrichment_spend
-    with engine.connect() as conn:
-        value = conn.execute(
-            select(s.c.lookups).where(s.c.provider == provider, s.c.day == day)
-        ).scalar()
-    return int(value or 0)
-
-
-def try_spend(engine: Engine, provider: str, day: date, per_day: int | None) -> bool:
-    """Take one paid lookup from today's budget; False when it is used up. Atomic across
-    processes: the increment only happens while under the cap."""
-    s = enrichment_spend
-    with engine.begin() as conn:
-        conn.execute(
-            dialect_insert(engine, s)
-            .values(provider=provider, day=day, lookups=0)
-            .on_conflict_do_nothing(index_elements=["provider", "day"])
-        )
-        condition = and_(s.c.provider == provider, s.c.day == day)
-        if per_day is not None:
-            condition = and_(condition, s.c.lookups < per_day)
-        result = conn.execute(update(s).where(condition).values(lookups=s.c.lookups + 1))
-        return result.rowcount == 1
-
-
-__all__ = ["CachedAnswer", "cached", "input_key", "spend_today", "store_answers", "try_spend"]
+__all__ = ["CachedAnswer", "cached", "input_key", "store_answers"]

@@ -22,10 +22,11 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
-from pipeline.enrich.cache import CachedAnswer, cached, input_key, store_answers, try_spend
+from pipeline.enrich.cache import CachedAnswer, cached, input_key, store_answers
 from pipeline.enrich.config import EnrichmentConfig
 from pipeline.enrich.http_provider import AuthError, CircuitOpen, HttpProvider, ProviderFailure
 from pipeline.enrich.offline import OFFLINE, offline_fields
+from pipeline.store.spend import try_spend
 from pipeline.store.sql import utcnow
 
 FIELD_TYPES: dict[str, pl.DataType] = {

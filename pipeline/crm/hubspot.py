@@ -1,0 +1,330 @@
+"""The HubSpot backend, on the official `hubspot-api-client`.
+
+Every request takes a permit from a client-side limiter first (the portal's 10-second limit,
+100 or 190 by plan; search endpoints 4 per second) and, when a daily quota is configured,
+from the day's counter in the operational store, so concurrent runs, serialized by the
+`hubspot_api` Dagster pool, never trip 429s. 429 and 5xx are still retried (urllib3's own
+retry skips POST, and every batch call is a POST), never sooner than `Retry-After` or, for a
+spent rolling window, `X-HubSpot-RateLimit-Interval-Milliseconds`. 401 is a configuration
+error; other 4xx are the caller's problem and raise with HubSpot's category and message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import urllib3
+from hubspot import HubSpot
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicDefaultAssociationMultiPost,
+    PublicDefaultAssociationMultiPost,
+    PublicObjectId,
+)
+from hubspot.crm.companies import (
+    BatchInputSimplePublicObjectBatchInputForCreate as CompanyBatchCreate,
+)
+from hubspot.crm.companies import Filter, FilterGroup, PublicObjectSearchRequest
+from hubspot.crm.companies import SimplePublicObjectBatchInputForCreate as CompanyCreate
+from hubspot.crm.contacts import (
+    ApiException,
+    BatchInputSimplePublicObjectBatchInput,
+    BatchInputSimplePublicObjectBatchInputForCreate,
+    BatchInputSimplePublicObjectBatchInputUpsert,
+    PublicMergeInput,
+    SimplePublicObjectBatchInput,
+    SimplePublicObjectBatchInputForCreate,
+    SimplePublicObjectBatchInputUpsert,
+)
+from pyrate_limiter import Limiter, Rate
+from sqlalchemy import Engine
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+from pipeline.crm.client import Association, BatchResult, CrmClient, RecordError
+from pipeline.crm.mapping import MappingError
+from pipeline.retrying import TransientError, WaitRespectingRetryAfter, retry_after_seconds
+from pipeline.store.spend import try_spend
+from pipeline.store.sql import utcnow
+
+HUBSPOT_API = "https://api.hubapi.com"
+SEARCH_PER_SECOND = 4  # HubSpot allows 5 search requests per second per account
+
+
+class CrmError(RuntimeError):
+    """HubSpot refused a request for a reason retrying will not fix."""
+
+
+class CrmAuthError(CrmError):
+    pass
+
+
+class DailyQuotaReached(CrmError):
+    pass
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in dict(headers).items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def hubspot_wait(status: int, headers: Any) -> float | None:
+    """How long HubSpot asks us to wait: Retry-After, or the rolling window when it is spent."""
+    explicit = retry_after_seconds(_header(headers, "Retry-After"))
+    if explicit is not None:
+        return explicit
+    interval = _header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+    if status == 429 and interval and interval.isdigit():
+        remaining = _header(headers, "X-HubSpot-RateLimit-Remaining")
+        # A spent window frees one slot per (interval / max); a whole interval is the safe bound.
+        if remaining in (None, "0"):
+            return int(interval) / 1000
+    return None
+
+
+def _error_body(exc: ApiException) -> dict[str, Any]:
+    try:
+        body = json.loads(exc.body or "{}")
+    except (TypeError, ValueError):
+        return {"message": str(exc.body)[:300]}
+    return body if isinstance(body, dict) else {"message": str(body)[:300]}
+
+
+class HubSpotCrm(CrmClient):
+    backend = "hubspot"
+
+    def __init__(
+        self,
+        access_token: str,
+        base_url: str | None = None,
+        *,
+        requests_per_10s: int = 100,
+        daily_limit: int | None = None,
+        engine: Engine | None = None,
+        max_attempts: int = 6,
+        max_backoff_seconds: float = 30.0,
+        timeout_seconds: float = 30.0,
+    ) -> None:
+        if not access_token:
+            raise CrmAuthError(
+                "CRM_BACKEND=hubspot needs HUBSPOT_ACCESS_TOKEN (a private app token)"
+            )
+        self._base_url = (base_url or HUBSPOT_API).rstrip("/")
+        self._api = HubSpot(access_token=access_token, host=self._base_url)
+        self._limiter = Limiter(Rate(requests_per_10s, 10_000))
+        self._search_limiter = Limiter(Rate(SEARCH_PER_SECOND, 1_000))
+        self._daily_limit = daily_limit
+        self._engine = engine
+        self._max_attempts = max_attempts
+        self._max_backoff = max_backoff_seconds
+        self._timeout = timeout_seconds
+        self.requests = 0
+        self.retries = 0
+
+    def __repr__(self) -> str:
+        return f"HubSpotCrm({self._base_url!r})"
+
+    def describe(self) -> str:
+        return f"HubSpot CRM at {self._base_url} (official client)"
+
+    def _call(self, what: str, fn: Any, *args: Any, search: bool = False, **kwargs: Any) -> Any:
+        def attempt() -> Any:
+            self._limiter.try_acquire("hubspot")
+            if search:
+                self._search_limiter.try_acquire("hubspot-search")
+            over_daily = (
+                self._engine is not None
+                and self._daily_limit is not None
+                and not try_spend(self._engine, "hubspot", utcnow().date(), self._daily_limit)
+            )
+            if over_daily:
+                raise DailyQuotaReached(
+                    f"HubSpot daily request budget ({self._daily_limit}) is used up; "
+                    "the rest syncs tomorrow"
+                )
+            self.requests += 1
+            try:
+                return fn(*args, _request_timeout=self._timeout, **kwargs)
+            except ApiException as exc:
+                body = _error_body(exc)
+                status = exc.status or 0
+                message = body.get("message", exc.reason or "")
+                if status == 429 and body.get("policyName") == "DAILY":
+                    raise DailyQuotaReached(
+                        f"{what}: HubSpot daily limit reached: {message}"
+                    ) from None
+                if status == 429 or status >= 500:
+                    raise TransientError(
+                        f"{what}: HTTP {status} {body.get('policyName', '')} {message}".strip(),
+                        hubspot_wait(status, exc.headers),
+                    ) from None
+                if status == 401:
+                    raise CrmAuthError(
+                        f"{what}: HubSpot refused the access token (401 {body.get('category', '')})"
+                    ) from None
+                raise CrmError(
+                    f"{what}: HTTP {status} {body.get('category', '')}: {message}"
+                ) from None
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise TransientError(f"{what}: {type(exc).__name__}") from None
+
+        def count_retry(_state: Any) -> None:
+            self.retries += 1
+
+        return Retrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=WaitRespectingRetryAfter(self._max_backoff, initial=0.5),
+            retry=retry_if_exception_type(TransientError),
+            before_sleep=count_retry,
+            reraise=True,
+        )(attempt)
+
+    def check_properties(self, object_type: str, names: set[str]) -> None:
+        answer = self._call(
+            f"list {object_type} properties",
+            self._api.crm.properties.core_api.get_all,
+            object_type=object_type,
+        )
+        known = {p.name for p in answer.results}
+        unknown = sorted(names - known)
+        if unknown:
+            raise MappingError(
+                f"the HubSpot portal has no {object_type} properties {unknown}: create them in "
+                "HubSpot (Settings > Properties) or remove them from the CRM mapping"
+            )
+
+    @staticmethod
+    def _result(response: Any, emails_by_id: dict[str, str] | None = None) -> BatchResult:
+        result = BatchResult()
+        for record in response.results or []:
+            props = record.properties or {}
+            email = (props.get("email") or "").lower() or (emails_by_id or {}).get(record.id)
+            if not email:
+                continue
+            result.ids[email] = record.id
+            if getattr(record, "new", False):
+                result.created.add(email)
+        for error in getattr(response, "errors", None) or []:
+            context = error.context or {}
+            keys = context.get("ids") or context.get("emails") or [""]
+            for key in keys:
+                if emails_by_id and key in emails_by_id:
+                    key = emails_by_id[key]
+                result.errors.append(
+                    RecordError(str(key).lower(), error.category or "ERROR", error.message or "")
+                )
+        return result
+
+    def upsert_contacts(self, inputs: list[tuple[str, dict[str, str]]]) -> BatchResult:
+        body = BatchInputSimplePublicObjectBatchInputUpsert(
+            inputs=[
+                SimplePublicObjectBatchInputUpsert(id_property="email", id=email, properties=props)
+                for email, props in inputs
+            ]
+        )
+        response = self._call(
+            "upsert contacts",
+            self._api.crm.contacts.batch_api.upsert,
+            batch_input_simple_public_object_batch_input_upsert=body,
+        )
+        return self._result(response)
+
+    def create_contacts(self, inputs: list[tuple[str, dict[str, str]]]) -> BatchResult:
+        body = BatchInputSimplePublicObjectBatchInputForCreate(
+            inputs=[SimplePublicObjectBatchInputForCreate(properties=props) for _, props in inputs]
+        )
+        try:
+            response = self._call(
+                "create contacts",
+                self._api.crm.contacts.batch_api.create,
+                batch_input_simple_public_object_batch_input_for_create=body,
+            )
+        except CrmError as exc:
+            if "CONFLICT" not in str(exc):
+                raise
+            # HubSpot refuses a whole create batch on a duplicate; report every record.
+            return BatchResult(errors=[RecordError(e, "CONFLICT", str(exc)) for e, _ in inputs])
+        return self._result(response)
+
+    def update_contacts(self, inputs: list[tuple[str, str, dict[str, str]]]) -> BatchResult:
+        body = BatchInputSimplePublicObjectBatchInput(
+            inputs=[
+                SimplePublicObjectBatchInput(id=crm_id, properties=p) for crm_id, _, p in inputs
+            ]
+        )
+        response = self._call(
+            "update contacts",
+            self._api.crm.contacts.batch_api.update,
+            batch_input_simple_public_object_batch_input=body,
+        )
+        return self._result(response, {crm_id: email for crm_id, email, _ in inputs})
+
+    def ensure_companies(self, companies: dict[str, dict[str, str]]) -> dict[str, str | None]:
+        ids: dict[str, str | None] = {}
+        missing: dict[str, dict[str, str]] = {}
+        for domain, props in companies.items():
+            request = PublicObjectSearchRequest(
+                filter_groups=[
+                    FilterGroup(
+                        filters=[Filter(property_name="domain", operator="EQ", value=domain)]
+                    )
+                ],
+                properties=["domain", "name"],
+                limit=1,
+            )
+            found = self._call(
+                "search companies",
+                self._api.crm.companies.search_api.do_search,
+                public_object_search_request=request,
+                search=True,
+            )
+            if found.results:
+                ids[domain] = found.results[0].id
+            else:
+                missing[domain] = props
+        if missing:
+            body = CompanyBatchCreate(
+                inputs=[CompanyCreate(properties=p | {"domain": d}) for d, p in missing.items()]
+            )
+            created = self._call(
+                "create companies",
+                self._api.crm.companies.batch_api.create,
+                batch_input_simple_public_object_batch_input_for_create=body,
+            )
+            for record in created.results or []:
+                domain = (record.properties or {}).get("domain")
+                if domain:
+                    ids[domain.lower()] = record.id
+        return ids
+
+    def associate(self, pairs: list[Association]) -> None:
+        inputs = [
+            PublicDefaultAssociationMultiPost(
+                _from=PublicObjectId(id=p.contact_id), to=PublicObjectId(id=p.company_id)
+            )
+            for p in pairs
+            if p.contact_id and p.company_id
+        ]
+        if inputs:
+            self._call(
+                "associate contacts with companies",
+                self._api.crm.associations.v4.batch_api.create_default,
+                from_object_type="contacts",
+                to_object_type="companies",
+                batch_input_public_default_association_multi_post=(
+                    BatchInputPublicDefaultAssociationMultiPost(inputs=inputs)
+                ),
+            )
+
+    def merge_contacts(self, primary_id: str, merged_id: str) -> str:
+        merged = self._call(
+            "merge contacts",
+            self._api.crm.contacts.basic_api.merge,
+            public_merge_input=PublicMergeInput(
+                primary_object_id=primary_id, object_id_to_merge=merged_id
+            ),
+        )
+        return str(merged.id)
