@@ -46,7 +46,7 @@ def process_inbox_events(
         try:
             if handler is None:
                 raise EventRejected(f"inbox id {event.id}: no handler for source {event.source!r}")
-            handler(event)
+            context.log.debug(handler(engine, event))
         except Exception as exc:
             status = record_failure(
                 engine, event.id, f"{type(exc).__name__}: {exc}", ops_store.max_attempts

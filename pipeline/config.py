@@ -26,6 +26,12 @@ class Settings:
     webhook_max_attempts: int = 5
     enrichment: str = "offline"  # offline | http
     enrichment_config: Path | None = None
+    crm_backend: str = "outbox"  # outbox | hubspot (HUBSPOT_ACCESS_TOKEN is read as an EnvVar)
+    hubspot_base_url: str | None = None
+    hubspot_requests_per_10s: int = 100
+    hubspot_daily_limit: int | None = None
+    crm_mapping: Path | None = None
+    crm_max_rejected_rate: float = 0.05
 
     @property
     def store_url(self) -> str:
@@ -35,6 +41,11 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         return self.data_dir / "warehouse.duckdb"
+
+
+def _path(variable: str) -> Path | None:
+    value = os.environ.get(variable, "").strip()
+    return Path(value) if value else None
 
 
 def load_settings() -> Settings:
@@ -51,7 +62,13 @@ def load_settings() -> Settings:
         database_url=os.environ.get("LEADS_DATABASE_URL") or None,
         webhook_max_attempts=int(os.environ.get("LEADS_WEBHOOK_MAX_ATTEMPTS", "5")),
         enrichment=os.environ.get("LEADS_ENRICHMENT", "offline").strip().lower(),
-        enrichment_config=Path(os.environ["LEADS_ENRICHMENT_CONFIG"])
-        if os.environ.get("LEADS_ENRICHMENT_CONFIG")
+        enrichment_config=_path("LEADS_ENRICHMENT_CONFIG"),
+        crm_backend=os.environ.get("CRM_BACKEND", "outbox").strip().lower(),
+        hubspot_base_url=os.environ.get("HUBSPOT_BASE_URL") or None,
+        hubspot_requests_per_10s=int(os.environ.get("HUBSPOT_REQUESTS_PER_10S", "100")),
+        hubspot_daily_limit=int(os.environ["HUBSPOT_DAILY_LIMIT"])
+        if os.environ.get("HUBSPOT_DAILY_LIMIT")
         else None,
+        crm_mapping=_path("CRM_MAPPING"),
+        crm_max_rejected_rate=float(os.environ.get("CRM_MAX_REJECTED_RATE", "0.05")),
     )

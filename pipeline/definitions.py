@@ -21,6 +21,7 @@ from assets import dedupe, enrich, ingest, normalize, webhooks
 from assets.partitions import arrival_day
 from pipeline.config import Settings, load_settings
 from pipeline.store import redact_url
+from resources.crm import CrmResource, HubSpotCrmResource, OutboxCrmResource
 from resources.enrichment import EnrichmentProvider, OfflineEnrichment, WaterfallEnrichment
 from resources.io_manager import LeadsWarehouseIOManager
 from resources.lead_source import LeadSource, LocalFolderLeadSource
@@ -70,6 +71,28 @@ def enrichment_from(settings: Settings) -> EnrichmentProvider:
     raise ValueError(f"LEADS_ENRICHMENT must be 'offline' or 'http', got {settings.enrichment!r}")
 
 
+def crm_from(settings: Settings) -> CrmResource:
+    """CRM_BACKEND picks the backend; `hubspot` without HUBSPOT_ACCESS_TOKEN is a
+    configuration error, never a quiet switch to the outbox."""
+    mapping = str(settings.crm_mapping) if settings.crm_mapping else None
+    if settings.crm_backend == "outbox":
+        return OutboxCrmResource(
+            mapping_path=mapping, max_rejected_rate=settings.crm_max_rejected_rate
+        )
+    if settings.crm_backend == "hubspot":
+        if not os.environ.get("HUBSPOT_ACCESS_TOKEN", "").strip():
+            raise ValueError("CRM_BACKEND=hubspot needs HUBSPOT_ACCESS_TOKEN (a private app token)")
+        return HubSpotCrmResource(
+            access_token=EnvVar("HUBSPOT_ACCESS_TOKEN"),
+            base_url=settings.hubspot_base_url,
+            requests_per_10s=settings.hubspot_requests_per_10s,
+            daily_limit=settings.hubspot_daily_limit,
+            mapping_path=mapping,
+            max_rejected_rate=settings.crm_max_rejected_rate,
+        )
+    raise ValueError(f"CRM_BACKEND must be 'outbox' or 'hubspot', got {settings.crm_backend!r}")
+
+
 def lead_source_from(settings: Settings) -> LeadSource:
     return LocalFolderLeadSource(folder=str(settings.source_dir))
 
@@ -89,12 +112,14 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or load_settings()
     source = lead_source_from(settings)
     enrichment = enrichment_from(settings)
+    crm = crm_from(settings)
     log.info(
-        "lead source: %s; warehouse: %s; operational store: %s; %s",
+        "lead source: %s; warehouse: %s; operational store: %s; %s; CRM backend: %s",
         source.describe(),
         settings.warehouse_path,
         redact_url(settings.store_url),
         enrichment.describe(),
+        settings.crm_backend,
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return Definitions(
@@ -107,6 +132,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         resources={
             "ops_store": ops_store_from(settings),
             "enrichment": enrichment,
+            "crm": crm,
             "io_manager": LeadsWarehouseIOManager(
                 database=str(settings.warehouse_path), schema=WAREHOUSE_SCHEMA
             ),

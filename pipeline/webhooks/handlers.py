@@ -5,7 +5,8 @@ knows how to act on. An event it cannot act on raises `EventRejected`, which cou
 attempt and, after the configured number of attempts, lands in the dead-letter table where a
 person can look at it and replay it. Later stages register the actions (the CRM sync ledger
 consumes HubSpot contact changes; the sequence engine consumes replies, bounces and
-unsubscribes) through `HANDLERS`.
+unsubscribes) through `HANDLERS`. HubSpot contact changes update the CRM sync ledger; email
+unsubscribes, complaints and hard bounces land on the suppression list.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import json
 from collections.abc import Callable
 
 from pydantic import ValidationError
+from sqlalchemy import Engine
 
+from pipeline.crm.changes import apply_hubspot_event, suppress
 from pipeline.store.inbox import StoredEvent
 from pipeline.webhooks.events import EmailEvent, HubSpotEvent
 
@@ -51,9 +54,10 @@ def _payload(event: StoredEvent) -> dict:
     return data
 
 
-def handle_hubspot(event: StoredEvent) -> str:
+def handle_hubspot(engine: Engine, event: StoredEvent) -> str:
+    payload = _payload(event)
     try:
-        parsed = HubSpotEvent.model_validate(_payload(event))
+        parsed = HubSpotEvent.model_validate(payload)
     except ValidationError as exc:
         raise EventRejected(f"inbox id {event.id}: {exc.errors()[0]['msg']}") from None
     if parsed.subscription_type not in HUBSPOT_EVENT_TYPES:
@@ -61,18 +65,28 @@ def handle_hubspot(event: StoredEvent) -> str:
             f"inbox id {event.id}: field 'subscriptionType': unsupported "
             f"{parsed.subscription_type!r}"
         )
-    return f"hubspot {parsed.subscription_type} for object {parsed.object_id}"
+    return apply_hubspot_event(engine, event.fingerprint, payload)
 
 
-def handle_email(event: StoredEvent) -> str:
+SUPPRESSING_EMAIL_EVENTS = {"unsubscribe": "unsubscribed", "complaint": "complaint"}
+
+
+def handle_email(engine: Engine, event: StoredEvent) -> str:
     try:
         parsed = EmailEvent.model_validate(_payload(event))
     except ValidationError as exc:
         raise EventRejected(f"inbox id {event.id}: {exc.errors()[0]['msg']}") from None
-    return f"email {parsed.type} for {parsed.email.split('@')[-1]}"
+    reason = SUPPRESSING_EMAIL_EVENTS.get(parsed.type)
+    hard_bounce = (
+        parsed.type == "bounce" and (parsed.model_extra or {}).get("bounce_type") != "soft"
+    )
+    if reason or hard_bounce:
+        suppress(engine, parsed.email, reason or "hard_bounce", "email_events")
+        return f"email {parsed.type}: suppressed an address at {parsed.email.split('@')[-1]}"
+    return f"email {parsed.type} recorded"
 
 
-HANDLERS: dict[str, Callable[[StoredEvent], str]] = {
+HANDLERS: dict[str, Callable[[Engine, StoredEvent], str]] = {
     "hubspot": handle_hubspot,
     "email": handle_email,
 }

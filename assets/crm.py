@@ -1,0 +1,99 @@
+"""The `crm` group: golden, scored leads synced to the CRM (outbox or HubSpot).
+
+Writes go through the `hubspot_api` concurrency pool, so two runs never share the portal's
+rate limit unknowingly.
+"""
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MetadataValue,
+    Output,
+    asset,
+)
+
+from assets.metadata import preview
+from pipeline.crm.ledger import load_ledger, rejections
+from pipeline.crm.mapping import load_mapping
+from pipeline.crm.sync import sync_contacts
+from resources.crm import CrmResource
+from resources.ops_store import OpsStore
+
+CRM_POOL = "hubspot_api"
+
+
+@asset(
+    group_name="crm",
+    kinds={"hubspot", "polars"},
+    pool=CRM_POOL,
+    description=(
+        "Scored golden leads synced to the CRM as contacts (with their companies and "
+        "associations), diff-based: only new or changed entities are sent. The table is the "
+        "sync ledger: entity, email, CRM id, sync status. Rejected records are in the "
+        "operational store's crm_sync_rejections."
+    ),
+    check_specs=[
+        AssetCheckSpec(
+            "rejected_rate",
+            asset="crm_contacts",
+            description="Share of sent records the CRM rejected stays under the configured rate.",
+        )
+    ],
+)
+def crm_contacts(
+    context: AssetExecutionContext,
+    scored_leads: pl.DataFrame,
+    entity_events: pl.DataFrame,
+    crm: CrmResource,
+    ops_store: OpsStore,
+):
+    engine = ops_store.engine
+    client = crm.client(engine, context.run_id)
+    context.log.info(f"CRM backend: {client.describe()}")
+    try:
+        report = sync_contacts(
+            scored_leads,
+            entity_events,
+            load_mapping(crm.mapping_path),
+            client,
+            engine,
+            run_id=context.run_id,
+            progress=context.log.info,
+        )
+    finally:
+        client.close()
+    ledger = load_ledger(engine, client.backend)
+    rejected = rejections(engine, context.run_id)
+    yield Output(
+        ledger,
+        metadata={
+            **{
+                k: MetadataValue.int(v)
+                for k, v in report.as_dict().items()
+                if isinstance(v, int) and not isinstance(v, bool)
+            },
+            "backend": client.backend,
+            "mode": report.mode,
+            "rejected_rate": MetadataValue.float(report.rejected_rate),
+            "errors_by_category": MetadataValue.json(report.errors_by_category),
+            "rejections": preview(
+                pl.DataFrame(rejected).select("id_value", "category", "message")
+                if rejected
+                else pl.DataFrame()
+            ),
+        },
+    )
+    yield AssetCheckResult(
+        check_name="rejected_rate",
+        passed=report.rejected_rate <= crm.max_rejected_rate,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "rejected": report.rejected,
+            "sent": report.sent,
+            "rejected_rate": MetadataValue.float(report.rejected_rate),
+            "limit": MetadataValue.float(crm.max_rejected_rate),
+        },
+    )
