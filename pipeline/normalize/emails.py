@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.normalize import ENGINE
+
 # Pragmatic syntax check (RFC 5322 is far looser than what mail servers accept in practice).
 LOCAL_PATTERN = r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$"
 DOMAIN_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$"
@@ -34,9 +36,14 @@ FREE_MAIL_DOMAINS = (
 )  # fmt: skip
 
 
-def normalize_emails(frame: pl.DataFrame, column: str = "email") -> pl.DataFrame:
-    """Adds email (cleaned), email_valid, email_canonical, email_domain, is_role_email,
-    is_free_email; staged so every intermediate is computed once."""
+def email_columns(frame: pl.LazyFrame, column: str = "email") -> pl.LazyFrame:
+    """email (cleaned), email_valid, email_canonical, email_domain, is_role_email and
+    is_free_email, one row per row of `frame` (so it can run beside other stages).
+
+    Why one regex: neither part's pattern admits an '@', so EMAIL_PATTERN matching is the
+    same as "exactly one '@', the local part matches LOCAL_PATTERN and the domain
+    DOMAIN_PATTERN"; the parts are then simply the two sides of that '@'.
+    """
     cleaned = (
         pl.col(column)
         .str.strip_chars()
@@ -44,36 +51,36 @@ def normalize_emails(frame: pl.DataFrame, column: str = "email") -> pl.DataFrame
         .str.strip_chars(" <>\"'.,;")
         .str.to_lowercase()
     )
-    email, local, domain = pl.col("email"), pl.col("_e_local"), pl.col("_e_domain")
+    email, valid = pl.col("email"), pl.col("email_valid")
+    local, domain = pl.col("_e_local"), pl.col("_e_domain")
     return (
-        frame.with_columns(pl.when(cleaned.str.len_chars() > 0).then(cleaned).alias("email"))
+        frame.select(pl.when(cleaned.str.len_bytes() > 0).then(cleaned).alias("email"))
+        .with_columns(email.str.contains(EMAIL_PATTERN).fill_null(False).alias("email_valid"))
+        # Only valid addresses are taken apart: the rest stay null, which costs nothing.
+        .with_columns(pl.when(valid).then(email).str.split_exact("@", 1).alias("_e_parts"))
         .with_columns(
-            email.str.extract(r"^([^@]+)@", 1).alias("_e_local"),
-            email.str.extract(r"@([^@]+)$", 1).alias("_e_domain"),
-            (email.str.count_matches("@") == 1).alias("_e_one_at"),
+            pl.col("_e_parts").struct.field("field_0").alias("_e_local"),
+            pl.col("_e_parts").struct.field("field_1").alias("_e_domain"),
         )
-        .with_columns(
-            (
-                pl.col("_e_one_at")
-                & local.str.contains(LOCAL_PATTERN)
-                & domain.str.contains(DOMAIN_PATTERN)
-            )
-            .fill_null(False)
-            .alias("email_valid"),
-            domain.is_in(DOT_INSENSITIVE_DOMAINS).alias("_e_dotless"),
-            local.str.replace(r"\+.*$", "").alias("_e_untagged"),
-        )
-        .with_columns(
-            pl.when(pl.col("email_valid"))
+        .select(
+            "email",
+            "email_valid",
+            pl.when(domain.is_in(DOT_INSENSITIVE_DOMAINS))
             .then(
-                pl.when(pl.col("_e_dotless"))
-                .then(pl.col("_e_untagged").str.replace_all(".", "", literal=True) + "@gmail.com")
-                .otherwise(pl.col("_e_untagged") + "@" + domain)
+                local.str.replace(r"\+.*$", "").str.replace_all(".", "", literal=True)
+                + "@gmail.com"
             )
+            .otherwise(local.str.replace(r"\+.*$", "") + "@" + domain)
             .alias("email_canonical"),
-            pl.when(pl.col("email_valid")).then(domain).alias("email_domain"),
-            (pl.col("email_valid") & local.is_in(ROLE_LOCAL_PARTS)).alias("is_role_email"),
-            (pl.col("email_valid") & domain.is_in(FREE_MAIL_DOMAINS)).alias("is_free_email"),
+            domain.alias("email_domain"),
+            (valid & local.is_in(ROLE_LOCAL_PARTS)).alias("is_role_email"),
+            (valid & domain.is_in(FREE_MAIL_DOMAINS)).alias("is_free_email"),
         )
-        .drop("_e_local", "_e_domain", "_e_one_at", "_e_dotless", "_e_untagged")
+    )
+
+
+def normalize_emails(frame: pl.DataFrame, column: str = "email") -> pl.DataFrame:
+    """Adds (or replaces) the `email_columns` columns."""
+    return frame.with_columns(
+        email_columns(frame.lazy(), column).collect(engine=ENGINE).get_columns()
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.normalize import ENGINE
 from pipeline.normalize.companies import company_columns
 from pipeline.normalize.countries import country_expr
 from pipeline.normalize.dates import parse_datetimes
-from pipeline.normalize.distinct import on_distinct
+from pipeline.normalize.distinct import attach, distinct_plan
 from pipeline.normalize.domains import host_expr, registrable_domains
-from pipeline.normalize.emails import normalize_emails
-from pipeline.normalize.names import normalize_names
+from pipeline.normalize.emails import email_columns
+from pipeline.normalize.names import name_columns, name_specs
 from pipeline.normalize.phones import parse_phones
 from pipeline.normalize.titles import title_columns
 from pipeline.schema import LEAD_FIELDS, NORMALIZED_SCHEMA, REJECTED_ROWS_SCHEMA, conform
@@ -22,29 +23,78 @@ REJECT_REASONS = {
 }
 
 
+# normalize_fields' columns after the raw ones, in the order callers have always seen.
+_ADDED_COLUMNS = (
+    "name_prefix",
+    "middle_name",
+    "name_suffix",
+    "company",
+    "company_key",
+    "job_title",
+    "seniority",
+    "department",
+    "country",
+    "_website_host",
+    "email_valid",
+    "email_canonical",
+    "email_domain",
+    "is_role_email",
+    "is_free_email",
+    "phone_raw",
+    "phone_e164",
+    "phone_valid",
+    "phone_extension",
+    "mobile_e164",
+    "domain",
+)
+_TEXT_COLUMNS = ("city", "state", "postcode", "address", "lead_source", "notes", "linkedin_url")
+
+
 def _clean_text(name: str) -> pl.Expr:
     text = pl.col(name).str.replace_all(r"\s+", " ").str.strip_chars()
     return pl.when(text.str.len_chars() > 0).then(text).alias(name)
 
 
+def _country(raw: pl.Expr) -> list[pl.Expr]:
+    return [country_expr(raw).alias("country")]
+
+
+def _website(raw: pl.Expr) -> list[pl.Expr]:
+    return [host_expr(raw).alias("_website_host")]
+
+
 def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataFrame:
-    """Every canonical field cleaned and typed; flags instead of drops for bad values."""
-    frame = normalize_names(raw, "first_name", "last_name", "full_name")
-    frame = on_distinct(frame, "company", company_columns)
-    frame = on_distinct(frame, "job_title", title_columns)
-    frame = on_distinct(frame, "country", lambda c: [country_expr(c).alias("country")])
-    frame = on_distinct(frame, "website", lambda c: [host_expr(c).alias("_website_host")])
-    frame = normalize_emails(frame, "email")
+    """Every canonical field cleaned and typed; flags instead of drops for bad values.
+
+    The fields are independent, so they are computed as one batch of lazy plans
+    (`collect_all` runs them side by side on the cores); only the phones wait, for the
+    normalized country.
+    """
+    lazy = raw.lazy()
+    specs = [
+        *name_specs("first_name", "last_name", "full_name"),
+        ("company", company_columns),
+        ("job_title", title_columns),
+        ("country", _country),
+        ("website", _website),
+    ]
+    parts = pl.collect_all(
+        [
+            *[distinct_plan(lazy, column, build) for column, build in specs],
+            email_columns(lazy, "email"),
+            lazy.select(
+                pl.coalesce(pl.col("phone"), pl.col("mobile_phone")).alias("phone_raw"),
+                *[_clean_text(c) for c in _TEXT_COLUMNS],
+            ),
+        ],
+        engine=ENGINE,
+    )
     frame = (
-        frame.lazy()
-        .with_columns(
-            parse_datetimes(frame["created_at"]).alias("created_at"),
-            pl.coalesce(pl.col("phone"), pl.col("mobile_phone")).alias("phone_raw"),
-            *[_clean_text(c) for c in ("city", "state", "postcode", "address", "lead_source")],
-            _clean_text("notes"),
-            _clean_text("linkedin_url"),
-        )
-        .collect()
+        attach(raw, parts)
+        .lazy()
+        .pipe(name_columns)
+        .with_columns(parse_datetimes(raw["created_at"]).alias("created_at"))
+        .collect(engine=ENGINE)
     )
     # The mobile on its own too (a person's mobile follows them from job to job), parsed in
     # the same call so the phone tables and per-call overheads are paid once.
@@ -71,7 +121,8 @@ def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataF
         pl.coalesce(pl.col("country"), phones["phone_region"]).alias("country"),
         registrable_domains(host).alias("domain"),
     )
-    return frame
+    added = [c for c in _ADDED_COLUMNS if c in frame.columns]
+    return frame.select([c for c in frame.columns if c not in added] + added)
 
 
 def _reject_detail() -> pl.Expr:
@@ -119,8 +170,12 @@ def normalize_leads(
         .then(pl.lit("no_identity"))
         .alias("_reason")
     )
-    accepted = conform(frame.filter(pl.col("_reason").is_null()), NORMALIZED_SCHEMA)
-    rejected = frame.filter(pl.col("_reason").is_not_null())
+    if frame["_reason"].null_count() == frame.height:  # the usual case: no copies
+        accepted, rejected = frame, frame.clear()
+    else:
+        accepted = frame.filter(pl.col("_reason").is_null())
+        rejected = frame.filter(pl.col("_reason").is_not_null())
+    accepted = conform(accepted, NORMALIZED_SCHEMA)
     rejected = conform(
         rejected.with_columns(pl.col("_reason").alias("reason"), _reject_detail().alias("detail")),
         REJECTED_ROWS_SCHEMA,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import polars as pl
 import polars.selectors as cs
 
-from pipeline.normalize.distinct import on_distinct
+from pipeline.normalize import ENGINE
+from pipeline.normalize.distinct import Build, with_distinct
 
 HONORIFIC = r"(?i)^((?:mr|mrs|ms|miss|mx|dr|prof|sir|dame|herr|frau|mme|mlle|rev|hon)\.?)\s+"
 SUFFIX = r"(?i)(?:,\s*|\s+)(jr\.?|sr\.?|ii|iii|iv|phd|ph\.d\.|md|m\.d\.|esq\.?|mba|cpa)$"
@@ -37,65 +38,122 @@ def fix_case(expr: pl.Expr) -> pl.Expr:
             & ~expr.str.contains(rf"^(?:{_PARTICLE_GROUP})\s+\p{{Lu}}")
         )
     )
+    # Only the mis-cased values are fixed; the others are null there, which costs nothing.
     fixed = (
-        expr.str.to_titlecase()
+        pl.when(mis_cased)
+        .then(expr)
+        .str.to_titlecase()
         .str.replace_many(_MC_FIX)
         .str.replace_many(_PARTICLE_FIX)
         .str.replace(r"(\p{L})'S\b", "${1}'s")
     )
-    return pl.when(mis_cased).then(fixed).otherwise(expr)
+    return pl.coalesce(fixed, expr)
+
+
+def _first_table(raw: pl.Expr) -> list[list[pl.Expr]]:
+    """Per distinct first name: present, its honorific, the name without it (case fixed)."""
+    sq = pl.col("_nf_sq")
+    return [
+        [_squash(raw).alias("_nf_sq")],
+        [sq.str.replace(HONORIFIC, "").alias("_nf_name")],
+        [
+            sq.is_not_null().alias("_nf_present"),
+            sq.str.extract(HONORIFIC, 1).str.to_titlecase().alias("_nf_prefix"),
+            fix_case(pl.col("_nf_name")).alias("_nf_name"),
+        ],
+    ]
+
+
+def _last_table(raw: pl.Expr) -> list[list[pl.Expr]]:
+    """Per distinct last name: present, its suffix, the name without it (case fixed)."""
+    sq = pl.col("_nl_sq")
+    return [
+        [_squash(raw).alias("_nl_sq")],
+        [_squash(sq.str.replace(SUFFIX, "")).alias("_nl_name")],
+        [
+            sq.is_not_null().alias("_nl_present"),
+            sq.str.extract(SUFFIX, 1).alias("_nl_suffix"),
+            fix_case(pl.col("_nl_name")).alias("_nl_name"),
+        ],
+    ]
+
+
+def _full_table(raw: pl.Expr) -> list[list[pl.Expr]]:
+    """Per distinct full name: honorific, suffix and first / middle / last (case fixed).
+
+    Used only by rows with neither a first nor a last name.
+    """
+    fu, src, parts = pl.col("_ns_full"), pl.col("_ns_src"), pl.col("_ns_parts")
+    return [
+        [_squash(raw).alias("_ns_full")],
+        [
+            # 'Doe, Jane' -> 'Jane Doe' (but 'Jane Doe, Jr.' keeps its order: the comma is a
+            # suffix's).
+            pl.when(fu.str.contains(",", literal=True) & ~fu.str.contains(SUFFIX))
+            .then(
+                pl.concat_str(
+                    fu.str.extract(r",\s*(.+)$", 1), pl.lit(" "), fu.str.extract(r"^([^,]+),", 1)
+                )
+            )
+            .otherwise(fu)
+            .alias("_ns_full")
+        ],
+        [
+            fu.str.extract(HONORIFIC, 1).str.to_titlecase().alias("_ns_prefix"),
+            fu.str.extract(SUFFIX, 1).alias("_ns_suffix"),
+            _squash(fu.str.replace(HONORIFIC, "").str.replace(SUFFIX, "")).alias("_ns_src"),
+        ],
+        [src.str.extract_groups(FULL_NAME).alias("_ns_parts")],
+        [
+            pl.coalesce(
+                parts.struct.field("1"), pl.when(~src.str.contains(" ", literal=True)).then(src)
+            ).alias("_ns_first"),
+            parts.struct.field("2").alias("_ns_middle"),
+            parts.struct.field("3").alias("_ns_last"),
+        ],
+        [
+            pl.col("_ns_prefix"),
+            pl.col("_ns_suffix"),
+            *[fix_case(pl.col(c)).alias(c) for c in ("_ns_first", "_ns_middle", "_ns_last")],
+        ],
+    ]
+
+
+def name_specs(first: str, last: str, full: str) -> list[tuple[str, Build]]:
+    """The distinct-value tables `name_columns` needs (see `with_distinct`).
+
+    Every step depends on one input column only, so each runs once per distinct value: first
+    and last names repeat a lot, full names about twice.
+    """
+    return [(first, _first_table), (last, _last_table), (full, _full_table)]
+
+
+def name_columns(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Adds name_prefix, first_name, middle_name, last_name, name_suffix, full_name from the
+    joined `name_specs` tables (and drops them).
+
+    The full name is only split when there is neither a first nor a last name.
+    """
+    use_full = ~pl.col("_nf_present") & ~pl.col("_nl_present")
+    first, middle, last = pl.col("first_name"), pl.col("middle_name"), pl.col("last_name")
+    return (
+        frame.with_columns(
+            pl.coalesce(pl.when(use_full).then("_ns_prefix"), "_nf_prefix").alias("name_prefix"),
+            pl.coalesce("_nf_name", pl.when(use_full).then("_ns_first")).alias("first_name"),
+            pl.when(use_full).then("_ns_middle").alias("middle_name"),
+            pl.coalesce("_nl_name", pl.when(use_full).then("_ns_last")).alias("last_name"),
+            pl.coalesce(pl.when(use_full).then("_ns_suffix"), "_nl_suffix").alias("name_suffix"),
+        )
+        .with_columns(
+            pl.when(first.is_not_null() | last.is_not_null())
+            .then(pl.concat_str(first, middle, last, separator=" ", ignore_nulls=True))
+            .alias("full_name"),
+        )
+        .drop(cs.starts_with("_nf_", "_nl_", "_ns_"))
+    )
 
 
 def normalize_names(frame: pl.DataFrame, first: str, last: str, full: str) -> pl.DataFrame:
-    """Adds name_prefix, first_name, middle_name, last_name, name_suffix, full_name.
-
-    Staged through temporary columns: each stage is computed once, instead of a nested
-    expression that re-evaluates the same sub-expressions at every level.
-    """
-    f, la, fu = pl.col("_n_first"), pl.col("_n_last"), pl.col("_n_full")
-    staged = frame.with_columns(
-        _squash(pl.col(first)).alias("_n_first"),
-        _squash(pl.col(last)).alias("_n_last"),
-        _squash(pl.col(full)).alias("_n_full"),
-    ).with_columns(
-        # 'Doe, Jane' -> 'Jane Doe' (but 'Jane Doe, Jr.' keeps its order: the comma is a suffix's).
-        pl.when(fu.str.contains(",") & ~fu.str.contains(SUFFIX))
-        .then(
-            pl.concat_str(
-                fu.str.extract(r",\s*(.+)$", 1), pl.lit(" "), fu.str.extract(r"^([^,]+),", 1)
-            )
-        )
-        .otherwise(fu)
-        .alias("_n_full")
-    )
-    src = pl.col("_n_src")
-    staged = staged.with_columns(
-        pl.when(f.is_null() & la.is_null()).then(fu).alias("_n_src")
-    ).with_columns(
-        pl.coalesce(src.str.extract(HONORIFIC, 1), f.str.extract(HONORIFIC, 1)).alias("_n_prefix"),
-        pl.coalesce(src.str.extract(SUFFIX, 1), la.str.extract(SUFFIX, 1)).alias("_n_suffix"),
-        _squash(src.str.replace(HONORIFIC, "").str.replace(SUFFIX, "")).alias("_n_src"),
-        f.str.replace(HONORIFIC, "").alias("_n_first"),
-        _squash(la.str.replace(SUFFIX, "")).alias("_n_last"),
-    )
-    staged = staged.with_columns(src.str.extract_groups(FULL_NAME).alias("_n_parts"))
-    parts = pl.col("_n_parts")
-    staged = staged.with_columns(
-        pl.coalesce(f, parts.struct.field("1"), pl.when(~src.str.contains(" ")).then(src)).alias(
-            "_n_first"
-        ),
-        parts.struct.field("2").alias("_n_middle"),
-        pl.coalesce(la, parts.struct.field("3")).alias("_n_last"),
-    )
-    for column in ("_n_first", "_n_middle", "_n_last"):  # names repeat: fix each once
-        staged = on_distinct(staged, column, lambda c, out=column: [fix_case(c).alias(out)])
-    return staged.with_columns(
-        pl.col("_n_prefix").str.to_titlecase().alias("name_prefix"),
-        f.alias("first_name"),
-        pl.col("_n_middle").alias("middle_name"),
-        la.alias("last_name"),
-        pl.col("_n_suffix").alias("name_suffix"),
-        pl.when(f.is_not_null() | la.is_not_null())
-        .then(pl.concat_str(f, pl.col("_n_middle"), la, separator=" ", ignore_nulls=True))
-        .alias("full_name"),
-    ).drop(cs.starts_with("_n_"))
+    """Adds name_prefix, first_name, middle_name, last_name, name_suffix, full_name."""
+    staged = with_distinct(frame, name_specs(first, last, full))
+    return staged.lazy().pipe(name_columns).collect(engine=ENGINE)
