@@ -16,11 +16,13 @@ from typing import Any
 
 import urllib3
 from hubspot import HubSpot
+from hubspot.crm.associations.v4 import ApiException as AssociationsApiException
 from hubspot.crm.associations.v4 import (
     BatchInputPublicDefaultAssociationMultiPost,
     PublicDefaultAssociationMultiPost,
     PublicObjectId,
 )
+from hubspot.crm.companies import ApiException as CompaniesApiException
 from hubspot.crm.companies import (
     BatchInputSimplePublicObjectBatchInputForCreate as CompanyBatchCreate,
 )
@@ -36,6 +38,7 @@ from hubspot.crm.contacts import (
     SimplePublicObjectBatchInputForCreate,
     SimplePublicObjectBatchInputUpsert,
 )
+from hubspot.crm.properties import ApiException as PropertiesApiException
 from pyrate_limiter import Limiter, Rate
 from sqlalchemy import Engine
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
@@ -48,6 +51,13 @@ from pipeline.store.sql import utcnow
 
 HUBSPOT_API = "https://api.hubapi.com"
 SEARCH_PER_SECOND = 4  # HubSpot allows 5 search requests per second per account
+# Each SDK module has its own ApiException class, with no common base but Exception.
+API_EXCEPTIONS = (
+    ApiException,
+    CompaniesApiException,
+    AssociationsApiException,
+    PropertiesApiException,
+)
 
 
 class CrmError(RuntimeError):
@@ -85,7 +95,7 @@ def hubspot_wait(status: int, headers: Any) -> float | None:
     return None
 
 
-def _error_body(exc: ApiException) -> dict[str, Any]:
+def _error_body(exc: Any) -> dict[str, Any]:
     try:
         body = json.loads(exc.body or "{}")
     except (TypeError, ValueError):
@@ -113,7 +123,14 @@ class HubSpotCrm(CrmClient):
                 "CRM_BACKEND=hubspot needs HUBSPOT_ACCESS_TOKEN (a private app token)"
             )
         self._base_url = (base_url or HUBSPOT_API).rstrip("/")
-        self._api = HubSpot(access_token=access_token, host=self._base_url)
+        api = HubSpot(access_token=access_token, host=self._base_url)
+        # Each attribute access builds a new API client with its own connection pool: keep one.
+        self._contacts = api.crm.contacts.batch_api
+        self._contacts_basic = api.crm.contacts.basic_api
+        self._companies_search = api.crm.companies.search_api
+        self._companies = api.crm.companies.batch_api
+        self._associations = api.crm.associations.v4.batch_api
+        self._properties = api.crm.properties.core_api
         self._limiter = Limiter(Rate(requests_per_10s, 10_000))
         self._search_limiter = Limiter(Rate(SEARCH_PER_SECOND, 1_000))
         self._daily_limit = daily_limit
@@ -123,6 +140,7 @@ class HubSpotCrm(CrmClient):
         self._timeout = timeout_seconds
         self.requests = 0
         self.retries = 0
+        self.partial_associations = 0
 
     def __repr__(self) -> str:
         return f"HubSpotCrm({self._base_url!r})"
@@ -148,7 +166,7 @@ class HubSpotCrm(CrmClient):
             self.requests += 1
             try:
                 return fn(*args, _request_timeout=self._timeout, **kwargs)
-            except ApiException as exc:
+            except API_EXCEPTIONS as exc:
                 body = _error_body(exc)
                 status = exc.status or 0
                 message = body.get("message", exc.reason or "")
@@ -185,7 +203,7 @@ class HubSpotCrm(CrmClient):
     def check_properties(self, object_type: str, names: set[str]) -> None:
         answer = self._call(
             f"list {object_type} properties",
-            self._api.crm.properties.core_api.get_all,
+            self._properties.get_all,
             object_type=object_type,
         )
         known = {p.name for p in answer.results}
@@ -227,7 +245,7 @@ class HubSpotCrm(CrmClient):
         )
         response = self._call(
             "upsert contacts",
-            self._api.crm.contacts.batch_api.upsert,
+            self._contacts.upsert,
             batch_input_simple_public_object_batch_input_upsert=body,
         )
         return self._result(response)
@@ -239,7 +257,7 @@ class HubSpotCrm(CrmClient):
         try:
             response = self._call(
                 "create contacts",
-                self._api.crm.contacts.batch_api.create,
+                self._contacts.create,
                 batch_input_simple_public_object_batch_input_for_create=body,
             )
         except CrmError as exc:
@@ -257,7 +275,7 @@ class HubSpotCrm(CrmClient):
         )
         response = self._call(
             "update contacts",
-            self._api.crm.contacts.batch_api.update,
+            self._contacts.update,
             batch_input_simple_public_object_batch_input=body,
         )
         return self._result(response, {crm_id: email for crm_id, email, _ in inputs})
@@ -277,7 +295,7 @@ class HubSpotCrm(CrmClient):
             )
             found = self._call(
                 "search companies",
-                self._api.crm.companies.search_api.do_search,
+                self._companies_search.do_search,
                 public_object_search_request=request,
                 search=True,
             )
@@ -291,7 +309,7 @@ class HubSpotCrm(CrmClient):
             )
             created = self._call(
                 "create companies",
-                self._api.crm.companies.batch_api.create,
+                self._companies.create,
                 batch_input_simple_public_object_batch_input_for_create=body,
             )
             for record in created.results or []:
@@ -309,20 +327,23 @@ class HubSpotCrm(CrmClient):
             if p.contact_id and p.company_id
         ]
         if inputs:
-            self._call(
+            # The SDK maps no model to this endpoint's 207, so ask for the status itself.
+            _, status, _ = self._call(
                 "associate contacts with companies",
-                self._api.crm.associations.v4.batch_api.create_default,
+                self._associations.create_default_with_http_info,
                 from_object_type="contacts",
                 to_object_type="companies",
                 batch_input_public_default_association_multi_post=(
                     BatchInputPublicDefaultAssociationMultiPost(inputs=inputs)
                 ),
             )
+            if status == 207:
+                self.partial_associations += 1
 
     def merge_contacts(self, primary_id: str, merged_id: str) -> str:
         merged = self._call(
             "merge contacts",
-            self._api.crm.contacts.basic_api.merge,
+            self._contacts_basic.merge,
             public_merge_input=PublicMergeInput(
                 primary_object_id=primary_id, object_id_to_merge=merged_id
             ),

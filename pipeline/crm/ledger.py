@@ -94,6 +94,13 @@ def mark_merged(
     )
 
 
+def set_crm_id(conn: Connection, backend: str, entity_id: str, crm_id: str) -> None:
+    t = crm_sync_ledger
+    conn.execute(
+        update(t).where(t.c.backend == backend, t.c.entity_id == entity_id).values(crm_id=crm_id)
+    )
+
+
 def company_ids(engine: Engine, backend: str) -> dict[str, str | None]:
     c = crm_companies
     with engine.connect() as conn:

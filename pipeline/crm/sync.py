@@ -26,6 +26,7 @@ from pipeline.crm.ledger import (
     record_companies,
     record_rejections,
     record_synced,
+    set_crm_id,
 )
 from pipeline.crm.mapping import CrmMapping, payload_hash, payloads, property_frame
 from pipeline.store import audit
@@ -99,6 +100,9 @@ def apply_merges(
         survivor = client.merge_contacts(primary, merged)
         with engine.begin() as conn:
             mark_merged(conn, client.backend, row["other_entity_id"], row["entity_id"], run_id)
+            if row["crm_id"] is not None and survivor != row["crm_id"]:
+                # HubSpot gives the merged record a new id; the survivor's ledger row follows.
+                set_crm_id(conn, client.backend, row["entity_id"], survivor)
             audit.record(
                 conn,
                 actor="crm_sync",
