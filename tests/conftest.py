@@ -100,3 +100,11 @@ def store(store_url: str):
     from pipeline.store import open_store
 
     return open_store(store_url)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path):
+    """A migrated SQLite store, for tests whose subject is not the backend."""
+    from pipeline.store import open_store
+
+    return open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")

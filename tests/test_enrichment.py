@@ -17,7 +17,6 @@ from pipeline.enrich import (
     load_config,
     open_providers,
 )
-from pipeline.store import open_store
 from tests.fakes.enrichment_vendor import (
     COMPANY_PATH,
     PERSON_PATH,
@@ -109,11 +108,6 @@ def vendor():
     state.people[("ann0", "lee0", "acme0.com")] = person_payload("ann.lee@acme0.com")
     with VendorServer(state) as server:
         yield server
-
-
-@pytest.fixture
-def sqlite_store(tmp_path):
-    return open_store(f"sqlite:///{tmp_path / 'ops.sqlite'}")
 
 
 def run(frame, cfg, store, **kw):
