@@ -31,13 +31,14 @@ def _table(keys: pl.LazyFrame, build: Build) -> pl.LazyFrame:
     return table.select(_KEY, *stages[-1])
 
 
-def distinct_plan(frame: pl.LazyFrame, column: str, build: Build) -> pl.LazyFrame:
-    """`build`'s outputs for every row of `frame` (only those columns, in row order).
+def distinct_plan(frame: pl.LazyFrame, column: str | pl.Expr, build: Build) -> pl.LazyFrame:
+    """`build`'s outputs for every row of `frame` (only those columns, in row order); the
+    key is a column or an expression (e.g. a column nulled where its outputs are not used).
 
     Only the key column is joined, not the whole frame: a left join that keeps order
     gathers every column it carries, which for a wide frame costs more than the regexes.
     """
-    keys = frame.select(pl.col(column).alias(_KEY))
+    keys = frame.select((pl.col(column) if isinstance(column, str) else column).alias(_KEY))
     return keys.join(
         _table(keys, build), on=_KEY, how="left", nulls_equal=True, maintain_order="left"
     ).drop(_KEY)
@@ -48,7 +49,9 @@ def attach(frame: pl.DataFrame, parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     return frame.with_columns([s for part in parts for s in part.get_columns()])
 
 
-def with_distinct(frame: pl.DataFrame, specs: Sequence[tuple[str, Build]]) -> pl.DataFrame:
+def with_distinct(
+    frame: pl.DataFrame, specs: Sequence[tuple[str | pl.Expr, Build]]
+) -> pl.DataFrame:
     """`frame` with every (column, build) spec's outputs; all specs are computed in one
     `collect_all`, so independent columns use both cores."""
     lazy = frame.lazy()
@@ -57,7 +60,7 @@ def with_distinct(frame: pl.DataFrame, specs: Sequence[tuple[str, Build]]) -> pl
     )
 
 
-def on_distinct(frame: pl.DataFrame, column: str, build: Build) -> pl.DataFrame:
+def on_distinct(frame: pl.DataFrame, column: str | pl.Expr, build: Build) -> pl.DataFrame:
     """`build(col)` gives the output expressions for a column; they are evaluated on the
     distinct values of `column` and joined back (outputs may replace existing columns)."""
     return with_distinct(frame, [(column, build)])

@@ -119,13 +119,20 @@ def _full_table(raw: pl.Expr) -> list[list[pl.Expr]]:
     ]
 
 
-def name_specs(first: str, last: str, full: str) -> list[tuple[str, Build]]:
+def _has_name(raw: str) -> pl.Expr:
+    """False where `_squash` gives null: null, or only whitespace and the stripped marks."""
+    return pl.col(raw).str.contains(r"[^\s,;\"']").fill_null(False)
+
+
+def name_specs(first: str, last: str, full: str) -> list[tuple[str | pl.Expr, Build]]:
     """The distinct-value tables `name_columns` needs (see `with_distinct`).
 
     Every step depends on one input column only, so each runs once per distinct value: first
-    and last names repeat a lot, full names about twice.
+    and last names repeat a lot. The full name is only split for rows with neither a first
+    nor a last name, so only those rows' full names are looked at.
     """
-    return [(first, _first_table), (last, _last_table), (full, _full_table)]
+    full_needed = pl.when(~_has_name(first) & ~_has_name(last)).then(pl.col(full))
+    return [(first, _first_table), (last, _last_table), (full_needed, _full_table)]
 
 
 def name_columns(frame: pl.LazyFrame) -> pl.LazyFrame:
