@@ -13,11 +13,19 @@ import polars as pl
 from pipeline.normalize import ENGINE
 
 _KEY = "__distinct_key"
+_HASH = "__distinct_hash"
 
 # `build(col)` gives a column's output expressions, evaluated on its distinct values; or a
 # list of stages (lists of expressions, each stage seeing the columns of the ones before),
 # whose last stage names the outputs: staged intermediates are computed once.
 Build = Callable[[pl.Expr], list[pl.Expr]] | Callable[[pl.Expr], list[list[pl.Expr]]]
+# A key column, or an expression (e.g. a column nulled where its outputs are not used).
+Key = str | pl.Expr
+Spec = tuple[Key, Build]
+
+
+def _hash(key: pl.Expr) -> pl.Expr:
+    return key.hash()
 
 
 def _table(keys: pl.LazyFrame, build: Build) -> pl.LazyFrame:
@@ -31,17 +39,44 @@ def _table(keys: pl.LazyFrame, build: Build) -> pl.LazyFrame:
     return table.select(_KEY, *stages[-1])
 
 
-def distinct_plan(frame: pl.LazyFrame, column: str | pl.Expr, build: Build) -> pl.LazyFrame:
-    """`build`'s outputs for every row of `frame` (only those columns, in row order); the
-    key is a column or an expression (e.g. a column nulled where its outputs are not used).
+def distinct_plan(
+    frame: pl.LazyFrame, key: Key, build: Build, by_hash: bool = True
+) -> pl.LazyFrame:
+    """`build`'s outputs for every row of `frame` (only those columns, in row order).
 
-    Only the key column is joined, not the whole frame: a left join that keeps order
-    gathers every column it carries, which for a wide frame costs more than the regexes.
+    Only the key is joined, not the whole frame: a left join that keeps order gathers every
+    column it carries, which for a wide frame costs more than the regexes. `by_hash` joins
+    on the key's u64 hash, which takes half the time of a join on strings; two distinct
+    values with one hash would give some rows two matches, i.e. more rows than `frame` has
+    (`collect_distinct` checks that).
     """
-    keys = frame.select((pl.col(column) if isinstance(column, str) else column).alias(_KEY))
-    return keys.join(
-        _table(keys, build), on=_KEY, how="left", nulls_equal=True, maintain_order="left"
-    ).drop(_KEY)
+    keys = frame.select((pl.col(key) if isinstance(key, str) else key).alias(_KEY))
+    if not by_hash:
+        table = _table(keys, build)
+        return keys.join(table, on=_KEY, how="left", nulls_equal=True, maintain_order="left").drop(
+            _KEY
+        )
+    table = _table(keys, build).with_columns(_hash(pl.col(_KEY)).alias(_HASH)).drop(_KEY)
+    return (
+        keys.select(_hash(pl.col(_KEY)).alias(_HASH))
+        .join(table, on=_HASH, how="left", maintain_order="left")
+        .drop(_HASH)
+    )
+
+
+def collect_distinct(
+    frame: pl.DataFrame, specs: Sequence[Spec], extra: Sequence[pl.LazyFrame] = ()
+) -> list[pl.DataFrame]:
+    """The outputs of each (key, build) spec, then the results of the `extra` plans, all
+    from one `collect_all` (so independent columns use both cores). A spec whose hash join
+    met a collision is redone with a join on the values themselves."""
+    lazy = frame.lazy()
+    plans = [distinct_plan(lazy, key, build) for key, build in specs]
+    parts = pl.collect_all([*plans, *extra], engine=ENGINE)
+    for i, (key, build) in enumerate(specs):
+        if parts[i].height != frame.height:
+            parts[i] = distinct_plan(lazy, key, build, by_hash=False).collect(engine=ENGINE)
+    return parts
 
 
 def attach(frame: pl.DataFrame, parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
@@ -49,41 +84,6 @@ def attach(frame: pl.DataFrame, parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     return frame.with_columns([s for part in parts for s in part.get_columns()])
 
 
-def with_distinct(
-    frame: pl.DataFrame, specs: Sequence[tuple[str | pl.Expr, Build]]
-) -> pl.DataFrame:
-    """`frame` with every (column, build) spec's outputs; all specs are computed in one
-    `collect_all`, so independent columns use both cores."""
-    lazy = frame.lazy()
-    return attach(
-        frame, pl.collect_all([distinct_plan(lazy, c, b) for c, b in specs], engine=ENGINE)
-    )
-
-
-def on_distinct(frame: pl.DataFrame, column: str | pl.Expr, build: Build) -> pl.DataFrame:
-    """`build(col)` gives the output expressions for a column; they are evaluated on the
-    distinct values of `column` and joined back (outputs may replace existing columns)."""
-    return with_distinct(frame, [(column, build)])
-
-
-def distinct_index(keys: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """The distinct rows of `keys`, and for each row of `keys` the index of its distinct row.
-
-    Why hashes: a join on one u64 column costs a fraction of one on string columns. It is
-    exact when the distinct rows' hashes are distinct, which is checked; otherwise the join
-    is on the columns themselves.
-    """
-    distinct = keys.unique()
-    row_hash = pl.struct(pl.all()).hash().alias("_h")
-    hashed = distinct.select(row_hash, pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"))
-    if hashed["_h"].n_unique() == distinct.height:
-        index = keys.select(row_hash).join(hashed, on="_h", how="left", maintain_order="left")
-    else:
-        index = keys.join(
-            distinct.with_row_index("_i"),
-            on=keys.columns,
-            how="left",
-            nulls_equal=True,
-            maintain_order="left",
-        )
-    return distinct, index["_i"]
+def with_distinct(frame: pl.DataFrame, specs: Sequence[Spec]) -> pl.DataFrame:
+    """`frame` with every (key, build) spec's outputs."""
+    return attach(frame, collect_distinct(frame, specs))

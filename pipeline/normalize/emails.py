@@ -42,7 +42,8 @@ def email_columns(frame: pl.LazyFrame, column: str = "email") -> pl.LazyFrame:
 
     Why one regex: neither part's pattern admits an '@', so EMAIL_PATTERN matching is the
     same as "exactly one '@', the local part matches LOCAL_PATTERN and the domain
-    DOMAIN_PATTERN"; the parts are then simply the two sides of that '@'.
+    DOMAIN_PATTERN"; the parts are then the two sides of that '@', cut at its offset (a
+    byte offset, which is also the character offset: a valid address is ASCII).
     """
     cleaned = (
         pl.col(column)
@@ -51,26 +52,28 @@ def email_columns(frame: pl.LazyFrame, column: str = "email") -> pl.LazyFrame:
         .str.strip_chars(" <>\"'.,;")
         .str.to_lowercase()
     )
-    email, valid = pl.col("email"), pl.col("email_valid")
-    local, domain = pl.col("_e_local"), pl.col("_e_domain")
+    email, valid, at = pl.col("email"), pl.col("email_valid"), pl.col("_e_at")
+    local, domain, untagged = pl.col("_e_local"), pl.col("_e_domain"), pl.col("_e_untagged")
     return (
-        frame.select(pl.when(cleaned.str.len_bytes() > 0).then(cleaned).alias("email"))
+        frame.select(cleaned.alias("email"))
+        .with_columns(pl.when(email.str.len_bytes() > 0).then(email).alias("email"))
         .with_columns(email.str.contains(EMAIL_PATTERN).fill_null(False).alias("email_valid"))
         # Only valid addresses are taken apart: the rest stay null, which costs nothing.
-        .with_columns(pl.when(valid).then(email).str.split_exact("@", 1).alias("_e_parts"))
+        .with_columns(pl.when(valid).then(email.str.find("@", literal=True)).alias("_e_at"))
         .with_columns(
-            pl.col("_e_parts").struct.field("field_0").alias("_e_local"),
-            pl.col("_e_parts").struct.field("field_1").alias("_e_domain"),
+            email.str.head(at).alias("_e_local"), email.str.slice(at + 1).alias("_e_domain")
+        )
+        .with_columns(  # the local part up to its first '+' (a sub-address tag)
+            local.str.head(local.str.find("+", literal=True).fill_null(1 << 40)).alias(
+                "_e_untagged"
+            )
         )
         .select(
             "email",
             "email_valid",
             pl.when(domain.is_in(DOT_INSENSITIVE_DOMAINS))
-            .then(
-                local.str.replace(r"\+.*$", "").str.replace_all(".", "", literal=True)
-                + "@gmail.com"
-            )
-            .otherwise(local.str.replace(r"\+.*$", "") + "@" + domain)
+            .then(untagged.str.replace_all(".", "", literal=True) + "@gmail.com")
+            .otherwise(untagged + "@" + domain)
             .alias("email_canonical"),
             domain.alias("email_domain"),
             (valid & local.is_in(ROLE_LOCAL_PARTS)).alias("is_role_email"),

@@ -10,7 +10,7 @@ from pipeline.normalize import ENGINE
 from pipeline.normalize.companies import company_columns
 from pipeline.normalize.countries import country_expr
 from pipeline.normalize.dates import parse_datetimes
-from pipeline.normalize.distinct import attach, distinct_plan
+from pipeline.normalize.distinct import attach, collect_distinct
 from pipeline.normalize.domains import host_expr, registrable_domains
 from pipeline.normalize.emails import email_columns
 from pipeline.normalize.names import name_columns, name_specs
@@ -89,43 +89,34 @@ def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataF
     """Every canonical field cleaned and typed; flags instead of drops for bad values.
 
     The fields are independent, so they are computed as one batch of lazy plans
-    (`collect_all` runs them side by side on the cores). The phones need only the country:
-    they are parsed in a thread meanwhile, so that their Python steps overlap polars' work.
+    (`collect_all` runs them side by side on the cores). The phones need only the country
+    and the dates nothing: both run in threads meanwhile, so that their Python steps overlap
+    polars' work.
     """
     lazy = raw.lazy()
     first = attach(
         raw.select("mobile_phone"),
-        pl.collect_all(
-            [
-                distinct_plan(lazy, "country", _country),
-                lazy.select(pl.coalesce("phone", "mobile_phone").alias("phone_raw")),
-            ],
-            engine=ENGINE,
+        collect_distinct(
+            raw,
+            [("country", _country)],
+            [lazy.select(pl.coalesce("phone", "mobile_phone").alias("phone_raw"))],
         ),
     )
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(2) as pool:
         phones = pool.submit(_parse_phones, first, default_country)
+        dates = pool.submit(parse_datetimes, raw["created_at"])
         specs = [
             *name_specs("first_name", "last_name", "full_name"),
             ("company", company_columns),
             ("job_title", title_columns),
             ("website", _website),
         ]
-        parts = pl.collect_all(
-            [
-                *[distinct_plan(lazy, column, build) for column, build in specs],
-                email_columns(lazy, "email"),
-                lazy.select(*[_clean_text(c) for c in _TEXT_COLUMNS]),
-            ],
-            engine=ENGINE,
+        parts = collect_distinct(
+            raw,
+            specs,
+            [email_columns(lazy, "email"), lazy.select(*[_clean_text(c) for c in _TEXT_COLUMNS])],
         )
-        frame = (
-            attach(raw, [*parts, first.select("country", "phone_raw")])
-            .lazy()
-            .pipe(name_columns)
-            .with_columns(parse_datetimes(raw["created_at"]).alias("created_at"))
-            .collect(engine=ENGINE)
-        )
+        frame = attach(raw, [*parts, first.select("country", "phone_raw")])
         # A company's domain: its website, else a work (non-free-mail) email's domain.
         host = frame.select(
             pl.coalesce(
@@ -135,14 +126,20 @@ def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataF
             )
         ).to_series()
         domain = registrable_domains(host).alias("domain")
-        parsed = phones.result()
-    frame = frame.with_columns(
-        parsed["phone_e164"],
-        parsed["phone_valid"],
-        parsed["phone_extension"],
-        parsed["mobile_e164"],
-        pl.coalesce(pl.col("country"), parsed["phone_region"]).alias("country"),
-        domain,
+        parsed, created_at = phones.result(), dates.result()
+    frame = (
+        frame.lazy()
+        .pipe(name_columns)
+        .with_columns(
+            created_at.alias("created_at"),
+            parsed["phone_e164"],
+            parsed["phone_valid"],
+            parsed["phone_extension"],
+            parsed["mobile_e164"],
+            pl.coalesce(pl.col("country"), parsed["phone_region"]).alias("country"),
+            domain,
+        )
+        .collect(engine=ENGINE)
     )
     added = [c for c in _ADDED_COLUMNS if c in frame.columns]
     return frame.select([c for c in frame.columns if c not in added] + added)

@@ -11,7 +11,7 @@ import polars as pl
 import polars.selectors as cs
 
 from pipeline.normalize import ENGINE
-from pipeline.normalize.distinct import Build, with_distinct
+from pipeline.normalize.distinct import Spec, with_distinct
 
 HONORIFIC = r"(?i)^((?:mr|mrs|ms|miss|mx|dr|prof|sir|dame|herr|frau|mme|mlle|rev|hon)\.?)\s+"
 SUFFIX = r"(?i)(?:,\s*|\s+)(jr\.?|sr\.?|ii|iii|iv|phd|ph\.d\.|md|m\.d\.|esq\.?|mba|cpa)$"
@@ -124,7 +124,7 @@ def _has_name(raw: str) -> pl.Expr:
     return pl.col(raw).str.contains(r"[^\s,;\"']").fill_null(False)
 
 
-def name_specs(first: str, last: str, full: str) -> list[tuple[str | pl.Expr, Build]]:
+def name_specs(first: str, last: str, full: str) -> list[Spec]:
     """The distinct-value tables `name_columns` needs (see `with_distinct`).
 
     Every step depends on one input column only, so each runs once per distinct value: first
