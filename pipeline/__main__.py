@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline demo | summary | dedupe | webhooks`."""
+"""Command line: `python -m pipeline demo | summary | dedupe | webhooks | score-fit`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from pipeline.config import load_settings
+from pipeline.scoring import learn as score_fit
 from pipeline.summary import summarize
 from pipeline.webhooks import cli as webhooks_cli
 
@@ -66,11 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     dd.add_argument("--threshold", type=float, help="match probability needed to link")
     dd.add_argument("--explain", nargs=2, metavar=("ID1", "ID2"), help="explain one pair")
     webhooks_cli.add_parser(sub)
+    fit = sub.add_parser("score-fit", help="learn the ICP's points from historical outcomes")
+    score_fit.add_arguments(fit)
     args = parser.parse_args(argv)
     if args.command == "dedupe":
         return run_dedupe(args)
     if args.command == "webhooks":
         return webhooks_cli.run(args)
+    if args.command == "score-fit":
+        return score_fit.run(args)
 
     settings = load_settings()
     if args.command == "demo":

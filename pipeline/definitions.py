@@ -17,15 +17,18 @@ from dagster import (
     load_assets_from_modules,
 )
 
-from assets import dedupe, enrich, ingest, normalize, webhooks
+from assets import crm as crm_assets
+from assets import dedupe, enrich, ingest, normalize, scoring, webhooks
 from assets.partitions import arrival_day
 from pipeline.config import Settings, load_settings
+from pipeline.scoring import DEFAULT_ICP_PATH
 from pipeline.store import redact_url
 from resources.crm import CrmResource, HubSpotCrmResource, OutboxCrmResource
 from resources.enrichment import EnrichmentProvider, OfflineEnrichment, WaterfallEnrichment
 from resources.io_manager import LeadsWarehouseIOManager
 from resources.lead_source import LeadSource, LocalFolderLeadSource
 from resources.ops_store import OpsStore
+from resources.scoring import IcpSource
 from resources.settings import PipelineSettings
 from resources.warehouse import Warehouse
 from sensors.file_arrival import build_file_arrival_sensor
@@ -53,6 +56,13 @@ enrich_job = define_asset_job(
     "enrich_job",
     selection=AssetSelection.groups("enrich"),
     description="Enrich and score the golden leads.",
+)
+
+
+crm_job = define_asset_job(
+    "crm_job",
+    selection=AssetSelection.groups("crm"),
+    description="Sync the scored golden leads to the CRM (outbox or HubSpot).",
 )
 
 
@@ -123,8 +133,10 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return Definitions(
-        assets=load_assets_from_modules([ingest, normalize, dedupe, enrich, webhooks]),
-        jobs=[ingest_job, dedupe_job, enrich_job, webhooks.process_webhook_events],
+        assets=load_assets_from_modules(
+            [ingest, normalize, dedupe, enrich, scoring, crm_assets, webhooks]
+        ),
+        jobs=[ingest_job, dedupe_job, enrich_job, crm_job, webhooks.process_webhook_events],
         sensors=[
             build_file_arrival_sensor(ingest_job.name),
             build_webhook_inbox_sensor(webhooks.process_webhook_events, ingest_job),
@@ -133,6 +145,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             "ops_store": ops_store_from(settings),
             "enrichment": enrichment,
             "crm": crm,
+            # Read after load_settings(), so a LEADS_ICP in .env counts.
+            "icp": IcpSource(path=os.environ.get("LEADS_ICP") or str(DEFAULT_ICP_PATH)),
             "io_manager": LeadsWarehouseIOManager(
                 database=str(settings.warehouse_path), schema=WAREHOUSE_SCHEMA
             ),
@@ -188,9 +202,14 @@ def run_ingest_for_all_arrivals(settings: Settings) -> bool:
                 instance=instance, raise_on_error=False, run_config=QUIET
             )
             ok = result.success
-        if ok:
-            print("enriching and scoring the golden leads ...", flush=True)
-            result = definitions.resolve_job_def(enrich_job.name).execute_in_process(
+        for job, what in (
+            (enrich_job, "enriching and scoring the golden leads"),
+            (crm_job, f"syncing contacts to the CRM ({settings.crm_backend})"),
+        ):
+            if not ok:
+                break
+            print(f"{what} ...", flush=True)
+            result = definitions.resolve_job_def(job.name).execute_in_process(
                 instance=instance, raise_on_error=False, run_config=QUIET
             )
             ok = result.success

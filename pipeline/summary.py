@@ -22,6 +22,9 @@ class IngestSummary:
     valid_emails: int = 0
     valid_phones: int = 0
     entities: int = 0
+    enriched: dict[str, int] = field(default_factory=dict)
+    grades: dict[str, int] = field(default_factory=dict)
+    crm_synced: int = 0
 
     def render(self) -> str:
         lines = [
@@ -43,6 +46,14 @@ class IngestSummary:
                 f"People after dedupe: {self.entities}"
                 f" ({self.leads_normalized - self.entities} duplicate leads merged)"
             )
+        if self.enriched:
+            done = ", ".join(f"{n} {status}" for status, n in sorted(self.enriched.items()))
+            lines.append(f"Enrichment:         {done}")
+        if self.grades:
+            grades = ", ".join(f"{n} {grade}" for grade, n in sorted(self.grades.items()))
+            lines.append(f"Lead grades:        {grades}")
+        if self.crm_synced:
+            lines.append(f"CRM contacts:       {self.crm_synced} in the sync ledger")
         if self.files_quarantined:
             lines.append("Quarantined files (fix and drop them in again):")
             lines += [f"  - {error}" for _name, error in self.files_quarantined]
@@ -80,6 +91,17 @@ def summarize(warehouse: Path) -> IngestSummary:
                     f"select reason, count(*) from {SCHEMA}.rejected_rows group by 1"
                 ).fetchall()
             )
+        for table, column, target in (
+            ("enriched_leads", "enrichment_status", summary.enriched),
+            ("scored_leads", "lead_grade", summary.grades),
+        ):
+            if _table_exists(con, table):
+                target.update(
+                    con.execute(
+                        f"select {column}, count(*) from {SCHEMA}.{table} group by 1"
+                    ).fetchall()
+                )
+        summary.crm_synced = _scalar(con, "crm_contacts", "count_if(status = 'synced')")
         if _table_exists(con, "quarantined_files"):
             summary.files_quarantined = con.sql(
                 f"select name, error from {SCHEMA}.quarantined_files order by name"
