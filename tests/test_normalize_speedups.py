@@ -14,9 +14,8 @@ import phonenumbers
 import polars as pl
 import pytest
 
-from pipeline.normalize import distinct, phones
+from pipeline.normalize import distinct, empty_to_null, phones, squash_spaces
 from pipeline.normalize.emails import DOMAIN_PATTERN, EMAIL_PATTERN, LOCAL_PATTERN
-from pipeline.normalize.leads import _SPACES
 from pipeline.normalize.names import normalize_names
 from pipeline.normalize.phones import parse_phones
 
@@ -59,8 +58,14 @@ def test_space_squash_equals_every_whitespace_run_to_one_space() -> None:
     chars = [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\u00a0", "\u2003", "\u3000", "a", ","]
     rng = random.Random(2)
     texts = ["".join(rng.choices(chars, k=rng.randint(0, 9))) for _ in range(5000)]
-    series = pl.Series("t", [*texts, None])
-    assert series.str.replace_all(_SPACES, " ").equals(series.str.replace_all(r"\s+", " "))
+    frame = pl.DataFrame({"t": [*texts, None]}, schema={"t": pl.String})
+    squashed = frame.select(squash_spaces(pl.col("t"))).to_series()
+    assert squashed.equals(frame["t"].str.replace_all(r"\s+", " "))
+
+
+def test_empty_to_null() -> None:
+    frame = pl.DataFrame({"t": ["a", "", None, " "]})
+    assert frame.select(empty_to_null(pl.col("t"))).to_series().to_list() == ["a", None, None, " "]
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.normalize import empty_to_null, squash_spaces
+
 # Legal forms, as whole tokens after punctuation is removed ("S.A." -> "s a" -> "sa").
 LEGAL_SUFFIXES = (
     "inc", "incorporated", "llc", "llp", "lp", "ltd", "limited", "plc", "corp", "corporation",
@@ -17,8 +19,8 @@ _SUFFIX_RE = r"(?:\s(?:" + "|".join(sorted(LEGAL_SUFFIXES, key=len, reverse=True
 
 def company_columns(raw: pl.Expr) -> list[pl.Expr]:
     """company (display), company_key (for matching)."""
-    display = raw.str.replace_all(r"\s+", " ").str.strip_chars(" ,;\"'")
-    display = pl.when(display.str.len_chars() > 0).then(display)
+    display = squash_spaces(raw).str.strip_chars(" ,;\"'")
+    display = empty_to_null(display)
     key = (
         display.str.normalize("NFKD")
         .str.replace_all(r"\p{M}", "")
@@ -31,5 +33,5 @@ def company_columns(raw: pl.Expr) -> list[pl.Expr]:
     key = (" " + key).str.replace(_SUFFIX_RE, "").str.strip_chars()
     return [
         display.alias("company"),
-        pl.when(key.str.len_chars() > 0).then(key).alias("company_key"),
+        empty_to_null(key).alias("company_key"),
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.normalize import ENGINE
+from pipeline.normalize import ENGINE, empty_to_null
 
 # Pragmatic syntax check (RFC 5322 is far looser than what mail servers accept in practice).
 LOCAL_PATTERN = r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$"
@@ -56,7 +56,7 @@ def email_columns(frame: pl.LazyFrame, column: str = "email") -> pl.LazyFrame:
     local, domain, untagged = pl.col("_e_local"), pl.col("_e_domain"), pl.col("_e_untagged")
     return (
         frame.select(cleaned.alias("email"))
-        .with_columns(pl.when(email.str.len_bytes() > 0).then(email).alias("email"))
+        .with_columns(empty_to_null(email).alias("email"))
         .with_columns(email.str.contains(EMAIL_PATTERN).fill_null(False).alias("email_valid"))
         # Only valid addresses are taken apart: the rest stay null, which costs nothing.
         .with_columns(pl.when(valid).then(email.str.find("@", literal=True)).alias("_e_at"))

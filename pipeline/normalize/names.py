@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import polars.selectors as cs
 
-from pipeline.normalize import ENGINE
+from pipeline.normalize import ENGINE, empty_to_null, squash_spaces
 from pipeline.normalize.distinct import Spec, with_distinct
 
 HONORIFIC = r"(?i)^((?:mr|mrs|ms|miss|mx|dr|prof|sir|dame|herr|frau|mme|mlle|rev|hon)\.?)\s+"
@@ -24,8 +24,8 @@ _PARTICLE_FIX = {f" {p.title()} ": f" {p} " for p in PARTICLES}
 
 
 def _squash(expr: pl.Expr) -> pl.Expr:
-    cleaned = expr.str.replace_all(r"\s+", " ").str.strip_chars(" ,;\"'")
-    return pl.when(cleaned.str.len_chars() > 0).then(cleaned)
+    cleaned = squash_spaces(expr).str.strip_chars(" ,;\"'")
+    return empty_to_null(cleaned)
 
 
 def fix_case(expr: pl.Expr) -> pl.Expr:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.normalize import empty_to_null, squash_spaces
+
 SENIORITY_RULES: tuple[tuple[str, str], ...] = (
     ("c_level", r"\b(ceo|cfo|cto|coo|cmo|cio|ciso|cro|cpo|chief|founder|co-founder|cofounder|owner|president|managing director|geschaftsfuhrer|geschäftsführer|pdg|directeur general)\b"),
     ("vp", r"\b(vp|svp|evp|vice president|vice-president)\b"),
@@ -38,8 +40,8 @@ def _classify(title: pl.Expr, rules: tuple[tuple[str, str], ...]) -> pl.Expr:
 
 def title_columns(raw: pl.Expr) -> list[pl.Expr]:
     """job_title (cleaned), seniority, department."""
-    title = raw.str.replace_all(r"\s+", " ").str.strip_chars(" ,;")
-    title = pl.when(title.str.len_chars() > 0).then(title)
+    title = squash_spaces(raw).str.strip_chars(" ,;")
+    title = empty_to_null(title)
     lowered = title.str.to_lowercase()
     seniority = pl.when(title.is_not_null()).then(
         _classify(lowered, SENIORITY_RULES).fill_null("individual_contributor")
