@@ -69,15 +69,20 @@ def _parse_phones(frame: pl.DataFrame, default_country: str) -> pl.DataFrame:
     """phone_e164, phone_valid, phone_extension, phone_region, mobile_e164.
 
     The mobile on its own too (a person's mobile follows them from job to job), parsed in
-    the same call so the phone tables and per-call overheads are paid once.
+    the same call so the phone tables and per-call overheads are paid once. A mobile that
+    is the phone_raw text itself (there is no phone, or the same number twice) is not parsed
+    again: same text and region, same answer.
     """
     n = frame.height
+    same = (frame["mobile_phone"] == frame["phone_raw"]).fill_null(False)
     both = parse_phones(
-        pl.concat([frame["phone_raw"], frame["mobile_phone"]]),
+        pl.concat([frame["phone_raw"], frame["mobile_phone"].set(same, None)]),
         pl.concat([frame["country"], frame["country"]]),
         default_country,
     )
-    return both.slice(0, n).with_columns(both["phone_e164"].slice(n, n).alias("mobile_e164"))
+    phones = both.slice(0, n)
+    mobile = phones["phone_e164"].zip_with(same, both["phone_e164"].slice(n, n))
+    return phones.with_columns(mobile.alias("mobile_e164"))
 
 
 def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataFrame:
