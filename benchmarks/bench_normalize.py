@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -53,15 +54,19 @@ def main() -> None:
     print(f"generating {args.rows:,} rows ...", flush=True)
     frame = generate_leads(args.rows, seed=args.seed)
     raw = raw_rows(frame)
+    # The machine is shared: the load average says whether a slow run was this code.
+    print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
     times = []
     for i in range(args.repeat):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         leads, rejected = normalize_leads(raw)
         times.append(time.perf_counter() - started)
-        print(f"normalize run {i + 1}: {times[-1]:.2f} s", flush=True)
+        cpu = time.process_time() - cpu
+        print(f"normalize run {i + 1}: {times[-1]:.2f} s (cpu {cpu:.2f} s)", flush=True)
     print(
         f"normalize {args.rows:,} rows: median {statistics.median(times):.2f} s "
-        f"({leads.height:,} leads, {rejected.height:,} rejected)"
+        f"({leads.height:,} leads, {rejected.height:,} rejected), "
+        f"load average after: {os.getloadavg()[0]:.2f}"
     )
 
     with tempfile.TemporaryDirectory() as tmp:
