@@ -1,0 +1,94 @@
+"""`RollingWindow` keeps the server's count under the limit even when requests are slow to
+arrive, which a permit stamped at grant time (pyrate-limiter, the CRM client's limiter before)
+does not. Run: .venv/bin/pytest benchmarks/crm"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from pyrate_limiter import Limiter, Rate
+
+from pipeline.crm.hubspot import RollingWindow
+
+LIMIT, SECONDS = 5, 0.4
+LINGER = 0.08  # longer than pyrate-limiter's 50 ms buffer
+
+
+def max_in_window(times: list[float], width: float) -> int:
+    times = sorted(times)
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= width:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def send(
+    slot: Callable[[], AbstractContextManager[Any]],
+    arrivals: list[float],
+    linger: Callable[[int], float],
+    n: int,
+) -> None:
+    """`n` requests; request i lingers `linger(i)` seconds before the server sees it."""
+    for i in range(n):
+        with slot():
+            time.sleep(linger(i))
+            arrivals.append(time.monotonic())
+            time.sleep(0.002)  # the server's answer
+
+
+def now_and_then(i: int) -> float:
+    """Request 0 lingers and request LIMIT, its window's successor, does not; and so on."""
+    return LINGER if i % (LIMIT + 1) == 0 else 0.0
+
+
+def test_the_server_never_counts_more_than_the_limit() -> None:
+    arrivals: list[float] = []
+    send(RollingWindow(LIMIT, SECONDS).slot, arrivals, now_and_then, 3 * LIMIT + 1)
+    assert max_in_window(arrivals, SECONDS) == LIMIT
+
+
+def test_a_permit_stamped_when_granted_lets_a_lingering_request_overfill_the_window() -> None:
+    limiter = Limiter(Rate(LIMIT, int(SECONDS * 1000)))
+
+    @contextmanager
+    def permit() -> Any:
+        limiter.try_acquire("x")
+        yield
+
+    arrivals: list[float] = []
+    send(permit, arrivals, now_and_then, 3 * LIMIT + 1)
+    assert max_in_window(arrivals, SECONDS) > LIMIT  # what the server answers with a 429
+
+
+def test_concurrent_callers_share_the_window() -> None:
+    window = RollingWindow(LIMIT, SECONDS)
+    arrivals: list[float] = []
+    lingers = [random.Random(seed).choice for seed in range(3)]
+    threads = [
+        threading.Thread(
+            target=send, args=(window.slot, arrivals, lambda _i, c=choice: c((0, LINGER)), 4)
+        )
+        for choice in lingers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(arrivals) == 12
+    assert max_in_window(arrivals, SECONDS) <= LIMIT
+
+
+def test_a_full_window_waits_for_the_oldest_answer_to_age_out() -> None:
+    window = RollingWindow(2, SECONDS)
+    start = time.monotonic()
+    for _ in range(3):
+        with window.slot():
+            pass
+    assert time.monotonic() - start >= SECONDS
