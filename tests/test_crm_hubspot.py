@@ -200,3 +200,16 @@ def test_a_refused_token_is_an_auth_error_without_the_token(hubspot, sqlite_stor
     assert "pat-wrong-token" not in str(caught.value)
     with pytest.raises(CrmAuthError, match="HUBSPOT_ACCESS_TOKEN"):
         HubSpotCrm("", hubspot.url)
+
+
+def test_companies_are_searched_100_domains_at_a_time_and_existing_ones_reused(
+    hubspot, sqlite_store
+):
+    from tests.fakes.hubspot_server import COMPANIES_SEARCH
+
+    existing = hubspot.state.add_company({"domain": "company7.com", "name": "Seven"})
+    sync(hubspot, sqlite_store, scored(250, domains=250))
+    assert hubspot.state.count(path=COMPANIES_SEARCH) == 3
+    assert len(hubspot.state.companies) == 250
+    seven = hubspot.state.contact_by_email("person7@company7.com")
+    assert hubspot.state.contact_company_ids(seven.id) == {existing.id}

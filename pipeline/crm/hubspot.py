@@ -65,6 +65,8 @@ from pipeline.store.spend import try_spend
 from pipeline.store.sql import utcnow
 
 HUBSPOT_API = "https://api.hubapi.com"
+SEARCH_IN_VALUES = 100  # values one IN filter may carry
+SEARCH_PAGE = 200  # HubSpot's largest search page
 SEARCH_PER_SECOND = 4  # HubSpot allows 5 search requests per second per account
 # Each SDK module has its own ApiException class, with no common base but Exception.
 API_EXCEPTIONS = (
@@ -374,27 +376,38 @@ class HubSpotCrm(CrmClient):
 
     def ensure_companies(self, companies: dict[str, dict[str, str]]) -> dict[str, str | None]:
         ids: dict[str, str | None] = {}
-        missing: dict[str, dict[str, str]] = {}
-        for domain, props in companies.items():
+        domains = list(companies)
+        # One search per SEARCH_IN_VALUES domains (HubSpot's IN filter), not one per domain:
+        # search has its own, much lower, rate limit.
+        for start in range(0, len(domains), SEARCH_IN_VALUES):
+            chunk = domains[start : start + SEARCH_IN_VALUES]
             request = PublicObjectSearchRequest(
                 filter_groups=[
                     FilterGroup(
-                        filters=[Filter(property_name="domain", operator="EQ", value=domain)]
+                        filters=[Filter(property_name="domain", operator="IN", values=chunk)]
                     )
                 ],
                 properties=["domain", "name"],
-                limit=1,
+                limit=SEARCH_PAGE,
             )
-            found = self._call(
-                "search companies",
-                self._companies_search.do_search,
-                public_object_search_request=request,
-                search=True,
-            )
-            if found.results:
-                ids[domain] = found.results[0].id
-            else:
-                missing[domain] = props
+            after = None
+            while True:
+                request.after = after
+                found = self._call(
+                    "search companies",
+                    self._companies_search.do_search,
+                    public_object_search_request=request,
+                    search=True,
+                )
+                for record in found.results or []:
+                    domain = ((record.properties or {}).get("domain") or "").lower()
+                    if domain in companies and domain not in ids:
+                        ids[domain] = record.id
+                next_page = getattr(getattr(found, "paging", None), "next", None)
+                after = getattr(next_page, "after", None)
+                if not after:
+                    break
+        missing = {d: p for d, p in companies.items() if d not in ids}
         if missing:
             body = CompanyBatchCreate(
                 inputs=[CompanyCreate(properties=p | {"domain": d}) for d, p in missing.items()]

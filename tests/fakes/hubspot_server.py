@@ -1238,6 +1238,9 @@ def _fault_answer(fault: Fault, rate_headers: dict[str, str]) -> tuple[int, Any,
 class _Handler(BaseHTTPRequestHandler):
     server: HubSpotServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY every answer waits
+    # ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
 
     def log_message(self, *_args: Any) -> None:  # keep test output quiet
         pass
