@@ -20,6 +20,6 @@ def squash_spaces(expr: pl.Expr) -> pl.Expr:
 
 
 def empty_to_null(expr: pl.Expr) -> pl.Expr:
-    """ "" -> null. Unlike `when(expr.str.len_chars() > 0).then(expr)` it names `expr` once,
-    so a long string expression is not evaluated twice when CSE misses it."""
+    """Empty strings to null. Unlike `when(expr.str.len_chars() > 0).then(expr)` it names
+    `expr` once, so a long string expression is not evaluated twice when CSE misses it."""
     return expr.replace("", None)
