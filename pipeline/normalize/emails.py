@@ -45,12 +45,14 @@ def email_columns(frame: pl.LazyFrame, column: str = "email") -> pl.LazyFrame:
     DOMAIN_PATTERN"; the parts are then the two sides of that '@', cut at its offset (a
     byte offset, which is also the character offset: a valid address is ASCII).
     """
+    # Lower-cased before the "mailto:" prefix is cut, so "MAILTO:" goes too (schemes are
+    # case-insensitive); lower-casing neither makes nor changes the stripped marks.
     cleaned = (
         pl.col(column)
         .str.strip_chars()
+        .str.to_lowercase()
         .str.strip_prefix("mailto:")
         .str.strip_chars(" <>\"'.,;")
-        .str.to_lowercase()
     )
     email, valid, at = pl.col("email"), pl.col("email_valid"), pl.col("_e_at")
     local, domain, untagged = pl.col("_e_local"), pl.col("_e_domain"), pl.col("_e_untagged")
