@@ -5,26 +5,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.dedupe.spec import MatchSpec
+from pipeline.dedupe.spec import FieldSurvivorship, MatchSpec
 
 SOURCE_SUFFIX = "__source"
-
-
-def _order_keys(rule: str, field: str, spec: MatchSpec) -> tuple[list[pl.Expr], list[bool]]:
-    """Sort keys (within an entity) whose first row holds the surviving value."""
-    surv = spec.survivorship
-    recency = [pl.col(surv.recency_column)] if surv.recency_column else []
-    if rule == "most_recent":
-        return recency, [True] * len(recency)
-    if rule == "most_frequent":
-        return [pl.col(f"__freq_{field}"), *recency], [True] * (1 + len(recency))
-    if rule == "longest":
-        return [pl.col(field).cast(pl.String).str.len_chars(), *recency], [True] * (
-            1 + len(recency)
-        )
-    if rule == "source_priority":
-        return [pl.col("__source_rank"), *recency], [False] + [True] * len(recency)
-    raise ValueError(rule)  # pragma: no cover - validated by the spec
 
 
 def _source_rank(spec: MatchSpec) -> pl.Expr:
@@ -36,14 +19,50 @@ def _source_rank(spec: MatchSpec) -> pl.Expr:
     return rank
 
 
+def _primary(rule: str, field: str, n: int) -> pl.Expr:
+    """The rule's own criterion as a non-negative integer, smaller is better (recency and id,
+    every rule's tie-breakers, are the row position)."""
+    if rule == "most_recent":
+        return pl.lit(0, dtype=pl.Int64)
+    if rule == "most_frequent":
+        return pl.lit(n, dtype=pl.Int64) - pl.len().over("__entity", field).cast(pl.Int64)
+    if rule == "longest":
+        length = pl.col(field).cast(pl.String).str.len_chars().fill_null(0).cast(pl.Int64)
+        return length.max() - length
+    if rule == "source_priority":
+        return pl.col("__source_rank").cast(pl.Int64)
+    raise ValueError(rule)  # pragma: no cover - validated by the spec
+
+
+def _rank_key(field: str, rule: FieldSurvivorship, n: int) -> pl.Expr:
+    """One Int64 per row whose minimum within an entity is the surviving row: nulls last,
+    then preferred rows (e.g. valid emails), then the rule's criterion, then position."""
+    tier = pl.col(field).is_null().cast(pl.Int64) * 2
+    if rule.prefer_true:
+        tier = tier + (~pl.col(rule.prefer_true).fill_null(False)).cast(pl.Int64)
+    primary = _primary(rule.rule, field, n)
+    return (tier * (primary.max() + 1) + primary) * n + pl.col("__pos")
+
+
 def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
-    """entity_id, record_count, member ids, then each golden field and its `__source` id."""
+    """entity_id, record_count, member ids, then each golden field and its `__source` id.
+
+    Multi-record entities are sorted once (entity, recency, id); each field then takes the row
+    with the smallest rank key, an arg_min per group instead of a sort per field and group.
+    """
     id_col = spec.id_column
+    surv = spec.survivorship
     fields = [f for f in spec.golden_fields if f in frame.columns]
-    data = frame.join(entities, on=id_col, how="inner")
+    rules = {f: surv.rule_for(f) for f in fields}
+    recency = [surv.recency_column] if surv.recency_column else []
+    needed = {id_col, *fields, *recency, *(r.prefer_true for r in rules.values() if r.prefer_true)}
+    if any(r.rule == "source_priority" for r in rules.values()):
+        needed.add(surv.source_column or "source_file")
+    data = frame.select([c for c in frame.columns if c in needed]).join(
+        entities, on=id_col, how="inner"
+    )
     # Singletons (most entities) need no survivorship: their record is the golden record.
-    sizes = data.group_by("entity_id").len("record_count")
-    data = data.join(sizes, on="entity_id")
+    data = data.with_columns(pl.len().over("entity_id").alias("record_count"))
     single = (
         data.filter(pl.col("record_count") == 1)
         .select(
@@ -61,35 +80,34 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
             ]
         )
     )
-    data = data.filter(pl.col("record_count") > 1).drop("record_count")
-    rules = {f: spec.survivorship.rule_for(f) for f in fields}
-    helpers = [
-        pl.len().over("entity_id", f).alias(f"__freq_{f}")
-        for f, r in rules.items()
-        if r.rule == "most_frequent"
-    ]
+    data = (
+        data.filter(pl.col("record_count") > 1)
+        .drop("record_count")
+        .sort(["entity_id", *recency, id_col], descending=[False, *[True] * len(recency), False])
+        .with_row_index("__pos")
+        .with_columns(
+            pl.col("__pos").cast(pl.Int64),
+            # An integer entity number: cheaper than the id string in per-field windows.
+            (pl.col("entity_id") != pl.col("entity_id").shift())
+            .fill_null(True)
+            .cum_sum()
+            .alias("__entity"),
+        )
+    )
+    n = max(data.height, 1)
     if any(r.rule == "source_priority" for r in rules.values()):
-        helpers.append(_source_rank(spec).alias("__source_rank"))
-    data = data.with_columns(helpers)
+        data = data.with_columns(_source_rank(spec).alias("__source_rank"))
+    data = data.with_columns([_rank_key(f, rules[f], n).alias(f"__key_{f}") for f in fields])
     aggs: list[pl.Expr] = [
         pl.len().alias("record_count"),
         pl.col(id_col).sort().alias("member_ids"),
     ]
     for field in fields:
-        rule = rules[field]
-        keys, descending = _order_keys(rule.rule, field, spec)
-        # Nulls last, preferred rows (e.g. valid emails) first, then the rule's own order.
-        lead: list[pl.Expr] = [pl.col(field).is_null()]
-        lead_desc = [False]
-        if rule.prefer_true:
-            lead.append(pl.col(rule.prefer_true).fill_null(False))
-            lead_desc.append(True)
-        order = [*lead, *keys, pl.col(id_col)]
-        desc = [*lead_desc, *descending, False]
-        aggs.append(pl.col(field).sort_by(order, descending=desc).first().alias(field))
+        best = pl.col(f"__key_{field}").arg_min()
+        aggs.append(pl.col(field).get(best).alias(field))
         aggs.append(
             pl.when(pl.col(field).is_not_null().any())
-            .then(pl.col(id_col).sort_by(order, descending=desc).first())
+            .then(pl.col(id_col).get(best))
             .alias(f"{field}{SOURCE_SUFFIX}")
         )
     merged = data.group_by("entity_id").agg(aggs)
