@@ -58,46 +58,74 @@ class Comparator:
 
     frame: pl.DataFrame
     _encoded: dict[str, EncodedColumn] = field(default_factory=dict)
-    # Similarities of the pairs being compared now, shared by levels of one column.
+    # Similarities of the pairs being compared now (`_pairs`), shared by the levels of one
+    # column, other comparisons and the vetoes (last_lower JW is both a level and a veto).
     _similarities: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    _pairs: tuple[np.ndarray, np.ndarray] | None = None
 
     def encoded(self, column: str) -> EncodedColumn:
         if column not in self._encoded:
             self._encoded[column] = EncodedColumn.from_series(self.frame[column])
         return self._encoded[column]
 
+    def _use_pairs(self, left: np.ndarray, right: np.ndarray) -> None:
+        """Cached similarities belong to one pair set: drop them when the pairs change."""
+        if self._pairs is None or self._pairs[0] is not left or self._pairs[1] is not right:
+            self._similarities.clear()
+            self._pairs = (left, right)
+
+    def release(self) -> None:
+        """Free the cached similarities (tens of MB per column on millions of pairs)."""
+        self._similarities.clear()
+        self._pairs = None
+
     def similarity(
         self, column: str, scorer: str, left: np.ndarray, right: np.ndarray
     ) -> np.ndarray:
-        """Similarity per pair (NaN where a value is missing)."""
-        self._similarities.clear()
-        return self._similarity(column, scorer, left, right)
+        """Similarity per pair (NaN where a value is missing); cached for the current pairs,
+        computed afresh (and not cached) for any other pairs, e.g. a subset of them."""
+        if self._pairs is not None and self._pairs[0] is left and self._pairs[1] is right:
+            return self._similarity(column, scorer, left, right)
+        return self._compute_similarity(column, scorer, left, right)
 
     def _similarity(
         self, column: str, scorer: str, left: np.ndarray, right: np.ndarray
     ) -> np.ndarray:
-        cached = self._similarities.get((column, scorer))
-        if cached is not None:
-            return cached
+        key = (column, scorer)
+        if key not in self._similarities:
+            self._similarities[key] = self._compute_similarity(column, scorer, left, right)
+        return self._similarities[key]
+
+    def _compute_similarity(
+        self, column: str, scorer: str, left: np.ndarray, right: np.ndarray
+    ) -> np.ndarray:
         enc = self.encoded(column)
         cl, cr = enc.codes[left], enc.codes[right]
         present = (cl >= 0) & (cr >= 0)
         differ = present & (cl != cr)
         exact_value = 0.0 if scorer == "levenshtein" else 1.0
-        out = np.where(present, exact_value, np.nan)
+        out = np.where(present, np.float32(exact_value), np.float32(np.nan))
         if differ.any():
-            # Score each distinct (value, value) combination once: blocks repeat them a lot
-            # (the same two company names, titles or cities across many pairs).
-            combo = cl[differ].astype(np.int64) * len(enc.values) + cr[differ]
-            unique, inverse = np.unique(combo, return_inverse=True)
-            a = enc.values[unique // len(enc.values)]
-            b = enc.values[unique % len(enc.values)]
+            # Score each distinct (value, value) combination once, in either order (every
+            # scorer is symmetric): blocks repeat them a lot (the same two company names,
+            # titles or cities across many pairs). Hash-based unique and join, not a sort.
+            a, b = cl[differ], cr[differ]
+            lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
+            combo = pl.Series("k", lo * len(enc.values) + hi)
+            unique = combo.unique().to_numpy()
+            first = enc.values[unique // len(enc.values)]
+            second = enc.values[unique % len(enc.values)]
             if scorer == "token_set":
-                scores = process.cpdist(a, b, scorer=fuzz.token_set_ratio, workers=-1) / 100.0
+                scores = process.cpdist(first, second, scorer=fuzz.token_set_ratio, workers=-1)
+                scores = scores / np.float32(100.0)
             else:
-                scores = process.cpdist(a, b, scorer=_SCORERS[scorer], workers=-1)
-            out[differ] = scores[inverse]
-        self._similarities[(column, scorer)] = out
+                scores = process.cpdist(first, second, scorer=_SCORERS[scorer], workers=-1)
+            lookup = pl.DataFrame({"k": unique, "s": scores.astype(np.float32)})
+            out[differ] = (
+                combo.to_frame()
+                .join(lookup, on="k", how="left", maintain_order="left")["s"]
+                .to_numpy()
+            )
         return out
 
     def _level_condition(
@@ -110,7 +138,8 @@ class Comparator:
             return (cl >= 0) & (cl == cr)
         if level.type in ("jaro_winkler", "jaro", "token_set"):
             sim = self._similarity(column, level.type, left, right)
-            return np.nan_to_num(sim, nan=-1.0) >= level.threshold
+            # float64 threshold: the scores are float32, compared as before at full precision.
+            return np.nan_to_num(sim, nan=-1.0) >= np.float64(level.threshold)
         if level.type == "levenshtein":
             dist = self._similarity(column, "levenshtein", left, right)
             return np.nan_to_num(dist, nan=np.inf) <= level.max_distance
@@ -134,7 +163,7 @@ class Comparator:
     def levels(self, comparison: Comparison, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Level index per pair: the first level that holds, len(levels) for 'else',
         NULL_LEVEL when either side's value is missing."""
-        self._similarities.clear()
+        self._use_pairs(left, right)
         enc = self.encoded(comparison.column)
         out = np.full(len(left), len(comparison.levels), dtype=np.int8)
         undecided = np.ones(len(left), dtype=bool)

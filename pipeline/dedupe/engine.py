@@ -17,7 +17,14 @@ from pipeline.dedupe.compare import Comparator
 from pipeline.dedupe.entities import EVENT_SCHEMA, assign_entity_ids
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import golden_records
-from pipeline.dedupe.model import FSModel, fit_em, level_frequencies, match_weights, probability
+from pipeline.dedupe.model import (
+    FSModel,
+    fit_em,
+    level_frequencies,
+    match_weights,
+    patterns,
+    probability,
+)
 from pipeline.dedupe.spec import MatchSpec, load_spec
 
 Progress = Callable[[str], None]
@@ -106,20 +113,25 @@ def _exact_u_from_frequencies(
 
 
 def population_prior(
-    total_weight: np.ndarray, n_records: int, max_iterations: int = 200
+    total_weight: np.ndarray,
+    n_records: int,
+    max_iterations: int = 200,
+    counts: np.ndarray | None = None,
 ) -> tuple[float, int, bool]:
     """The chance two random records match, by EM over all N(N-1)/2 record pairs.
 
     u comes from random pairs, so the prior must be the population's too: pairs blocking
     never generated are taken as non-matches, which they are but for blocking's misses.
     A prior fitted on candidate pairs alone would be orders of magnitude too high and
-    turn every pair of colleagues at one company into a match.
+    turn every pair of colleagues at one company into a match. With `counts`, each total
+    weight stands for that many pairs (one per gamma pattern: a few thousand, not millions).
     """
     all_pairs = max(n_records * (n_records - 1) / 2, 1.0)
-    prior = min(max(len(total_weight) / all_pairs / 4, 1e-12), 0.5)
+    counts = np.ones(len(total_weight)) if counts is None else counts
+    prior = min(max(float(counts.sum()) / all_pairs / 4, 1e-12), 0.5)
     for iteration in range(1, max_iterations + 1):
         posterior = probability(total_weight, prior)
-        updated = float(np.clip(posterior.sum() / all_pairs, 1e-12, 0.5))
+        updated = float(np.clip(posterior @ counts / all_pairs, 1e-12, 0.5))
         if abs(updated - prior) <= 1e-4 * prior:
             return updated, iteration, True
         prior = updated
@@ -135,8 +147,9 @@ def _default_model(spec: MatchSpec, gamma: np.ndarray, n: int) -> FSModel:
         m.append(np.asarray(params.get("m", [1 / size] * size), dtype=float))
         u.append(np.asarray(params.get("u", [1 / size] * size), dtype=float))
     model = FSModel(comparisons=[c.name for c in spec.comparisons], m=m, u=u, prior=0.5)
+    distinct, _, counts = patterns(gamma)
     model.prior, model.iterations, model.converged = population_prior(
-        match_weights(gamma, model).sum(axis=1), n
+        match_weights(distinct, model).sum(axis=1), n, counts=counts
     )
     return model
 
@@ -163,30 +176,29 @@ def fit_model(
     u = _exact_u_from_frequencies(comparator, spec, u)
     estimates: list[list[np.ndarray]] = [[] for _ in spec.comparisons]
     iterations, converged = 0, True
+    # EM and the prior need only how often each gamma pattern occurs: patterns once, then a
+    # bincount per rule instead of copying and deduplicating millions of gamma rows.
+    distinct, pattern_of_pair, counts = patterns(gamma)
     for rule_index, rule in enumerate(spec.blocking):
         # Every candidate pair the rule's keys agree on (not only those it found first: a
         # pair first found by another rule would otherwise never agree on that rule's keys).
-        rows = np.ones(len(left_pairs), dtype=bool)
-        for key in rule.keys:
-            codes = comparator.encoded(key).codes
-            rows &= (codes[left_pairs] >= 0) & (codes[left_pairs] == codes[right_pairs])
         # Train only on small blocks: a key shared by many records (a switchboard number, a
         # common name) mostly pairs different people who agree on everything organisational,
         # and would teach EM that matches often disagree on names.
-        block_size = (
-            comparator.frame.select(pl.len().over(rule.keys).alias("n")).to_series().to_numpy()
-        )
-        rows &= block_size[left_pairs] <= spec.em_max_block_size
+        block, size = _rule_blocks(comparator.frame, rule.keys)
+        rows = (block[left_pairs] != 0) & (block[left_pairs] == block[right_pairs])
+        rows &= size[left_pairs] <= spec.em_max_block_size
         if rows.sum() < 50:
             continue
         keep = [k for k in range(len(n_levels)) if k not in _blocked_comparisons(spec, rule_index)]
         if not keep:
             continue
         m, _, _, its, ok = fit_em(
-            gamma[rows][:, keep],
+            distinct[:, keep],
             [n_levels[k] for k in keep],
             u=[u[k] for k in keep],
             max_iterations=spec.em_max_iterations,
+            counts=np.bincount(pattern_of_pair[rows], minlength=len(distinct)),
         )
         iterations, converged = iterations + its, converged and ok
         for j, k in enumerate(keep):
@@ -194,9 +206,20 @@ def fit_model(
     m_init = fit_em(gamma[:1], n_levels, u=u, max_iterations=0)[0]
     m = [np.mean(e, axis=0) if e else m_init[k] for k, e in enumerate(estimates)]
     model = FSModel(comparisons=[c.name for c in spec.comparisons], m=m, u=u, prior=0.5)
-    prior, its, ok = population_prior(match_weights(gamma, model).sum(axis=1), n)
+    prior, its, ok = population_prior(match_weights(distinct, model).sum(axis=1), n, counts=counts)
     model.prior, model.iterations, model.converged = prior, iterations + its, converged and ok
     return model
+
+
+def _rule_blocks(frame: pl.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(block id per row, 0 where a key is missing; the block's size): one 64-bit hash of
+    the key combination (as blocking uses) instead of encoding each key column. A collision
+    could only add a training pair from another block."""
+    valid = pl.all_horizontal([pl.col(k).is_not_null() for k in keys])
+    blocks = frame.select(
+        pl.when(valid).then(pl.struct(keys).hash(seed=7) | 1).otherwise(0).alias("b")
+    ).with_columns(pl.len().over("b").alias("n"))
+    return blocks["b"].to_numpy(), blocks["n"].to_numpy()
 
 
 def tf_tables(frame: pl.DataFrame, spec: MatchSpec) -> dict[str, pl.DataFrame]:
@@ -259,13 +282,15 @@ def score(
     """(gamma, per-field weights, probability, model) for the given pairs; the model is
     fitted on these pairs when none is given."""
     gamma = comparator.gamma(spec.comparisons, left, right)
+    # Vetoes before fitting: they reuse the similarities the levels computed for these pairs.
+    vetoed = vetoed_pairs(comparator, spec, left, right)
+    comparator.release()
     if model is None:
         model = fit_model(comparator, gamma, left, right, spec)
     weights = match_weights(gamma, model) + tf_adjustments(
         comparator, spec, model, tables, gamma, left
     )
     prob = probability(weights.sum(axis=1), model.prior)
-    vetoed = vetoed_pairs(comparator, spec, left, right)
     prob[vetoed] = 0.0
     return gamma, weights, prob, model
 
@@ -273,12 +298,14 @@ def score(
 def vetoed_pairs(
     comparator: Comparator, spec: MatchSpec, left: np.ndarray, right: np.ndarray
 ) -> np.ndarray:
-    """Pairs a veto rule rules out (vectorized; NaN similarity, a missing value, never vetoes)."""
+    """Pairs a veto rule rules out (vectorized; NaN similarity, a missing value, never vetoes).
+
+    The `unless_similar` similarity is computed only for the pairs the veto hits."""
     out = np.zeros(len(left), dtype=bool)
     for veto in spec.vetoes:
         if veto.type != "differs":
             sim = comparator.similarity(veto.column, veto.type, left, right)
-            hit = np.nan_to_num(sim, nan=1.0) < veto.below
+            hit = np.nan_to_num(sim, nan=1.0) < np.float64(veto.below)
         else:
             codes = comparator.encoded(veto.column).codes
             hit = (codes[left] >= 0) & (codes[right] >= 0) & (codes[left] != codes[right])
@@ -289,8 +316,11 @@ def vetoed_pairs(
             flag = comparator.frame[veto.exclude_when_true].fill_null(False).to_numpy()
             hit &= ~flag[left] & ~flag[right]
         if veto.unless_similar and hit.any():
-            sim = comparator.similarity(veto.unless_similar, "jaro_winkler", left, right)
-            hit &= ~(np.nan_to_num(sim, nan=0.0) >= veto.unless_above)
+            rows = np.flatnonzero(hit)
+            sim = comparator.similarity(
+                veto.unless_similar, "jaro_winkler", left[rows], right[rows]
+            )
+            hit[rows] = ~(np.nan_to_num(sim, nan=0.0) >= np.float64(veto.unless_above))
         out |= hit
     return out
 

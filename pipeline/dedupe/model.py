@@ -68,15 +68,35 @@ def level_frequencies(gamma: np.ndarray, n_levels: list[int]) -> list[np.ndarray
     return out
 
 
-def _patterns(gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct gamma rows and how often each occurs, via one int64 code per row."""
+def patterns(gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct gamma rows, each row's pattern index, count of each pattern), via one int64
+    code per row; a bincount over the codes when they are few (always, for a handful of
+    comparisons: 6 levels ** 8 comparisons is 1.7M codes), a sort otherwise."""
     shifted = gamma.astype(np.int64) + 1  # NULL_LEVEL (-1) -> 0
     base = int(shifted.max(initial=0)) + 1
     codes = np.zeros(len(gamma), dtype=np.int64)
     for k in range(gamma.shape[1]):
         codes = codes * base + shifted[:, k]
-    _, index, counts = np.unique(codes, return_index=True, return_counts=True)
-    return gamma[index], counts.astype(float)
+    space = base ** gamma.shape[1]
+    if space <= 1 << 24:
+        full = np.bincount(codes, minlength=space)
+        present = np.flatnonzero(full)
+        lookup = np.zeros(space, dtype=np.int64)
+        lookup[present] = np.arange(len(present))
+        inverse = lookup[codes]
+        index = np.zeros(len(present), dtype=np.int64)
+        index[inverse] = np.arange(len(gamma))  # some row of each pattern: all are equal
+        return gamma[index], inverse, full[present].astype(float)
+    _, index, inverse, counts = np.unique(
+        codes, return_index=True, return_inverse=True, return_counts=True
+    )
+    return gamma[index], inverse.reshape(-1), counts.astype(float)
+
+
+def patterns_of(gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct gamma rows and how often each occurs."""
+    distinct, _, counts = patterns(gamma)
+    return distinct, counts
 
 
 def _log_likelihood(patterns: np.ndarray, probs: list[np.ndarray]) -> np.ndarray:
@@ -97,14 +117,19 @@ def fit_em(
     fix_m: bool = False,
     max_iterations: int = 50,
     tolerance: float = 1e-5,
+    counts: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray], float, int, bool]:
     """EM for the two-class mixture over gamma patterns.
 
     With `u` given it stays fixed (the usual setup, u from random pairs); without it, u is
-    estimated too. With `fix_m` only the prior is estimated. Returns
-    (m, u, prior, iterations, converged).
+    estimated too. With `fix_m` only the prior is estimated. With `counts`, `gamma` already
+    holds patterns and `counts` how often each occurs (repeats and zero counts are fine).
+    Returns (m, u, prior, iterations, converged).
     """
-    patterns, counts = _patterns(gamma)
+    if counts is None:
+        patterns, counts = patterns_of(gamma)
+    else:
+        patterns, counts = gamma, np.asarray(counts, dtype=float)
     fix_u = u is not None
     if m_init is None:
         # Matches mostly agree: mass on the first (strictest) level, decaying after it.
@@ -152,13 +177,13 @@ def fit_em(
 
 
 def match_weights(gamma: np.ndarray, model: FSModel) -> np.ndarray:
-    """(n_pairs, n_comparisons) log2 Bayes factors; a missing value weighs nothing."""
-    weights = model.weights()
-    out = np.zeros(gamma.shape, dtype=np.float32)
-    for k, w in enumerate(weights):
-        column = gamma[:, k]
-        present = column != NULL_LEVEL
-        out[present, k] = w[column[present]]
+    """(n_pairs, n_comparisons) log2 Bayes factors; a missing value weighs nothing.
+
+    One table lookup per comparison (slot 0 is NULL_LEVEL), no boolean masks."""
+    out = np.empty(gamma.shape, dtype=np.float32)
+    for k, w in enumerate(model.weights()):
+        table = np.concatenate([[0.0], w]).astype(np.float32)
+        out[:, k] = table[gamma[:, k].astype(np.intp) + 1]
     return out
 
 
