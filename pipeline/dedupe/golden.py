@@ -19,29 +19,33 @@ def _source_rank(spec: MatchSpec) -> pl.Expr:
     return rank
 
 
-def _primary(rule: str, field: str, n: int) -> pl.Expr:
-    """The rule's own criterion as a non-negative integer, smaller is better (recency and id,
-    every rule's tie-breakers, are the row position)."""
+def _primary(rule: str, field: str, data: pl.DataFrame, n_sources: int) -> tuple[pl.Expr, int]:
+    """The rule's own criterion as an integer in [0, bound], smaller is better (recency and
+    id, every rule's tie-breakers, are the row position), and that bound."""
+    n = data.height
     if rule == "most_recent":
-        return pl.lit(0, dtype=pl.Int64)
+        return pl.lit(0, dtype=pl.Int64), 0
     if rule == "most_frequent":
-        return pl.lit(n, dtype=pl.Int64) - pl.len().over("__entity", field).cast(pl.Int64)
+        # Window on (entity number, value hash): integers, cheaper than the strings.
+        freq = pl.len().over("__entity", pl.col(field).hash(seed=7)).cast(pl.Int64)
+        return pl.lit(n, dtype=pl.Int64) - freq, n
     if rule == "longest":
         length = pl.col(field).cast(pl.String).str.len_chars().fill_null(0).cast(pl.Int64)
-        return length.max() - length
+        longest = int(data.select(length.max()).item() or 0)
+        return pl.lit(longest, dtype=pl.Int64) - length, longest
     if rule == "source_priority":
-        return pl.col("__source_rank").cast(pl.Int64)
+        return pl.col("__source_rank").cast(pl.Int64), n_sources
     raise ValueError(rule)  # pragma: no cover - validated by the spec
 
 
-def _rank_key(field: str, rule: FieldSurvivorship, n: int) -> pl.Expr:
+def _rank_key(field: str, rule: FieldSurvivorship, data: pl.DataFrame, n_sources: int) -> pl.Expr:
     """One Int64 per row whose minimum within an entity is the surviving row: nulls last,
     then preferred rows (e.g. valid emails), then the rule's criterion, then position."""
     tier = pl.col(field).is_null().cast(pl.Int64) * 2
     if rule.prefer_true:
         tier = tier + (~pl.col(rule.prefer_true).fill_null(False)).cast(pl.Int64)
-    primary = _primary(rule.rule, field, n)
-    return (tier * (primary.max() + 1) + primary) * n + pl.col("__pos")
+    primary, bound = _primary(rule.rule, field, data, n_sources)
+    return (tier * (bound + 1) + primary) * max(data.height, 1) + pl.col("__pos")
 
 
 def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
@@ -58,9 +62,12 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
     needed = {id_col, *fields, *recency, *(r.prefer_true for r in rules.values() if r.prefer_true)}
     if any(r.rule == "source_priority" for r in rules.values()):
         needed.add(surv.source_column or "source_file")
-    data = frame.select([c for c in frame.columns if c in needed]).join(
-        entities, on=id_col, how="inner"
-    )
+    data = frame.select([c for c in frame.columns if c in needed])
+    if entities.height == frame.height and entities[id_col].equals(frame[id_col]):
+        # dedupe() passes the entities in the frame's row order: no join on the ids needed.
+        data = data.with_columns(entities["entity_id"])
+    else:
+        data = data.join(entities, on=id_col, how="inner")
     # Singletons (most entities) need no survivorship: their record is the golden record.
     data = data.with_columns(pl.len().over("entity_id").alias("record_count"))
     single = (
@@ -94,10 +101,12 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
             .alias("__entity"),
         )
     )
-    n = max(data.height, 1)
     if any(r.rule == "source_priority" for r in rules.values()):
         data = data.with_columns(_source_rank(spec).alias("__source_rank"))
-    data = data.with_columns([_rank_key(f, rules[f], n).alias(f"__key_{f}") for f in fields])
+    n_sources = len(surv.source_priority)
+    data = data.with_columns(
+        [_rank_key(f, rules[f], data, n_sources).alias(f"__key_{f}") for f in fields]
+    )
     aggs: list[pl.Expr] = [
         pl.len().alias("record_count"),
         pl.col(id_col).sort().alias("member_ids"),
