@@ -30,6 +30,12 @@ def _map_distinct(series: pl.Series, fn) -> pl.Series:
     return series.replace_strict(lookup, default=None, return_dtype=pl.String)
 
 
+# Transforms that fold their source text first (unless it is already folded).
+_FOLDING = frozenset(
+    {"lower", "initial", "prefix", "suffix", "sorted_tokens", "nickname", "metaphone"}
+)
+
+
 def _metaphone(value: str) -> str | None:
     return jellyfish.metaphone(value).replace(" ", "") or None
 
@@ -39,17 +45,22 @@ def fingerprint_series(
 ) -> pl.Series:
     """`folded`: columns already in folded form (earlier fingerprints), not folded again.
 
-    Computed over the distinct source values and joined back when values repeat (titles,
-    companies, cities), which is most of the time.
+    Folding (NFKD, Unicode regexes) is the costly part: when it is needed, it runs over the
+    distinct source values, joined back when values repeat (titles, companies, cities),
+    which is most of the time. Anything else (slices of folded keys, digits, email parts)
+    is cheaper done on every row than deduplicating and joining back.
     """
-    sources = frame.select(fp.source)
-    distinct = sources.unique()
-    if distinct.height < 0.5 * frame.height:
-        mapped = distinct.with_columns(_transformed(distinct, fp, folded).alias("__fp"))
-        series = sources.join(
-            mapped, on=fp.source, how="left", nulls_equal=True, maintain_order="left"
-        )["__fp"]
-    else:
+    needs_fold = not set(fp.source) <= folded and fp.transform in _FOLDING
+    series = None
+    if needs_fold:
+        sources = frame.select(fp.source)
+        distinct = sources.unique()
+        if distinct.height < 0.5 * frame.height:
+            mapped = distinct.with_columns(_transformed(distinct, fp, folded).alias("__fp"))
+            series = sources.join(
+                mapped, on=fp.source, how="left", nulls_equal=True, maintain_order="left"
+            )["__fp"]
+    if series is None:
         series = _transformed(frame, fp, folded)
     if fp.fallback:
         series = series.fill_null(frame[fp.fallback].cast(pl.String))
