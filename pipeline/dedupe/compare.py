@@ -29,11 +29,20 @@ class EncodedColumn:
     """Integer codes per row (-1 for null) and the distinct values they stand for."""
 
     codes: np.ndarray
-    values: np.ndarray
+    distinct: pl.Series  # sorted distinct values, code i is distinct[i]
+    _objects: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def values(self) -> np.ndarray:
+        """The distinct values as Python strings (what rapidfuzz takes), built on first use:
+        columns only compared exactly never need them."""
+        if self._objects is None:
+            self._objects = self.distinct.to_numpy().astype(object)
+        return self._objects
 
     def frequencies(self) -> np.ndarray:
         """Share of non-null rows holding each code's value."""
-        counts = np.bincount(self.codes[self.codes >= 0], minlength=len(self.values))
+        counts = np.bincount(self.codes[self.codes >= 0], minlength=len(self.distinct))
         return counts / max(int(counts.sum()), 1)
 
     @classmethod
@@ -49,7 +58,7 @@ class EncodedColumn:
             .to_numpy()
             .astype(np.int32)
         )
-        return cls(codes=codes, values=values.to_numpy().astype(object))
+        return cls(codes=codes, distinct=values)
 
 
 @dataclass
@@ -111,10 +120,11 @@ class Comparator:
             # titles or cities across many pairs). Hash-based unique and join, not a sort.
             a, b = cl[differ], cr[differ]
             lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
-            combo = pl.Series("k", lo * len(enc.values) + hi)
+            size = len(enc.distinct)
+            combo = pl.Series("k", lo * size + hi)
             unique = combo.unique().to_numpy()
-            first = enc.values[unique // len(enc.values)]
-            second = enc.values[unique % len(enc.values)]
+            first = enc.values[unique // size]
+            second = enc.values[unique % size]
             if scorer == "token_set":
                 scores = process.cpdist(first, second, scorer=fuzz.token_set_ratio, workers=-1)
                 scores = scores / np.float32(100.0)

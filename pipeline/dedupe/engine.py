@@ -261,7 +261,8 @@ def tf_adjustments(
             continue
         enc = comparator.encoded(comp.column)
         tf_by_code = (
-            pl.DataFrame({"value": pl.Series(enc.values, dtype=pl.String)})
+            enc.distinct.alias("value")
+            .to_frame()
             .join(tables[comp.name], on="value", how="left", maintain_order="left")["tf"]
             .fill_null(1e-9)
             .to_numpy()
@@ -287,9 +288,8 @@ def score(
     comparator.release()
     if model is None:
         model = fit_model(comparator, gamma, left, right, spec)
-    weights = match_weights(gamma, model) + tf_adjustments(
-        comparator, spec, model, tables, gamma, left
-    )
+    weights = match_weights(gamma, model)
+    weights += tf_adjustments(comparator, spec, model, tables, gamma, left)
     prob = probability(weights.sum(axis=1), model.prior)
     prob[vetoed] = 0.0
     return gamma, weights, prob, model

@@ -72,11 +72,12 @@ def patterns(gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(distinct gamma rows, each row's pattern index, count of each pattern), via one int64
     code per row; a bincount over the codes when they are few (always, for a handful of
     comparisons: 6 levels ** 8 comparisons is 1.7M codes), a sort otherwise."""
-    shifted = gamma.astype(np.int64) + 1  # NULL_LEVEL (-1) -> 0
-    base = int(shifted.max(initial=0)) + 1
+    base = int(gamma.max(initial=NULL_LEVEL)) + 2  # levels shift by one: NULL_LEVEL -> 0
     codes = np.zeros(len(gamma), dtype=np.int64)
-    for k in range(gamma.shape[1]):
-        codes = codes * base + shifted[:, k]
+    for k in range(gamma.shape[1]):  # column by column: no int64 copy of the whole matrix
+        codes *= base
+        codes += gamma[:, k]
+        codes += 1
     space = base ** gamma.shape[1]
     if space <= 1 << 24:
         full = np.bincount(codes, minlength=space)
