@@ -13,7 +13,7 @@ from typing import Any
 
 from pyrate_limiter import Limiter, Rate
 
-from pipeline.crm.hubspot import RollingWindow
+from pipeline.ratelimit import RollingWindow
 
 LIMIT, SECONDS = 5, 0.4
 LINGER = 0.08  # longer than pyrate-limiter's 50 ms buffer

@@ -21,11 +21,7 @@ model otherwise deep-copies a fresh one).
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from typing import Any
 
 import urllib3
@@ -60,6 +56,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from pipeline.crm.client import Association, BatchResult, CrmClient, RecordError
 from pipeline.crm.mapping import MappingError
+from pipeline.ratelimit import RollingWindow
 from pipeline.retrying import TransientError, WaitRespectingRetryAfter, retry_after_seconds
 from pipeline.store.spend import try_spend
 from pipeline.store.sql import utcnow
@@ -118,49 +115,6 @@ def _error_body(exc: Any) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {"message": str(exc.body)[:300]}
     return body if isinstance(body, dict) else {"message": str(body)[:300]}
-
-
-class RollingWindow:
-    """At most `limit` requests in any `seconds`-long window, as the server counts them.
-
-    A slot is taken before a request is sent and counts until `seconds` after its answer
-    arrived. The server saw the request somewhere in between, so however long it spent in the
-    client, the network or the server's queue, the server's window never holds more than
-    `limit`. A limiter that stamps a permit when it grants it (pyrate-limiter's, 50 ms buffer)
-    does not hold that promise: a request slow to leave a loaded client (GIL, serialization,
-    a daily-quota write) lands in the next window's count (benchmarks/crm saw 191 of 190, and
-    the 429 and its 10 s back-off made a 100,000-contact sync 20% slower). The cost is one
-    round trip per window (~0.1% at 10 ms).
-    """
-
-    def __init__(self, limit: int, seconds: float) -> None:
-        if limit < 1:
-            raise ValueError(f"a rolling window needs a limit of at least 1, not {limit}")
-        self.limit = limit
-        self.seconds = seconds
-        self._answered: deque[float] = deque()
-        self._in_flight = 0
-        self._changed = threading.Condition()
-
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        with self._changed:
-            while True:
-                now = time.monotonic()
-                while self._answered and now - self._answered[0] >= self.seconds:
-                    self._answered.popleft()
-                if len(self._answered) + self._in_flight < self.limit:
-                    break
-                oldest = self._answered[0] if self._answered else None
-                self._changed.wait(None if oldest is None else self.seconds - (now - oldest))
-            self._in_flight += 1
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._in_flight -= 1
-                self._answered.append(time.monotonic())
-                self._changed.notify_all()
 
 
 class HubSpotCrm(CrmClient):

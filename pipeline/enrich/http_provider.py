@@ -1,19 +1,18 @@
 """One HTTP enrichment provider: rate window, retries, circuit breaker and timeouts around httpx.
 
-Every request holds a place in the provider's rate window (`VendorWindow`) until a window after
-its answer, so concurrent workers together stay under the vendor's limit. Transient failures
-(429, 5xx, timeouts, dropped connections) are retried by tenacity with exponential backoff and
-jitter, never sooner than the vendor's `Retry-After`. A lookup that still fails counts against
-a circuit breaker (pybreaker); once it opens, the provider is not called again until it resets
-and the waterfall reports the rest as not enriched. A 401/403 stops the provider for good: a
-wrong key is a configuration error, not something to retry.
+Every request holds a slot in the provider's rate window (`pipeline.ratelimit`) until a
+window after its answer, so concurrent workers together stay under the vendor's limit.
+Transient failures (429, 5xx, timeouts, dropped connections) are retried by tenacity with
+exponential backoff and jitter, never sooner than the vendor's `Retry-After`. A lookup that
+still fails counts against a circuit breaker (pybreaker); once it opens, the provider is not
+called again until it resets and the waterfall reports the rest as not enriched. A 401/403
+stops the provider for good: a wrong key is a configuration error, not something to retry.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -25,6 +24,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from pipeline.enrich.cache import CachedAnswer
 from pipeline.enrich.config import ProviderConfig
+from pipeline.ratelimit import RollingWindow
 from pipeline.retrying import TransientError as RetryableError
 from pipeline.retrying import WaitRespectingRetryAfter, retry_after_seconds
 from pipeline.store.sql import utcnow
@@ -93,43 +93,6 @@ def _dig(data: Any, path: str) -> Any:
     return data
 
 
-class VendorWindow:
-    """At most `limit` requests in any `seconds`, as the vendor counts them.
-
-    The vendor stamps a request somewhere between our send and its answer, and either side may
-    run late, so a request holds its place from before it is sent until `seconds` after its
-    answer: a new one goes only once the vendor must have let an old one out of its window.
-    The price is one round trip per place (20 per second at 50 ms latency: 19.0/s at most).
-    pyrate-limiter counted from the permit instead, and its blocking wait stamped permits with
-    the time it planned to wake: under load they were up to 130 ms early and out of order,
-    and a vendor limiting 20 per second saw 24 and answered 429."""
-
-    def __init__(self, limit: int, seconds: float) -> None:
-        self._limit, self._seconds = limit, seconds
-        self._frees_at: deque[float] = deque()  # finished requests' places, in time order
-        self._in_flight = 0
-        self._changed = threading.Condition()
-
-    @contextmanager
-    def place(self) -> Iterator[None]:
-        with self._changed:
-            while True:
-                now = time.monotonic()
-                while self._frees_at and self._frees_at[0] <= now:
-                    self._frees_at.popleft()
-                if self._in_flight + len(self._frees_at) < self._limit:
-                    break
-                self._changed.wait(self._frees_at[0] - now if self._frees_at else None)
-            self._in_flight += 1
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._in_flight -= 1
-                self._frees_at.append(time.monotonic() + self._seconds)
-                self._changed.notify_all()  # waiters for an in-flight request get a time
-
-
 class _ConcurrentBreaker(pybreaker.CircuitBreaker):
     """pybreaker's breaker, minus its lock around the guarded call: `CircuitBreaker.call` holds
     the breaker's lock for the whole lookup (rate wait, retries and backoff included), so a
@@ -161,7 +124,7 @@ class HttpProvider:
             timeout=httpx.Timeout(config.timeout_seconds),
             limits=httpx.Limits(max_connections=config.concurrency * 2),
         )
-        self._window = VendorWindow(config.rate.requests, config.rate.per_seconds)
+        self._window = RollingWindow(config.rate.requests, config.rate.per_seconds)
         self._breaker = _ConcurrentBreaker(
             fail_max=config.breaker.fail_max,
             reset_timeout=config.breaker.reset_seconds,
@@ -212,7 +175,7 @@ class HttpProvider:
         }
 
     def _request(self, lookup: dict[str, Any]) -> httpx.Response:
-        with self._window.place():
+        with self._window.slot():
             return self._send(lookup)
 
     def _send(self, lookup: dict[str, Any]) -> httpx.Response:
