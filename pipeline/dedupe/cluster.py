@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -44,6 +45,7 @@ class CannotLinkChecker:
     def __init__(self, frame: pl.DataFrame, rules: list[CannotLink]) -> None:
         self.rules = []
         self.series: list[pl.Series] = []
+        self.typed: list[tuple[pl.Series, pl.Series | None]] = []
         for rule in rules:
             values = frame[rule.column].cast(pl.String)
             if rule.exclude_when_true:
@@ -62,6 +64,7 @@ class CannotLinkChecker:
             )
             # Kept as a typed series too: an all-null numpy object array has no string dtype.
             self.series.append(values)
+            self.typed.append((values, equal))
 
     def candidate_mask(self, labels: np.ndarray) -> np.ndarray:
         """Components (by label) holding two or more distinct values of a guarded column."""
@@ -75,6 +78,40 @@ class CannotLinkChecker:
             )
             flagged[multi["label"].to_numpy()] = True
         return flagged
+
+    def with_conflicts(
+        self, labels: np.ndarray, flagged: np.ndarray, max_size: int = 200
+    ) -> np.ndarray:
+        """Of the flagged components, those where some two members conflict, all pairs of
+        members checked at once (a join and one batch of Jaro-Winkler). Without a conflicting
+        pair the greedy rebuild would merge every link, giving the component back unchanged,
+        so only these need it. Components above `max_size` stay flagged (pairs grow as n^2)."""
+        nodes = np.flatnonzero(flagged[labels])
+        sizes = np.bincount(labels[nodes], minlength=len(flagged))
+        nodes = nodes[sizes[labels[nodes]] <= max_size]
+        members = pl.DataFrame({"i": nodes, "label": labels[nodes]})
+        pairs = members.join(members, on="label", suffix="_r").filter(pl.col("i") < pl.col("i_r"))
+        a, b = pairs["i"].to_numpy(), pairs["i_r"].to_numpy()
+        conflict = np.zeros(len(a), dtype=bool)
+        for (rule, _, names, _), (values, equal) in zip(self.rules, self.typed, strict=True):
+            va, vb = values.gather(a), values.gather(b)
+            differ = (va != vb).fill_null(False)  # null on either side: no conflict
+            if equal is not None:
+                differ &= ~(equal.gather(a) == equal.gather(b)).fill_null(False)
+            idx = np.flatnonzero(differ.to_numpy())
+            if len(idx):
+                sim = process.cpdist(
+                    names[a[idx]],
+                    names[b[idx]],
+                    scorer=JaroWinkler.normalized_similarity,
+                    dtype=np.float64,
+                    workers=-1,
+                )
+                conflict[idx] |= sim < rule.threshold
+        out = flagged.copy()
+        out[labels[nodes]] = False
+        out[labels[a[conflict]]] = True
+        return out
 
     def conflict(self, a: list[int], b: list[int]) -> bool:
         for rule, values, names, equal in self.rules:
@@ -156,6 +193,7 @@ def cluster(
     if checker is not None and checker.rules:
         flagged = checker.candidate_mask(labels)
         report.conflicted_components = int(flagged.sum())
+        flagged = checker.with_conflicts(labels, flagged)
         if flagged.any():
             if progress:
                 progress(f"checking {int(flagged.sum())} components for cannot-link conflicts")
@@ -179,5 +217,5 @@ def cluster(
                             new_labels[root] = next_label
                             next_label += 1
                         labels[member] = new_labels[root]
-    report.components = len(np.unique(labels))
+    report.components = int(np.count_nonzero(np.bincount(labels)))  # labels are 0..n-1
     return labels, report
