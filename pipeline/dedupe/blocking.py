@@ -96,27 +96,33 @@ def candidate_pairs(
     """
     report = BlockingReport()
     keyed = frame.with_row_index("i")
+    n = max(frame.height, 1)
+    # A pair and the rank of a rule that found it pack into one integer, (l * n + r) * 256 +
+    # rank: one sort, then the first of each pair is its lowest-ranked rule. Cheaper than a
+    # group_by on the pair followed by a sort (ten million found pairs at 1M rows).
+    packed = n * n * 256 < 1 << 63 and len(rules) <= 256
+    base = n if packed else PAIR_BASE
     found = []
     for rank, rule in enumerate(rules):
         pairs = _rule_pairs(keyed, rule, new_rows, report)
-        found.append(
-            pairs.select(
-                (pl.col("l").cast(pl.UInt64) * PAIR_BASE + pl.col("r").cast(pl.UInt64)).alias(
-                    "key"
-                ),
-                pl.lit(rank, dtype=pl.UInt8).alias("rule"),
-            )
+        key = pl.col("l").cast(pl.UInt64) * base + pl.col("r").cast(pl.UInt64)
+        if packed:
+            found.append(pairs.select((key * 256 + rank).alias("code")))
+        else:
+            found.append(pairs.select(key.alias("key"), pl.lit(rank, dtype=pl.UInt8).alias("rule")))
+    if packed:
+        pairs = (
+            pl.concat(found)
+            .sort("code")
+            .select((pl.col("code") // 256).alias("key"), (pl.col("code") % 256).alias("rule"))
+            .filter((pl.col("key") != pl.col("key").shift(1)).fill_null(True))
         )
-    pairs = (
-        pl.concat(found)
-        .group_by("key")
-        .agg(pl.col("rule").min())
-        .sort("key")
-        .select(
-            (pl.col("key") // PAIR_BASE).cast(pl.UInt32).alias("l"),
-            (pl.col("key") % PAIR_BASE).cast(pl.UInt32).alias("r"),
-            "rule",
-        )
+    else:
+        pairs = pl.concat(found).group_by("key").agg(pl.col("rule").min()).sort("key")
+    pairs = pairs.select(
+        (pl.col("key") // base).cast(pl.UInt32).alias("l"),
+        (pl.col("key") % base).cast(pl.UInt32).alias("r"),
+        pl.col("rule").cast(pl.UInt8),
     )
     report.total_pairs = pairs.height
     return pairs, report
