@@ -267,8 +267,10 @@ def tf_adjustments(
             .fill_null(1e-9)
             .to_numpy()
         )
-        adj = np.log2(model.u[k][0] / np.clip(tf_by_code[enc.codes[left[exact]]], 1e-9, 1))
-        out[exact, k] = np.clip(adj, -TF_ADJUSTMENT_BOUND, TF_ADJUSTMENT_BOUND)
+        # Per distinct value, then one gather: values repeat across pairs.
+        adj = np.log2(model.u[k][0] / np.clip(tf_by_code, 1e-9, 1))
+        adj = np.clip(adj, -TF_ADJUSTMENT_BOUND, TF_ADJUSTMENT_BOUND).astype(np.float32)
+        out[exact, k] = adj[enc.codes[left[exact]]]
     return out
 
 

@@ -93,14 +93,18 @@ def assign_entity_ids(
     taken = set(inherited["entity_id"].to_list())
     if previous is not None and not previous.is_empty():
         taken |= set(previous["entity_id"].unique().to_list())
-    fresh_ids = []
-    for seed in fresh["seed"].to_list():
-        candidate, salt = new_entity_id(seed), 0
-        while candidate in taken:  # a split part seeded by the record that named the old one
-            salt += 1
-            candidate = new_entity_id(f"{seed}#{salt}")
-        taken.add(candidate)
-        fresh_ids.append(candidate)
+    seeds = fresh["seed"].to_list()
+    fresh_ids = [new_entity_id(seed) for seed in seeds]
+    if len(set(fresh_ids)) < len(fresh_ids) or not taken.isdisjoint(fresh_ids):
+        # Rare: a split part seeded by the record that named the old one; salt until unique.
+        fresh_ids = []
+        for seed in seeds:
+            candidate, salt = new_entity_id(seed), 0
+            while candidate in taken:
+                salt += 1
+                candidate = new_entity_id(f"{seed}#{salt}")
+            taken.add(candidate)
+            fresh_ids.append(candidate)
     assigned = pl.concat(
         [
             inherited,
