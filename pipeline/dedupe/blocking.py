@@ -52,8 +52,13 @@ def _rule_pairs(
         keyed.select("i", *keys, *(rule.sort_by or []))
         .drop_nulls(keys)
         .with_columns(pl.struct(keys).hash(seed=7).alias("_block"))
-        .with_columns(pl.len().over("_block").alias("_size"))
     )
+    if is_new is not None:
+        # Incremental: only blocks holding a new record can yield a pair (so the report's
+        # block sizes cover those blocks only).
+        touched = rows.filter(pl.col("i").is_in(is_new.implode()))["_block"].unique()
+        rows = rows.filter(pl.col("_block").is_in(touched.implode()))
+    rows = rows.with_columns(pl.len().over("_block").alias("_size"))
     report.largest_block[rule.name] = int(rows["_size"].max() or 0)
     small = rows.filter((pl.col("_size") > 1) & (pl.col("_size") <= max_block)).select(
         "i", "_block"
