@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from pipeline.store.inbox import receipt_counts
+from pipeline.store.inbox import InboxEvent, receipt_counts
 from pipeline.store.tables import webhook_inbox
 from pipeline.webhooks.app import create_app
 from pipeline.webhooks.config import WebhookConfig
@@ -235,3 +236,23 @@ def test_secrets_never_appear_in_responses_or_logs(store_url, caplog):
     everything = "\n".join(texts) + caplog.text + repr(config(store_url))
     for secret in (HUBSPOT_SECRET, DRIVE_TOKEN, EMAIL_SECRET):
         assert secret not in everything
+
+
+def test_two_deliveries_of_one_event_in_one_group_commit_answer_accepted_once():
+    from pipeline.webhooks.writer import _Work, claim_new
+
+    def work(*fingerprints: str) -> _Work:
+        return _Work(
+            [InboxEvent("hubspot", f, "contact.creation", "{}") for f in fingerprints], Counter()
+        )
+
+    first, second, third = work("a", "b"), work("a"), work("c", "c")
+    shares = claim_new([first, second, third], inserted={"a", "b", "c"})
+    assert shares == [{"a", "b"}, set(), {"c"}]
+
+
+def test_an_event_repeated_inside_one_request_is_accepted_once(client, store):
+    body = hubspot_body(1, 1)
+    response = client.post("/webhooks/hubspot", content=body, headers=signed(body))
+    assert response.json() == {"accepted": 1, "duplicates": 1}
+    assert inbox_rows(store) == 1

@@ -136,7 +136,8 @@ def create_app(config: WebhookConfig, engine: Engine | None = None) -> Starlette
         except Exception as exc:
             log.error("webhooks: inbox unavailable: %s", type(exc).__name__)
             return _error(503, "inbox unavailable; retry later", **{"Retry-After": "5"})
-        new = sum(1 for e in events if e.fingerprint in inserted)
+        # An event repeated inside one request counts once, like a redelivery.
+        new = len(inserted)
         return JSONResponse({"accepted": new, "duplicates": len(events) - new})
 
     async def intake(request: Request, source: str) -> tuple[bytes | None, JSONResponse | None]:

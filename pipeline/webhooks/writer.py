@@ -32,6 +32,19 @@ class _Work:
     done: Future[set[str]] = field(default_factory=Future)
 
 
+def claim_new(batch: list[_Work], inserted: set[str]) -> list[set[str]]:
+    """Each request's share of the rows the transaction inserted: a fingerprint two requests
+    in one batch both carried is new for the first (in queue order) only, so the second
+    delivery is answered as the duplicate it is."""
+    claimed: set[str] = set()
+    shares = []
+    for work in batch:
+        mine = {e.fingerprint for e in work.events if e.fingerprint in inserted} - claimed
+        claimed |= mine
+        shares.append(mine)
+    return shares
+
+
 class InboxWriter:
     def __init__(self, engine: Engine, max_batch: int = MAX_BATCH_REQUESTS) -> None:
         self._engine = engine
@@ -46,7 +59,7 @@ class InboxWriter:
         rejections: Counter[tuple[date, str, str]] | None = None,
     ) -> Future[set[str]]:
         """Queue events (and/or rejection counts); the future resolves after the commit with
-        the fingerprints that were new, or fails if the transaction failed."""
+        the fingerprints this request added, or fails if the transaction failed."""
         work = _Work(events, rejections or Counter())
         self._queue.put(work)
         return work.done
@@ -87,5 +100,5 @@ class InboxWriter:
             for work in batch:
                 work.done.set_exception(exc)
             return
-        for work in batch:
-            work.done.set_result(inserted)
+        for work, new in zip(batch, claim_new(batch, inserted), strict=True):
+            work.done.set_result(new)
