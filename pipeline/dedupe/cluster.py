@@ -43,9 +43,10 @@ class CannotLinkChecker:
     """Decides whether two groups of records may merge, from the spec's cannot-link rules."""
 
     def __init__(self, frame: pl.DataFrame, rules: list[CannotLink]) -> None:
-        self.rules = []
-        self.series: list[pl.Series] = []
-        self.typed: list[tuple[pl.Series, pl.Series | None]] = []
+        self.n = frame.height
+        # (rule, values, names, equal) as typed series; Python objects only for the rows
+        # the greedy rebuild visits (see `prepare`), not a million strings per column.
+        self.typed: list[tuple[CannotLink, pl.Series, pl.Series, pl.Series | None]] = []
         for rule in rules:
             values = frame[rule.column].cast(pl.String)
             if rule.exclude_when_true:
@@ -54,17 +55,24 @@ class CannotLinkChecker:
                 ).to_series()
             names = frame[rule.unless_similar].cast(pl.String).fill_null("")
             equal = frame[rule.unless_equal].cast(pl.String) if rule.unless_equal else None
-            self.rules.append(
-                (
-                    rule,
-                    values.to_numpy(),
-                    names.to_numpy(),
-                    None if equal is None else equal.to_numpy(),
-                )
-            )
-            # Kept as a typed series too: an all-null numpy object array has no string dtype.
-            self.series.append(values)
-            self.typed.append((values, equal))
+            self.typed.append((rule, values, names, equal))
+        self.series: list[pl.Series] = [values for _, values, _, _ in self.typed]
+        self.rules: list[tuple[CannotLink, np.ndarray, np.ndarray, np.ndarray | None]] = []
+
+    def prepare(self, rows: np.ndarray | None) -> None:
+        """Object arrays for `conflict`, filled at `rows` only (None: every row)."""
+
+        def objects(series: pl.Series) -> np.ndarray:
+            if rows is None:
+                return series.to_numpy()
+            out = np.full(self.n, None, dtype=object)
+            out[rows] = series.gather(rows).to_numpy()
+            return out
+
+        self.rules = [
+            (rule, objects(values), objects(names), None if equal is None else objects(equal))
+            for rule, values, names, equal in self.typed
+        ]
 
     def candidate_mask(self, labels: np.ndarray) -> np.ndarray:
         """Components (by label) holding two or more distinct values of a guarded column."""
@@ -93,7 +101,7 @@ class CannotLinkChecker:
         pairs = members.join(members, on="label", suffix="_r").filter(pl.col("i") < pl.col("i_r"))
         a, b = pairs["i"].to_numpy(), pairs["i_r"].to_numpy()
         conflict = np.zeros(len(a), dtype=bool)
-        for (rule, _, names, _), (values, equal) in zip(self.rules, self.typed, strict=True):
+        for rule, values, names, equal in self.typed:
             va, vb = values.gather(a), values.gather(b)
             differ = (va != vb).fill_null(False)  # null on either side: no conflict
             if equal is not None:
@@ -101,8 +109,8 @@ class CannotLinkChecker:
             idx = np.flatnonzero(differ.to_numpy())
             if len(idx):
                 sim = process.cpdist(
-                    names[a[idx]],
-                    names[b[idx]],
+                    names.gather(a[idx]).to_numpy(),
+                    names.gather(b[idx]).to_numpy(),
                     scorer=JaroWinkler.normalized_similarity,
                     dtype=np.float64,
                     workers=-1,
@@ -114,6 +122,8 @@ class CannotLinkChecker:
         return out
 
     def conflict(self, a: list[int], b: list[int]) -> bool:
+        if len(self.rules) < len(self.typed):
+            self.prepare(None)
         for rule, values, names, equal in self.rules:
             for i in a:
                 if values[i] is None:
@@ -190,10 +200,11 @@ def cluster(
         left, right, prob = left[~drop], right[~drop], prob[~drop]
         labels = components(n, left, right)
 
-    if checker is not None and checker.rules:
+    if checker is not None and checker.typed:
         flagged = checker.candidate_mask(labels)
         report.conflicted_components = int(flagged.sum())
         flagged = checker.with_conflicts(labels, flagged)
+        checker.prepare(np.flatnonzero(flagged[labels]))
         if flagged.any():
             if progress:
                 progress(f"checking {int(flagged.sum())} components for cannot-link conflicts")

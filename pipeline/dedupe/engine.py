@@ -395,6 +395,7 @@ def dedupe(
     comparator = Comparator(work)
     tables = tf_tables(work, spec)
     gamma, weights, prob, model = score(spec, model, comparator, left, right, tables)
+    del comparator  # its encodings (Python strings of every fuzzy-compared value) are done
     lap("comparison_and_scoring")
     say("clustering")
     checker = CannotLinkChecker(work, spec.cannot_link)
