@@ -179,15 +179,15 @@ def fit_model(
     # EM and the prior need only how often each gamma pattern occurs: patterns once, then a
     # bincount per rule instead of copying and deduplicating millions of gamma rows.
     distinct, pattern_of_pair, counts = patterns(gamma)
-    for rule_index, rule in enumerate(spec.blocking):
+    blocks = _rule_blocks(comparator.frame, [r.keys for r in spec.blocking], spec.em_max_block_size)
+    for rule_index, block in enumerate(blocks):
         # Every candidate pair the rule's keys agree on (not only those it found first: a
         # pair first found by another rule would otherwise never agree on that rule's keys).
         # Train only on small blocks: a key shared by many records (a switchboard number, a
         # common name) mostly pairs different people who agree on everything organisational,
         # and would teach EM that matches often disagree on names.
-        block, size = _rule_blocks(comparator.frame, rule.keys)
-        rows = (block[left_pairs] != 0) & (block[left_pairs] == block[right_pairs])
-        rows &= size[left_pairs] <= spec.em_max_block_size
+        on_left = block[left_pairs]
+        rows = (on_left != 0) & (on_left == block[right_pairs])
         if rows.sum() < 50:
             continue
         keep = [k for k in range(len(n_levels)) if k not in _blocked_comparisons(spec, rule_index)]
@@ -211,15 +211,24 @@ def fit_model(
     return model
 
 
-def _rule_blocks(frame: pl.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(block id per row, 0 where a key is missing; the block's size): one 64-bit hash of
-    the key combination (as blocking uses) instead of encoding each key column. A collision
-    could only add a training pair from another block."""
-    valid = pl.all_horizontal([pl.col(k).is_not_null() for k in keys])
-    blocks = frame.select(
-        pl.when(valid).then(pl.struct(keys).hash(seed=7) | 1).otherwise(0).alias("b")
-    ).with_columns(pl.len().over("b").alias("n"))
-    return blocks["b"].to_numpy(), blocks["n"].to_numpy()
+def _rule_blocks(frame: pl.DataFrame, key_sets: list[list[str]], max_size: int) -> list[np.ndarray]:
+    """Per blocking rule, a block id per row: a 64-bit hash of the key combination (as
+    blocking uses), 0 where a key is missing or the block holds more than `max_size` rows.
+    All rules in one select, so polars hashes them in parallel. A hash collision could only
+    add a training pair from another block."""
+    names = [f"b{i}" for i in range(len(key_sets))]
+    hashed = frame.select(
+        pl.when(pl.all_horizontal([pl.col(k).is_not_null() for k in keys]))
+        .then(pl.struct(keys).hash(seed=7) | 1)
+        .otherwise(0)
+        .alias(name)
+        for name, keys in zip(names, key_sets, strict=True)
+    )
+    sized = hashed.select(
+        pl.when(pl.len().over(name) <= max_size).then(pl.col(name)).otherwise(0).alias(name)
+        for name in names
+    )
+    return [sized[name].to_numpy() for name in names]
 
 
 def tf_tables(frame: pl.DataFrame, spec: MatchSpec) -> dict[str, pl.DataFrame]:
