@@ -231,18 +231,25 @@ def _rule_blocks(frame: pl.DataFrame, key_sets: list[list[str]], max_size: int) 
     return [sized[name].to_numpy() for name in names]
 
 
-def tf_tables(frame: pl.DataFrame, spec: MatchSpec) -> dict[str, pl.DataFrame]:
+def tf_tables(
+    frame: pl.DataFrame, spec: MatchSpec, only: pl.DataFrame | None = None
+) -> dict[str, pl.DataFrame]:
     """Relative frequency of each value, for comparisons that adjust by term frequency
-    (none for tables too small for frequencies to mean anything)."""
+    (none for tables too small for frequencies to mean anything). With `only`, just the
+    values that occur in it (frequencies still over all of `frame`): an incremental batch
+    looks up a few thousand values, no need to count a million."""
     tables: dict[str, pl.DataFrame] = {}
     if frame.height < MIN_RECORDS_FOR_TF:
         return tables
     for comp in spec.comparisons:
         if comp.tf_adjustment:
             values = frame[comp.column].drop_nulls()
+            total = max(len(values), 1)
+            if only is not None:
+                values = values.filter(values.is_in(only[comp.column].drop_nulls().implode()))
             tables[comp.name] = (
                 values.value_counts(name="count")
-                .with_columns((pl.col("count") / max(len(values), 1)).alias("tf"))
+                .with_columns((pl.col("count") / total).alias("tf"))
                 .select(pl.col(comp.column).cast(pl.String).alias("value"), "tf")
             )
     return tables
@@ -459,7 +466,8 @@ def match_incremental(
     threshold = threshold if threshold is not None else spec.threshold
     id_col = spec.id_column
     _check_ids(new, id_col)
-    clash = new.join(existing.select(id_col), on=id_col, how="semi")
+    # Probe the history against the (small) batch's ids, not the batch against the history.
+    clash = existing.select(id_col).filter(pl.col(id_col).is_in(new[id_col].implode()))
     if clash.height:
         raise ValueError(f"{clash.height} new record id(s) already exist, e.g. {clash[id_col][0]}")
     old = existing if existing_fingerprinted else add_fingerprints(existing, spec)
@@ -477,7 +485,7 @@ def match_incremental(
     left = np.searchsorted(involved, pairs["l"].to_numpy()).astype(np.int64)
     right = np.searchsorted(involved, pairs["r"].to_numpy()).astype(np.int64)
     comparator = Comparator(sub)
-    tables = tf_tables(combined, spec)
+    tables = tf_tables(combined, spec, only=sub)
     gamma, weights, prob, model = score(spec, model, comparator, left, right, tables)
 
     # Existing members of one entity stay together: chain them with certain links.
