@@ -795,12 +795,14 @@ def _digits(
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer else np.zeros(0, np.uint8)
     data = data[offsets[0] : offsets[-1]]
     offsets = offsets - offsets[0]
-    # A trailing False lets reduceat take the offset of a trailing empty text.
-    is_digit = np.zeros(len(data) + 1, dtype=bool)
-    np.less(data - np.uint8(48), 10, out=is_digit[:-1])  # wraps below "0": one comparison
-    digits = data[is_digit[:-1]]
-    total = np.add.reduceat(is_digit, offsets[:-1], dtype=np.int64) if size else offsets[1:]
-    total[offsets[:-1] == offsets[1:]] = 0  # reduceat reads one element for an empty range
+    is_digit = np.less(data - np.uint8(48), 10)  # wraps below "0": one comparison
+    digits = data[is_digit]
+    # Digits per text from a running count at the offsets: np.add.reduceat would first copy
+    # the mask into an int64 array eight times its size.
+    running = np.zeros(len(data) + 1, dtype=np.int32 if len(data) < 2**31 else np.int64)
+    np.cumsum(is_digit, out=running[1:])
+    at_offsets = running[offsets]
+    total = (at_offsets[1:] - at_offsets[:-1]).astype(np.int64)
     count = total - ext_length
     idd = idd & (count > 2)
     if idd.any() or ext_length.any():
