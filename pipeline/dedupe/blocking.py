@@ -40,18 +40,24 @@ def _ordered(pairs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _block_id(keys: list[str]) -> pl.Expr:
+    """One 64-bit block id instead of joining on several string columns (null where a key
+    is missing); a hash collision could only add a candidate pair, which scoring rejects."""
+    present = pl.all_horizontal([pl.col(k).is_not_null() for k in keys])
+    return pl.when(present).then(pl.struct(keys).hash(seed=7))
+
+
 def _rule_pairs(
-    keyed: pl.DataFrame, rule: BlockingRule, is_new: pl.Series | None, report: BlockingReport
+    keyed: pl.DataFrame,
+    rule: BlockingRule,
+    block: str,
+    is_new: pl.Series | None,
+    report: BlockingReport,
 ) -> pl.DataFrame:
-    keys = rule.keys
     max_block = rule.max_block_size or DEFAULT_MAX_BLOCK
     window = rule.window or DEFAULT_WINDOW
-    # One 64-bit block id instead of joining on several string columns; a hash collision
-    # could only add a candidate pair, which scoring then rejects.
-    rows = (
-        keyed.select("i", *keys, *(rule.sort_by or []))
-        .drop_nulls(keys)
-        .with_columns(pl.struct(keys).hash(seed=7).alias("_block"))
+    rows = keyed.select("i", pl.col(block).alias("_block"), *(rule.sort_by or [])).drop_nulls(
+        "_block"
     )
     if is_new is not None:
         # Incremental: only blocks holding a new record can yield a pair (so the report's
@@ -100,7 +106,10 @@ def candidate_pairs(
     the incremental path, which never re-pairs the existing history with itself.
     """
     report = BlockingReport()
-    keyed = frame.with_row_index("i")
+    # Every rule's block ids in one with_columns: polars hashes them in parallel.
+    keyed = frame.with_row_index("i").with_columns(
+        _block_id(rule.keys).alias(f"_block{rank}") for rank, rule in enumerate(rules)
+    )
     n = max(frame.height, 1)
     # A pair and the rank of a rule that found it pack into one integer, (l * n + r) * 256 +
     # rank: one sort, then the first of each pair is its lowest-ranked rule. Cheaper than a
@@ -109,7 +118,7 @@ def candidate_pairs(
     base = n if packed else PAIR_BASE
     found = []
     for rank, rule in enumerate(rules):
-        pairs = _rule_pairs(keyed, rule, new_rows, report)
+        pairs = _rule_pairs(keyed, rule, f"_block{rank}", new_rows, report)
         key = pl.col("l").cast(pl.UInt64) * base + pl.col("r").cast(pl.UInt64)
         if packed:
             found.append(pairs.select((key * 256 + rank).alias("code")))
