@@ -419,12 +419,15 @@ def dedupe(
         frame.height, left, right, prob, threshold, spec.max_cluster_size, checker, say
     )
     lap("clustering")
-    entities, events = assign_entity_ids(frame[id_col], labels, previous_entities)
-    golden = golden_records(frame, entities, spec)
-    lap("entities_and_golden")
+    # The scored-pairs table first, so gamma and weights are freed before golden records.
     scored = pairs_frame(
         frame[id_col], spec, left, right, gamma, weights, prob, pairs["rule"].to_numpy()
     )
+    del gamma, weights, pairs
+    lap("pairs_table")
+    entities, events = assign_entity_ids(frame[id_col], labels, previous_entities)
+    golden = golden_records(frame, entities, spec)
+    lap("entities_and_golden")
     say(f"{golden.height:,} entities from {frame.height:,} records")
     return DedupeResult(
         entities=entities,
