@@ -71,11 +71,27 @@ class Comparator:
     # column, other comparisons and the vetoes (last_lower JW is both a level and a veto).
     _similarities: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     _pairs: tuple[np.ndarray, np.ndarray] | None = None
+    _hashed: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def encoded(self, column: str) -> EncodedColumn:
         if column not in self._encoded:
             self._encoded[column] = EncodedColumn.from_series(self.frame[column])
         return self._encoded[column]
+
+    def keys(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """(a key per row, whether the row has a value) for equality tests only: the codes
+        when the column is encoded anyway, else a 64-bit hash of the value, without the
+        unique-and-join an encoding costs (a collision is a 2^-64 chance per pair)."""
+        if column in self._encoded:
+            codes = self._encoded[column].codes
+            return codes, codes >= 0
+        if column not in self._hashed:
+            values = self.frame[column]
+            self._hashed[column] = (
+                values.hash(seed=7).to_numpy(),
+                values.is_not_null().to_numpy(),
+            )
+        return self._hashed[column]
 
     def _use_pairs(self, left: np.ndarray, right: np.ndarray) -> None:
         """Cached similarities belong to one pair set: drop them when the pairs change."""

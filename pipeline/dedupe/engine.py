@@ -325,11 +325,11 @@ def vetoed_pairs(
             sim = comparator.similarity(veto.column, veto.type, left, right)
             hit = np.nan_to_num(sim, nan=1.0) < np.float64(veto.below)
         else:
-            codes = comparator.encoded(veto.column).codes
-            hit = (codes[left] >= 0) & (codes[right] >= 0) & (codes[left] != codes[right])
+            key, present = comparator.keys(veto.column)
+            hit = present[left] & present[right] & (key[left] != key[right])
         if veto.same:
-            same = comparator.encoded(veto.same).codes
-            hit &= (same[left] >= 0) & (same[left] == same[right])
+            key, present = comparator.keys(veto.same)
+            hit &= present[left] & (key[left] == key[right])
         if veto.exclude_when_true:
             flag = comparator.frame[veto.exclude_when_true].fill_null(False).to_numpy()
             hit &= ~flag[left] & ~flag[right]
