@@ -159,9 +159,9 @@ class Comparator:
     ) -> np.ndarray:
         column = level.column or comparison.column
         if level.type == "exact":
-            enc = self.encoded(column)
-            cl, cr = enc.codes[left], enc.codes[right]
-            return (cl >= 0) & (cl == cr)
+            key, present = self.keys(column)  # a hash when only equality is ever asked
+            on_left = key[left]
+            return present[left] & (on_left == key[right])
         if level.type in ("jaro_winkler", "jaro", "token_set"):
             sim = self._similarity(column, level.type, left, right)
             # float64 threshold: the scores are float32, compared as before at full precision.
