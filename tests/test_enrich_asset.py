@@ -73,7 +73,7 @@ def test_enriched_leads_fails_loudly_when_a_provider_refuses_its_key(tmp_path, m
             raise_on_error=False,
         )
     assert not result.success
-    failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "T_FIRMO" in str(failure.event_specific_data.error.message)
     assert "wrong-key" not in str(failure.event_specific_data)
 
