@@ -590,6 +590,7 @@ async def one_run(args: argparse.Namespace, run_no: int) -> dict[str, Any]:
     finally:
         server.stop()
         store.drop()
+        gc.unfreeze()
     if args.trace:
         first = min(r.sent_at for r in requests)
         with args.trace.open("w") as f:
