@@ -51,12 +51,12 @@ def load_ledger(engine: Engine, backend: str) -> pl.DataFrame:
 
 
 def record_synced(
-    conn: Connection, engine: Engine, backend: str, rows: list[LedgerRow], run_id: str | None
+    conn: Connection, backend: str, rows: list[LedgerRow], run_id: str | None
 ) -> None:
     if not rows:
         return
     now = utcnow()
-    stmt = dialect_insert(engine, crm_sync_ledger)
+    stmt = dialect_insert(conn, crm_sync_ledger)
     stmt = stmt.on_conflict_do_update(
         index_elements=["backend", "entity_id"],
         set_={

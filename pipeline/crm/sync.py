@@ -9,7 +9,6 @@ email make harmless; an unchanged re-run sends nothing at all.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -279,7 +278,7 @@ def sync_contacts(
                 report.errors_by_category.get(error.category, 0) + 1
             )
         with engine.begin() as conn:
-            record_synced(conn, engine, client.backend, synced, run_id)
+            record_synced(conn, client.backend, synced, run_id)
             report.rejected += record_rejections(conn, client.backend, run_id, rejected_rows)
         progress(
             f"batch {number}/{-(-total // batch_size)}: {len(synced)} synced, "
@@ -305,7 +304,3 @@ def _send(client: CrmClient, mode: str, batch: list[tuple]) -> BatchResult:
     if mode == "create_only":
         return client.create_contacts(inputs)
     return client.upsert_contacts(inputs)
-
-
-def summarize(report: SyncReport) -> str:
-    return json.dumps(report.as_dict(), sort_keys=True)

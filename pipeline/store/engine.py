@@ -52,7 +52,3 @@ def create_store_engine(url: str) -> Engine:
     raise ValueError(
         f"LEADS_DATABASE_URL must be a sqlite:/// or postgresql:// URL, got {redact_url(url)}"
     )
-
-
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"

@@ -12,22 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from pipeline.store.sql import dialect_insert, sha256_hex, utcnow
 from pipeline.store.tables import webhook_dead_letters, webhook_inbox, webhook_receipts
-
-SOURCES = ("hubspot", "drive", "email")
-# Receipt outcomes; `accepted` and `duplicate` are decided by the insert itself.
-OUTCOMES = (
-    "accepted",
-    "duplicate",
-    "bad_signature",
-    "malformed",
-    "too_large",
-    "disabled",
-    "dead_lettered",
-)
 
 
 @dataclass(frozen=True)
@@ -56,11 +44,11 @@ class StoredEvent:
     received_at: datetime
 
 
-def record_receipts(conn, engine: Engine, counts: Counter[tuple[date, str, str]]) -> None:  # type: ignore[no-untyped-def]
+def record_receipts(conn: Connection, counts: Counter[tuple[date, str, str]]) -> None:
     """Add to the per-day counters in the caller's transaction."""
     if not counts:
         return
-    stmt = dialect_insert(engine, webhook_receipts)
+    stmt = dialect_insert(conn, webhook_receipts)
     stmt = stmt.on_conflict_do_update(
         index_elements=["day", "source", "outcome"],
         set_={"count": webhook_receipts.c.count + stmt.excluded.count},
@@ -111,7 +99,7 @@ def accept_events(
                 new = e.fingerprint in inserted and e.fingerprint not in seen
                 seen.add(e.fingerprint)
                 counts[(now.date(), e.source, "accepted" if new else "duplicate")] += 1
-        record_receipts(conn, engine, counts)
+        record_receipts(conn, counts)
     return inserted
 
 
@@ -220,7 +208,7 @@ def record_failure(engine: Engine, event_id: int, error: str, max_attempts: int)
                     "dead_at": now,
                 },
             )
-            record_receipts(conn, engine, Counter({(now.date(), row.source, "dead_lettered"): 1}))
+            record_receipts(conn, Counter({(now.date(), row.source, "dead_lettered"): 1}))
     return status
 
 
@@ -258,13 +246,3 @@ def receipt_counts(engine: Engine) -> list[dict]:
     with engine.connect() as conn:
         rows = conn.execute(select(r).order_by(r.c.day, r.c.source, r.c.outcome))
         return [dict(row._mapping) for row in rows]
-
-
-def inbox_size(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(webhook_inbox)).scalar_one())
-
-
-def max_inbox_id(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.max(webhook_inbox.c.id))).scalar() or 0)

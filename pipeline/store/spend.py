@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, and_, update
 
 from pipeline.store.sql import dialect_insert
 from pipeline.store.tables import enrichment_spend
-
-
-def spend_today(engine: Engine, provider: str, day: date) -> int:
-    s = enrichment_spend
-    with engine.connect() as conn:
-        value = conn.execute(
-            select(s.c.lookups).where(s.c.provider == provider, s.c.day == day)
-        ).scalar()
-    return int(value or 0)
 
 
 def try_spend(engine: Engine, provider: str, day: date, per_day: int | None) -> bool:

@@ -14,7 +14,7 @@ import logging
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 
@@ -76,6 +76,12 @@ def _serving_runtime() -> Iterator[None]:
             if not _runtime_users:
                 sys.setswitchinterval(previous)
                 gc.unfreeze()
+
+
+# A source's signature check (raises SignatureError) and body parser (raises MalformedBody;
+# None means "acknowledge, store nothing").
+Verify = Callable[[Request, bytes, dict[str, str]], None]
+Parse = Callable[[bytes, dict[str, str]], list[InboxEvent] | None]
 
 
 class BodyTooLarge(Exception):
@@ -156,69 +162,60 @@ def create_app(config: WebhookConfig, engine: Engine | None = None) -> Starlette
             return config.public_base_url.rstrip("/") + request.url.path + query
         return str(request.url)
 
-    async def hubspot(request: Request) -> JSONResponse:
-        body, refused = await intake(request, "hubspot")
+    async def receive(request: Request, source: str, verify: Verify, parse: Parse) -> JSONResponse:
+        """The path every endpoint shares: size, signature (401), shape (400), commit."""
+        body, refused = await intake(request, source)
         if refused is not None:
             return refused
-        assert body is not None and config.hubspot_client_secret
+        assert body is not None
+        headers = {k.lower(): v for k, v in request.headers.items()}
         try:
-            verify_hubspot(
-                config.hubspot_client_secret,
-                request.method,
-                signed_uri(request),
-                body,
-                {k.lower(): v for k, v in request.headers.items()},
-                accept_legacy=config.hubspot_accept_legacy,
-            )
+            verify(request, body, headers)
         except SignatureError as exc:
-            await count("hubspot", "bad_signature")
+            await count(source, "bad_signature")
             return _error(401, str(exc))
         try:
-            events = hubspot_events(body)
+            events = parse(body, headers)
         except MalformedBody as exc:
-            await count("hubspot", "malformed")
+            await count(source, "malformed")
             return _error(400, str(exc))
+        if events is None:  # Drive's `sync` handshake: acknowledged, nothing to store
+            await count(source, "sync")
+            return JSONResponse({"accepted": 0, "duplicates": 0, "sync": True})
         return await commit(events)
+
+    def verify_hubspot_request(request: Request, body: bytes, headers: dict[str, str]) -> None:
+        verify_hubspot(
+            config.hubspot_client_secret or "",
+            request.method,
+            signed_uri(request),
+            body,
+            headers,
+            accept_legacy=config.hubspot_accept_legacy,
+        )
+
+    def verify_drive_request(_request: Request, _body: bytes, headers: dict[str, str]) -> None:
+        verify_drive(config.drive_channel_token or "", headers, config.drive_channel_ids)
+
+    def verify_email_request(_request: Request, body: bytes, headers: dict[str, str]) -> None:
+        verify_email(config.email_events_secret or "", body, headers.get("x-email-signature", ""))
+
+    def parse_drive(_body: bytes, headers: dict[str, str]) -> list[InboxEvent] | None:
+        event = drive_event(headers)
+        return None if event is None else [event]
+
+    async def hubspot(request: Request) -> JSONResponse:
+        return await receive(
+            request, "hubspot", verify_hubspot_request, lambda body, _h: hubspot_events(body)
+        )
 
     async def drive(request: Request) -> JSONResponse:
-        _body, refused = await intake(request, "drive")
-        if refused is not None:
-            return refused
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        assert config.drive_channel_token
-        try:
-            verify_drive(config.drive_channel_token, headers, config.drive_channel_ids)
-        except SignatureError as exc:
-            await count("drive", "bad_signature")
-            return _error(401, str(exc))
-        try:
-            event = drive_event(headers)
-        except MalformedBody as exc:
-            await count("drive", "malformed")
-            return _error(400, str(exc))
-        if event is None:
-            await count("drive", "sync")
-            return JSONResponse({"accepted": 0, "duplicates": 0, "sync": True})
-        return await commit([event])
+        return await receive(request, "drive", verify_drive_request, parse_drive)
 
     async def email(request: Request) -> JSONResponse:
-        body, refused = await intake(request, "email")
-        if refused is not None:
-            return refused
-        assert body is not None and config.email_events_secret
-        try:
-            verify_email(
-                config.email_events_secret, body, request.headers.get("x-email-signature", "")
-            )
-        except SignatureError as exc:
-            await count("email", "bad_signature")
-            return _error(401, str(exc))
-        try:
-            events = email_events(body)
-        except MalformedBody as exc:
-            await count("email", "malformed")
-            return _error(400, str(exc))
-        return await commit(events)
+        return await receive(
+            request, "email", verify_email_request, lambda body, _h: email_events(body)
+        )
 
     async def healthz(_request: Request) -> JSONResponse:
         def ping() -> None:
