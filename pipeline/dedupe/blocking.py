@@ -47,24 +47,41 @@ def _block_id(keys: list[str]) -> pl.Expr:
     return pl.when(present).then(pl.struct(keys).hash(seed=7))
 
 
+def block_ids(frame: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame:
+    """Per rule, each row's block id (`_block{rank}`, null where a key is missing) and the
+    size of its block (`_size{rank}`). Computed once: blocking pairs on them and EM picks
+    its training blocks by them. Two selects over all rules, so polars runs rules in parallel."""
+    ids = frame.select(
+        _block_id(rule.keys).alias(f"_block{rank}") for rank, rule in enumerate(rules)
+    )
+    return ids.with_columns(
+        pl.when(pl.col(f"_block{rank}").is_not_null())
+        .then(pl.len().over(f"_block{rank}"))
+        .alias(f"_size{rank}")
+        for rank in range(len(rules))
+    )
+
+
 def _rule_pairs(
     keyed: pl.DataFrame,
     rule: BlockingRule,
-    block: str,
+    rank: int,
     is_new: pl.Series | None,
     report: BlockingReport,
 ) -> pl.DataFrame:
     max_block = rule.max_block_size or DEFAULT_MAX_BLOCK
     window = rule.window or DEFAULT_WINDOW
-    rows = keyed.select("i", pl.col(block).alias("_block"), *(rule.sort_by or [])).drop_nulls(
-        "_block"
-    )
+    rows = keyed.select(
+        "i",
+        pl.col(f"_block{rank}").alias("_block"),
+        pl.col(f"_size{rank}").alias("_size"),
+        *(rule.sort_by or []),
+    ).drop_nulls("_block")
     if is_new is not None:
         # Incremental: only blocks holding a new record can yield a pair (so the report's
         # block sizes cover those blocks only).
         touched = rows.filter(pl.col("i").is_in(is_new.implode()))["_block"].unique()
         rows = rows.filter(pl.col("_block").is_in(touched.implode()))
-    rows = rows.with_columns(pl.len().over("_block").alias("_size"))
     report.largest_block[rule.name] = int(rows["_size"].max() or 0)
     small = rows.filter((pl.col("_size") > 1) & (pl.col("_size") <= max_block)).select(
         "i", "_block"
@@ -98,18 +115,20 @@ def _rule_pairs(
 
 
 def candidate_pairs(
-    frame: pl.DataFrame, rules: list[BlockingRule], new_rows: pl.Series | None = None
+    frame: pl.DataFrame,
+    rules: list[BlockingRule],
+    new_rows: pl.Series | None = None,
+    blocks: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, BlockingReport]:
     """Distinct (l, r) row-index pairs, l < r, with the first rule that found each pair.
 
     With `new_rows` (row indices), only pairs involving at least one of them are built:
     the incremental path, which never re-pairs the existing history with itself.
+    `blocks` is `block_ids(frame, rules)` when the caller has it already.
     """
     report = BlockingReport()
-    # Every rule's block ids in one with_columns: polars hashes them in parallel.
-    keyed = frame.with_row_index("i").with_columns(
-        _block_id(rule.keys).alias(f"_block{rank}") for rank, rule in enumerate(rules)
-    )
+    blocks = block_ids(frame, rules) if blocks is None else blocks
+    keyed = pl.concat([frame, blocks], how="horizontal").with_row_index("i")
     n = max(frame.height, 1)
     # A pair and the rank of a rule that found it pack into one integer, (l * n + r) * 256 +
     # rank: one sort, then the first of each pair is its lowest-ranked rule. Cheaper than a
@@ -118,7 +137,7 @@ def candidate_pairs(
     base = n if packed else PAIR_BASE
     found = []
     for rank, rule in enumerate(rules):
-        pairs = _rule_pairs(keyed, rule, f"_block{rank}", new_rows, report)
+        pairs = _rule_pairs(keyed, rule, rank, new_rows, report)
         key = pl.col("l").cast(pl.UInt64) * base + pl.col("r").cast(pl.UInt64)
         if packed:
             found.append(pairs.select((key * 256 + rank).alias("code")))
