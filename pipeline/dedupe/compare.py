@@ -7,6 +7,8 @@ differ; there is no Python loop per pair.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,9 +16,10 @@ import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Jaro, JaroWinkler, Levenshtein
 
-from pipeline.dedupe.spec import Comparison, Level
+from pipeline.dedupe.spec import Comparison, Level, Veto
 
 NULL_LEVEL = -1
+CUTOFF_MARGIN = 1e-4
 _SCORERS = {
     "jaro_winkler": JaroWinkler.normalized_similarity,
     "jaro": Jaro.normalized_similarity,
@@ -61,6 +64,32 @@ class EncodedColumn:
         return cls(codes=codes, distinct=values)
 
 
+def similarity_cutoffs(
+    comparisons: list[Comparison], vetoes: list[Veto]
+) -> dict[tuple[str, str], float]:
+    """Per (column, similarity scorer), the lowest threshold a level or veto tests it
+    against. Every use is a comparison with a threshold at or above it, so similarities
+    below it can be reported as 0 without changing any level or veto."""
+    cutoffs: dict[tuple[str, str], float] = {}
+
+    def note(column: str, scorer: str, threshold: float) -> None:
+        # A margin below: levels compare float32 scores, and 0.7999999999999999 rounds to
+        # float32 0.8, which passes a 0.8 level; rapidfuzz's own test would drop it.
+        key, threshold = (column, scorer), threshold - CUTOFF_MARGIN
+        cutoffs[key] = min(threshold, cutoffs.get(key, threshold))
+
+    for comparison in comparisons:
+        for level in comparison.levels:
+            if level.type in ("jaro_winkler", "jaro", "token_set"):
+                note(level.column or comparison.column, level.type, level.threshold)
+    for veto in vetoes:
+        if veto.type != "differs":
+            note(veto.column, veto.type, veto.below)
+        if veto.unless_similar:
+            note(veto.unless_similar, "jaro_winkler", veto.unless_above)
+    return cutoffs
+
+
 @dataclass
 class Comparator:
     """Computes levels for pairs of rows of one frame, caching encodings and similarities."""
@@ -72,6 +101,9 @@ class Comparator:
     _similarities: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     _pairs: tuple[np.ndarray, np.ndarray] | None = None
     _hashed: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # (column, scorer) -> the lowest similarity any rule asks about (`similarity_cutoffs`):
+    # rapidfuzz gives up early on pairs that cannot reach it, and reports them as 0.
+    cutoffs: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def encoded(self, column: str) -> EncodedColumn:
         if column not in self._encoded:
@@ -141,11 +173,24 @@ class Comparator:
             unique = combo.unique().to_numpy()
             first = enc.values[unique // size]
             second = enc.values[unique % size]
+            cutoff = self.cutoffs.get((column, scorer))
             if scorer == "token_set":
-                scores = process.cpdist(first, second, scorer=fuzz.token_set_ratio, workers=-1)
+                scores = process.cpdist(
+                    first,
+                    second,
+                    scorer=fuzz.token_set_ratio,
+                    score_cutoff=None if cutoff is None else max(cutoff * 100, 0),
+                    workers=-1,
+                )
                 scores = scores / np.float32(100.0)
             else:
-                scores = process.cpdist(first, second, scorer=_SCORERS[scorer], workers=-1)
+                scores = process.cpdist(
+                    first,
+                    second,
+                    scorer=_SCORERS[scorer],
+                    score_cutoff=None if cutoff is None else max(cutoff, 0),
+                    workers=-1,
+                )
             lookup = pl.DataFrame({"k": unique, "s": scores.astype(np.float32)})
             out[differ] = (
                 combo.to_frame()
@@ -206,5 +251,12 @@ class Comparator:
     def gamma(
         self, comparisons: list[Comparison], left: np.ndarray, right: np.ndarray
     ) -> np.ndarray:
-        """(n_pairs, n_comparisons) matrix of levels."""
-        return np.column_stack([self.levels(c, left, right) for c in comparisons]).astype(np.int8)
+        """(n_pairs, n_comparisons) matrix of levels.
+
+        Comparisons run in threads: encoding, gathers and masks are polars and numpy calls
+        that release the GIL, so two cores do twice the work (rapidfuzz spreads its own)."""
+        self._use_pairs(left, right)
+        workers = min(len(comparisons), os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            columns = list(pool.map(lambda c: self.levels(c, left, right), comparisons))
+        return np.column_stack(columns).astype(np.int8)

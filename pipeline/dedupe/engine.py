@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipeline.dedupe.blocking import candidate_pairs
+from pipeline.dedupe.blocking import block_ids, candidate_pairs
 from pipeline.dedupe.cluster import CannotLinkChecker, cluster
-from pipeline.dedupe.compare import Comparator
+from pipeline.dedupe.compare import Comparator, similarity_cutoffs
 from pipeline.dedupe.entities import EVENT_SCHEMA, assign_entity_ids
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import golden_records
@@ -161,6 +161,7 @@ def fit_model(
     right_pairs: np.ndarray,
     spec: MatchSpec,
     seed: int = 7,
+    blocks: pl.DataFrame | None = None,
 ) -> FSModel:
     """u from random record pairs (nearly all non-matches); m by EM, one round per blocking
     rule over the pairs that rule found, leaving out the comparisons the rule forces to agree
@@ -179,8 +180,9 @@ def fit_model(
     # EM and the prior need only how often each gamma pattern occurs: patterns once, then a
     # bincount per rule instead of copying and deduplicating millions of gamma rows.
     distinct, pattern_of_pair, counts = patterns(gamma)
-    blocks = _rule_blocks(comparator.frame, [r.keys for r in spec.blocking], spec.em_max_block_size)
-    for rule_index, block in enumerate(blocks):
+    if blocks is None:
+        blocks = block_ids(comparator.frame, spec.blocking)
+    for rule_index, block in enumerate(_training_blocks(blocks, spec)):
         # Every candidate pair the rule's keys agree on (not only those it found first: a
         # pair first found by another rule would otherwise never agree on that rule's keys).
         # Train only on small blocks: a key shared by many records (a switchboard number, a
@@ -211,24 +213,19 @@ def fit_model(
     return model
 
 
-def _rule_blocks(frame: pl.DataFrame, key_sets: list[list[str]], max_size: int) -> list[np.ndarray]:
-    """Per blocking rule, a block id per row: a 64-bit hash of the key combination (as
-    blocking uses), 0 where a key is missing or the block holds more than `max_size` rows.
-    All rules in one select, so polars hashes them in parallel. A hash collision could only
-    add a training pair from another block."""
-    names = [f"b{i}" for i in range(len(key_sets))]
-    hashed = frame.select(
-        pl.when(pl.all_horizontal([pl.col(k).is_not_null() for k in keys]))
-        .then(pl.struct(keys).hash(seed=7) | 1)
+def _training_blocks(blocks: pl.DataFrame, spec: MatchSpec) -> list[np.ndarray]:
+    """Per blocking rule, the block id per row (from `block_ids`), 0 where a key is missing
+    or the block holds more than `em_max_block_size` rows. A hash collision could only add a
+    training pair from another block."""
+    rules = range(len(spec.blocking))
+    sized = blocks.select(
+        pl.when(pl.col(f"_size{rank}") <= spec.em_max_block_size)
+        .then(pl.col(f"_block{rank}") | 1)
         .otherwise(0)
-        .alias(name)
-        for name, keys in zip(names, key_sets, strict=True)
+        .alias(f"b{rank}")
+        for rank in rules
     )
-    sized = hashed.select(
-        pl.when(pl.len().over(name) <= max_size).then(pl.col(name)).otherwise(0).alias(name)
-        for name in names
-    )
-    return [sized[name].to_numpy() for name in names]
+    return [sized[f"b{rank}"].to_numpy() for rank in rules]
 
 
 def tf_tables(
@@ -297,15 +294,17 @@ def score(
     left: np.ndarray,
     right: np.ndarray,
     tables: dict[str, pl.DataFrame],
+    blocks: pl.DataFrame | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, FSModel]:
     """(gamma, per-field weights, probability, model) for the given pairs; the model is
-    fitted on these pairs when none is given."""
+    fitted on these pairs when none is given (`blocks`: the frame's `block_ids`, if known)."""
+    comparator.cutoffs = similarity_cutoffs(spec.comparisons, spec.vetoes)
     gamma = comparator.gamma(spec.comparisons, left, right)
     # Vetoes before fitting: they reuse the similarities the levels computed for these pairs.
     vetoed = vetoed_pairs(comparator, spec, left, right)
     comparator.release()
     if model is None:
-        model = fit_model(comparator, gamma, left, right, spec)
+        model = fit_model(comparator, gamma, left, right, spec, blocks=blocks)
     weights = match_weights(gamma, model)
     weights += tf_adjustments(comparator, spec, model, tables, gamma, left)
     prob = probability(weights.sum(axis=1), model.prior)
@@ -403,15 +402,16 @@ def dedupe(
     work = add_fingerprints(frame, spec)
     lap("fingerprints")
     say("blocking")
-    pairs, block_report = candidate_pairs(work, spec.blocking)
+    blocks = block_ids(work, spec.blocking)
+    pairs, block_report = candidate_pairs(work, spec.blocking, blocks=blocks)
     left = pairs["l"].to_numpy().astype(np.int64)
     right = pairs["r"].to_numpy().astype(np.int64)
     lap("blocking")
     say(f"comparing {len(left):,} candidate pairs")
     comparator = Comparator(work)
     tables = tf_tables(work, spec)
-    gamma, weights, prob, model = score(spec, model, comparator, left, right, tables)
-    del comparator  # its encodings (Python strings of every fuzzy-compared value) are done
+    gamma, weights, prob, model = score(spec, model, comparator, left, right, tables, blocks)
+    del comparator, blocks  # its encodings (Python strings of every fuzzy-compared value) are done
     lap("comparison_and_scoring")
     say("clustering")
     checker = CannotLinkChecker(work, spec.cannot_link)
