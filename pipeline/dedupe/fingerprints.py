@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
 import jellyfish
 import polars as pl
 
@@ -30,6 +34,8 @@ def _map_distinct(series: pl.Series, fn) -> pl.Series:
     return series.replace_strict(lookup, default=None, return_dtype=pl.String)
 
 
+# Transforms whose output is in folded form already.
+_FOLDED_OUTPUT = frozenset({"lower", "nickname", "sorted_tokens", "email_first", "email_last"})
 # Transforms that fold their source text first (unless it is already folded).
 _FOLDING = frozenset(
     {"lower", "initial", "prefix", "suffix", "sorted_tokens", "nickname", "metaphone"}
@@ -120,7 +126,10 @@ def _transformed(frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str]) -
 
 
 def add_fingerprints(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
-    """The input plus every fingerprint column of the spec."""
+    """The input plus every fingerprint column of the spec.
+
+    Fingerprints whose sources are all available are built together, in threads (polars
+    releases the GIL), a wave at a time: later ones may be built from earlier ones."""
     missing = sorted(spec.input_columns() - set(frame.columns))
     if missing:
         raise ValueError(
@@ -128,8 +137,23 @@ def add_fingerprints(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
             f"(it has: {', '.join(frame.columns)})"
         )
     folded: set[str] = set()
-    for name, fp in spec.fingerprints.items():  # in order: later ones may use earlier ones
-        frame = frame.with_columns(fingerprint_series(frame, fp, frozenset(folded)).alias(name))
-        if fp.transform in ("lower", "nickname", "sorted_tokens", "email_first", "email_last"):
-            folded.add(name)
+    pending = dict(spec.fingerprints)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        while pending:
+            ready = {
+                name: fp
+                for name, fp in pending.items()
+                if set(fp.source) | ({fp.fallback} if fp.fallback else set()) <= set(frame.columns)
+            }
+            if not ready:  # pragma: no cover - the spec validator rejects cycles
+                raise ValueError(f"fingerprints {', '.join(pending)} depend on each other")
+            build = partial(fingerprint_series, frame, folded=frozenset(folded))
+            built = list(pool.map(build, ready.values()))
+            frame = frame.with_columns(
+                series.alias(name) for name, series in zip(ready, built, strict=True)
+            )
+            for name, fp in ready.items():
+                del pending[name]
+                if fp.transform in _FOLDED_OUTPUT:
+                    folded.add(name)
     return frame
