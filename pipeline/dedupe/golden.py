@@ -72,7 +72,6 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
     data = data.with_columns(pl.len().over("entity_id").alias("record_count"))
     single = (
         data.filter(pl.col("record_count") == 1)
-        .sort("entity_id")  # before the 21 source columns exist: fewer columns to reorder
         .select(
             "entity_id",
             "record_count",
@@ -120,5 +119,7 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
             .then(pl.col(id_col).get(best))
             .alias(f"{field}{SOURCE_SUFFIX}")
         )
-    merged = data.group_by("entity_id", maintain_order=True).agg(aggs)  # sorted: data is
-    return single.merge_sorted(merged.cast(single.schema), key="entity_id")
+    merged = data.group_by("entity_id", maintain_order=True).agg(aggs)
+    # Singletons in input order, then merged entities by id: no sort of the union (polars'
+    # merge_sorted took 1-2.5 s at 1M rows, a sort of all 45 columns 0.5 s).
+    return pl.concat([single, merged.cast(single.schema)])
