@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from pipeline.dedupe.blocking import candidate_pairs
-from pipeline.dedupe.compare import NULL_LEVEL, Comparator
+from pipeline.dedupe.compare import NULL_LEVEL, Comparator, similarity_cutoffs
 from pipeline.dedupe.entities import assign_entity_ids
 from pipeline.dedupe.golden import golden_records
 from pipeline.dedupe.model import fit_em
@@ -63,6 +63,19 @@ def test_exact_fuzzy_else_and_null_levels():
         levels,
     )
     assert got == [0, 1, 2, 3, NULL_LEVEL]
+
+
+def test_score_cutoffs_do_not_move_a_level_at_the_float32_boundary():
+    # JW('mei', 'mai') is 0.7999999999999999: float32 rounds it to 0.8, so it passes a 0.8
+    # level; a cutoff of exactly 0.8 would have rapidfuzz report it as 0.
+    levels = [Level(type="jaro_winkler", threshold=0.92), Level(type="jaro_winkler", threshold=0.8)]
+    comparison = Comparison(name="c", column="v", levels=levels)
+    frame = pl.DataFrame({"v": ["mei", "anna", "ann", "mai", "andrea", "zed"]})
+    left, right = np.arange(3), np.arange(3, 6)
+    plain = Comparator(frame).levels(comparison, left, right)
+    cut = Comparator(frame, cutoffs=similarity_cutoffs([comparison], []))
+    assert cut.cutoffs[("v", "jaro_winkler")] < 0.8
+    assert cut.levels(comparison, left, right).tolist() == plain.tolist() == [1, 1, 2]
 
 
 def test_levenshtein_and_token_set_levels():

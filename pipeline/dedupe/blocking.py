@@ -7,6 +7,8 @@ report says which rules were capped and how much.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -135,14 +137,23 @@ def candidate_pairs(
     # group_by on the pair followed by a sort (ten million found pairs at 1M rows).
     packed = n * n * 256 < 1 << 63 and len(rules) <= 256
     base = n if packed else PAIR_BASE
-    found = []
-    for rank, rule in enumerate(rules):
-        pairs = _rule_pairs(keyed, rule, rank, new_rows, report)
+
+    def encoded(rank: int) -> tuple[pl.DataFrame, BlockingReport]:
+        own = BlockingReport()
+        pairs = _rule_pairs(keyed, rules[rank], rank, new_rows, own)
         key = pl.col("l").cast(pl.UInt64) * base + pl.col("r").cast(pl.UInt64)
         if packed:
-            found.append(pairs.select((key * 256 + rank).alias("code")))
-        else:
-            found.append(pairs.select(key.alias("key"), pl.lit(rank, dtype=pl.UInt8).alias("rule")))
+            return pairs.select((key * 256 + rank).alias("code")), own
+        return pairs.select(key.alias("key"), pl.lit(rank, dtype=pl.UInt8).alias("rule")), own
+
+    # Rules in threads (joins and sorts release the GIL); reports merged in rule order.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = list(pool.map(encoded, range(len(rules))))
+    found = [pairs for pairs, _ in results]
+    for _, own in results:
+        report.pairs_per_rule.update(own.pairs_per_rule)
+        report.capped_blocks.update(own.capped_blocks)
+        report.largest_block.update(own.largest_block)
     if packed:
         pairs = (
             pl.concat(found)

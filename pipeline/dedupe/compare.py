@@ -131,6 +131,24 @@ class Comparator:
             self._similarities.clear()
             self._pairs = (left, right)
 
+    def sibling(self) -> Comparator:
+        """A comparator sharing this one's encodings but with its own similarity cache, for
+        other pairs (EM's random pairs) while this one's cache is still needed."""
+        return Comparator(
+            self.frame, _encoded=self._encoded, _hashed=self._hashed, cutoffs=self.cutoffs
+        )
+
+    def similarity_at(
+        self, column: str, scorer: str, left: np.ndarray, right: np.ndarray, rows: np.ndarray
+    ) -> np.ndarray:
+        """Similarity of the pairs `rows` of (left, right): read from the cache when the
+        whole set's is there, else computed for those pairs alone."""
+        if self._pairs is not None and self._pairs[0] is left and self._pairs[1] is right:
+            cached = self._similarities.get((column, scorer))
+            if cached is not None:
+                return cached[rows]
+        return self._compute_similarity(column, scorer, left[rows], right[rows])
+
     def release(self) -> None:
         """Free the cached similarities (tens of MB per column on millions of pairs)."""
         self._similarities.clear()

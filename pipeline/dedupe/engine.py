@@ -30,6 +30,8 @@ from pipeline.dedupe.spec import MatchSpec, load_spec
 Progress = Callable[[str], None]
 # Term-frequency adjustments are bounded so one rare value cannot outvote every other field.
 TF_ADJUSTMENT_BOUND = 8.0
+# Vetoes are checked on pairs at or above this probability (or the threshold, if lower).
+VETO_FLOOR = 0.5
 # Below this, value frequencies are noise (in a six-row file every value is 'common').
 MIN_RECORDS_FOR_TF = 200
 
@@ -252,34 +254,58 @@ def tf_tables(
     return tables
 
 
+def encoded_tf_tables(comparator: Comparator, spec: MatchSpec) -> dict[str, pl.DataFrame]:
+    """`tf_tables` of the comparator's own frame, from the encodings scoring built anyway
+    (no second count of every value)."""
+    if comparator.frame.height < MIN_RECORDS_FOR_TF:
+        return {}
+    tables = {}
+    for comp in spec.comparisons:
+        if comp.tf_adjustment:
+            enc = comparator.encoded(comp.column)
+            tables[comp.name] = pl.DataFrame(
+                {"value": enc.distinct, "tf": enc.frequencies()},
+                schema={"value": pl.String, "tf": pl.Float64},
+            )
+    return tables
+
+
 def tf_adjustments(
     comparator: Comparator,
     spec: MatchSpec,
     model: FSModel,
-    tables: dict[str, pl.DataFrame],
+    tables: dict[str, pl.DataFrame] | None,
     gamma: np.ndarray,
     left: np.ndarray,
 ) -> np.ndarray:
     """log2(u_exact / tf(value)) on exact agreements: a shared rare value says more.
 
     Frequencies come from `tables` (the whole table's, also when only a slice of it is
-    being compared, as in incremental runs), looked up once per distinct value.
+    being compared, as in incremental runs), looked up once per distinct value; with no
+    tables, from the comparator's own frame, counted on its encodings.
     """
     out = np.zeros(gamma.shape, dtype=np.float32)
+    if tables is None and comparator.frame.height < MIN_RECORDS_FOR_TF:
+        return out
     for k, comp in enumerate(spec.comparisons):
-        if comp.name not in tables or comp.levels[0].type != "exact":
+        if not comp.tf_adjustment or comp.levels[0].type != "exact":
+            continue
+        if tables is not None and comp.name not in tables:
             continue
         exact = gamma[:, k] == 0
         if not exact.any():
             continue
         enc = comparator.encoded(comp.column)
-        tf_by_code = (
-            enc.distinct.alias("value")
-            .to_frame()
-            .join(tables[comp.name], on="value", how="left", maintain_order="left")["tf"]
-            .fill_null(1e-9)
-            .to_numpy()
-        )
+        if tables is None:
+            tf_by_code = enc.frequencies()
+        else:
+            tf_by_code = (
+                enc.distinct.alias("value")
+                .to_frame()
+                .join(tables[comp.name], on="value", how="left", maintain_order="left")["tf"]
+                .fill_null(1e-9)
+                .to_numpy()
+            )
         # Per distinct value, then one gather: values repeat across pairs.
         adj = np.log2(model.u[k][0] / np.clip(tf_by_code, 1e-9, 1))
         adj = np.clip(adj, -TF_ADJUSTMENT_BOUND, TF_ADJUSTMENT_BOUND).astype(np.float32)
@@ -293,51 +319,65 @@ def score(
     comparator: Comparator,
     left: np.ndarray,
     right: np.ndarray,
-    tables: dict[str, pl.DataFrame],
+    tables: dict[str, pl.DataFrame] | None,
     blocks: pl.DataFrame | None = None,
+    veto_floor: float = VETO_FLOOR,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, FSModel]:
     """(gamma, per-field weights, probability, model) for the given pairs; the model is
-    fitted on these pairs when none is given (`blocks`: the frame's `block_ids`, if known)."""
+    fitted on these pairs when none is given (`blocks`: the frame's `block_ids`, if known;
+    `tables`: term frequencies, None for those of the comparator's own frame).
+
+    Vetoes are checked on the pairs the model gives at least `veto_floor` (a vetoed pair's
+    probability becomes 0); below it a veto could change no clustering decision, and the
+    pair keeps the model's probability. That skips about three pairs in four."""
     comparator.cutoffs = similarity_cutoffs(spec.comparisons, spec.vetoes)
     gamma = comparator.gamma(spec.comparisons, left, right)
-    # Vetoes before fitting: they reuse the similarities the levels computed for these pairs.
-    vetoed = vetoed_pairs(comparator, spec, left, right)
-    comparator.release()
     if model is None:
-        model = fit_model(comparator, gamma, left, right, spec, blocks=blocks)
+        # Its random pairs get their own similarity cache: the candidate pairs' is kept
+        # for the vetoes.
+        model = fit_model(comparator.sibling(), gamma, left, right, spec, blocks=blocks)
     weights = match_weights(gamma, model)
     weights += tf_adjustments(comparator, spec, model, tables, gamma, left)
     prob = probability(weights.sum(axis=1), model.prior)
-    prob[vetoed] = 0.0
+    rows = np.flatnonzero(prob >= veto_floor)
+    prob[rows[vetoed_pairs(comparator, spec, left, right, rows)]] = 0.0
+    comparator.release()
     return gamma, weights, prob, model
 
 
 def vetoed_pairs(
-    comparator: Comparator, spec: MatchSpec, left: np.ndarray, right: np.ndarray
+    comparator: Comparator,
+    spec: MatchSpec,
+    left: np.ndarray,
+    right: np.ndarray,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Pairs a veto rule rules out (vectorized; NaN similarity, a missing value, never vetoes).
+    """Whether a veto rule rules out each pair (of `rows` of the pairs, when given);
+    vectorized; a NaN similarity or a missing value never vetoes.
 
     The `unless_similar` similarity is computed only for the pairs the veto hits."""
-    out = np.zeros(len(left), dtype=bool)
+    rows = np.arange(len(left)) if rows is None else rows
+    at_left, at_right = left[rows], right[rows]
+    out = np.zeros(len(rows), dtype=bool)
     for veto in spec.vetoes:
         if veto.type != "differs":
-            sim = comparator.similarity(veto.column, veto.type, left, right)
+            sim = comparator.similarity_at(veto.column, veto.type, left, right, rows)
             hit = np.nan_to_num(sim, nan=1.0) < np.float64(veto.below)
         else:
             key, present = comparator.keys(veto.column)
-            hit = present[left] & present[right] & (key[left] != key[right])
+            hit = present[at_left] & present[at_right] & (key[at_left] != key[at_right])
         if veto.same:
             key, present = comparator.keys(veto.same)
-            hit &= present[left] & (key[left] == key[right])
+            hit &= present[at_left] & (key[at_left] == key[at_right])
         if veto.exclude_when_true:
             flag = comparator.frame[veto.exclude_when_true].fill_null(False).to_numpy()
-            hit &= ~flag[left] & ~flag[right]
+            hit &= ~flag[at_left] & ~flag[at_right]
         if veto.unless_similar and hit.any():
-            rows = np.flatnonzero(hit)
-            sim = comparator.similarity(
-                veto.unless_similar, "jaro_winkler", left[rows], right[rows]
+            hits = np.flatnonzero(hit)
+            sim = comparator.similarity_at(
+                veto.unless_similar, "jaro_winkler", left, right, rows[hits]
             )
-            hit[rows] = ~(np.nan_to_num(sim, nan=0.0) >= np.float64(veto.unless_above))
+            hit[hits] = ~(np.nan_to_num(sim, nan=0.0) >= np.float64(veto.unless_above))
         out |= hit
     return out
 
@@ -399,7 +439,10 @@ def dedupe(
         clock = now
 
     say(f"fingerprinting {frame.height:,} records")
-    work = add_fingerprints(frame, spec)
+    # Only the columns the spec uses: adding a column to a frame of several chunks rechunks
+    # every column (650 MB for the 46 columns of a 1M-row normalized table).
+    needed = spec.input_columns()
+    work = add_fingerprints(frame.select(c for c in frame.columns if c in needed), spec)
     lap("fingerprints")
     say("blocking")
     blocks = block_ids(work, spec.blocking)
@@ -409,8 +452,10 @@ def dedupe(
     lap("blocking")
     say(f"comparing {len(left):,} candidate pairs")
     comparator = Comparator(work)
-    tables = tf_tables(work, spec)
-    gamma, weights, prob, model = score(spec, model, comparator, left, right, tables, blocks)
+    gamma, weights, prob, model = score(
+        spec, model, comparator, left, right, None, blocks, min(VETO_FLOOR, threshold)
+    )
+    tables = encoded_tf_tables(comparator, spec)
     del comparator, blocks  # its encodings (Python strings of every fuzzy-compared value) are done
     lap("comparison_and_scoring")
     say("clustering")
@@ -489,7 +534,9 @@ def match_incremental(
     right = np.searchsorted(involved, pairs["r"].to_numpy()).astype(np.int64)
     comparator = Comparator(sub)
     tables = tf_tables(combined, spec, only=sub)
-    gamma, weights, prob, model = score(spec, model, comparator, left, right, tables)
+    gamma, weights, prob, model = score(
+        spec, model, comparator, left, right, tables, veto_floor=min(VETO_FLOOR, threshold)
+    )
 
     # Existing members of one entity stay together: chain them with certain links.
     old_ids = (
