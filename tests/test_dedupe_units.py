@@ -74,6 +74,17 @@ def test_levenshtein_and_token_set_levels():
     ) == [0, 1]
 
 
+def test_osa_level_counts_a_transposition_as_one_edit():
+    # 'aramirze' is one slip from 'aramirez' (Levenshtein says 2); a colleague's address at
+    # the same domain is several edits away, however similar Jaro-Winkler finds the two.
+    level = [Level(type="osa", max_distance=1)]
+    assert _levels(
+        ["aramirez@x.com", "rsharma@redwood.co.in", "tim@x.de"],
+        ["aramirze@x.com", "rmishra@redwood.co.in", "tims@x.de"],
+        level,
+    ) == [0, 1, 0]
+
+
 def test_date_transposition_and_numeric_tolerance():
     assert _levels(
         ["1980-04-09", "1980-04-09"], ["1980-09-04", "1980-04-10"], [Level(type="date_transposed")]

@@ -58,6 +58,7 @@ class Level(_Strict):
         "jaro_winkler",
         "jaro",
         "levenshtein",
+        "osa",
         "token_set",
         "date_transposed",
         "numeric_within",
@@ -75,6 +76,7 @@ class Level(_Strict):
             "jaro": "threshold",
             "token_set": "threshold",
             "levenshtein": "max_distance",
+            "osa": "max_distance",
             "numeric_within": "tolerance",
         }
         param = needs.get(self.type)
