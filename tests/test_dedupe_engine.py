@@ -11,7 +11,8 @@ from pipeline.__main__ import main
 from pipeline.dedupe import dedupe, match_incremental
 from pipeline.dedupe.cluster import CannotLinkChecker, cluster
 from pipeline.dedupe.explain import explain_pair
-from pipeline.dedupe.spec import CannotLink
+from pipeline.dedupe.fingerprints import add_fingerprints
+from pipeline.dedupe.spec import CannotLink, load_spec
 from pipeline.schema import NORMALIZED_SCHEMA, empty_frame
 from tests.people import normalized, population
 
@@ -119,6 +120,30 @@ def test_same_person_with_two_emails_still_merges():
         3, np.array([0, 1]), np.array([1, 2]), np.array([0.97, 0.95]), 0.9, 50, checker
     )
     assert len(set(labels.tolist())) == 1
+
+
+def test_cannot_link_ignores_records_without_a_name():
+    # 'tfischer1985@web.de' with no name, linked by phone and company to Thomas Fischer's
+    # work address: two personal emails, but nothing says the names differ.
+    frame = _with(
+        empty_frame(NORMALIZED_SCHEMA),
+        [
+            {"lead_id": "a", "email": "tfischer1985@web.de", "country": "DE"},
+            {
+                "lead_id": "b",
+                "email": "thomas.fischer@cedarlabs.com",
+                "first_name": "Thomas",
+                "last_name": "Fischer",
+                "country": "DE",
+            },
+        ],
+    )
+    work = add_fingerprints(frame, load_spec("leads"))
+    assert work["person_key"].to_list() == [None, "thomas fischer"]
+    checker = CannotLinkChecker(work, load_spec("leads").cannot_link)
+    labels, report = cluster(2, np.array([0]), np.array([1]), np.array([0.99]), 0.9, 50, checker)
+    assert labels[0] == labels[1]
+    assert report.refused_merges == 0
 
 
 def test_rerun_keeps_entity_ids(people, resolved):

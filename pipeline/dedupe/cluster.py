@@ -53,7 +53,8 @@ class CannotLinkChecker:
                 values = pl.select(
                     pl.when(~frame[rule.exclude_when_true].fill_null(False)).then(values)
                 ).to_series()
-            names = frame[rule.unless_similar].cast(pl.String).fill_null("")
+            # No name on a side: nothing says the two are different people.
+            names = frame[rule.unless_similar].cast(pl.String)
             equal = frame[rule.unless_equal].cast(pl.String) if rule.unless_equal else None
             self.typed.append((rule, values, names, equal))
         self.series: list[pl.Series] = [values for _, values, _, _ in self.typed]
@@ -104,6 +105,7 @@ class CannotLinkChecker:
         for rule, values, names, equal in self.typed:
             va, vb = values.gather(a), values.gather(b)
             differ = (va != vb).fill_null(False)  # null on either side: no conflict
+            differ &= names.gather(a).is_not_null() & names.gather(b).is_not_null()
             if equal is not None:
                 differ &= ~(equal.gather(a) == equal.gather(b)).fill_null(False)
             idx = np.flatnonzero(differ.to_numpy())
@@ -128,8 +130,10 @@ class CannotLinkChecker:
             for i in a:
                 if values[i] is None:
                     continue
+                if names[i] is None:
+                    continue
                 for j in b:
-                    if values[j] is None or values[j] == values[i]:
+                    if values[j] is None or values[j] == values[i] or names[j] is None:
                         continue
                     if equal is not None and equal[i] is not None and equal[i] == equal[j]:
                         continue
