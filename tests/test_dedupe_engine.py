@@ -10,6 +10,8 @@ import pytest
 from pipeline.__main__ import main
 from pipeline.dedupe import dedupe, match_incremental
 from pipeline.dedupe.cluster import CannotLinkChecker, cluster
+from pipeline.dedupe.compare import Comparator
+from pipeline.dedupe.engine import vetoed_pairs
 from pipeline.dedupe.explain import explain_pair
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.spec import CannotLink, load_spec
@@ -144,6 +146,36 @@ def test_cannot_link_ignores_records_without_a_name():
     labels, report = cluster(2, np.array([0]), np.array([1]), np.array([0.99]), 0.9, 50, checker)
     assert labels[0] == labels[1]
     assert report.refused_merges == 0
+
+
+def _vetoed(records: list[dict]) -> list[bool]:
+    """Whether the leads spec's vetoes rule out records[0] with each later record."""
+    spec = load_spec("leads")
+    work = add_fingerprints(_with(empty_frame(NORMALIZED_SCHEMA), records), spec)
+    right = np.arange(1, len(records))
+    return vetoed_pairs(Comparator(work), spec, np.zeros_like(right), right).tolist()
+
+
+def test_same_first_name_at_one_domain_is_vetoed_unless_the_surname_agrees_too():
+    # 'fleur de haan' / 'fleur de graaf' are 0.9 similar joined: the shared first name alone.
+    fleur = {"first_name": "Fleur", "last_name": "de Haan", "email": "fleur.dehaan@matrix.nl"}
+    assert _vetoed(
+        [
+            {"lead_id": "a", **fleur},
+            {
+                "lead_id": "b",
+                "first_name": "Fleur",
+                "last_name": "de Graaf",
+                "email": "fleur.degraaf@matrix.nl",
+            },
+            {
+                "lead_id": "c",
+                "first_name": "Fleur",
+                "last_name": "de Haan",
+                "email": "fleur@matrix.nl",
+            },
+        ]
+    ) == [True, False]
 
 
 def test_rerun_keeps_entity_ids(people, resolved):

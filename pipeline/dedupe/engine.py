@@ -333,12 +333,13 @@ def vetoed_pairs(
         if veto.exclude_when_true:
             flag = comparator.frame[veto.exclude_when_true].fill_null(False).to_numpy()
             hit &= ~flag[left] & ~flag[right]
-        if veto.unless_similar and hit.any():
-            rows = np.flatnonzero(hit)
-            sim = comparator.similarity(
-                veto.unless_similar, "jaro_winkler", left[rows], right[rows]
-            )
-            hit[rows] = ~(np.nan_to_num(sim, nan=0.0) >= np.float64(veto.unless_above))
+        if veto.similar_columns and hit.any():
+            # Lifted where every column is similar: each column narrows the rows still lifted.
+            lifted = np.flatnonzero(hit)
+            for column in veto.similar_columns:
+                sim = comparator.similarity(column, "jaro_winkler", left[lifted], right[lifted])
+                lifted = lifted[np.nan_to_num(sim, nan=0.0) >= np.float64(veto.unless_above)]
+            hit[lifted] = False
         out |= hit
     return out
 

@@ -130,14 +130,16 @@ class Veto(_Strict):
     switchboard and a domain). Two kinds:
     - `below`: values on `column` (both present) less similar than `below`;
     - `differs`: values on `column` differ, optionally only when `same` agrees too.
-    Either is lifted where `unless_similar` is at least `unless_above` similar.
+    Either is lifted where `unless_similar` is at least `unless_above` similar (Jaro-Winkler);
+    with several columns, where every one of them is (a first name and a surname each, not
+    the two joined, where a shared first name alone reaches the bar).
     """
 
     column: str
     type: Literal["jaro_winkler", "jaro", "token_set", "differs"] = "jaro_winkler"
     below: float | None = Field(default=None, ge=0, le=1)
     same: str | None = None
-    unless_similar: str | None = None
+    unless_similar: str | list[str] | None = None
     unless_above: float = Field(default=0.9, ge=0, le=1)
     exclude_when_true: str | None = None
     label: str | None = None
@@ -148,8 +150,14 @@ class Veto(_Strict):
             raise ValueError(f"veto on {self.column!r}: type {self.type!r} needs 'below'")
         return self
 
+    @property
+    def similar_columns(self) -> list[str]:
+        if isinstance(self.unless_similar, str):
+            return [self.unless_similar]
+        return list(self.unless_similar or [])
+
     def columns(self) -> set[str]:
-        cols = {self.column, self.same, self.unless_similar, self.exclude_when_true}
+        cols = {self.column, self.same, self.exclude_when_true, *self.similar_columns}
         return {c for c in cols if c}
 
 
