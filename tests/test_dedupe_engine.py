@@ -178,6 +178,15 @@ def test_same_first_name_at_one_domain_is_vetoed_unless_the_surname_agrees_too()
     ) == [True, False]
 
 
+def test_name_vetoes_yield_to_a_shared_personal_email_but_not_a_role_address():
+    william = {"first_name": "William", "last_name": "O'Connor", "email": "william.oconnor@cr.ca"}
+    garbled = {"first_name": "Biloy", "last_name": "O'Connor", "email": "william.oconnor@cr.ca"}
+    assert _vetoed([{"lead_id": "a", **william}, {"lead_id": "b", **garbled}]) == [False]
+    info = {"first_name": "Ann", "last_name": "Lee", "email": "info@acme.com"}
+    other = {"first_name": "Tom", "last_name": "Berg", "email": "info@acme.com"}
+    assert _vetoed([{"lead_id": "a", **info}, {"lead_id": "b", **other}]) == [True]
+
+
 def test_rerun_keeps_entity_ids(people, resolved):
     again = dedupe(people[0], previous_entities=resolved.entities)
     assert again.entities.sort("lead_id").equals(resolved.entities.sort("lead_id"))

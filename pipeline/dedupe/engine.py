@@ -333,6 +333,13 @@ def vetoed_pairs(
         if veto.exclude_when_true:
             flag = comparator.frame[veto.exclude_when_true].fill_null(False).to_numpy()
             hit &= ~flag[left] & ~flag[right]
+        if veto.unless_equal and hit.any():
+            key, present = comparator.keys(veto.unless_equal)
+            equal = present[left] & (key[left] == key[right])
+            if veto.unless_equal_excluding:
+                flag = comparator.frame[veto.unless_equal_excluding].fill_null(False).to_numpy()
+                equal &= ~flag[left] & ~flag[right]
+            hit &= ~equal
         if veto.similar_columns and hit.any():
             # Lifted where every column is similar: each column narrows the rows still lifted.
             lifted = np.flatnonzero(hit)

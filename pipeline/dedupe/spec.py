@@ -141,6 +141,12 @@ class Veto(_Strict):
     same: str | None = None
     unless_similar: str | list[str] | None = None
     unless_above: float = Field(default=0.9, ge=0, le=1)
+    unless_equal: str | None = Field(
+        default=None, description="Lifted where this column agrees exactly (an identifier)."
+    )
+    unless_equal_excluding: str | None = Field(
+        default=None, description="Boolean column: records where it is true never lift it."
+    )
     exclude_when_true: str | None = None
     label: str | None = None
 
@@ -157,7 +163,14 @@ class Veto(_Strict):
         return list(self.unless_similar or [])
 
     def columns(self) -> set[str]:
-        cols = {self.column, self.same, self.exclude_when_true, *self.similar_columns}
+        cols = {
+            self.column,
+            self.same,
+            self.exclude_when_true,
+            self.unless_equal,
+            self.unless_equal_excluding,
+            *self.similar_columns,
+        }
         return {c for c in cols if c}
 
 
