@@ -187,6 +187,23 @@ def test_name_vetoes_yield_to_a_shared_personal_email_but_not_a_role_address():
     assert _vetoed([{"lead_id": "a", **info}, {"lead_id": "b", **other}]) == [True]
 
 
+def test_a_shared_city_is_not_a_matching_address():
+    spec = load_spec("leads")
+    records = [
+        {"lead_id": "a", "first_name": "Isabelle", "last_name": "Antoine", "city": "Toronto"},
+        {
+            "lead_id": "b",
+            "first_name": "Isabelle",
+            "last_name": "Antoine",
+            "city": "Toronto",
+            "address": "35 Pine Road",
+        },
+    ]
+    work = add_fingerprints(_with(empty_frame(NORMALIZED_SCHEMA), records), spec)
+    address = next(c for c in spec.comparisons if c.name == "address")
+    assert Comparator(work).levels(address, np.array([0]), np.array([1])).tolist() == [-1]
+
+
 def test_rerun_keeps_entity_ids(people, resolved):
     again = dedupe(people[0], previous_entities=resolved.entities)
     assert again.entities.sort("lead_id").equals(resolved.entities.sort("lead_id"))
