@@ -107,6 +107,19 @@ def test_chain_of_weak_links_cannot_join_two_different_people():
     assert report.refused_merges == 1
 
 
+def test_vetoed_pair_is_not_joined_through_a_chain():
+    # Jon Smith -- J. Smith -- Joan Smith: each link strong, but Jon / Joan were vetoed
+    # (different first names), so the chain must not make them one entity.
+    left, right = np.array([0, 1]), np.array([1, 2])
+    labels, report = cluster(
+        3, left, right, np.array([0.99, 0.97]), 0.9, 50, apart=(np.array([0]), np.array([2]))
+    )
+    assert labels[0] == labels[1] != labels[2]  # the stronger link wins
+    assert report.vetoed_merges == 1
+    labels, _ = cluster(3, left, right, np.array([0.99, 0.97]), 0.9, 50)
+    assert len(set(labels.tolist())) == 1  # without the veto: one entity
+
+
 def test_same_person_with_two_emails_still_merges():
     frame = pl.DataFrame(
         {

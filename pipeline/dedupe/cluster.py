@@ -28,6 +28,7 @@ class ClusterReport:
     components: int = 0
     conflicted_components: int = 0
     refused_merges: int = 0
+    vetoed_merges: int = 0  # of the refused: two records a veto ruled out as one entity
     oversized_components: int = 0
 
     def as_dict(self) -> dict:
@@ -147,12 +148,15 @@ def _constrained(
     left: np.ndarray,
     right: np.ndarray,
     prob: np.ndarray,
-    checker: CannotLinkChecker,
+    checker: CannotLinkChecker | None,
     report: ClusterReport,
+    apart: dict[int, list[int]] | None = None,
 ) -> dict[int, int]:
-    """Greedy union of one component's links, strongest first, refusing conflicting merges."""
+    """Greedy union of one component's links, strongest first, refusing conflicting merges
+    (cannot-link rules, and `apart`: records each record must not share an entity with)."""
     parent = {int(m): int(m) for m in members}
     groups = {int(m): [int(m)] for m in members}
+    apart = apart or {}
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -160,11 +164,19 @@ def _constrained(
             x = parent[x]
         return x
 
+    def kept_apart(a: int, b: int) -> bool:
+        small, other = (a, b) if len(groups[a]) <= len(groups[b]) else (b, a)
+        return any(find(j) == other for i in groups[small] for j in apart.get(i, ()))
+
     for k in np.argsort(-prob, kind="stable"):
         a, b = find(int(left[k])), find(int(right[k]))
         if a == b:
             continue
-        if checker.conflict(groups[a], groups[b]):
+        if apart and kept_apart(a, b):
+            report.refused_merges += 1
+            report.vetoed_merges += 1
+            continue
+        if checker is not None and checker.conflict(groups[a], groups[b]):
             report.refused_merges += 1
             continue
         if len(groups[a]) < len(groups[b]):
@@ -183,8 +195,12 @@ def cluster(
     max_cluster_size: int,
     checker: CannotLinkChecker | None = None,
     progress: Callable[[str], None] | None = None,
+    apart: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, ClusterReport]:
-    """A label per record (records never linked get their own label)."""
+    """A label per record (records never linked get their own label).
+
+    `apart`: pairs of records that must not end in one entity (pairs a veto ruled out),
+    whatever chain of other links joins them."""
     report = ClusterReport()
     keep = prob >= threshold
     left, right, prob = left[keep], right[keep], prob[keep]
@@ -204,33 +220,46 @@ def cluster(
         left, right, prob = left[~drop], right[~drop], prob[~drop]
         labels = components(n, left, right)
 
+    flagged = np.zeros(labels.max(initial=-1) + 1, dtype=bool)
     if checker is not None and checker.typed:
         flagged = checker.candidate_mask(labels)
         report.conflicted_components = int(flagged.sum())
         flagged = checker.with_conflicts(labels, flagged)
-        checker.prepare(np.flatnonzero(flagged[labels]))
-        if flagged.any():
-            if progress:
-                progress(f"checking {int(flagged.sum())} components for cannot-link conflicts")
-            original = labels.copy()
-            edge_order = np.argsort(original[left], kind="stable")
-            edge_labels = original[left][edge_order]
-            node_order = np.argsort(original, kind="stable")
-            node_labels = original[node_order]
-            next_label = int(original.max()) + 1
-            for label in np.flatnonzero(flagged):
-                lo, hi = np.searchsorted(edge_labels, [label, label + 1])
-                idx = edge_order[lo:hi]
-                nlo, nhi = np.searchsorted(node_labels, [label, label + 1])
-                members = node_order[nlo:nhi]
-                roots = _constrained(members, left[idx], right[idx], prob[idx], checker, report)
-                keeper = roots[int(members.min())]
-                new_labels: dict[int, int] = {}
-                for member, root in roots.items():
-                    if root != keeper:
-                        if root not in new_labels:
-                            new_labels[root] = next_label
-                            next_label += 1
-                        labels[member] = new_labels[root]
+    apart_of: dict[int, list[int]] = {}
+    if apart is not None and len(apart[0]):
+        # Only the ruled-out pairs that links have put into one component matter.
+        inside = labels[apart[0]] == labels[apart[1]]
+        a, b = apart[0][inside].tolist(), apart[1][inside].tolist()
+        for i, j in zip(a, b, strict=True):
+            apart_of.setdefault(i, []).append(j)
+            apart_of.setdefault(j, []).append(i)
+        flagged[labels[apart[0][inside]]] = True
+    if flagged.any():
+        if checker is not None:
+            checker.prepare(np.flatnonzero(flagged[labels]))
+        if progress:
+            progress(f"checking {int(flagged.sum())} components for cannot-link conflicts")
+        original = labels.copy()
+        edge_order = np.argsort(original[left], kind="stable")
+        edge_labels = original[left][edge_order]
+        node_order = np.argsort(original, kind="stable")
+        node_labels = original[node_order]
+        next_label = int(original.max()) + 1
+        for label in np.flatnonzero(flagged):
+            lo, hi = np.searchsorted(edge_labels, [label, label + 1])
+            idx = edge_order[lo:hi]
+            nlo, nhi = np.searchsorted(node_labels, [label, label + 1])
+            members = node_order[nlo:nhi]
+            roots = _constrained(
+                members, left[idx], right[idx], prob[idx], checker, report, apart_of
+            )
+            keeper = roots[int(members.min())]
+            new_labels: dict[int, int] = {}
+            for member, root in roots.items():
+                if root != keeper:
+                    if root not in new_labels:
+                        new_labels[root] = next_label
+                        next_label += 1
+                    labels[member] = new_labels[root]
     report.components = int(np.count_nonzero(np.bincount(labels)))  # labels are 0..n-1
     return labels, report

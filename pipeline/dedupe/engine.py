@@ -297,9 +297,9 @@ def score(
     left: np.ndarray,
     right: np.ndarray,
     tables: dict[str, pl.DataFrame],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, FSModel]:
-    """(gamma, per-field weights, probability, model) for the given pairs; the model is
-    fitted on these pairs when none is given."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, FSModel, np.ndarray]:
+    """(gamma, per-field weights, probability, model, vetoed) for the given pairs; the model
+    is fitted on these pairs when none is given."""
     gamma = comparator.gamma(spec.comparisons, left, right)
     # Vetoes before fitting: they reuse the similarities the levels computed for these pairs.
     vetoed = vetoed_pairs(comparator, spec, left, right)
@@ -310,7 +310,7 @@ def score(
     weights += tf_adjustments(comparator, spec, model, tables, gamma, left)
     prob = probability(weights.sum(axis=1), model.prior)
     prob[vetoed] = 0.0
-    return gamma, weights, prob, model
+    return gamma, weights, prob, model, vetoed
 
 
 def vetoed_pairs(
@@ -418,13 +418,15 @@ def dedupe(
     say(f"comparing {len(left):,} candidate pairs")
     comparator = Comparator(work)
     tables = tf_tables(work, spec)
-    gamma, weights, prob, model = score(spec, model, comparator, left, right, tables)
+    gamma, weights, prob, model, vetoed = score(spec, model, comparator, left, right, tables)
     del comparator  # its encodings (Python strings of every fuzzy-compared value) are done
     lap("comparison_and_scoring")
     say("clustering")
     checker = CannotLinkChecker(work, spec.cannot_link)
+    # A vetoed pair is kept apart by the clustering too, not only denied its own link.
+    apart = (left[vetoed], right[vetoed])
     labels, cluster_report = cluster(
-        frame.height, left, right, prob, threshold, spec.max_cluster_size, checker, say
+        frame.height, left, right, prob, threshold, spec.max_cluster_size, checker, say, apart
     )
     lap("clustering")
     # The scored-pairs table first, so gamma and weights are freed before golden records.
@@ -497,7 +499,7 @@ def match_incremental(
     right = np.searchsorted(involved, pairs["r"].to_numpy()).astype(np.int64)
     comparator = Comparator(sub)
     tables = tf_tables(combined, spec, only=sub)
-    gamma, weights, prob, model = score(spec, model, comparator, left, right, tables)
+    gamma, weights, prob, model, _ = score(spec, model, comparator, left, right, tables)
 
     # Existing members of one entity stay together: chain them with certain links.
     old_ids = (
