@@ -217,6 +217,25 @@ def test_a_shared_city_is_not_a_matching_address():
     assert Comparator(work).levels(address, np.array([0]), np.array([1])).tolist() == [-1]
 
 
+def test_cannot_link_reads_swapped_names_as_the_same_name():
+    # First and last name swapped in one record (the spec's 'first and last swapped' level),
+    # work and personal address: not two people.
+    records = [
+        {
+            "lead_id": "a",
+            "first_name": "Nicole",
+            "last_name": "White",
+            "email": "nicole.white@oakworks.io",
+        },
+        {"lead_id": "b", "first_name": "White", "last_name": "Nicole", "email": "nwhite@gmail.com"},
+    ]
+    work = add_fingerprints(_with(empty_frame(NORMALIZED_SCHEMA), records), load_spec("leads"))
+    checker = CannotLinkChecker(work, load_spec("leads").cannot_link)
+    labels, report = cluster(2, np.array([0]), np.array([1]), np.array([0.99]), 0.9, 50, checker)
+    assert labels[0] == labels[1]
+    assert report.refused_merges == 0
+
+
 def test_rerun_keeps_entity_ids(people, resolved):
     again = dedupe(people[0], previous_entities=resolved.entities)
     assert again.entities.sort("lead_id").equals(resolved.entities.sort("lead_id"))
