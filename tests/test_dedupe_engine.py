@@ -154,7 +154,7 @@ def test_cannot_link_ignores_records_without_a_name():
         ],
     )
     work = add_fingerprints(frame, load_spec("leads"))
-    assert work["person_key"].to_list() == [None, "thomas fischer"]
+    assert work["person_tokens"].to_list() == [None, "fischer thomas"]
     checker = CannotLinkChecker(work, load_spec("leads").cannot_link)
     labels, report = cluster(2, np.array([0]), np.array([1]), np.array([0.99]), 0.9, 50, checker)
     assert labels[0] == labels[1]
