@@ -213,3 +213,15 @@ def test_entity_ids_are_stable_and_merges_and_splits_are_recorded():
     assert {split["entity_id"][0], split["entity_id"][1]} >= {before["a"]}
     assert split["entity_id"][0] != split["entity_id"][1]
     assert events.filter(pl.col("event") == "split")["other_entity_id"].to_list() == [before["a"]]
+
+
+def test_nickname_groups_meet_across_languages_and_chains():
+    from pipeline.dedupe.nicknames import nickname_lookup
+
+    lookup = nickname_lookup()
+    assert lookup["kees"] == lookup["cornelis"]
+    assert lookup["lola"] == lookup["dolores"]
+    assert lookup["nikki"] == lookup["nicole"]
+    # 'elisabeth' is a group's formal name and a variant of 'elizabeth': one key for all.
+    assert lookup["elise"] == lookup["elisabeth"] == lookup["liz"] == "elizabeth"
+    assert all(lookup[formal] == formal for formal in set(lookup.values()))
