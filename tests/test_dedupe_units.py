@@ -87,6 +87,17 @@ def test_levenshtein_and_token_set_levels():
     ) == [0, 1]
 
 
+def test_osa_level_counts_a_transposition_as_one_edit():
+    # 'aramirze' is one slip from 'aramirez' (Levenshtein says 2); a colleague's address at
+    # the same domain is several edits away, however similar Jaro-Winkler finds the two.
+    level = [Level(type="osa", max_distance=1)]
+    assert _levels(
+        ["aramirez@x.com", "rsharma@redwood.co.in", "tim@x.de"],
+        ["aramirze@x.com", "rmishra@redwood.co.in", "tims@x.de"],
+        level,
+    ) == [0, 1, 0]
+
+
 def test_date_transposition_and_numeric_tolerance():
     assert _levels(
         ["1980-04-09", "1980-04-09"], ["1980-09-04", "1980-04-10"], [Level(type="date_transposed")]
@@ -215,3 +226,15 @@ def test_entity_ids_are_stable_and_merges_and_splits_are_recorded():
     assert {split["entity_id"][0], split["entity_id"][1]} >= {before["a"]}
     assert split["entity_id"][0] != split["entity_id"][1]
     assert events.filter(pl.col("event") == "split")["other_entity_id"].to_list() == [before["a"]]
+
+
+def test_nickname_groups_meet_across_languages_and_chains():
+    from pipeline.dedupe.nicknames import nickname_lookup
+
+    lookup = nickname_lookup()
+    assert lookup["kees"] == lookup["cornelis"]
+    assert lookup["lola"] == lookup["dolores"]
+    assert lookup["nikki"] == lookup["nicole"]
+    # 'elisabeth' is a group's formal name and a variant of 'elizabeth': one key for all.
+    assert lookup["elise"] == lookup["elisabeth"] == lookup["liz"] == "elizabeth"
+    assert all(lookup[formal] == formal for formal in set(lookup.values()))

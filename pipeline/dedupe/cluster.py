@@ -28,6 +28,7 @@ class ClusterReport:
     components: int = 0
     conflicted_components: int = 0
     refused_merges: int = 0
+    vetoed_merges: int = 0  # of the refused: two records a veto ruled out as one entity
     oversized_components: int = 0
 
     def as_dict(self) -> dict:
@@ -53,7 +54,8 @@ class CannotLinkChecker:
                 values = pl.select(
                     pl.when(~frame[rule.exclude_when_true].fill_null(False)).then(values)
                 ).to_series()
-            names = frame[rule.unless_similar].cast(pl.String).fill_null("")
+            # No name on a side: nothing says the two are different people.
+            names = frame[rule.unless_similar].cast(pl.String)
             equal = frame[rule.unless_equal].cast(pl.String) if rule.unless_equal else None
             self.typed.append((rule, values, names, equal))
         self.series: list[pl.Series] = [values for _, values, _, _ in self.typed]
@@ -104,6 +106,7 @@ class CannotLinkChecker:
         for rule, values, names, equal in self.typed:
             va, vb = values.gather(a), values.gather(b)
             differ = (va != vb).fill_null(False)  # null on either side: no conflict
+            differ &= names.gather(a).is_not_null() & names.gather(b).is_not_null()
             if equal is not None:
                 differ &= ~(equal.gather(a) == equal.gather(b)).fill_null(False)
             idx = np.flatnonzero(differ.to_numpy())
@@ -128,8 +131,10 @@ class CannotLinkChecker:
             for i in a:
                 if values[i] is None:
                     continue
+                if names[i] is None:
+                    continue
                 for j in b:
-                    if values[j] is None or values[j] == values[i]:
+                    if values[j] is None or values[j] == values[i] or names[j] is None:
                         continue
                     if equal is not None and equal[i] is not None and equal[i] == equal[j]:
                         continue
@@ -143,12 +148,15 @@ def _constrained(
     left: np.ndarray,
     right: np.ndarray,
     prob: np.ndarray,
-    checker: CannotLinkChecker,
+    checker: CannotLinkChecker | None,
     report: ClusterReport,
+    apart: dict[int, list[int]] | None = None,
 ) -> dict[int, int]:
-    """Greedy union of one component's links, strongest first, refusing conflicting merges."""
+    """Greedy union of one component's links, strongest first, refusing conflicting merges
+    (cannot-link rules, and `apart`: records each record must not share an entity with)."""
     parent = {int(m): int(m) for m in members}
     groups = {int(m): [int(m)] for m in members}
+    apart = apart or {}
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -156,11 +164,19 @@ def _constrained(
             x = parent[x]
         return x
 
+    def kept_apart(a: int, b: int) -> bool:
+        small, other = (a, b) if len(groups[a]) <= len(groups[b]) else (b, a)
+        return any(find(j) == other for i in groups[small] for j in apart.get(i, ()))
+
     for k in np.argsort(-prob, kind="stable"):
         a, b = find(int(left[k])), find(int(right[k]))
         if a == b:
             continue
-        if checker.conflict(groups[a], groups[b]):
+        if apart and kept_apart(a, b):
+            report.refused_merges += 1
+            report.vetoed_merges += 1
+            continue
+        if checker is not None and checker.conflict(groups[a], groups[b]):
             report.refused_merges += 1
             continue
         if len(groups[a]) < len(groups[b]):
@@ -179,8 +195,12 @@ def cluster(
     max_cluster_size: int,
     checker: CannotLinkChecker | None = None,
     progress: Callable[[str], None] | None = None,
+    apart: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, ClusterReport]:
-    """A label per record (records never linked get their own label)."""
+    """A label per record (records never linked get their own label).
+
+    `apart`: pairs of records that must not end in one entity (pairs a veto ruled out),
+    whatever chain of other links joins them."""
     report = ClusterReport()
     keep = prob >= threshold
     left, right, prob = left[keep], right[keep], prob[keep]
@@ -200,33 +220,46 @@ def cluster(
         left, right, prob = left[~drop], right[~drop], prob[~drop]
         labels = components(n, left, right)
 
+    flagged = np.zeros(labels.max(initial=-1) + 1, dtype=bool)
     if checker is not None and checker.typed:
         flagged = checker.candidate_mask(labels)
         report.conflicted_components = int(flagged.sum())
         flagged = checker.with_conflicts(labels, flagged)
-        checker.prepare(np.flatnonzero(flagged[labels]))
-        if flagged.any():
-            if progress:
-                progress(f"checking {int(flagged.sum())} components for cannot-link conflicts")
-            original = labels.copy()
-            edge_order = np.argsort(original[left], kind="stable")
-            edge_labels = original[left][edge_order]
-            node_order = np.argsort(original, kind="stable")
-            node_labels = original[node_order]
-            next_label = int(original.max()) + 1
-            for label in np.flatnonzero(flagged):
-                lo, hi = np.searchsorted(edge_labels, [label, label + 1])
-                idx = edge_order[lo:hi]
-                nlo, nhi = np.searchsorted(node_labels, [label, label + 1])
-                members = node_order[nlo:nhi]
-                roots = _constrained(members, left[idx], right[idx], prob[idx], checker, report)
-                keeper = roots[int(members.min())]
-                new_labels: dict[int, int] = {}
-                for member, root in roots.items():
-                    if root != keeper:
-                        if root not in new_labels:
-                            new_labels[root] = next_label
-                            next_label += 1
-                        labels[member] = new_labels[root]
+    apart_of: dict[int, list[int]] = {}
+    if apart is not None and len(apart[0]):
+        # Only the ruled-out pairs that links have put into one component matter.
+        inside = labels[apart[0]] == labels[apart[1]]
+        a, b = apart[0][inside].tolist(), apart[1][inside].tolist()
+        for i, j in zip(a, b, strict=True):
+            apart_of.setdefault(i, []).append(j)
+            apart_of.setdefault(j, []).append(i)
+        flagged[labels[apart[0][inside]]] = True
+    if flagged.any():
+        if checker is not None:
+            checker.prepare(np.flatnonzero(flagged[labels]))
+        if progress:
+            progress(f"checking {int(flagged.sum())} components for cannot-link conflicts")
+        original = labels.copy()
+        edge_order = np.argsort(original[left], kind="stable")
+        edge_labels = original[left][edge_order]
+        node_order = np.argsort(original, kind="stable")
+        node_labels = original[node_order]
+        next_label = int(original.max()) + 1
+        for label in np.flatnonzero(flagged):
+            lo, hi = np.searchsorted(edge_labels, [label, label + 1])
+            idx = edge_order[lo:hi]
+            nlo, nhi = np.searchsorted(node_labels, [label, label + 1])
+            members = node_order[nlo:nhi]
+            roots = _constrained(
+                members, left[idx], right[idx], prob[idx], checker, report, apart_of
+            )
+            keeper = roots[int(members.min())]
+            new_labels: dict[int, int] = {}
+            for member, root in roots.items():
+                if root != keeper:
+                    if root not in new_labels:
+                        new_labels[root] = next_label
+                        next_label += 1
+                    labels[member] = new_labels[root]
     report.components = int(np.count_nonzero(np.bincount(labels)))  # labels are 0..n-1
     return labels, report

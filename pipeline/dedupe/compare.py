@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Jaro, JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, Jaro, JaroWinkler, Levenshtein
 
 from pipeline.dedupe.spec import Comparison, Level, Veto
 
@@ -24,7 +24,11 @@ _SCORERS = {
     "jaro_winkler": JaroWinkler.normalized_similarity,
     "jaro": Jaro.normalized_similarity,
     "levenshtein": Levenshtein.distance,
+    # Optimal string alignment: Levenshtein plus adjacent transpositions as one edit, so a
+    # single keying slip ('aramirze' for 'aramirez') is distance 1.
+    "osa": OSA.distance,
 }
+_DISTANCES = frozenset({"levenshtein", "osa"})
 
 
 @dataclass
@@ -85,8 +89,8 @@ def similarity_cutoffs(
     for veto in vetoes:
         if veto.type != "differs":
             note(veto.column, veto.type, veto.below)
-        if veto.unless_similar:
-            note(veto.unless_similar, "jaro_winkler", veto.unless_above)
+        for column in veto.similar_columns:
+            note(column, "jaro_winkler", veto.unless_above)
     return cutoffs
 
 
@@ -178,7 +182,7 @@ class Comparator:
         cl, cr = enc.codes[left], enc.codes[right]
         present = (cl >= 0) & (cr >= 0)
         differ = present & (cl != cr)
-        exact_value = 0.0 if scorer == "levenshtein" else 1.0
+        exact_value = 0.0 if scorer in _DISTANCES else 1.0
         out = np.where(present, np.float32(exact_value), np.float32(np.nan))
         if differ.any():
             # Score each distinct (value, value) combination once, in either order (every
@@ -229,8 +233,8 @@ class Comparator:
             sim = self._similarity(column, level.type, left, right)
             # float64 threshold: the scores are float32, compared as before at full precision.
             return np.nan_to_num(sim, nan=-1.0) >= np.float64(level.threshold)
-        if level.type == "levenshtein":
-            dist = self._similarity(column, "levenshtein", left, right)
+        if level.type in _DISTANCES:
+            dist = self._similarity(column, level.type, left, right)
             return np.nan_to_num(dist, nan=np.inf) <= level.max_distance
         values = self.frame[column].cast(pl.String)
         a, b = values.gather(left), values.gather(right)

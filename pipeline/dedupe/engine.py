@@ -322,14 +322,14 @@ def score(
     tables: dict[str, pl.DataFrame] | None,
     blocks: pl.DataFrame | None = None,
     veto_floor: float = VETO_FLOOR,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, FSModel]:
-    """(gamma, per-field weights, probability, model) for the given pairs; the model is
-    fitted on these pairs when none is given (`blocks`: the frame's `block_ids`, if known;
-    `tables`: term frequencies, None for those of the comparator's own frame).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, FSModel, np.ndarray]:
+    """(gamma, per-field weights, probability, model, vetoed) for the given pairs; the model
+    is fitted on these pairs when none is given (`blocks`: the frame's `block_ids`, if
+    known; `tables`: term frequencies, None for those of the comparator's own frame).
 
     Vetoes are checked on the pairs the model gives at least `veto_floor` (a vetoed pair's
-    probability becomes 0); below it a veto could change no clustering decision, and the
-    pair keeps the model's probability. That skips about three pairs in four."""
+    probability becomes 0, and `vetoed` marks it); below the floor the pair keeps the
+    model's probability and is not marked."""
     comparator.cutoffs = similarity_cutoffs(spec.comparisons, spec.vetoes)
     gamma = comparator.gamma(spec.comparisons, left, right)
     if model is None:
@@ -340,9 +340,11 @@ def score(
     weights += tf_adjustments(comparator, spec, model, tables, gamma, left)
     prob = probability(weights.sum(axis=1), model.prior)
     rows = np.flatnonzero(prob >= veto_floor)
-    prob[rows[vetoed_pairs(comparator, spec, left, right, rows)]] = 0.0
+    vetoed = np.zeros(len(prob), dtype=bool)
+    vetoed[rows[vetoed_pairs(comparator, spec, left, right, rows)]] = True
+    prob[vetoed] = 0.0
     comparator.release()
-    return gamma, weights, prob, model
+    return gamma, weights, prob, model, vetoed
 
 
 def vetoed_pairs(
@@ -372,12 +374,20 @@ def vetoed_pairs(
         if veto.exclude_when_true:
             flag = comparator.frame[veto.exclude_when_true].fill_null(False).to_numpy()
             hit &= ~flag[at_left] & ~flag[at_right]
-        if veto.unless_similar and hit.any():
-            hits = np.flatnonzero(hit)
-            sim = comparator.similarity_at(
-                veto.unless_similar, "jaro_winkler", left, right, rows[hits]
-            )
-            hit[hits] = ~(np.nan_to_num(sim, nan=0.0) >= np.float64(veto.unless_above))
+        if veto.unless_equal and hit.any():
+            key, present = comparator.keys(veto.unless_equal)
+            equal = present[at_left] & (key[at_left] == key[at_right])
+            if veto.unless_equal_excluding:
+                flag = comparator.frame[veto.unless_equal_excluding].fill_null(False).to_numpy()
+                equal &= ~flag[at_left] & ~flag[at_right]
+            hit &= ~equal
+        if veto.similar_columns and hit.any():
+            # Lifted where every column is similar: each column narrows the rows still lifted.
+            lifted = np.flatnonzero(hit)
+            for column in veto.similar_columns:
+                sim = comparator.similarity_at(column, "jaro_winkler", left, right, rows[lifted])
+                lifted = lifted[np.nan_to_num(sim, nan=0.0) >= np.float64(veto.unless_above)]
+            hit[lifted] = False
         out |= hit
     return out
 
@@ -452,7 +462,7 @@ def dedupe(
     lap("blocking")
     say(f"comparing {len(left):,} candidate pairs")
     comparator = Comparator(work)
-    gamma, weights, prob, model = score(
+    gamma, weights, prob, model, vetoed = score(
         spec, model, comparator, left, right, None, blocks, min(VETO_FLOOR, threshold)
     )
     tables = encoded_tf_tables(comparator, spec)
@@ -460,8 +470,10 @@ def dedupe(
     lap("comparison_and_scoring")
     say("clustering")
     checker = CannotLinkChecker(work, spec.cannot_link)
+    # A vetoed pair is kept apart by the clustering too, not only denied its own link.
+    apart = (left[vetoed], right[vetoed])
     labels, cluster_report = cluster(
-        frame.height, left, right, prob, threshold, spec.max_cluster_size, checker, say
+        frame.height, left, right, prob, threshold, spec.max_cluster_size, checker, say, apart
     )
     lap("clustering")
     # The scored-pairs table first, so gamma and weights are freed before golden records.
@@ -534,7 +546,7 @@ def match_incremental(
     right = np.searchsorted(involved, pairs["r"].to_numpy()).astype(np.int64)
     comparator = Comparator(sub)
     tables = tf_tables(combined, spec, only=sub)
-    gamma, weights, prob, model = score(
+    gamma, weights, prob, model, _ = score(
         spec, model, comparator, left, right, tables, veto_floor=min(VETO_FLOOR, threshold)
     )
 

@@ -68,6 +68,10 @@ def fingerprint_series(
             )["__fp"]
     if series is None:
         series = _transformed(frame, fp, folded)
+    if fp.transform == "lower" and set(fp.source) <= folded and len(fp.source) > 1:
+        # Joined already-folded parts that are all missing give '', not null: a record
+        # with no name must not have the empty name (which every other name is unlike).
+        series = pl.select(pl.when(series.str.len_bytes() > 0).then(series)).to_series()
     if fp.fallback:
         series = series.fill_null(frame[fp.fallback].cast(pl.String))
     return series

@@ -58,6 +58,7 @@ class Level(_Strict):
         "jaro_winkler",
         "jaro",
         "levenshtein",
+        "osa",
         "token_set",
         "date_transposed",
         "numeric_within",
@@ -75,6 +76,7 @@ class Level(_Strict):
             "jaro": "threshold",
             "token_set": "threshold",
             "levenshtein": "max_distance",
+            "osa": "max_distance",
             "numeric_within": "tolerance",
         }
         param = needs.get(self.type)
@@ -128,15 +130,23 @@ class Veto(_Strict):
     switchboard and a domain). Two kinds:
     - `below`: values on `column` (both present) less similar than `below`;
     - `differs`: values on `column` differ, optionally only when `same` agrees too.
-    Either is lifted where `unless_similar` is at least `unless_above` similar.
+    Either is lifted where `unless_similar` is at least `unless_above` similar (Jaro-Winkler);
+    with several columns, where every one of them is (a first name and a surname each, not
+    the two joined, where a shared first name alone reaches the bar).
     """
 
     column: str
     type: Literal["jaro_winkler", "jaro", "token_set", "differs"] = "jaro_winkler"
     below: float | None = Field(default=None, ge=0, le=1)
     same: str | None = None
-    unless_similar: str | None = None
+    unless_similar: str | list[str] | None = None
     unless_above: float = Field(default=0.9, ge=0, le=1)
+    unless_equal: str | None = Field(
+        default=None, description="Lifted where this column agrees exactly (an identifier)."
+    )
+    unless_equal_excluding: str | None = Field(
+        default=None, description="Boolean column: records where it is true never lift it."
+    )
     exclude_when_true: str | None = None
     label: str | None = None
 
@@ -146,8 +156,21 @@ class Veto(_Strict):
             raise ValueError(f"veto on {self.column!r}: type {self.type!r} needs 'below'")
         return self
 
+    @property
+    def similar_columns(self) -> list[str]:
+        if isinstance(self.unless_similar, str):
+            return [self.unless_similar]
+        return list(self.unless_similar or [])
+
     def columns(self) -> set[str]:
-        cols = {self.column, self.same, self.unless_similar, self.exclude_when_true}
+        cols = {
+            self.column,
+            self.same,
+            self.exclude_when_true,
+            self.unless_equal,
+            self.unless_equal_excluding,
+            *self.similar_columns,
+        }
         return {c for c in cols if c}
 
 
