@@ -9,10 +9,9 @@ import pytest
 
 from pipeline.__main__ import main
 from pipeline.dedupe import dedupe, match_incremental
-from pipeline.dedupe.blocking import candidate_pairs
 from pipeline.dedupe.cluster import CannotLinkChecker, cluster
 from pipeline.dedupe.compare import Comparator
-from pipeline.dedupe.engine import score, vetoed_pairs
+from pipeline.dedupe.engine import vetoed_pairs
 from pipeline.dedupe.explain import explain_pair
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.spec import CannotLink, load_spec
@@ -79,31 +78,6 @@ def test_colleagues_sharing_surname_and_switchboard_are_not_merged(people):
     result = dedupe(_with(people[0], colleagues))
     ids = result.entities.filter(pl.col("lead_id").str.starts_with("col-"))["entity_id"]
     assert ids.n_unique() == 4
-
-
-def test_vetoes_zero_pairs_at_or_above_the_floor_and_leave_the_rest(people):
-    frame = _with(people[0], [
-        {"lead_id": f"col-{first}", "first_name": first, "last_name": "Okafor",
-         "email": f"{first.lower()}.okafor@acme.com", "phone": "+1 415 555 0100",
-         "company": "Acme Inc.", "website": "acme.com", "country": "US"}
-        for first in ("Alice", "Brian")
-    ])  # fmt: skip
-    spec = load_spec("leads")
-    work = add_fingerprints(frame, spec)
-    pairs, _ = candidate_pairs(work, spec.blocking)
-    left, right = (pairs[c].to_numpy().astype(np.int64) for c in ("l", "r"))
-    _, _, everywhere, model, _ = score(
-        spec, None, Comparator(work), left, right, None, veto_floor=0
-    )
-    _, _, floored, _, _ = score(spec, model, Comparator(work), left, right, None, veto_floor=0.5)
-    spared = (everywhere == 0) & (floored > 0)
-    assert spared.any() and (floored[spared] < 0.5).all()
-    assert np.array_equal(everywhere[~spared], floored[~spared])
-    # The colleagues' pair is vetoed whatever the floor.
-    ids = work["lead_id"].to_numpy()
-    colleagues = (ids[left] == "col-Alice") & (ids[right] == "col-Brian")
-    colleagues |= (ids[left] == "col-Brian") & (ids[right] == "col-Alice")
-    assert colleagues.sum() == 1 and floored[colleagues][0] == 0
 
 
 def test_chain_of_weak_links_cannot_join_two_different_people():
