@@ -49,13 +49,16 @@ def _block_id(keys: list[str]) -> pl.Expr:
     return pl.when(present).then(pl.struct(keys).hash(seed=7))
 
 
-def block_ids(frame: pl.DataFrame, rules: list[BlockingRule]) -> pl.DataFrame:
-    """Per rule, each row's block id (`_block{rank}`, null where a key is missing) and the
-    size of its block (`_size{rank}`). Computed once: blocking pairs on them and EM picks
-    its training blocks by them. Two selects over all rules, so polars runs rules in parallel."""
+def block_ids(frame: pl.DataFrame, rules: list[BlockingRule], sizes: bool = True) -> pl.DataFrame:
+    """Per rule, each row's block id (`_block{rank}`, null where a key is missing) and, with
+    `sizes`, the size of its block (`_size{rank}`). Computed once: blocking pairs on them
+    and EM picks its training blocks by them. Two selects over all rules, so polars runs
+    rules in parallel."""
     ids = frame.select(
         _block_id(rule.keys).alias(f"_block{rank}") for rank, rule in enumerate(rules)
     )
+    if not sizes:
+        return ids
     return ids.with_columns(
         pl.when(pl.col(f"_block{rank}").is_not_null())
         .then(pl.len().over(f"_block{rank}"))
@@ -73,10 +76,11 @@ def _rule_pairs(
 ) -> pl.DataFrame:
     max_block = rule.max_block_size or DEFAULT_MAX_BLOCK
     window = rule.window or DEFAULT_WINDOW
+    sized = f"_size{rank}" in keyed.columns
     rows = keyed.select(
         "i",
         pl.col(f"_block{rank}").alias("_block"),
-        pl.col(f"_size{rank}").alias("_size"),
+        *([pl.col(f"_size{rank}").alias("_size")] if sized else []),
         *(rule.sort_by or []),
     ).drop_nulls("_block")
     if is_new is not None:
@@ -84,6 +88,8 @@ def _rule_pairs(
         # block sizes cover those blocks only).
         touched = rows.filter(pl.col("i").is_in(is_new.implode()))["_block"].unique()
         rows = rows.filter(pl.col("_block").is_in(touched.implode()))
+    if not sized:  # sizes of the touched blocks only: a few thousand, not a million rows
+        rows = rows.with_columns(pl.len().over("_block").alias("_size"))
     report.largest_block[rule.name] = int(rows["_size"].max() or 0)
     small = rows.filter((pl.col("_size") > 1) & (pl.col("_size") <= max_block)).select(
         "i", "_block"
@@ -129,8 +135,12 @@ def candidate_pairs(
     `blocks` is `block_ids(frame, rules)` when the caller has it already.
     """
     report = BlockingReport()
-    blocks = block_ids(frame, rules) if blocks is None else blocks
-    keyed = pl.concat([frame, blocks], how="horizontal").with_row_index("i")
+    if blocks is None:
+        blocks = block_ids(frame, rules, sizes=new_rows is None)
+    # Only the columns rules sort by: a horizontal concat of a frame in several chunks with
+    # the single-chunk ids rechunks every column it takes.
+    sort_columns = list(dict.fromkeys(c for rule in rules for c in rule.sort_by or []))
+    keyed = pl.concat([frame.select(sort_columns), blocks], how="horizontal").with_row_index("i")
     n = max(frame.height, 1)
     # A pair and the rank of a rule that found it pack into one integer, (l * n + r) * 256 +
     # rank: one sort, then the first of each pair is its lowest-ranked rule. Cheaper than a

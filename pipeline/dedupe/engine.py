@@ -557,16 +557,17 @@ def match_incremental(
     all_p = np.concatenate([prob, np.ones(len(fixed_l))])
     checker = CannotLinkChecker(sub, spec.cannot_link)
     labels, cluster_report = cluster(sub.height, all_l, all_r, all_p, threshold, 10**9, checker)
-    previous_involved = existing_entities.join(sub.select(id_col), on=id_col, how="semi")
+    previous_involved = pl.DataFrame({id_col: sub[id_col], "entity_id": old_ids}).drop_nulls()
     local_entities, events = assign_entity_ids(sub[id_col], labels, previous_involved)
 
     merges = events.filter(pl.col("event") == "merge").select(
         pl.col("other_entity_id").alias("entity_id"), pl.col("entity_id").alias("survivor")
     )
     untouched = existing_entities.join(local_entities.select(id_col), on=id_col, how="anti")
-    untouched = untouched.join(merges, on="entity_id", how="left").select(
-        id_col, pl.coalesce("survivor", "entity_id").alias("entity_id")
-    )
+    if merges.height:  # a few ids renamed: a lookup, not a join of a million rows
+        untouched = untouched.with_columns(
+            pl.col("entity_id").replace(merges["entity_id"], merges["survivor"])
+        )
     entities = pl.concat([untouched, local_entities])
     affected = local_entities["entity_id"].unique()
     affected_ids = entities.filter(pl.col("entity_id").is_in(affected.implode()))
