@@ -36,7 +36,7 @@ class EncodedColumn:
     """Integer codes per row (-1 for null) and the distinct values they stand for."""
 
     codes: np.ndarray
-    distinct: pl.Series  # sorted distinct values, code i is distinct[i]
+    distinct: pl.Series  # distinct values in order of appearance, code i is distinct[i]
     _objects: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -55,7 +55,8 @@ class EncodedColumn:
     @classmethod
     def from_series(cls, series: pl.Series) -> EncodedColumn:
         text = series.cast(pl.String)
-        values = text.drop_nulls().unique().sort()
+        # First-appearance order: deterministic, and half the cost of sorting the strings.
+        values = text.drop_nulls().unique(maintain_order=True)
         lookup = pl.DataFrame({"v": values, "code": np.arange(len(values), dtype=np.int32)})
         codes = (
             text.to_frame("v")
