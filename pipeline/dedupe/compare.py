@@ -188,12 +188,17 @@ class Comparator:
         if differ.any():
             # Score each distinct (value, value) combination once, in either order (every
             # scorer is symmetric): blocks repeat them a lot (the same two company names,
-            # titles or cities across many pairs). Hash-based unique and join, not a sort.
+            # titles or cities across many pairs). One sort of the combination codes gives
+            # both the distinct combinations and each pair's place among them.
             a, b = cl[differ], cr[differ]
-            lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
             size = len(enc.distinct)
-            combo = pl.Series("k", lo * size + hi)
-            unique = combo.unique().to_numpy()
+            combo = np.minimum(a, b).astype(np.int64) * size + np.maximum(a, b)
+            order = pl.Series(combo).arg_sort().to_numpy()  # polars: parallel
+            ranked = combo[order]
+            starts = np.empty(len(ranked), dtype=bool)
+            starts[0] = True
+            np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
+            unique = ranked[starts]
             first = enc.values[unique // size]
             second = enc.values[unique % size]
             cutoff = self.cutoffs.get((column, scorer))
@@ -214,12 +219,10 @@ class Comparator:
                     score_cutoff=None if cutoff is None else max(cutoff, 0),
                     workers=-1,
                 )
-            lookup = pl.DataFrame({"k": unique, "s": scores.astype(np.float32)})
-            out[differ] = (
-                combo.to_frame()
-                .join(lookup, on="k", how="left", maintain_order="left")["s"]
-                .to_numpy()
-            )
+            scores = scores.astype(np.float32)[np.cumsum(starts) - 1]  # back to sorted pairs
+            in_order = np.empty(len(scores), dtype=np.float32)
+            in_order[order] = scores
+            out[differ] = in_order
         return out
 
     def _level_condition(
