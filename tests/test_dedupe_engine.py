@@ -236,6 +236,18 @@ def test_cannot_link_reads_swapped_names_as_the_same_name():
     assert report.refused_merges == 0
 
 
+def test_same_letters_at_a_free_mail_provider_is_another_account():
+    robert = {"first_name": "Robert", "last_name": "Barton"}
+    assert _vetoed(
+        [
+            {"lead_id": "a", **robert, "email": "robertbarton@outlook.com"},
+            {"lead_id": "b", **robert, "email": "robert.barton@outlook.com"},
+            # At a company a moved dot is a slip, not a second mailbox.
+            {"lead_id": "c", **robert, "email": "robertbarton@acme.com"},
+        ]
+    ) == [True, False]
+
+
 def test_rerun_keeps_entity_ids(people, resolved):
     again = dedupe(people[0], previous_entities=resolved.entities)
     assert again.entities.sort("lead_id").equals(resolved.entities.sort("lead_id"))

@@ -333,6 +333,9 @@ def vetoed_pairs(
         if veto.exclude_when_true:
             flag = comparator.frame[veto.exclude_when_true].fill_null(False).to_numpy()
             hit &= ~flag[left] & ~flag[right]
+        if veto.only_when_true:
+            flag = comparator.frame[veto.only_when_true].fill_null(False).to_numpy()
+            hit &= flag[left] & flag[right]
         if veto.unless_equal and hit.any():
             key, present = comparator.keys(veto.unless_equal)
             equal = present[left] & (key[left] == key[right])

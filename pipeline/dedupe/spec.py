@@ -33,6 +33,7 @@ class Fingerprint(_Strict):
         "email_first",
         "email_last",
         "email_base",
+        "email_unseparated",
     ] = "lower"
     length: int | None = Field(default=None, ge=1)
     fallback: str | None = Field(
@@ -148,6 +149,9 @@ class Veto(_Strict):
         default=None, description="Boolean column: records where it is true never lift it."
     )
     exclude_when_true: str | None = None
+    only_when_true: str | None = Field(
+        default=None, description="Boolean column: the veto applies only where both are true."
+    )
     label: str | None = None
 
     @model_validator(mode="after")
@@ -167,6 +171,7 @@ class Veto(_Strict):
             self.column,
             self.same,
             self.exclude_when_true,
+            self.only_when_true,
             self.unless_equal,
             self.unless_equal_excluding,
             *self.similar_columns,
