@@ -248,6 +248,18 @@ def test_same_letters_at_a_free_mail_provider_is_another_account():
     ) == [True, False]
 
 
+def test_different_extensions_on_one_switchboard_are_vetoed():
+    line = {"last_name": "Okafor", "company": "Acme Inc.", "country": "US"}
+    records = [
+        {"lead_id": "a", "first_name": "Ann", "phone": "+1 415 555 0100 x12", **line},
+        {"lead_id": "b", "first_name": "Ann", "phone": "+1 415 555 0100 x31", **line},
+        {"lead_id": "c", "first_name": "Ann", "phone": "+1 415 555 0100", **line},
+    ]
+    work = add_fingerprints(_with(empty_frame(NORMALIZED_SCHEMA), records), load_spec("leads"))
+    assert work["phone_extension"].to_list() == ["12", "31", None]
+    assert _vetoed(records) == [True, False]
+
+
 def test_rerun_keeps_entity_ids(people, resolved):
     again = dedupe(people[0], previous_entities=resolved.entities)
     assert again.entities.sort("lead_id").equals(resolved.entities.sort("lead_id"))
