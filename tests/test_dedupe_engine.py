@@ -260,6 +260,16 @@ def test_different_extensions_on_one_switchboard_are_vetoed():
     assert _vetoed(records) == [True, False]
 
 
+def test_name_vetoes_yield_to_swapped_and_misspelt_names():
+    assert _vetoed(
+        [
+            {"lead_id": "a", "first_name": "James", "last_name": "Murphy"},
+            {"lead_id": "b", "first_name": "Murpy", "last_name": "James"},  # swapped, a slip
+            {"lead_id": "c", "first_name": "Sean", "last_name": "Murphy"},  # somebody else
+        ]
+    ) == [False, True]
+
+
 def test_rerun_keeps_entity_ids(people, resolved):
     again = dedupe(people[0], previous_entities=resolved.entities)
     assert again.entities.sort("lead_id").equals(resolved.entities.sort("lead_id"))

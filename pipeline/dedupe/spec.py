@@ -145,6 +145,14 @@ class Veto(_Strict):
     unless_equal: str | None = Field(
         default=None, description="Lifted where this column agrees exactly (an identifier)."
     )
+    unless_swapped: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="Two columns (first, last name): lifted where each record's first is at "
+        "least `unless_swapped_above` similar to the other's second and vice versa.",
+    )
+    unless_swapped_above: float = Field(default=0.85, ge=0, le=1)
     unless_equal_excluding: str | None = Field(
         default=None, description="Boolean column: records where it is true never lift it."
     )
@@ -175,6 +183,7 @@ class Veto(_Strict):
             self.unless_equal,
             self.unless_equal_excluding,
             *self.similar_columns,
+            *(self.unless_swapped or []),
         }
         return {c for c in cols if c}
 
