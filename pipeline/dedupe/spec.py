@@ -63,6 +63,7 @@ class Level(_Strict):
         "token_set",
         "date_transposed",
         "numeric_within",
+        "swapped",
     ]
     column: str | None = Field(default=None, description="Compare this column instead.")
     threshold: float | None = Field(default=None, ge=0, le=1)
@@ -83,6 +84,8 @@ class Level(_Strict):
         param = needs.get(self.type)
         if param and getattr(self, param) is None:
             raise ValueError(f"level type {self.type!r} needs {param!r}")
+        if self.type == "swapped" and (self.column is None or self.threshold is None):
+            raise ValueError("level type 'swapped' needs 'column' (the other name) and 'threshold'")
         return self
 
     def describe(self) -> str:
