@@ -244,3 +244,15 @@ def test_swapped_level_matches_first_and_last_crosswise_despite_a_slip():
 def test_swapped_level_needs_the_other_column():
     with pytest.raises(ValueError, match="needs 'column'"):
         Level(type="swapped", threshold=0.85)
+
+
+def test_folding_repairs_mis_decoded_accents():
+    from pipeline.dedupe.fingerprints import _folded
+
+    names = pl.Series(["JimÃ©nez", "KÃ¶hler", "Jiménez", "Müller"])
+    assert pl.select(_folded(pl.lit(names))).to_series().to_list() == [
+        "jimenez",
+        "kohler",
+        "jimenez",
+        "muller",
+    ]

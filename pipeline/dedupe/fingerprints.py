@@ -9,10 +9,30 @@ from pipeline.dedupe.nicknames import nickname_lookup
 from pipeline.dedupe.spec import Fingerprint, MatchSpec
 
 
+def _mojibake_table() -> tuple[list[str], list[str]]:
+    """UTF-8 text once decoded as Windows-1252 ('JimÃ©nez' for 'Jiménez'): each accented
+    Latin letter's two-character misreading -> the letter."""
+    wrong, right = [], []
+    for code in range(0xC0, 0x180):
+        char = chr(code)
+        try:
+            garbled = char.encode("utf-8").decode("cp1252")
+        except UnicodeDecodeError:
+            continue
+        wrong.append(garbled)
+        right.append(char)
+    return wrong, right
+
+
+_MOJIBAKE = _mojibake_table()
+
+
 def _folded(expr: pl.Expr) -> pl.Expr:
-    """Lower-case, accents off, punctuation to spaces: the form keys are built from."""
+    """Lower-case, accents off, punctuation to spaces: the form keys are built from
+    (mis-decoded accents repaired first)."""
     text = (
         expr.cast(pl.String)
+        .str.replace_many(*_MOJIBAKE)
         .str.normalize("NFKD")
         .str.replace_all(r"\p{M}", "")
         .str.to_lowercase()
