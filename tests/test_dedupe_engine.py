@@ -236,6 +236,40 @@ def test_cannot_link_reads_swapped_names_as_the_same_name():
     assert report.refused_merges == 0
 
 
+def test_same_letters_at_a_free_mail_provider_is_another_account():
+    robert = {"first_name": "Robert", "last_name": "Barton"}
+    assert _vetoed(
+        [
+            {"lead_id": "a", **robert, "email": "robertbarton@outlook.com"},
+            {"lead_id": "b", **robert, "email": "robert.barton@outlook.com"},
+            # At a company a moved dot is a slip, not a second mailbox.
+            {"lead_id": "c", **robert, "email": "robertbarton@acme.com"},
+        ]
+    ) == [True, False]
+
+
+def test_different_extensions_on_one_switchboard_are_vetoed():
+    line = {"last_name": "Okafor", "company": "Acme Inc.", "country": "US"}
+    records = [
+        {"lead_id": "a", "first_name": "Ann", "phone": "+1 415 555 0100 x12", **line},
+        {"lead_id": "b", "first_name": "Ann", "phone": "+1 415 555 0100 x31", **line},
+        {"lead_id": "c", "first_name": "Ann", "phone": "+1 415 555 0100", **line},
+    ]
+    work = add_fingerprints(_with(empty_frame(NORMALIZED_SCHEMA), records), load_spec("leads"))
+    assert work["phone_extension"].to_list() == ["12", "31", None]
+    assert _vetoed(records) == [True, False]
+
+
+def test_name_vetoes_yield_to_swapped_and_misspelt_names():
+    assert _vetoed(
+        [
+            {"lead_id": "a", "first_name": "James", "last_name": "Murphy"},
+            {"lead_id": "b", "first_name": "Murpy", "last_name": "James"},  # swapped, a slip
+            {"lead_id": "c", "first_name": "Sean", "last_name": "Murphy"},  # somebody else
+        ]
+    ) == [False, True]
+
+
 def test_rerun_keeps_entity_ids(people, resolved):
     again = dedupe(people[0], previous_entities=resolved.entities)
     assert again.entities.sort("lead_id").equals(resolved.entities.sort("lead_id"))

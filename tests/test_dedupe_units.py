@@ -238,3 +238,34 @@ def test_nickname_groups_meet_across_languages_and_chains():
     # 'elisabeth' is a group's formal name and a variant of 'elizabeth': one key for all.
     assert lookup["elise"] == lookup["elisabeth"] == lookup["liz"] == "elizabeth"
     assert all(lookup[formal] == formal for formal in set(lookup.values()))
+
+
+def test_swapped_level_matches_first_and_last_crosswise_despite_a_slip():
+    # record 0 vs 1 swapped: first 'murpy' / last 'james' against first 'james' / last 'murphy'
+    frame = pl.DataFrame(
+        {"last": ["murphy", "james", "murphy"], "first": ["james", "murpy", "sean"]}
+    )
+    comparison = Comparison(
+        name="last",
+        column="last",
+        levels=[Level(type="exact"), Level(type="swapped", column="first", threshold=0.85)],
+    )
+    got = Comparator(frame).levels(comparison, np.array([0, 0]), np.array([1, 2]))
+    assert got.tolist() == [1, 0]
+
+
+def test_swapped_level_needs_the_other_column():
+    with pytest.raises(ValueError, match="needs 'column'"):
+        Level(type="swapped", threshold=0.85)
+
+
+def test_folding_repairs_mis_decoded_accents():
+    from pipeline.dedupe.fingerprints import _folded
+
+    names = pl.Series(["JimÃ©nez", "KÃ¶hler", "Jiménez", "Müller"])
+    assert pl.select(_folded(pl.lit(names))).to_series().to_list() == [
+        "jimenez",
+        "kohler",
+        "jimenez",
+        "muller",
+    ]

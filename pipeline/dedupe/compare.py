@@ -257,6 +257,36 @@ class Comparator:
             return ((na - nb).abs() <= level.tolerance).fill_null(False).to_numpy()
         raise ValueError(level.type)  # pragma: no cover - validated by the spec
 
+    def _initials(self, column: str) -> np.ndarray:
+        """A hash of the first character of each distinct value of `column`."""
+        return self.encoded(column).distinct.str.slice(0, 1).hash(seed=7).to_numpy()
+
+    def _swapped(
+        self, column: str, other: str, left: np.ndarray, right: np.ndarray, threshold: float
+    ) -> np.ndarray:
+        """`column` of each record at least `threshold` (Jaro-Winkler) like `other` of the
+        other record, both ways round: names entered swapped, misspelt or not. Scored only
+        where an initial agrees crosswise (a cheap filter: a swap keeps one initial unless
+        both are mistyped), so it costs a fraction of a fuzzy level."""
+        ea, eb = self.encoded(column), self.encoded(other)
+        al, ar, bl, br = ea.codes[left], ea.codes[right], eb.codes[left], eb.codes[right]
+        out = (al >= 0) & (ar >= 0) & (bl >= 0) & (br >= 0)
+        ia, ib = self._initials(column), self._initials(other)
+        rows = np.flatnonzero(out)
+        rows = rows[(ia[al[rows]] == ib[br[rows]]) | (ib[bl[rows]] == ia[ar[rows]])]
+        out[:] = False
+        for x, y in ((al, br), (bl, ar)):
+            if not len(rows):
+                break
+            first = ea.values[x[rows]] if x is al else eb.values[x[rows]]
+            second = eb.values[y[rows]] if y is br else ea.values[y[rows]]
+            sim = process.cpdist(
+                first, second, scorer=JaroWinkler.normalized_similarity, workers=-1
+            )
+            rows = rows[sim >= threshold]
+        out[rows] = True
+        return out
+
     def levels(self, comparison: Comparison, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Level index per pair: the first level that holds, len(levels) for 'else',
         NULL_LEVEL when either side's value is missing."""
@@ -267,7 +297,14 @@ class Comparator:
         for index, level in enumerate(comparison.levels):
             if not undecided.any():
                 break
-            hit = self._level_condition(comparison, level, left, right) & undecided
+            if level.type == "swapped":
+                rows = np.flatnonzero(undecided)
+                hit = np.zeros(len(left), dtype=bool)
+                hit[rows] = self._swapped(
+                    comparison.column, level.column, left[rows], right[rows], level.threshold
+                )
+            else:
+                hit = self._level_condition(comparison, level, left, right) & undecided
             out[hit] = index
             undecided &= ~hit
         missing = (enc.codes[left] < 0) | (enc.codes[right] < 0)

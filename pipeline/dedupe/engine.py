@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
 
 from pipeline.dedupe.blocking import block_ids, candidate_pairs
 from pipeline.dedupe.cluster import CannotLinkChecker, cluster
@@ -342,6 +344,16 @@ def score(
     return gamma, weights, prob, model, vetoed
 
 
+def _cross_similarity(
+    frame: pl.DataFrame, column: str, other: str, left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
+    """Jaro-Winkler of `column` on the left with `other` on the right (0 where missing)."""
+    a = frame[column].cast(pl.String).gather(left).fill_null("").to_numpy()
+    b = frame[other].cast(pl.String).gather(right).fill_null("").to_numpy()
+    sim = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=-1)
+    return np.where((a == "") | (b == ""), 0.0, sim)
+
+
 def vetoed_pairs(
     comparator: Comparator,
     spec: MatchSpec,
@@ -363,9 +375,13 @@ def vetoed_pairs(
         if veto.same:
             key, present = comparator.keys(veto.same)
             hit &= present[left] & (key[left] == key[right])
+        hit &= ~out  # an earlier veto already ruled these out: no exceptions to compute
         if veto.exclude_when_true:
             flag = comparator.frame[veto.exclude_when_true].fill_null(False).to_numpy()
             hit &= ~flag[left] & ~flag[right]
+        if veto.only_when_true:
+            flag = comparator.frame[veto.only_when_true].fill_null(False).to_numpy()
+            hit &= flag[left] & flag[right]
         if veto.unless_equal and hit.any():
             key, present = comparator.keys(veto.unless_equal)
             equal = present[left] & (key[left] == key[right])
@@ -379,6 +395,14 @@ def vetoed_pairs(
             for column in veto.similar_columns:
                 sim = comparator.similarity_at(column, "jaro_winkler", left, right, lifted)
                 lifted = lifted[np.nan_to_num(sim, nan=0.0) >= np.float64(veto.unless_above)]
+            hit[lifted] = False
+        if veto.unless_swapped and hit.any():
+            # Swapped and misspelt: each record's first name like the other's surname.
+            lifted = np.flatnonzero(hit)
+            first, second = veto.unless_swapped
+            for a, b in ((first, second), (second, first)):
+                sim = _cross_similarity(comparator.frame, a, b, left[lifted], right[lifted])
+                lifted = lifted[sim >= np.float64(veto.unless_swapped_above)]
             hit[lifted] = False
         out |= hit
     return out

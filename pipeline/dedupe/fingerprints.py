@@ -13,10 +13,30 @@ from pipeline.dedupe.nicknames import nickname_lookup
 from pipeline.dedupe.spec import Fingerprint, MatchSpec
 
 
+def _mojibake_table() -> tuple[list[str], list[str]]:
+    """UTF-8 text once decoded as Windows-1252 ('JimÃ©nez' for 'Jiménez'): each accented
+    Latin letter's two-character misreading -> the letter."""
+    wrong, right = [], []
+    for code in range(0xC0, 0x180):
+        char = chr(code)
+        try:
+            garbled = char.encode("utf-8").decode("cp1252")
+        except UnicodeDecodeError:
+            continue
+        wrong.append(garbled)
+        right.append(char)
+    return wrong, right
+
+
+_MOJIBAKE = _mojibake_table()
+
+
 def _folded(expr: pl.Expr) -> pl.Expr:
-    """Lower-case, accents off, punctuation to spaces: the form keys are built from."""
+    """Lower-case, accents off, punctuation to spaces: the form keys are built from
+    (mis-decoded accents repaired first)."""
     text = (
         expr.cast(pl.String)
+        .str.replace_many(*_MOJIBAKE)
         .str.normalize("NFKD")
         .str.replace_all(r"\p{M}", "")
         .str.to_lowercase()
@@ -121,6 +141,11 @@ def _transformed(frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str]) -
     elif t == "email_base":
         # 'jan.dejong2@x.nl' -> 'jan.dejong@x.nl': numbered siblings of one address.
         expr = source.cast(pl.String).str.replace(r"[._-]?\d+@", "@")
+    elif t == "email_unseparated":
+        # 'robert.barton@x.com' -> 'robertbarton@x.com': the address without separators.
+        local = source.cast(pl.String).str.extract(r"^([^@]+)@", 1).str.replace_all(r"[._-]", "")
+        domain = source.cast(pl.String).str.extract(r"@(.+)$", 1)
+        expr = pl.concat_str([local, pl.lit("@"), domain])
     elif t == "metaphone":
         values = frame.select(base.str.replace_all(" ", "")).to_series()
         return _map_distinct(values, _metaphone)

@@ -33,6 +33,7 @@ class Fingerprint(_Strict):
         "email_first",
         "email_last",
         "email_base",
+        "email_unseparated",
     ] = "lower"
     length: int | None = Field(default=None, ge=1)
     fallback: str | None = Field(
@@ -62,6 +63,7 @@ class Level(_Strict):
         "token_set",
         "date_transposed",
         "numeric_within",
+        "swapped",
     ]
     column: str | None = Field(default=None, description="Compare this column instead.")
     threshold: float | None = Field(default=None, ge=0, le=1)
@@ -82,6 +84,8 @@ class Level(_Strict):
         param = needs.get(self.type)
         if param and getattr(self, param) is None:
             raise ValueError(f"level type {self.type!r} needs {param!r}")
+        if self.type == "swapped" and (self.column is None or self.threshold is None):
+            raise ValueError("level type 'swapped' needs 'column' (the other name) and 'threshold'")
         return self
 
     def describe(self) -> str:
@@ -144,10 +148,21 @@ class Veto(_Strict):
     unless_equal: str | None = Field(
         default=None, description="Lifted where this column agrees exactly (an identifier)."
     )
+    unless_swapped: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="Two columns (first, last name): lifted where each record's first is at "
+        "least `unless_swapped_above` similar to the other's second and vice versa.",
+    )
+    unless_swapped_above: float = Field(default=0.85, ge=0, le=1)
     unless_equal_excluding: str | None = Field(
         default=None, description="Boolean column: records where it is true never lift it."
     )
     exclude_when_true: str | None = None
+    only_when_true: str | None = Field(
+        default=None, description="Boolean column: the veto applies only where both are true."
+    )
     label: str | None = None
 
     @model_validator(mode="after")
@@ -167,9 +182,11 @@ class Veto(_Strict):
             self.column,
             self.same,
             self.exclude_when_true,
+            self.only_when_true,
             self.unless_equal,
             self.unless_equal_excluding,
             *self.similar_columns,
+            *(self.unless_swapped or []),
         }
         return {c for c in cols if c}
 
