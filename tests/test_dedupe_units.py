@@ -78,6 +78,19 @@ def test_score_cutoffs_do_not_move_a_level_at_the_float32_boundary():
     assert cut.levels(comparison, left, right).tolist() == plain.tolist() == [1, 1, 2]
 
 
+def test_distance_cutoff_keeps_every_level_of_the_column():
+    levels = [Level(type="osa", max_distance=1), Level(type="levenshtein", max_distance=3)]
+    comparison = Comparison(name="c", column="v", levels=levels)
+    cutoffs = similarity_cutoffs([comparison], [])
+    assert cutoffs == {("v", "osa"): 1, ("v", "levenshtein"): 3}
+    frame = pl.DataFrame(
+        {"v": ["abcd", "abcd", "abcd", "abcd", "abdc", "abxyz", "wxyz", "zzzzzzz"]}
+    )
+    left, right = np.arange(4), np.arange(4, 8)
+    got = Comparator(frame, cutoffs=cutoffs).levels(comparison, left, right).tolist()
+    assert got == Comparator(frame).levels(comparison, left, right).tolist() == [0, 1, 2, 2]
+
+
 def test_levenshtein_and_token_set_levels():
     assert _levels(
         ["12345", "12345"], ["12354", "99999"], [Level(type="levenshtein", max_distance=2)]

@@ -47,6 +47,10 @@ class EncodedColumn:
             self._objects = self.distinct.to_numpy().astype(object)
         return self._objects
 
+    def lengths(self) -> np.ndarray:
+        """Length in characters of each distinct value."""
+        return self.distinct.str.len_chars().to_numpy().astype(np.int64)
+
     def frequencies(self) -> np.ndarray:
         """Share of non-null rows holding each code's value."""
         counts = np.bincount(self.codes[self.codes >= 0], minlength=len(self.distinct))
@@ -74,7 +78,8 @@ def similarity_cutoffs(
 ) -> dict[tuple[str, str], float]:
     """Per (column, similarity scorer), the lowest threshold a level or veto tests it
     against. Every use is a comparison with a threshold at or above it, so similarities
-    below it can be reported as 0 without changing any level or veto."""
+    below it can be reported as 0 without changing any level or veto. For a distance, the
+    largest `max_distance` of its levels: rapidfuzz reports anything farther as that + 1."""
     cutoffs: dict[tuple[str, str], float] = {}
 
     def note(column: str, scorer: str, threshold: float) -> None:
@@ -85,8 +90,12 @@ def similarity_cutoffs(
 
     for comparison in comparisons:
         for level in comparison.levels:
+            column = level.column or comparison.column
             if level.type in ("jaro_winkler", "jaro", "token_set"):
-                note(level.column or comparison.column, level.type, level.threshold)
+                note(column, level.type, level.threshold)
+            elif level.type in _DISTANCES and level.max_distance is not None:
+                key = (column, level.type)
+                cutoffs[key] = max(level.max_distance, cutoffs.get(key, 0))
     for veto in vetoes:
         if veto.type != "differs":
             note(veto.column, veto.type, veto.below)
@@ -199,15 +208,31 @@ class Comparator:
             starts[0] = True
             np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
             unique = ranked[starts]
+            cutoff = self.cutoffs.get((column, scorer))
+            if cutoff is not None:  # a whole edit count, or a similarity of at least 0
+                cutoff = int(cutoff) if scorer in _DISTANCES else max(cutoff, 0.0)
+            if scorer in _DISTANCES and cutoff is not None:
+                # An edit distance is at least the difference in length: most pairs of
+                # different values are farther apart than the cutoff by length alone.
+                lengths = enc.lengths()
+                near = np.abs(lengths[unique // size] - lengths[unique % size]) <= cutoff
+                scores = np.full(len(unique), cutoff + 1, dtype=np.float32)
+                scores[near] = process.cpdist(
+                    enc.values[unique[near] // size],
+                    enc.values[unique[near] % size],
+                    scorer=_SCORERS[scorer],
+                    score_cutoff=cutoff,
+                    workers=-1,
+                )
+                return self._spread(out, differ, scores, starts, order)
             first = enc.values[unique // size]
             second = enc.values[unique % size]
-            cutoff = self.cutoffs.get((column, scorer))
             if scorer == "token_set":
                 scores = process.cpdist(
                     first,
                     second,
                     scorer=fuzz.token_set_ratio,
-                    score_cutoff=None if cutoff is None else max(cutoff * 100, 0),
+                    score_cutoff=None if cutoff is None else cutoff * 100,
                     workers=-1,
                 )
                 scores = scores / np.float32(100.0)
@@ -216,13 +241,25 @@ class Comparator:
                     first,
                     second,
                     scorer=_SCORERS[scorer],
-                    score_cutoff=None if cutoff is None else max(cutoff, 0),
+                    score_cutoff=cutoff,
                     workers=-1,
                 )
-            scores = scores.astype(np.float32)[np.cumsum(starts) - 1]  # back to sorted pairs
-            in_order = np.empty(len(scores), dtype=np.float32)
-            in_order[order] = scores
-            out[differ] = in_order
+            return self._spread(out, differ, scores, starts, order)
+        return out
+
+    @staticmethod
+    def _spread(
+        out: np.ndarray,
+        differ: np.ndarray,
+        scores: np.ndarray,
+        starts: np.ndarray,
+        order: np.ndarray,
+    ) -> np.ndarray:
+        """Scores of the distinct combinations back onto the pairs (`differ` of `out`)."""
+        by_rank = scores.astype(np.float32)[np.cumsum(starts) - 1]
+        in_order = np.empty(len(by_rank), dtype=np.float32)
+        in_order[order] = by_rank
+        out[differ] = in_order
         return out
 
     def _level_condition(
