@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -10,6 +9,7 @@ from functools import partial
 import jellyfish
 import polars as pl
 
+from pipeline.dedupe.chunks import aligned, chunk_layout
 from pipeline.dedupe.nicknames import nickname_lookup
 from pipeline.dedupe.spec import Fingerprint, MatchSpec
 
@@ -166,24 +166,6 @@ def _transformed(frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str]) -
     return frame.select(expr).to_series()
 
 
-def _chunk_layout(frame: pl.DataFrame) -> list[tuple[int, int]]:
-    """(offset, length) of each chunk of the frame's first column."""
-    if not frame.width:
-        return []
-    lengths = [chunk.len() for chunk in frame.get_column(frame.columns[0]).get_chunks()]
-    return list(zip(itertools.accumulate([0, *lengths[:-1]]), lengths, strict=True))
-
-
-def _aligned(series: pl.Series, layout: list[tuple[int, int]]) -> pl.Series:
-    """`series` in the frame's chunks (zero-copy slices). A frame whose columns are chunked
-    differently gets rechunked whole by the next query over it: a copy of every input
-    column (250 MB at 1M rows), kept alive as long as the fingerprinted frame."""
-    if len(layout) < 2 or series.n_chunks() == len(layout):
-        return series
-    whole = series.rechunk()
-    return pl.concat([whole.slice(offset, length) for offset, length in layout], rechunk=False)
-
-
 def add_fingerprints(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
     """The input plus every fingerprint column of the spec.
 
@@ -197,7 +179,7 @@ def add_fingerprints(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
         )
     folded: set[str] = set()
     pending = dict(spec.fingerprints)
-    layout = _chunk_layout(frame)
+    layout = chunk_layout(frame)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         while pending:
             ready = {
@@ -208,7 +190,7 @@ def add_fingerprints(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
             if not ready:  # pragma: no cover - the spec validator rejects cycles
                 raise ValueError(f"fingerprints {', '.join(pending)} depend on each other")
             build = partial(fingerprint_series, frame, folded=frozenset(folded))
-            built = [_aligned(series, layout) for series in pool.map(build, ready.values())]
+            built = [aligned(series, layout) for series in pool.map(build, ready.values())]
             frame = frame.with_columns(
                 series.alias(name) for name, series in zip(ready, built, strict=True)
             )
