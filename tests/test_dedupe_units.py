@@ -12,6 +12,7 @@ import pytest
 from pipeline.dedupe.blocking import candidate_pairs
 from pipeline.dedupe.compare import NULL_LEVEL, Comparator, similarity_cutoffs
 from pipeline.dedupe.entities import assign_entity_ids
+from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import golden_records
 from pipeline.dedupe.model import fit_em
 from pipeline.dedupe.spec import (
@@ -89,6 +90,32 @@ def test_distance_cutoff_keeps_every_level_of_the_column():
     left, right = np.arange(4), np.arange(4, 8)
     got = Comparator(frame, cutoffs=cutoffs).levels(comparison, left, right).tolist()
     assert got == Comparator(frame).levels(comparison, left, right).tolist() == [0, 1, 2, 2]
+
+
+def test_fingerprints_keep_a_multi_chunk_input_in_its_chunks():
+    # Added in one chunk, a column would make the next query rechunk (copy) every column.
+    part = pl.DataFrame(
+        {"lead_id": ["a", "b"], "first_name": ["Ann", "Bob"], "last_name": ["Lee", "Ng"]}
+    )
+    frame = pl.concat([part, part.with_columns(pl.col("lead_id") + "2")], rechunk=False)
+    spec = MatchSpec.model_validate(
+        {
+            "name": "t",
+            "fingerprints": {
+                "first_lower": {"source": ["first_name"], "transform": "lower"},
+                "last_metaphone": {"source": ["last_name"], "transform": "metaphone"},
+            },
+            "blocking": [{"name": "b", "keys": ["first_lower"]}],
+            "comparisons": [
+                {"name": "c", "column": "last_metaphone", "levels": [{"type": "exact"}]}
+            ],
+            "golden_fields": ["first_name"],
+        }
+    )
+    out = add_fingerprints(frame, spec)
+    assert out.n_chunks("all") == [2] * out.width
+    assert out["first_lower"].to_list() == ["ann", "bob", "ann", "bob"]
+    assert out["last_metaphone"].to_list() == ["L", "NK", "L", "NK"]
 
 
 def test_levenshtein_and_token_set_levels():
