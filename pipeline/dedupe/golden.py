@@ -69,7 +69,10 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
     else:
         data = data.join(entities, on=id_col, how="inner")
     # Singletons (most entities) need no survivorship: their record is the golden record.
-    data = data.with_columns(pl.len().over("entity_id").alias("record_count"))
+    # Entities grouped and sorted on a hash of their id first: integers, cheaper than the
+    # strings (the id itself breaks the tie of a hash collision).
+    data = data.with_columns(pl.col("entity_id").hash(seed=7).alias("__entity_hash"))
+    data = data.with_columns(pl.len().over("__entity_hash", "entity_id").alias("record_count"))
     single = (
         data.filter(pl.col("record_count") == 1)
         .select(
@@ -90,7 +93,10 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
     data = (
         data.filter(pl.col("record_count") > 1)
         .drop("record_count")
-        .sort(["entity_id", *recency, id_col], descending=[False, *[True] * len(recency), False])
+        .sort(
+            ["__entity_hash", "entity_id", *recency, id_col],
+            descending=[False, False, *[True] * len(recency), False],
+        )
         .with_row_index("__pos")
         .with_columns(
             pl.col("__pos").cast(pl.Int64),
