@@ -67,6 +67,10 @@ def _metaphone(value: str) -> str | None:
     return jellyfish.metaphone(value).replace(" ", "") or None
 
 
+def _needs_fold(fp: Fingerprint, folded: frozenset[str]) -> bool:
+    return not set(fp.source) <= folded and fp.transform in _FOLDING
+
+
 def fingerprint_series(
     frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str] = frozenset()
 ) -> pl.Series:
@@ -77,9 +81,8 @@ def fingerprint_series(
     which is most of the time. Anything else (slices of folded keys, digits, email parts)
     is cheaper done on every row than deduplicating and joining back.
     """
-    needs_fold = not set(fp.source) <= folded and fp.transform in _FOLDING
     series = None
-    if needs_fold:
+    if _needs_fold(fp, folded):
         sources = frame.select(fp.source)
         distinct = sources.unique()
         if distinct.height < 0.5 * frame.height:
@@ -89,13 +92,18 @@ def fingerprint_series(
             )["__fp"]
     if series is None:
         series = _transformed(frame, fp, folded)
+    return frame.select(_finished(pl.lit(series), fp, folded)).to_series().alias(series.name)
+
+
+def _finished(expr: pl.Expr, fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
+    """The transform's result as the fingerprint: empties null, the fallback filled in."""
     if fp.transform == "lower" and set(fp.source) <= folded and len(fp.source) > 1:
         # Joined already-folded parts that are all missing give '', not null: a record
         # with no name must not have the empty name (which every other name is unlike).
-        series = pl.select(pl.when(series.str.len_bytes() > 0).then(series)).to_series()
+        expr = pl.when(expr.str.len_bytes() > 0).then(expr)
     if fp.fallback:
-        series = series.fill_null(frame[fp.fallback].cast(pl.String))
-    return series
+        expr = expr.fill_null(pl.col(fp.fallback).cast(pl.String))
+    return expr
 
 
 def _email_parts(source: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -111,16 +119,24 @@ def _email_parts(source: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 
 
 def _transformed(frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str]) -> pl.Series:
+    if fp.transform == "metaphone":  # a Python function: once per distinct value
+        values = frame.select(_expression(fp, folded)).to_series()
+        return _map_distinct(values, _metaphone)
+    return frame.select(_expression(fp, folded)).to_series()
+
+
+def _expression(fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
+    """The transform as a polars expression (for metaphone: its input, letters only)."""
     t = fp.transform
     already = set(fp.source) <= folded
     if t == "sorted_tokens" and len(fp.source) == 2:
         # Order-independent key of two columns ('smith john' == 'john smith').
         a, b = (pl.col(c) if already else _folded(pl.col(c)) for c in fp.source)
-        return frame.select(
+        return (
             pl.when(a.is_not_null() & b.is_not_null())
             .then(pl.concat_str(pl.min_horizontal(a, b), pl.lit(" "), pl.max_horizontal(a, b)))
             .otherwise(pl.coalesce(a, b))
-        ).to_series()
+        )
     source = (
         pl.col(fp.source[0])
         if len(fp.source) == 1
@@ -159,11 +175,10 @@ def _transformed(frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str]) -
         local, domain = _email_parts(source)
         expr = pl.concat_str([local.str.replace_all(r"[._-]", ""), pl.lit("@"), domain])
     elif t == "metaphone":
-        values = frame.select(base.str.replace_all(" ", "")).to_series()
-        return _map_distinct(values, _metaphone)
+        expr = base.str.replace_all(" ", "")
     else:  # pragma: no cover - the spec validator forbids other values
         raise ValueError(t)
-    return frame.select(expr).to_series()
+    return expr
 
 
 def add_fingerprints(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
@@ -189,11 +204,31 @@ def add_fingerprints(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
             }
             if not ready:  # pragma: no cover - the spec validator rejects cycles
                 raise ValueError(f"fingerprints {', '.join(pending)} depend on each other")
-            build = partial(fingerprint_series, frame, folded=frozenset(folded))
-            built = [aligned(series, layout) for series in pool.map(build, ready.values())]
-            frame = frame.with_columns(
-                series.alias(name) for name, series in zip(ready, built, strict=True)
-            )
+            done = frozenset(folded)
+            # Per-row transforms go into one select: polars computes what they share once
+            # (the email split behind email_first, email_last, email_unseparated) and runs
+            # them in parallel. Folds over distinct values and metaphone go to threads.
+            plain = {
+                name: fp
+                for name, fp in ready.items()
+                if not _needs_fold(fp, done) and fp.transform != "metaphone"
+            }
+            other = [name for name in ready if name not in plain]
+            build = partial(fingerprint_series, frame, folded=done)
+            futures = [pool.submit(build, ready[name]) for name in other]
+            built = {
+                name: series
+                for name, series in zip(
+                    plain,
+                    frame.select(
+                        _finished(_expression(fp, done), fp, done).alias(name)
+                        for name, fp in plain.items()
+                    ),
+                    strict=True,
+                )
+            }
+            built |= {name: future.result() for name, future in zip(other, futures, strict=True)}
+            frame = frame.with_columns(aligned(built[name], layout).alias(name) for name in ready)
             for name, fp in ready.items():
                 del pending[name]
                 if fp.transform in _FOLDED_OUTPUT:
