@@ -489,12 +489,13 @@ def dedupe(
     labels, cluster_report = cluster(
         frame.height, left, right, prob, threshold, spec.max_cluster_size, checker, say, apart
     )
+    del checker, apart, vetoed  # the guards' string copies of names and emails
     lap("clustering")
-    # The scored-pairs table first, so gamma and weights are freed before golden records.
+    # The scored-pairs table first, so the arrays behind it are freed before golden records.
     scored = pairs_frame(
         frame[id_col], spec, left, right, gamma, weights, prob, pairs["rule"].to_numpy()
     )
-    del gamma, weights, pairs
+    del gamma, weights, pairs, left, right, prob
     lap("pairs_table")
     entities, events = assign_entity_ids(frame[id_col], labels, previous_entities)
     golden = golden_records(frame, entities, spec)
