@@ -270,6 +270,36 @@ def test_name_vetoes_yield_to_swapped_and_misspelt_names():
     ) == [False, True]
 
 
+def test_addresses_spelling_out_different_names_are_vetoed():
+    wilma = {"first_name": "Wilma", "last_name": "Jansen", "email": "wilma.jansen@royal.com"}
+    assert _vetoed(
+        [
+            {"lead_id": "a", **wilma},
+            # her colleague: the address spells the other surname too
+            {
+                "lead_id": "b",
+                "first_name": "Wilma",
+                "last_name": "Janssen",
+                "email": "wilma.janssen@royal.com",
+            },
+            # a slip in the name only: the address still says Jansen
+            {
+                "lead_id": "c",
+                "first_name": "Wilma",
+                "last_name": "Janssen",
+                "email": "wilma.jansen@gmail.com",
+            },
+            # the address written surname first, names swapped to match
+            {
+                "lead_id": "d",
+                "first_name": "Jansen",
+                "last_name": "Wilma",
+                "email": "jansen.wilma@gmail.com",
+            },
+        ]
+    ) == [True, False, False]
+
+
 def test_rerun_keeps_entity_ids(people, resolved):
     again = dedupe(people[0], previous_entities=resolved.entities)
     assert again.entities.sort("lead_id").equals(resolved.entities.sort("lead_id"))

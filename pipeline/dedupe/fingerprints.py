@@ -93,6 +93,11 @@ def fingerprint_series(
 
 def _transformed(frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str]) -> pl.Series:
     t = fp.transform
+    if t == "agreeing":
+        # The value where every source holds the same one (a name the address spells out).
+        first, *others = (pl.col(c).cast(pl.String) for c in fp.source)
+        same = pl.all_horizontal([first == other for other in others])
+        return frame.select(pl.when(same.fill_null(False)).then(first)).to_series()
     already = set(fp.source) <= folded
     if t == "sorted_tokens" and len(fp.source) == 2:
         # Order-independent key of two columns ('smith john' == 'john smith').
