@@ -120,6 +120,22 @@ def test_vetoed_pair_is_not_joined_through_a_chain():
     assert len(set(labels.tolist())) == 1  # without the veto: one entity
 
 
+def test_incremental_veto_refuses_the_new_link_not_the_existing_entity():
+    # 0 and 1 are one existing entity (fixed link, above any probability); new record 2
+    # links strongly to 0 but a veto rules it out with 1: 2 stays out, the entity stays whole.
+    labels, report = cluster(
+        3,
+        np.array([0, 0]),
+        np.array([2, 1]),
+        np.array([0.999, 2.0]),
+        0.9,
+        10**9,
+        apart=(np.array([2]), np.array([1])),
+    )
+    assert labels[0] == labels[1] != labels[2]
+    assert report.vetoed_merges == 1
+
+
 def test_same_person_with_two_emails_still_merges():
     frame = pl.DataFrame(
         {
