@@ -316,6 +316,25 @@ def test_addresses_spelling_out_different_names_are_vetoed():
     ) == [True, False, False]
 
 
+def test_two_addresses_at_one_domain_with_swapped_names_are_not_vetoed():
+    assert _vetoed(
+        [
+            {
+                "lead_id": "a",
+                "first_name": "Sara",
+                "last_name": "Davis",
+                "email": "sara.davis@tucker.com",
+            },
+            {
+                "lead_id": "b",
+                "first_name": "Davis",
+                "last_name": "Sara",
+                "email": "sarad.avis@tucker.com",
+            },
+        ]
+    ) == [False]
+
+
 def test_rerun_keeps_entity_ids(people, resolved):
     again = dedupe(people[0], previous_entities=resolved.entities)
     assert again.entities.sort("lead_id").equals(resolved.entities.sort("lead_id"))
