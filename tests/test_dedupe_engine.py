@@ -120,6 +120,22 @@ def test_vetoed_pair_is_not_joined_through_a_chain():
     assert len(set(labels.tolist())) == 1  # without the veto: one entity
 
 
+def test_incremental_veto_refuses_the_new_link_not_the_existing_entity():
+    # 0 and 1 are one existing entity (fixed link, above any probability); new record 2
+    # links strongly to 0 but a veto rules it out with 1: 2 stays out, the entity stays whole.
+    labels, report = cluster(
+        3,
+        np.array([0, 0]),
+        np.array([2, 1]),
+        np.array([0.999, 2.0]),
+        0.9,
+        10**9,
+        apart=(np.array([2]), np.array([1])),
+    )
+    assert labels[0] == labels[1] != labels[2]
+    assert report.vetoed_merges == 1
+
+
 def test_same_person_with_two_emails_still_merges():
     frame = pl.DataFrame(
         {
@@ -268,6 +284,55 @@ def test_name_vetoes_yield_to_swapped_and_misspelt_names():
             {"lead_id": "c", "first_name": "Sean", "last_name": "Murphy"},  # somebody else
         ]
     ) == [False, True]
+
+
+def test_addresses_spelling_out_different_names_are_vetoed():
+    wilma = {"first_name": "Wilma", "last_name": "Jansen", "email": "wilma.jansen@royal.com"}
+    assert _vetoed(
+        [
+            {"lead_id": "a", **wilma},
+            # her colleague: the address spells the other surname too
+            {
+                "lead_id": "b",
+                "first_name": "Wilma",
+                "last_name": "Janssen",
+                "email": "wilma.janssen@royal.com",
+            },
+            # a slip in the name only: the address still says Jansen
+            {
+                "lead_id": "c",
+                "first_name": "Wilma",
+                "last_name": "Janssen",
+                "email": "wilma.jansen@gmail.com",
+            },
+            # the address written surname first, names swapped to match
+            {
+                "lead_id": "d",
+                "first_name": "Jansen",
+                "last_name": "Wilma",
+                "email": "jansen.wilma@gmail.com",
+            },
+        ]
+    ) == [True, False, False]
+
+
+def test_two_addresses_at_one_domain_with_swapped_names_are_not_vetoed():
+    assert _vetoed(
+        [
+            {
+                "lead_id": "a",
+                "first_name": "Sara",
+                "last_name": "Davis",
+                "email": "sara.davis@tucker.com",
+            },
+            {
+                "lead_id": "b",
+                "first_name": "Davis",
+                "last_name": "Sara",
+                "email": "sarad.avis@tucker.com",
+            },
+        ]
+    ) == [False]
 
 
 def test_rerun_keeps_entity_ids(people, resolved):

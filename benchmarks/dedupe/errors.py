@@ -139,7 +139,7 @@ def main() -> None:
         f" entities; {metrics.fp:,} false pairs, of which {direct:,} direct links"
         f" ({metrics.fp - direct:,} implied by chains)"
     )
-    print("  mixed entity sizes:", dict(Counter(np.minimum(mixed["size"].to_numpy(), 20))))
+    print("  mixed entity sizes:", dict(Counter(np.minimum(mixed["size"].to_numpy(), 20).tolist())))
     fl = pairs.filter(pl.Series(false_link))
     by_rule = fl.group_by("blocking_rule").len().sort("len", descending=True)
     print("  false links by blocking rule:", dict(by_rule.iter_rows()))
@@ -189,7 +189,7 @@ def main() -> None:
             ["; ".join(n for n, h in zip(names, row, strict=True) if h) for row in hits],
         ),
     )
-    print("  by reason:", dict(Counter(reason)))
+    print("  by reason:", dict(Counter(reason.tolist())))
     vetoed = generated.filter(pl.col("reason") == "vetoed")
     print("  vetoed by:", dict(vetoed.group_by("veto").len().sort("len").iter_rows()))
     for label, sub in (

@@ -561,7 +561,7 @@ def match_incremental(
     right = np.searchsorted(involved, pairs["r"].to_numpy()).astype(np.int64)
     comparator = Comparator(sub)
     tables = tf_tables(combined, spec, only=sub)
-    gamma, weights, prob, model, _ = score(spec, model, comparator, left, right, tables)
+    gamma, weights, prob, model, vetoed = score(spec, model, comparator, left, right, tables)
 
     # Existing members of one entity stay together: chain them with certain links.
     old_ids = (
@@ -579,9 +579,20 @@ def match_incremental(
     fixed_r = by_entity["pos"].to_numpy().astype(np.int64)
     all_l = np.concatenate([left, fixed_l])
     all_r = np.concatenate([right, fixed_r])
-    all_p = np.concatenate([prob, np.ones(len(fixed_l))])
+    # Above any probability, so a guard rebuilding a component keeps existing entities whole
+    # and refuses the new record's link instead (a vetoed pair stays apart, as in full runs).
+    all_p = np.concatenate([prob, np.full(len(fixed_l), 2.0)])
     checker = CannotLinkChecker(sub, spec.cannot_link)
-    labels, cluster_report = cluster(sub.height, all_l, all_r, all_p, threshold, 10**9, checker)
+    labels, cluster_report = cluster(
+        sub.height,
+        all_l,
+        all_r,
+        all_p,
+        threshold,
+        10**9,
+        checker,
+        apart=(left[vetoed], right[vetoed]),
+    )
     previous_involved = pl.DataFrame({id_col: sub[id_col], "entity_id": old_ids}).drop_nulls()
     local_entities, events = assign_entity_ids(sub[id_col], labels, previous_involved)
 

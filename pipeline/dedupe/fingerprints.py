@@ -128,6 +128,11 @@ def _transformed(frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str]) -
 def _expression(fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
     """The transform as a polars expression (for metaphone: its input, letters only)."""
     t = fp.transform
+    if t == "agreeing":
+        # The value where every source holds the same one (a name the address spells out).
+        first, *others = (pl.col(c).cast(pl.String) for c in fp.source)
+        same = pl.all_horizontal([first == other for other in others])
+        return pl.when(same.fill_null(False)).then(first)
     already = set(fp.source) <= folded
     if t == "sorted_tokens" and len(fp.source) == 2:
         # Order-independent key of two columns ('smith john' == 'john smith').
@@ -171,9 +176,9 @@ def _expression(fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
         # 'jan.dejong2@x.nl' -> 'jan.dejong@x.nl': numbered siblings of one address.
         expr = source.cast(pl.String).str.replace(r"[._-]?\d+@", "@")
     elif t == "email_unseparated":
-        # 'robert.barton@x.com' -> 'robertbarton@x.com': the address without separators.
-        local, domain = _email_parts(source)
-        expr = pl.concat_str([local.str.replace_all(r"[._-]", ""), pl.lit("@"), domain])
+        # 'robert.barton@x.com' -> 'robertbarton@xcom': the address without separators (an
+        # equality key only; the domain's dots go too, which costs no distinctions).
+        expr = source.cast(pl.String).str.replace_all(r"[._-]", "")
     elif t == "metaphone":
         expr = base.str.replace_all(" ", "")
     else:  # pragma: no cover - the spec validator forbids other values

@@ -34,6 +34,7 @@ class Fingerprint(_Strict):
         "email_last",
         "email_base",
         "email_unseparated",
+        "agreeing",
     ] = "lower"
     length: int | None = Field(default=None, ge=1)
     fallback: str | None = Field(
