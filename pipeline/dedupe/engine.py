@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from rapidfuzz.distance import JaroWinkler
 from pipeline.dedupe.blocking import block_ids, candidate_pairs
 from pipeline.dedupe.cluster import CannotLinkChecker, cluster
 from pipeline.dedupe.compare import Comparator, similarity_cutoffs
-from pipeline.dedupe.entities import EVENT_SCHEMA, assign_entity_ids
+from pipeline.dedupe.entities import EVENT_SCHEMA, assign_entity_ids, entity_ids_by_label
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import golden_records
 from pipeline.dedupe.model import (
@@ -331,14 +332,20 @@ def score(
     joining the two (checking only pairs at p >= 0.5 cost 0.0013 cluster F1 at 1M)."""
     comparator.cutoffs = similarity_cutoffs(spec.comparisons, spec.vetoes)
     gamma = comparator.gamma(spec.comparisons, left, right)
-    if model is None:
-        # Its random pairs get their own similarity cache: the candidate pairs' is kept
-        # for the vetoes.
-        model = fit_model(comparator.sibling(), gamma, left, right, spec, blocks=blocks)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The model is fitted beside the vetoes (both mostly numpy, polars and rapidfuzz,
+        # which release the GIL); its random pairs get their own similarity cache, the
+        # candidate pairs' is the vetoes'.
+        fitted = (
+            pool.submit(fit_model, comparator.sibling(), gamma, left, right, spec, blocks=blocks)
+            if model is None
+            else None
+        )
+        vetoed = vetoed_pairs(comparator, spec, left, right)
+        model = model if fitted is None else fitted.result()
     weights = match_weights(gamma, model)
     weights += tf_adjustments(comparator, spec, model, tables, gamma, left)
     prob = probability(weights.sum(axis=1), model.prior)
-    vetoed = vetoed_pairs(comparator, spec, left, right)
     prob[vetoed] = 0.0
     comparator.release()
     return gamma, weights, prob, model, vetoed
@@ -497,8 +504,19 @@ def dedupe(
     )
     del gamma, weights, pairs, left, right, prob
     lap("pairs_table")
-    entities, events = assign_entity_ids(frame[id_col], labels, previous_entities)
-    golden = golden_records(frame, entities, spec)
+    # Entity ids (a hash per new entity, in Python) are made beside the golden records
+    # (polars), which group on the clustering labels and take their ids after.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        named = pool.submit(entity_ids_by_label, frame[id_col], labels, previous_entities)
+        by_label = golden_records(
+            frame, pl.DataFrame({id_col: frame[id_col], "entity_id": labels}), spec
+        )
+        entities, events, assigned = named.result()
+    golden = (
+        by_label.rename({"entity_id": "label"})
+        .join(assigned, on="label", how="left", maintain_order="left")
+        .select("entity_id", pl.exclude("label", "entity_id"))
+    )
     lap("entities_and_golden")
     say(f"{golden.height:,} entities from {frame.height:,} records")
     return DedupeResult(

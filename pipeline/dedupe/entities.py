@@ -35,6 +35,14 @@ def assign_entity_ids(
 
     `previous` is the last run's (id, entity_id) mapping, with the same id column name.
     """
+    entities, events, _ = entity_ids_by_label(ids, labels, previous)
+    return entities, events
+
+
+def entity_ids_by_label(
+    ids: pl.Series, labels: np.ndarray, previous: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """`assign_entity_ids`, plus each label's entity id (label, entity_id)."""
     id_col = ids.name
     current = pl.DataFrame({id_col: ids, "label": labels})
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -118,4 +126,4 @@ def assign_entity_ids(
             .with_columns(pl.coalesce("entity_id", "entity_id_new").alias("entity_id"))
             .drop("label", "entity_id_new")
         )
-    return entities, events.select(list(EVENT_SCHEMA)).cast(EVENT_SCHEMA)
+    return entities, events.select(list(EVENT_SCHEMA)).cast(EVENT_SCHEMA), assigned
