@@ -198,12 +198,15 @@ def fit_model(
         keep = [k for k in range(len(n_levels)) if k not in _blocked_comparisons(spec, rule_index)]
         if not keep:
             continue
+        # Only the patterns this rule's pairs show (a pattern with no pairs adds nothing).
+        counts_here = np.bincount(pattern_of_pair[rows], minlength=len(distinct))
+        seen = counts_here > 0
         m, _, _, its, ok = fit_em(
-            distinct[:, keep],
+            distinct[seen][:, keep],
             [n_levels[k] for k in keep],
             u=[u[k] for k in keep],
             max_iterations=spec.em_max_iterations,
-            counts=np.bincount(pattern_of_pair[rows], minlength=len(distinct)),
+            counts=counts_here[seen],
         )
         iterations, converged = iterations + its, converged and ok
         for j, k in enumerate(keep):

@@ -100,12 +100,12 @@ def patterns_of(gamma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distinct, counts
 
 
-def _log_likelihood(patterns: np.ndarray, probs: list[np.ndarray]) -> np.ndarray:
-    total = np.zeros(len(patterns))
-    for k, p in enumerate(probs):
-        column = patterns[:, k]
-        present = column != NULL_LEVEL
-        total[present] += np.log(np.clip(p[column[present]], EPS, 1))
+def _log_likelihood(slots: list[np.ndarray], probs: list[np.ndarray]) -> np.ndarray:
+    """Sum over comparisons of log P(level); `slots` are the levels shifted by one, so slot 0
+    (a missing value) reads log 1 = 0 from the table: a gather per comparison, no masks."""
+    total = np.zeros(len(slots[0]) if slots else 0)
+    for slot, p in zip(slots, probs, strict=True):
+        total += np.concatenate([[0.0], np.log(np.clip(p, EPS, 1))])[slot]
     return total
 
 
@@ -143,18 +143,20 @@ def fit_em(
     prior = prior_init
     converged = False
     iteration = 0
+    # The patterns do not change between iterations: their lookups are made once.
+    slots = [patterns[:, k].astype(np.intp) + 1 for k in range(len(n_levels))]
+    present_of = [patterns[:, k] != NULL_LEVEL for k in range(len(n_levels))]
+    idx_of = [patterns[present, k].astype(np.int64) for k, present in enumerate(present_of)]
     while iteration < max_iterations:
         iteration += 1
-        log_m = _log_likelihood(patterns, m) + np.log(prior)
-        log_u = _log_likelihood(patterns, u) + np.log(1 - prior)
+        log_m = _log_likelihood(slots, m) + np.log(prior)
+        log_u = _log_likelihood(slots, u) + np.log(1 - prior)
         r = 1.0 / (1.0 + np.exp(np.clip(log_u - log_m, -700, 700)))
         weighted_m = counts * r
         weighted_u = counts * (1 - r)
         new_m, new_u = [], []
         for k, size in enumerate(n_levels):
-            column = patterns[:, k]
-            present = column != NULL_LEVEL
-            idx = column[present].astype(np.int64)
+            present, idx = present_of[k], idx_of[k]
             if fix_m:
                 new_m.append(m[k])
             else:
