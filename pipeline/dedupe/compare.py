@@ -163,6 +163,28 @@ class Comparator:
                 return cached[rows]
         return self._compute_similarity(column, scorer, left[rows], right[rows])
 
+    def cross_similarity(
+        self, column: str, other: str, left: np.ndarray, right: np.ndarray
+    ) -> np.ndarray:
+        """Jaro-Winkler of `column` on the left with `other` on the right (0 where either is
+        missing), once per distinct pair of values, from the encodings."""
+        ea, eb = self.encoded(column), self.encoded(other)
+        ca, cb = ea.codes[left], eb.codes[right]
+        rows = np.flatnonzero((ca >= 0) & (cb >= 0))
+        out = np.zeros(len(left))
+        if len(rows):
+            size = len(eb.distinct)
+            combo = ca[rows].astype(np.int64) * size + cb[rows]
+            unique, inverse = np.unique(combo, return_inverse=True)
+            scores = process.cpdist(
+                ea.values[unique // size],
+                eb.values[unique % size],
+                scorer=JaroWinkler.normalized_similarity,
+                workers=-1,
+            )
+            out[rows] = scores[inverse]
+        return out
+
     def release(self) -> None:
         """Free the cached similarities (tens of MB per column on millions of pairs)."""
         self._similarities.clear()

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from rapidfuzz import process
-from rapidfuzz.distance import JaroWinkler
 
 from pipeline.dedupe.blocking import block_ids, candidate_pairs
 from pipeline.dedupe.cluster import CannotLinkChecker, cluster
@@ -354,16 +352,6 @@ def score(
     return gamma, weights, prob, model, vetoed
 
 
-def _cross_similarity(
-    frame: pl.DataFrame, column: str, other: str, left: np.ndarray, right: np.ndarray
-) -> np.ndarray:
-    """Jaro-Winkler of `column` on the left with `other` on the right (0 where missing)."""
-    a = frame[column].cast(pl.String).gather(left).fill_null("").to_numpy()
-    b = frame[other].cast(pl.String).gather(right).fill_null("").to_numpy()
-    sim = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=-1)
-    return np.where((a == "") | (b == ""), 0.0, sim)
-
-
 def vetoed_pairs(
     comparator: Comparator,
     spec: MatchSpec,
@@ -411,7 +399,7 @@ def vetoed_pairs(
             lifted = np.flatnonzero(hit)
             first, second = veto.unless_swapped
             for a, b in ((first, second), (second, first)):
-                sim = _cross_similarity(comparator.frame, a, b, left[lifted], right[lifted])
+                sim = comparator.cross_similarity(a, b, left[lifted], right[lifted])
                 lifted = lifted[sim >= np.float64(veto.unless_swapped_above)]
             hit[lifted] = False
         out |= hit
