@@ -118,8 +118,6 @@ class Comparator:
     # (column, scorer) -> the lowest similarity any rule asks about (`similarity_cutoffs`):
     # rapidfuzz gives up early on pairs that cannot reach it, and reports them as 0.
     cutoffs: dict[tuple[str, str], float] = field(default_factory=dict)
-    # Whether the pairs repeat value combinations (blocked pairs do; random pairs hardly).
-    repeats: bool = True
 
     def encoded(self, column: str) -> EncodedColumn:
         if column not in self._encoded:
@@ -147,15 +145,11 @@ class Comparator:
             self._similarities.clear()
             self._pairs = (left, right)
 
-    def sibling(self, repeats: bool = True) -> Comparator:
+    def sibling(self) -> Comparator:
         """A comparator sharing this one's encodings but with its own similarity cache, for
-        other pairs (EM's random pairs, `repeats=False`) while this one's is still needed."""
+        other pairs (EM's random pairs) while this one's cache is still needed."""
         return Comparator(
-            self.frame,
-            _encoded=self._encoded,
-            _hashed=self._hashed,
-            cutoffs=self.cutoffs,
-            repeats=repeats,
+            self.frame, _encoded=self._encoded, _hashed=self._hashed, cutoffs=self.cutoffs
         )
 
     def similarity_at(
@@ -230,15 +224,11 @@ class Comparator:
             a, b = cl[differ], cr[differ]
             size = len(enc.distinct)
             combo = np.minimum(a, b).astype(np.int64) * size + np.maximum(a, b)
-            if self.repeats:
-                order = pl.Series(combo).arg_sort().to_numpy()  # polars: parallel
-                ranked = combo[order]
-                starts = np.empty(len(ranked), dtype=bool)
-                starts[0] = True
-                np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
-            else:  # random pairs: each pair as it comes, no sort to find repeats
-                order, ranked = np.arange(len(combo)), combo
-                starts = np.ones(len(combo), dtype=bool)
+            order = pl.Series(combo).arg_sort().to_numpy()  # polars: parallel
+            ranked = combo[order]
+            starts = np.empty(len(ranked), dtype=bool)
+            starts[0] = True
+            np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
             unique = ranked[starts]
             cutoff = self.cutoffs.get((column, scorer))
             if cutoff is not None:  # a whole edit count, or a similarity of at least 0

@@ -338,15 +338,7 @@ def score(
         # which release the GIL); its random pairs get their own similarity cache, the
         # candidate pairs' is the vetoes'.
         fitted = (
-            pool.submit(
-                fit_model,
-                comparator.sibling(repeats=False),
-                gamma,
-                left,
-                right,
-                spec,
-                blocks=blocks,
-            )
+            pool.submit(fit_model, comparator.sibling(), gamma, left, right, spec, blocks=blocks)
             if model is None
             else None
         )
