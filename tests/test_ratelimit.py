@@ -12,19 +12,10 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from pipeline.ratelimit import RollingWindow
+from tests.fakes.windows import max_in_window
 
 LIMIT, SECONDS = 5, 0.4
 LINGER = 0.08  # longer than a 50 ms permit buffer
-
-
-def max_in_window(times: list[float], width: float) -> int:
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while t - times[lo] >= width:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 def send(

@@ -54,6 +54,7 @@ from tests.fakes.hubspot_server import (  # noqa: E402
     _Handler,
     is_write,
 )
+from tests.fakes.windows import max_in_window  # noqa: E402
 
 CUSTOM = ["lead_score", "lead_grade", "lead_score_reasons", "lead_source_file", "entity_id"]
 WINDOW_SECONDS = 10.0
@@ -180,17 +181,6 @@ def timed_windows(crm: HubSpotCrm) -> list[tuple[float, float]]:
     return waits
 
 
-def max_in_window(times: list[float], width: float = WINDOW_SECONDS) -> int:
-    """Most timestamps in any half-open window [t, t + width)."""
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while t - times[lo] >= width:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
-
-
 @dataclass
 class Phase:
     name: str
@@ -270,7 +260,7 @@ def run_phase(
         retries=crm.retries,
         rejected=report.rejected if report else 0,
         batches=report.batches if report else 0,
-        max_10s_window=max_in_window([s.at for s in seen if s.status != 429]),
+        max_10s_window=max_in_window([s.at for s in seen if s.status != 429], WINDOW_SECONDS),
         before_contacts_seconds=phase_start - started,
         span_seconds=span,
         wall_seconds=ended - started,

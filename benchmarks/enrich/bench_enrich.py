@@ -45,6 +45,7 @@ from tests.fakes.enrichment_vendor import (  # noqa: E402
     company_payload,
     person_payload,
 )
+from tests.fakes.windows import max_in_window  # noqa: E402
 
 PG_ADMIN_URL = "postgresql://leads:leads@127.0.0.1:5432/leads_test"
 PG_DATABASE = "leads_bench_enrich"
@@ -313,17 +314,6 @@ def vendor(settings: dict[str, Any], mode: str) -> Iterator[Vendor]:
 # --- Measures --------------------------------------------------------------------------------
 
 
-def max_in_window(times: list[float], width: float = 1.0) -> int:
-    """The most requests in any half-open window [t, t + width): the server's own rule."""
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while t - times[lo] >= width:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
-
-
 @dataclass
 class PhaseStats:
     requests: int
@@ -342,7 +332,7 @@ def phase_stats(arrivals: list[tuple[float, int]], limit: int) -> PhaseStats:
     return PhaseStats(
         requests=len(arrivals),
         too_many=sum(1 for _, s in arrivals if s == 429),
-        max_window=max_in_window(times),
+        max_window=max_in_window(times, 1.0),
         span=span,
         rate=(len(times) - 1) / span if span else 0.0,
         ideal_span=float(max(0, math.ceil(len(times) / limit) - 1)),
