@@ -9,13 +9,16 @@ changes on every retry).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.store.inbox import InboxEvent
 from pipeline.store.sql import sha256_hex
+
+Event = TypeVar("Event", bound=BaseModel)
 
 
 class MalformedBody(ValueError):
@@ -65,16 +68,26 @@ def _first_error(exc: ValidationError, where: str) -> MalformedBody:
     return MalformedBody(f"{where}: field {field!r}: {err['msg']}")
 
 
+def _validated(items: list[Any], model: type[Event]) -> Iterator[tuple[Any, Event]]:
+    """(raw item, validated event) for each item; the first invalid one is named by index."""
+    for index, item in enumerate(items):
+        try:
+            yield item, model.model_validate(item)
+        except ValidationError as exc:
+            raise _first_error(exc, f"event [{index}]") from None
+
+
+def _canonical(payload: Any) -> str:
+    """The payload as stored: compact JSON with sorted keys."""
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True)
+
+
 def hubspot_events(body: bytes) -> list[InboxEvent]:
     data = _json(body)
     if not isinstance(data, list) or not data:
         raise MalformedBody("HubSpot body must be a non-empty JSON array of events")
     events = []
-    for index, item in enumerate(data):
-        try:
-            event = HubSpotEvent.model_validate(item)
-        except ValidationError as exc:
-            raise _first_error(exc, f"event [{index}]") from None
+    for item, event in _validated(data, HubSpotEvent):
         events.append(
             InboxEvent(
                 source="hubspot",
@@ -90,7 +103,7 @@ def hubspot_events(body: bytes) -> list[InboxEvent]:
                 event_type=event.subscription_type,
                 object_id=str(event.object_id),
                 occurred_at=datetime.fromtimestamp(event.occurred_at / 1000, UTC),
-                payload=json.dumps(item, separators=(",", ":"), sort_keys=True),
+                payload=_canonical(item),
             )
         )
     return events
@@ -121,7 +134,7 @@ def drive_event(headers: dict[str, str]) -> InboxEvent | None:
         event_type=f"drive.{state}",
         object_id=headers.get("x-goog-resource-id"),
         occurred_at=datetime.now(UTC),
-        payload=json.dumps(payload, separators=(",", ":"), sort_keys=True),
+        payload=_canonical(payload),
     )
 
 
@@ -131,11 +144,7 @@ def email_events(body: bytes) -> list[InboxEvent]:
     if not items or not all(isinstance(i, dict) for i in items):
         raise MalformedBody("email events body must be an event object or an array of them")
     events = []
-    for index, item in enumerate(items):
-        try:
-            event = EmailEvent.model_validate(item)
-        except ValidationError as exc:
-            raise _first_error(exc, f"event [{index}]") from None
+    for item, event in _validated(items, EmailEvent):
         events.append(
             InboxEvent(
                 source="email",
@@ -143,7 +152,7 @@ def email_events(body: bytes) -> list[InboxEvent]:
                 event_type=f"email.{event.type}",
                 object_id=event.email.strip().lower(),
                 occurred_at=event.occurred_at,
-                payload=json.dumps(item, separators=(",", ":"), sort_keys=True),
+                payload=_canonical(item),
             )
         )
     return events
