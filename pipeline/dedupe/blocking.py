@@ -100,9 +100,12 @@ def _rule_pairs(
     exhaustive = left.join(small, on="_block", suffix="_r").select(
         pl.col("i").alias("l"), pl.col("i_r").alias("r")
     )
+    # A whole-table self-join yields each pair both ways: keep l < r, ordered already.
+    # An incremental one pairs new rows with any, in either order.
     if is_new is None:
-        exhaustive = exhaustive.filter(pl.col("l") < pl.col("r"))
-    parts = [_ordered(exhaustive)]
+        parts = [exhaustive.filter(pl.col("l") < pl.col("r"))]
+    else:
+        parts = [_ordered(exhaustive)]
 
     if big.height:
         report.capped_blocks[rule.name] = int(big["_block"].n_unique())
