@@ -249,6 +249,46 @@ def test_survivorship_rules_pick_values_and_remember_their_source():
     assert golden["record_count"] == 3 and golden["member_ids"] == ["a", "b", "c"]
 
 
+def test_most_recent_survivor_is_a_dated_record_not_one_without_a_date():
+    # A record with no created_at used to sort first (polars puts nulls first) and so won
+    # every most-recent field.
+    frame = pl.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "email": ["undated@x.com", "new@x.com", "old@x.com"],
+            "title": ["x", "y", "z"],
+            "name": ["A", "B", "C"],
+            "source": ["s.csv"] * 3,
+            "created_at": [None, datetime(2025, 1, 1), datetime(2024, 1, 1)],
+        }
+    )
+    entities = pl.DataFrame({"id": ["a", "b", "c"], "entity_id": ["E1"] * 3})
+    golden = golden_records(frame, entities, _golden_spec(fields={"email": "most_recent"}))
+    assert golden.row(0, named=True)["email__source"] == "b"
+
+
+def test_golden_records_keep_singletons_and_merged_entities_apart_and_complete():
+    frame = pl.DataFrame(
+        {
+            "id": ["a", "b", "c", "d", "e"],
+            "email": ["a@x.com", None, "c@x.com", "d@x.com", "e@x.com"],
+            "title": ["t1", "t2", "t3", "t3", None],
+            "name": ["Al", "Bo", "Cy", "Di", "Ed"],
+            "source": ["s.csv"] * 5,
+            "created_at": [datetime(2024, 1, d) for d in range(1, 6)],
+        }
+    )
+    # Labels as dedupe() passes them: integers in the frame's row order.
+    entities = pl.DataFrame({"id": frame["id"], "entity_id": [7, 3, 7, 9, 9]})
+    golden = golden_records(frame, entities, _golden_spec())
+    rows = {r["entity_id"]: r for r in golden.iter_rows(named=True)}
+    assert golden["entity_id"].to_list() == [3, 7, 9]  # singleton first, then by id
+    assert rows[3]["member_ids"] == ["b"] and rows[3]["email__source"] is None
+    assert rows[7]["member_ids"] == ["a", "c"] and rows[7]["record_count"] == 2
+    assert rows[9]["title"] == "t3" and rows[9]["title__source"] == "d"  # e has no title
+    assert rows[9]["email__source"] == "e"  # default most_frequent: a tie, the most recent
+
+
 def test_entity_ids_are_stable_and_merges_and_splits_are_recorded():
     ids = pl.Series("id", ["a", "b", "c", "d"])
     first, events = assign_entity_ids(ids, np.array([0, 0, 1, 2]))

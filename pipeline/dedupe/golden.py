@@ -3,6 +3,7 @@ id of the source record every golden value came from."""
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from pipeline.dedupe.spec import FieldSurvivorship, MatchSpec
@@ -19,120 +20,121 @@ def _source_rank(spec: MatchSpec) -> pl.Expr:
     return rank
 
 
-def _primary(rule: str, field: str, data: pl.DataFrame, n_sources: int) -> tuple[pl.Expr, int]:
-    """The rule's own criterion as an integer in [0, bound], smaller is better (recency and
-    id, every rule's tie-breakers, are the row position), and that bound."""
-    n = data.height
-    if rule == "most_recent":
-        return pl.lit(0, dtype=pl.Int64), 0
-    if rule == "most_frequent":
-        # Window on (entity number, value hash): integers, cheaper than the strings.
-        freq = pl.len().over("__entity", pl.col(field).hash(seed=7)).cast(pl.Int64)
-        return pl.lit(n, dtype=pl.Int64) - freq, n
-    if rule == "longest":
-        length = pl.col(field).cast(pl.String).str.len_chars().fill_null(0).cast(pl.Int64)
-        longest = int(data.select(length.max()).item() or 0)
-        return pl.lit(longest, dtype=pl.Int64) - length, longest
-    if rule == "source_priority":
-        return pl.col("__source_rank").cast(pl.Int64), n_sources
-    raise ValueError(rule)  # pragma: no cover - validated by the spec
-
-
-def _rank_key(field: str, rule: FieldSurvivorship, data: pl.DataFrame, n_sources: int) -> pl.Expr:
-    """One Int64 per row whose minimum within an entity is the surviving row: nulls last,
-    then preferred rows (e.g. valid emails), then the rule's criterion, then position."""
-    tier = pl.col(field).is_null().cast(pl.Int64) * 2
+def _features(field: str, rule: FieldSurvivorship) -> list[pl.Expr]:
+    """Per-row numbers a field's rank key is built from: computed on the whole (chunked)
+    column, so no string column is ever copied or sorted."""
+    out = [pl.col(field).is_null().alias(f"__null_{field}")]
     if rule.prefer_true:
-        tier = tier + (~pl.col(rule.prefer_true).fill_null(False)).cast(pl.Int64)
-    primary, bound = _primary(rule.rule, field, data, n_sources)
-    return (tier * (bound + 1) + primary) * max(data.height, 1) + pl.col("__pos")
+        out.append(pl.col(rule.prefer_true).fill_null(False).alias(f"__pref_{field}"))
+    if rule.rule == "most_frequent":
+        out.append(pl.col(field).hash(seed=7).alias(f"__hash_{field}"))
+    elif rule.rule == "longest":
+        length = pl.col(field).cast(pl.String).str.len_chars().fill_null(0)
+        out.append(length.cast(pl.Int64).alias(f"__len_{field}"))
+    return out
+
+
+def _rank_key(field: str, rule: FieldSurvivorship, keyed: pl.DataFrame, n_sources: int) -> pl.Expr:
+    """One Int64 per row whose minimum within an entity is the surviving row: nulls last,
+    then preferred rows (e.g. valid emails), then the rule's criterion, then position
+    (rows are in entity, recency, id order: recency and id are every rule's tie-breakers)."""
+    n = max(keyed.height, 1)
+    tier = pl.col(f"__null_{field}").cast(pl.Int64) * 2
+    if rule.prefer_true:
+        tier = tier + (~pl.col(f"__pref_{field}")).cast(pl.Int64)
+    if rule.rule == "most_recent":
+        primary, bound = pl.lit(0, dtype=pl.Int64), 0
+    elif rule.rule == "most_frequent":
+        freq = pl.len().over("__entity", f"__hash_{field}").cast(pl.Int64)
+        primary, bound = pl.lit(n, dtype=pl.Int64) - freq, n
+    elif rule.rule == "longest":
+        longest = int(keyed[f"__len_{field}"].max() or 0)
+        primary, bound = pl.lit(longest, dtype=pl.Int64) - pl.col(f"__len_{field}"), longest
+    elif rule.rule == "source_priority":
+        primary, bound = pl.col("__source_rank").cast(pl.Int64), n_sources
+    else:  # pragma: no cover - validated by the spec
+        raise ValueError(rule.rule)
+    return (tier * (bound + 1) + primary) * n + pl.col("__pos")
 
 
 def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
     """entity_id, record_count, member ids, then each golden field and its `__source` id.
 
-    Multi-record entities are sorted once (entity, recency, id); each field then takes the row
-    with the smallest rank key, an arg_min per group instead of a sort per field and group.
+    Only narrow frames of integers are sorted and grouped: each field's surviving row is the
+    smallest rank key per entity, and the output is one gather per field from the input
+    (sorting and filtering copies of every golden column cost ~1 GB at 1M rows).
+    Singletons come first, in input order, then merged entities in entity id order.
     """
     id_col = spec.id_column
     surv = spec.survivorship
     fields = [f for f in spec.golden_fields if f in frame.columns]
     rules = {f: surv.rule_for(f) for f in fields}
-    recency = [surv.recency_column] if surv.recency_column else []
-    needed = {id_col, *fields, *recency, *(r.prefer_true for r in rules.values() if r.prefer_true)}
-    if any(r.rule == "source_priority" for r in rules.values()):
-        needed.add(surv.source_column or "source_file")
-    data = frame.select([c for c in frame.columns if c in needed])
-    if entities.height == frame.height and entities[id_col].equals(frame[id_col]):
-        # dedupe() passes the entities in the frame's row order: no join on the ids needed.
-        data = data.with_columns(entities["entity_id"])
+    recency = surv.recency_column if surv.recency_column in frame.columns else None
+    if not (entities.height == frame.height and entities[id_col].equals(frame[id_col])):
+        # dedupe() passes the entities in the frame's row order; other callers are joined.
+        frame = frame.join(entities.select(id_col, "entity_id"), on=id_col, how="inner")
+        entity_ids = frame["entity_id"]
     else:
-        data = data.join(entities, on=id_col, how="inner")
-    # Singletons (most entities) need no survivorship: their record is the golden record.
-    # Entities grouped and sorted on a hash of their id first: integers, cheaper than the
-    # strings (the id itself breaks the tie of a hash collision).
-    data = data.with_columns(pl.col("entity_id").hash(seed=7).alias("__entity_hash"))
-    data = data.with_columns(pl.len().over("__entity_hash", "entity_id").alias("record_count"))
-    single = (
-        data.filter(pl.col("record_count") == 1)
-        .select(
-            "entity_id",
-            "record_count",
-            pl.concat_list(pl.col(id_col)).alias("member_ids"),
-            *[c for f in fields for c in (pl.col(f), pl.col(id_col).alias(f"{f}{SOURCE_SUFFIX}"))],
-        )
-        .with_columns(
-            [
-                pl.when(pl.col(f).is_not_null())
-                .then(pl.col(f"{f}{SOURCE_SUFFIX}"))
-                .alias(f"{f}{SOURCE_SUFFIX}")
-                for f in fields
-            ]
-        )
+        entity_ids = entities["entity_id"]
+    entity = entity_ids.rank("dense").to_numpy().astype(np.int64) - 1
+    sizes = np.bincount(entity, minlength=1)
+    single = np.flatnonzero(sizes[entity] == 1)
+    multi = np.flatnonzero(sizes[entity] > 1)
+    # Gathers from a column in many chunks (parquet row groups) are 5-10x slower than from
+    # one: each column is made contiguous just before its gather, one at a time.
+    ids = frame[id_col].rechunk()
+
+    # Rows of merged entities in (entity, most recent first, id) order.
+    by = {"__row": multi, "__entity": entity[multi], id_col: ids.gather(multi)}
+    if recency:
+        by["__recency"] = frame[recency].gather(multi)
+    order = pl.DataFrame(by).sort(
+        ["__entity", *(["__recency"] if recency else []), id_col],
+        descending=[False, *([True] if recency else []), False],
+        nulls_last=True,  # a record with no date is not the most recent one
     )
-    data = (
-        data.filter(pl.col("record_count") > 1)
-        .drop("record_count")
-        .sort(
-            ["__entity_hash", "entity_id", *recency, id_col],
-            descending=[False, False, *[True] * len(recency), False],
-        )
-        .with_row_index("__pos")
-        .with_columns(
-            pl.col("__pos").cast(pl.Int64),
-            # An integer entity number: cheaper than the id string in per-field windows.
-            (pl.col("entity_id") != pl.col("entity_id").shift())
-            .fill_null(True)
-            .cum_sum()
-            .alias("__entity"),
-        )
-    )
+    rows = order["__row"]
+    features = [e for f in fields for e in _features(f, rules[f])]
     if any(r.rule == "source_priority" for r in rules.values()):
-        data = data.with_columns(_source_rank(spec).alias("__source_rank"))
-    n_sources = len(surv.source_priority)
-    data = data.with_columns(
-        [_rank_key(f, rules[f], data, n_sources).alias(f"__key_{f}") for f in fields]
+        features.append(_source_rank(spec).alias("__source_rank"))
+    keyed = (
+        frame.select(features)
+        .gather(rows)
+        .with_columns(order["__entity"], pl.int_range(pl.len(), dtype=pl.Int64).alias("__pos"))
     )
-    # The smallest rank key of each field per entity names its surviving row: the key's low
-    # part is the row position. Plain integer minimums, then one gather per field.
-    n = max(data.height, 1)
-    merged = data.group_by("__entity", maintain_order=True).agg(
-        pl.col("entity_id").first(),
+    n = max(keyed.height, 1)
+    n_sources = len(surv.source_priority)
+    keyed = keyed.with_columns(
+        _rank_key(f, rules[f], keyed, n_sources).alias(f"__key_{f}") for f in fields
+    )
+    merged = keyed.group_by("__entity", maintain_order=True).agg(
         pl.len().alias("record_count"),
-        pl.col(id_col).sort().alias("member_ids"),
+        pl.col("__pos").first().alias("__first"),
         *[(pl.col(f"__key_{f}").min() % n).alias(f"__win_{f}") for f in fields],
     )
-    ids = data[id_col]
-    columns: list[pl.Series] = [merged["entity_id"], merged["record_count"], merged["member_ids"]]
+    members = order.group_by("__entity", maintain_order=True).agg(pl.col(id_col).sort())
+    row_array = rows.to_numpy()
+    first = row_array[merged["__first"].to_numpy()]
+    columns: list[pl.Series] = [
+        pl.concat([entity_ids.gather(single), entity_ids.gather(first)]).alias("entity_id"),
+        pl.concat([pl.Series(np.ones(len(single), dtype=np.uint32)), merged["record_count"]]).alias(
+            "record_count"
+        ),
+        pl.concat(
+            [
+                ids.gather(single).to_frame().select(pl.concat_list(id_col)).to_series(),
+                members[id_col],
+            ]
+        ).alias("member_ids"),
+    ]
     for field in fields:
-        value = data[field].gather(merged[f"__win_{field}"])
-        source = ids.gather(merged[f"__win_{field}"])
+        winners = np.concatenate([single, row_array[merged[f"__win_{field}"].to_numpy()]])
+        value = frame[field].rechunk().gather(winners)
+        source = ids.gather(winners)
         columns.append(value.alias(field))
         columns.append(
             pl.select(pl.when(value.is_not_null()).then(source))
             .to_series()
             .alias(f"{field}{SOURCE_SUFFIX}")
         )
-    # Singletons in input order, then merged entities by id: no sort of the union (polars'
-    # merge_sorted took 1-2.5 s at 1M rows, a sort of all 45 columns 0.5 s).
-    return pl.concat([single, pl.DataFrame(columns).cast(single.schema)])
+    return pl.DataFrame(columns)
