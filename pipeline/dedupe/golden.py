@@ -45,8 +45,7 @@ def _rank_key(field: str, rule: FieldSurvivorship, keyed: pl.DataFrame, n_source
     if rule.rule == "most_recent":
         primary, bound = pl.lit(0, dtype=pl.Int64), 0
     elif rule.rule == "most_frequent":
-        freq = pl.len().over("__entity", f"__hash_{field}").cast(pl.Int64)
-        primary, bound = pl.lit(n, dtype=pl.Int64) - freq, n
+        primary, bound = pl.lit(n, dtype=pl.Int64) - pl.col(f"__freq_{field}"), n
     elif rule.rule == "longest":
         longest = int(keyed[f"__len_{field}"].max() or 0)
         primary, bound = pl.lit(longest, dtype=pl.Int64) - pl.col(f"__len_{field}"), longest
@@ -55,6 +54,30 @@ def _rank_key(field: str, rule: FieldSurvivorship, keyed: pl.DataFrame, n_source
     else:  # pragma: no cover - validated by the spec
         raise ValueError(rule.rule)
     return (tier * (bound + 1) + primary) * n + pl.col("__pos")
+
+
+def _value_counts(
+    keyed: pl.DataFrame,
+    fields: list[str],
+    rules: dict[str, FieldSurvivorship],
+    counted: np.ndarray,
+) -> list[pl.Series]:
+    """Per most-frequent field, how many rows of the entity hold each row's value
+    (`__freq_<field>`). Counted only on `counted` rows (entities of three or more): in an
+    entity of two, both rows count the same whether their values agree or not, so the
+    tie-breakers decide anyway; a constant 1 stands for them."""
+    frequent = [f for f in fields if rules[f].rule == "most_frequent"]
+    rows = np.flatnonzero(counted)
+    sub = keyed.select("__entity", *[f"__hash_{f}" for f in frequent])[rows]
+    counts = sub.select(
+        pl.len().over("__entity", f"__hash_{f}").cast(pl.Int64).alias(f) for f in frequent
+    )
+    out = []
+    for field in frequent:
+        freq = np.ones(keyed.height, dtype=np.int64)
+        freq[rows] = counts[field].to_numpy()
+        out.append(pl.Series(f"__freq_{field}", freq))
+    return out
 
 
 def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
@@ -86,14 +109,25 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
 
     # Rows of merged entities in (entity, most recent first, id) order.
     by = {"__row": multi, "__entity": entity[multi], id_col: ids.gather(multi)}
+    nulls_last = False
     if recency:
-        by["__recency"] = frame[recency].gather(multi)
+        # A record with no date is not the most recent one: nulls sort as the smallest value
+        # (polars' nulls_last made this sort four times slower).
+        when = frame[recency].gather(multi)
+        if when.dtype.is_temporal() or when.dtype.is_integer():
+            when = when.to_physical().cast(pl.Int64).fill_null(np.iinfo(np.int64).min)
+        elif when.dtype.is_float():
+            when = when.fill_null(float("-inf"))
+        else:
+            nulls_last = True
+        by["__recency"] = when
     order = pl.DataFrame(by).sort(
         ["__entity", *(["__recency"] if recency else []), id_col],
         descending=[False, *([True] if recency else []), False],
-        nulls_last=True,  # a record with no date is not the most recent one
+        nulls_last=nulls_last,
     )
     rows = order["__row"]
+    row_array = rows.to_numpy()
     features = [e for f in fields for e in _features(f, rules[f])]
     if any(r.rule == "source_priority" for r in rules.values()):
         features.append(_source_rank(spec).alias("__source_rank"))
@@ -102,35 +136,39 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
         .gather(rows)
         .with_columns(order["__entity"], pl.int_range(pl.len(), dtype=pl.Int64).alias("__pos"))
     )
+    keyed = keyed.with_columns(_value_counts(keyed, fields, rules, sizes[entity[row_array]] >= 3))
     n = max(keyed.height, 1)
     n_sources = len(surv.source_priority)
     keyed = keyed.with_columns(
         _rank_key(f, rules[f], keyed, n_sources).alias(f"__key_{f}") for f in fields
     )
-    merged = keyed.group_by("__entity", maintain_order=True).agg(
-        pl.len().alias("record_count"),
-        pl.col("__pos").first().alias("__first"),
-        *[(pl.col(f"__key_{f}").min() % n).alias(f"__win_{f}") for f in fields],
-    )
+    # Rows are sorted by entity: each entity is a run, its minimum a reduceat over the runs.
+    sorted_entity = order["__entity"].to_numpy()
+    starts = np.flatnonzero(np.diff(sorted_entity, prepend=-1) != 0)
+    record_count = np.diff(np.append(starts, len(sorted_entity))).astype(np.uint32)
+    winner = {
+        f: row_array[np.minimum.reduceat(keyed[f"__key_{f}"].to_numpy(), starts) % n]
+        for f in fields
+    }
     members = order.group_by("__entity", maintain_order=True).agg(pl.col(id_col).sort())
-    row_array = rows.to_numpy()
-    first = row_array[merged["__first"].to_numpy()]
+    first = row_array[starts]
+    # Singletons' own values: one filter of the (chunked) input, cheap for every column.
+    is_single = pl.Series(sizes[entity] == 1)
+    singles = frame.select(fields).filter(is_single)
+    single_ids = ids.filter(is_single)
     columns: list[pl.Series] = [
-        pl.concat([entity_ids.gather(single), entity_ids.gather(first)]).alias("entity_id"),
-        pl.concat([pl.Series(np.ones(len(single), dtype=np.uint32)), merged["record_count"]]).alias(
+        pl.concat([entity_ids.filter(is_single), entity_ids.gather(first)]).alias("entity_id"),
+        pl.Series(np.concatenate([np.ones(len(single), dtype=np.uint32), record_count])).alias(
             "record_count"
         ),
         pl.concat(
-            [
-                ids.gather(single).to_frame().select(pl.concat_list(id_col)).to_series(),
-                members[id_col],
-            ]
+            [single_ids.to_frame().select(pl.concat_list(id_col)).to_series(), members[id_col]]
         ).alias("member_ids"),
     ]
     for field in fields:
-        winners = np.concatenate([single, row_array[merged[f"__win_{field}"].to_numpy()]])
-        value = frame[field].rechunk().gather(winners)
-        source = ids.gather(winners)
+        won = winner[field]
+        value = pl.concat([singles[field], frame[field].rechunk().gather(won)])
+        source = pl.concat([single_ids, ids.gather(won)])
         columns.append(value.alias(field))
         columns.append(
             pl.select(pl.when(value.is_not_null()).then(source))
