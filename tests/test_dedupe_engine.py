@@ -458,3 +458,13 @@ def test_column_with_no_values_at_all_does_not_break_clustering(people):
     frame = people[0].with_columns(pl.lit(None, pl.String).alias("email_canonical"))
     result = dedupe(frame)
     assert result.entities.height == frame.height
+
+
+def test_duplicated_or_missing_ids_are_refused_with_the_column_named(people):
+    frame = people[0].head(50)
+    twice = pl.concat([frame, frame.head(2)])
+    with pytest.raises(ValueError, match=r"id column 'lead_id' has 2 duplicated value"):
+        dedupe(twice)
+    blank = frame.with_columns(pl.lit(None, pl.String).alias("lead_id"))
+    with pytest.raises(ValueError, match=r"id column 'lead_id' has 50 empty value"):
+        dedupe(blank)
