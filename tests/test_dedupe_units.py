@@ -349,3 +349,16 @@ def test_folding_repairs_mis_decoded_accents():
         "jimenez",
         "muller",
     ]
+
+
+def test_value_frequencies_agree_whether_a_column_is_hashed_or_encoded():
+    frame = pl.DataFrame({"phone": ["+1555", None, "+1555", "+1666", "+1555", None]})
+    hashed = Comparator(frame)
+    encoded = Comparator(frame)
+    encoded.encoded("phone")  # what a fuzzy level or veto on the column would do
+    for comparator in (hashed, encoded):
+        np.testing.assert_allclose(
+            comparator.row_frequencies("phone"), [0.75, 0.0, 0.75, 0.25, 0.75, 0.0]
+        )
+        assert sorted(comparator.value_counts("phone")) == [1, 3]
+    assert "phone" not in hashed._encoded  # exact-only columns are never encoded

@@ -139,6 +139,27 @@ class Comparator:
             )
         return self._hashed[column]
 
+    def value_counts(self, column: str) -> np.ndarray:
+        """How many rows hold each distinct (non-null) value, in no particular order."""
+        if column in self._encoded:
+            codes = self._encoded[column].codes
+            return np.bincount(codes[codes >= 0])
+        key, present = self.keys(column)
+        return pl.Series(key[present]).value_counts()["count"].to_numpy()
+
+    def row_frequencies(self, column: str) -> np.ndarray:
+        """Per row, the share of non-null rows holding its value (0 where it is null): from
+        the codes when the column is encoded anyway, else by counting hashes, so a column
+        only ever compared exactly (phones, organisation keys) is never encoded for it."""
+        if column in self._encoded:
+            enc = self._encoded[column]
+            by_code = np.append(enc.frequencies(), 0.0)  # code -1 (null) reads the 0
+            return by_code[enc.codes]
+        key, present = self.keys(column)
+        counts = pl.Series(key).to_frame("k").select(pl.len().over("k")).to_series()
+        total = max(int(present.sum()), 1)
+        return np.where(present, counts.to_numpy() / total, 0.0)
+
     def _use_pairs(self, left: np.ndarray, right: np.ndarray) -> None:
         """Cached similarities belong to one pair set: drop them when the pairs change."""
         if self._pairs is None or self._pairs[0] is not left or self._pairs[1] is not right:
@@ -350,7 +371,6 @@ class Comparator:
         """Level index per pair: the first level that holds, len(levels) for 'else',
         NULL_LEVEL when either side's value is missing."""
         self._use_pairs(left, right)
-        enc = self.encoded(comparison.column)
         out = np.full(len(left), len(comparison.levels), dtype=np.int8)
         undecided = np.ones(len(left), dtype=bool)
         for index, level in enumerate(comparison.levels):
@@ -366,8 +386,8 @@ class Comparator:
                 hit = self._level_condition(comparison, level, left, right) & undecided
             out[hit] = index
             undecided &= ~hit
-        missing = (enc.codes[left] < 0) | (enc.codes[right] < 0)
-        out[missing] = NULL_LEVEL
+        _, present = self.keys(comparison.column)  # codes if encoded, else hashes
+        out[~(present[left] & present[right])] = NULL_LEVEL
         return out
 
     def gamma(

@@ -45,9 +45,8 @@ class DedupeResult:
     spec: MatchSpec
     threshold: float
     report: dict = field(default_factory=dict)
-    # The fingerprinted input and term-frequency tables, for explaining any pair later.
+    # The fingerprinted input, for explaining any pair later (term frequencies included).
     work: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
-    tf: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
 
 
 def _quiet(_: str) -> None:
@@ -105,8 +104,7 @@ def _exact_u_from_frequencies(
         if comp.levels[0].type != "exact" or comp.levels[0].column:
             out.append(uk)
             continue
-        codes = comparator.encoded(comp.column).codes
-        counts = np.bincount(codes[codes >= 0])
+        counts = comparator.value_counts(comp.column).astype(np.float64)
         total = counts.sum()
         if total < 2:
             out.append(uk)
@@ -260,22 +258,6 @@ def tf_tables(
     return tables
 
 
-def encoded_tf_tables(comparator: Comparator, spec: MatchSpec) -> dict[str, pl.DataFrame]:
-    """`tf_tables` of the comparator's own frame, from the encodings scoring built anyway
-    (no second count of every value)."""
-    if comparator.frame.height < MIN_RECORDS_FOR_TF:
-        return {}
-    tables = {}
-    for comp in spec.comparisons:
-        if comp.tf_adjustment:
-            enc = comparator.encoded(comp.column)
-            tables[comp.name] = pl.DataFrame(
-                {"value": enc.distinct, "tf": enc.frequencies()},
-                schema={"value": pl.String, "tf": pl.Float64},
-            )
-    return tables
-
-
 def tf_adjustments(
     comparator: Comparator,
     spec: MatchSpec,
@@ -288,7 +270,7 @@ def tf_adjustments(
 
     Frequencies come from `tables` (the whole table's, also when only a slice of it is
     being compared, as in incremental runs), looked up once per distinct value; with no
-    tables, from the comparator's own frame, counted on its encodings.
+    tables, from the comparator's own frame (`Comparator.row_frequencies`).
     """
     out = np.zeros(gamma.shape, dtype=np.float32)
     if tables is None and comparator.frame.height < MIN_RECORDS_FOR_TF:
@@ -301,17 +283,21 @@ def tf_adjustments(
         exact = gamma[:, k] == 0
         if not exact.any():
             continue
-        enc = comparator.encoded(comp.column)
         if tables is None:
-            tf_by_code = enc.frequencies()
-        else:
-            tf_by_code = (
-                enc.distinct.alias("value")
-                .to_frame()
-                .join(tables[comp.name], on="value", how="left", maintain_order="left")["tf"]
-                .fill_null(1e-9)
-                .to_numpy()
-            )
+            # Per row (from hashes unless the column is encoded anyway), then one gather.
+            tf_by_row = comparator.row_frequencies(comp.column)
+            rows = left[exact]
+            adj = np.log2(model.u[k][0] / np.clip(tf_by_row[rows], 1e-9, 1))
+            out[exact, k] = np.clip(adj, -TF_ADJUSTMENT_BOUND, TF_ADJUSTMENT_BOUND)
+            continue
+        enc = comparator.encoded(comp.column)
+        tf_by_code = (
+            enc.distinct.alias("value")
+            .to_frame()
+            .join(tables[comp.name], on="value", how="left", maintain_order="left")["tf"]
+            .fill_null(1e-9)
+            .to_numpy()
+        )
         # Per distinct value, then one gather: values repeat across pairs.
         adj = np.log2(model.u[k][0] / np.clip(tf_by_code, 1e-9, 1))
         adj = np.clip(adj, -TF_ADJUSTMENT_BOUND, TF_ADJUSTMENT_BOUND).astype(np.float32)
@@ -482,7 +468,6 @@ def dedupe(
     say(f"comparing {len(left):,} candidate pairs")
     comparator = Comparator(work)
     gamma, weights, prob, model, vetoed = score(spec, model, comparator, left, right, None, blocks)
-    tables = encoded_tf_tables(comparator, spec)
     del comparator, blocks  # its encodings (Python strings of every fuzzy-compared value) are done
     lap("comparison_and_scoring")
     say("clustering")
@@ -532,7 +517,6 @@ def dedupe(
             "prior": model.prior,
         },
         work=work,
-        tf=tables,
     )
 
 

@@ -66,7 +66,7 @@ def explain_pair(result: DedupeResult, left_id: str, right_id: str) -> PairExpla
     comparator = Comparator(work)
     gamma = comparator.gamma(spec.comparisons, left, right)
     weights = match_weights(gamma, result.model) + tf_adjustments(
-        comparator, spec, result.model, result.tf, gamma, left
+        comparator, spec, result.model, None, gamma, left
     )
     prob = float(probability(weights.sum(axis=1), result.model.prior)[0])
     vetoed_by = None
