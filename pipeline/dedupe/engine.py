@@ -141,7 +141,10 @@ def population_prior(
     return prior, max_iterations, False
 
 
-def _default_model(spec: MatchSpec, gamma: np.ndarray, n: int) -> FSModel:
+Patterns = tuple[np.ndarray, np.ndarray, np.ndarray]  # `patterns(gamma)`
+
+
+def _default_model(spec: MatchSpec, gamma_patterns: Patterns, n: int) -> FSModel:
     """The spec's typical m and u (uniform where it has none); only the prior is fitted."""
     m, u = [], []
     for comp in spec.comparisons:
@@ -150,7 +153,7 @@ def _default_model(spec: MatchSpec, gamma: np.ndarray, n: int) -> FSModel:
         m.append(np.asarray(params.get("m", [1 / size] * size), dtype=float))
         u.append(np.asarray(params.get("u", [1 / size] * size), dtype=float))
     model = FSModel(comparisons=[c.name for c in spec.comparisons], m=m, u=u, prior=0.5)
-    distinct, _, counts = patterns(gamma)
+    distinct, _, counts = gamma_patterns
     model.prior, model.iterations, model.converged = population_prior(
         match_weights(distinct, model).sum(axis=1), n, counts=counts
     )
@@ -165,24 +168,26 @@ def fit_model(
     spec: MatchSpec,
     seed: int = 7,
     blocks: pl.DataFrame | None = None,
+    gamma_patterns: Patterns | None = None,
 ) -> FSModel:
     """u from random record pairs (nearly all non-matches); m by EM, one round per blocking
     rule over the pairs that rule found, leaving out the comparisons the rule forces to agree
     (otherwise a rule blocking on names teaches EM that matches always share a name); then
-    the prior over all candidate pairs with m and u fixed."""
+    the prior over all candidate pairs with m and u fixed. `gamma_patterns`: `patterns(gamma)`
+    when the caller has it."""
     n = comparator.frame.height
     n_levels = [len(c.levels) + 1 for c in spec.comparisons]
+    # EM and the prior need only how often each gamma pattern occurs: patterns once, then a
+    # bincount per rule instead of copying and deduplicating millions of gamma rows.
+    distinct, pattern_of_pair, counts = gamma_patterns or patterns(gamma)
     if n < spec.min_records_for_estimation and spec.default_parameters:
-        return _default_model(spec, gamma, n)
+        return _default_model(spec, (distinct, pattern_of_pair, counts), n)
     sample = min(spec.u_sample_pairs, max(n * (n - 1) // 2, 1))
     left, right = _random_pairs(n, sample, seed)
     u = level_frequencies(comparator.gamma(spec.comparisons, left, right), n_levels)
     u = _exact_u_from_frequencies(comparator, spec, u)
     estimates: list[list[np.ndarray]] = [[] for _ in spec.comparisons]
     iterations, converged = 0, True
-    # EM and the prior need only how often each gamma pattern occurs: patterns once, then a
-    # bincount per rule instead of copying and deduplicating millions of gamma rows.
-    distinct, pattern_of_pair, counts = patterns(gamma)
     if blocks is None:
         blocks = block_ids(comparator.frame, spec.blocking)
     for rule_index, block in enumerate(_training_blocks(blocks, spec)):
@@ -323,18 +328,25 @@ def score(
     joining the two (checking only pairs at p >= 0.5 cost 0.0013 cluster F1 at 1M)."""
     comparator.cutoffs = similarity_cutoffs(spec.comparisons, spec.vetoes)
     gamma = comparator.gamma(spec.comparisons, left, right)
+
+    def fitted_model() -> tuple[FSModel | None, Patterns]:
+        found = patterns(gamma)
+        if model is not None:
+            return model, found
+        sibling = comparator.sibling()
+        return fit_model(
+            sibling, gamma, left, right, spec, blocks=blocks, gamma_patterns=found
+        ), found
+
     with ThreadPoolExecutor(max_workers=1) as pool:
         # The model is fitted beside the vetoes (both mostly numpy, polars and rapidfuzz,
         # which release the GIL); its random pairs get their own similarity cache, the
         # candidate pairs' is the vetoes'.
-        fitted = (
-            pool.submit(fit_model, comparator.sibling(), gamma, left, right, spec, blocks=blocks)
-            if model is None
-            else None
-        )
+        fitting = pool.submit(fitted_model)
         vetoed = vetoed_pairs(comparator, spec, left, right)
-        model = model if fitted is None else fitted.result()
-    weights = match_weights(gamma, model)
+        model, (distinct, pattern_of_pair, _) = fitting.result()
+    # Weights per gamma pattern (a few thousand), then one row gather onto the pairs.
+    weights = match_weights(distinct, model)[pattern_of_pair]
     weights += tf_adjustments(comparator, spec, model, tables, gamma, left)
     prob = probability(weights.sum(axis=1), model.prior)
     prob[vetoed] = 0.0
