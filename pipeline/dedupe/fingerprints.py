@@ -82,14 +82,23 @@ def fingerprint_series(
     is cheaper done on every row than deduplicating and joining back.
     """
     series = None
-    if _needs_fold(fp, folded):
-        sources = frame.select(fp.source)
-        distinct = sources.unique()
-        if distinct.height < 0.5 * frame.height:
-            mapped = distinct.with_columns(_transformed(distinct, fp, folded).alias("__fp"))
-            series = sources.join(
-                mapped, on=fp.source, how="left", nulls_equal=True, maintain_order="left"
-            )["__fp"]
+    if _needs_fold(fp, folded) and len(fp.source) == 1:
+        values = frame[fp.source[0]]
+        distinct = values.drop_nulls().unique()
+        if len(distinct) < 0.5 * frame.height:
+            mapped = _transformed(distinct.to_frame(), fp, folded)
+            # A lookup of each row's value (a hash map), cheaper than a join back; every
+            # folding transform maps a missing value to a missing one.
+            series = values.replace_strict(distinct, mapped, default=None).alias(mapped.name)
+    elif _needs_fold(fp, folded) and fp.transform == "lower":
+        # Several sources: each folded over its own distinct values, then joined with a
+        # space (folding the joined text gives the same: no fold step crosses the space).
+        parts = [
+            fingerprint_series(frame, fp.model_copy(update={"source": [c], "fallback": None}))
+            for c in fp.source
+        ]
+        joined = pl.concat_str(parts, separator=" ", ignore_nulls=True)
+        series = frame.select(pl.when(joined.str.len_bytes() > 0).then(joined)).to_series()
     if series is None:
         series = _transformed(frame, fp, folded)
     return frame.select(_finished(pl.lit(series), fp, folded)).to_series().alias(series.name)
