@@ -159,6 +159,7 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
         features.append(_source_rank(spec).alias("__source_rank"))
     keyed = (
         frame.select(features)
+        .rechunk()  # numbers: a cheap copy, and gathers from one chunk are several times faster
         .gather(rows)
         .with_columns(order["__entity"], pl.int_range(pl.len(), dtype=pl.Int64).alias("__pos"))
     )
