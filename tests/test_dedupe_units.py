@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.dedupe.blocking import candidate_pairs
 from pipeline.dedupe.compare import NULL_LEVEL, Comparator, similarity_cutoffs
-from pipeline.dedupe.entities import assign_entity_ids
+from pipeline.dedupe.entities import assign_entity_ids, new_entity_id, new_entity_ids
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import golden_records
 from pipeline.dedupe.model import fit_em
@@ -362,3 +362,9 @@ def test_value_frequencies_agree_whether_a_column_is_hashed_or_encoded():
         )
         assert sorted(comparator.value_counts("phone")) == [1, 3]
     assert "phone" not in hashed._encoded  # exact-only columns are never encoded
+
+
+def test_vectorized_entity_ids_are_the_same_sha1_ids_as_one_at_a_time():
+    # Ids already stored must keep matching what a new run derives from the same seed.
+    seeds = ["lead-1", "L000042", "Jiménez-7", "名前", ""]
+    assert new_entity_ids(pl.Series(seeds)).to_list() == [new_entity_id(s) for s in seeds]

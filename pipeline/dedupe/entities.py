@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
+import duckdb
 import numpy as np
 import polars as pl
 
@@ -26,6 +27,15 @@ EVENT_SCHEMA = {
 
 def new_entity_id(seed: str) -> str:
     return "E" + hashlib.sha1(seed.encode()).hexdigest()[:15]
+
+
+def new_entity_ids(seeds: pl.Series) -> pl.Series:
+    """`new_entity_id` of every seed, vectorized in DuckDB (the same SHA-1 hex digest):
+    half a million Python hashlib calls took 0.3-0.5 s of a 1M-row run."""
+    with duckdb.connect() as con:
+        con.register("seeds", seeds.cast(pl.String).to_frame("seed"))
+        ids = con.sql("SELECT 'E' || left(sha1(seed), 15) AS id FROM seeds").pl()["id"]
+    return ids.alias("entity_id")
 
 
 def assign_entity_ids(
@@ -101,12 +111,11 @@ def entity_ids_by_label(
     taken = set(inherited["entity_id"].to_list())
     if previous is not None and not previous.is_empty():
         taken |= set(previous["entity_id"].unique().to_list())
-    seeds = fresh["seed"].to_list()
-    fresh_ids = [new_entity_id(seed) for seed in seeds]
+    fresh_ids = new_entity_ids(fresh["seed"]).to_list()
     if len(set(fresh_ids)) < len(fresh_ids) or not taken.isdisjoint(fresh_ids):
         # Rare: a split part seeded by the record that named the old one; salt until unique.
         fresh_ids = []
-        for seed in seeds:
+        for seed in fresh["seed"].to_list():
             candidate, salt = new_entity_id(seed), 0
             while candidate in taken:
                 salt += 1
