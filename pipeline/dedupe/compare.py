@@ -115,6 +115,7 @@ class Comparator:
     _similarities: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     _pairs: tuple[np.ndarray, np.ndarray] | None = None
     _hashed: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _frequencies: dict[str, np.ndarray] = field(default_factory=dict)
     # (column, scorer) -> the lowest similarity any rule asks about (`similarity_cutoffs`):
     # rapidfuzz gives up early on pairs that cannot reach it, and reports them as 0.
     cutoffs: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -151,6 +152,11 @@ class Comparator:
         """Per row, the share of non-null rows holding its value (0 where it is null): from
         the codes when the column is encoded anyway, else by counting hashes, so a column
         only ever compared exactly (phones, organisation keys) is never encoded for it."""
+        if column not in self._frequencies:
+            self._frequencies[column] = self._row_frequencies(column)
+        return self._frequencies[column]
+
+    def _row_frequencies(self, column: str) -> np.ndarray:
         if column in self._encoded:
             enc = self._encoded[column]
             by_code = np.append(enc.frequencies(), 0.0)  # code -1 (null) reads the 0

@@ -344,6 +344,11 @@ def score(
         # candidate pairs' is the vetoes'.
         fitting = pool.submit(fitted_model)
         vetoed = vetoed_pairs(comparator, spec, left, right)
+        if tables is None and comparator.frame.height >= MIN_RECORDS_FOR_TF:
+            # The vetoes finish first: count the value frequencies while the model fits.
+            for comp in spec.comparisons:
+                if comp.tf_adjustment and comp.levels[0].type == "exact":
+                    comparator.row_frequencies(comp.column)
         model, (distinct, pattern_of_pair, _) = fitting.result()
     # Weights per gamma pattern (a few thousand), then one row gather onto the pairs.
     weights = match_weights(distinct, model)[pattern_of_pair]
