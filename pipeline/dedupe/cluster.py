@@ -40,6 +40,10 @@ def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1].astype(np.int64)
 
 
+def _hashed(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    return values.hash(seed=7).to_numpy(), values.is_not_null().to_numpy()
+
+
 class CannotLinkChecker:
     """Decides whether two groups of records may merge, from the spec's cannot-link rules."""
 
@@ -77,10 +81,14 @@ class CannotLinkChecker:
         ]
 
     def candidate_mask(self, labels: np.ndarray) -> np.ndarray:
-        """Components (by label) holding two or more distinct values of a guarded column."""
+        """Components (by label) holding two or more distinct values of a guarded column.
+        Values counted as 64-bit hashes, and only in components of two or more records."""
         flagged = np.zeros(labels.max(initial=-1) + 1, dtype=bool)
+        shared = pl.Series(np.bincount(labels)[labels] > 1)
         for values in self.series:
-            frame = pl.DataFrame({"label": labels, "v": values}).drop_nulls()
+            frame = pl.DataFrame({"label": labels, "v": values.hash(seed=7)}).filter(
+                values.is_not_null() & shared
+            )
             multi = (
                 frame.group_by("label")
                 .agg(pl.col("v").n_unique().alias("n"))
@@ -104,12 +112,15 @@ class CannotLinkChecker:
         a, b = pairs["i"].to_numpy(), pairs["i_r"].to_numpy()
         conflict = np.zeros(len(a), dtype=bool)
         for rule, values, names, equal in self.typed:
-            va, vb = values.gather(a), values.gather(b)
-            differ = (va != vb).fill_null(False)  # null on either side: no conflict
-            differ &= names.gather(a).is_not_null() & names.gather(b).is_not_null()
+            # Equality on 64-bit hashes; a value missing on either side: no conflict.
+            key, present = _hashed(values)
+            differ = present[a] & present[b] & (key[a] != key[b])
+            named = names.is_not_null().to_numpy()
+            differ &= named[a] & named[b]
             if equal is not None:
-                differ &= ~(equal.gather(a) == equal.gather(b)).fill_null(False)
-            idx = np.flatnonzero(differ.to_numpy())
+                key, present = _hashed(equal)
+                differ &= ~(present[a] & present[b] & (key[a] == key[b]))
+            idx = np.flatnonzero(differ)
             if len(idx):
                 sim = process.cpdist(
                     names.gather(a[idx]).to_numpy(),
