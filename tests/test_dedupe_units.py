@@ -9,12 +9,14 @@ import numpy as np
 import polars as pl
 import pytest
 
+from pipeline.dedupe import entities
 from pipeline.dedupe.blocking import candidate_pairs
 from pipeline.dedupe.compare import NULL_LEVEL, Comparator, similarity_cutoffs
 from pipeline.dedupe.entities import assign_entity_ids, new_entity_id, new_entity_ids
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import golden_records
 from pipeline.dedupe.model import fit_em
+from pipeline.dedupe.prepare import latest_per_id
 from pipeline.dedupe.spec import (
     BlockingRule,
     Comparison,
@@ -367,4 +369,14 @@ def test_value_frequencies_agree_whether_a_column_is_hashed_or_encoded():
 def test_vectorized_entity_ids_are_the_same_sha1_ids_as_one_at_a_time():
     # Ids already stored must keep matching what a new run derives from the same seed.
     seeds = ["lead-1", "L000042", "Jiménez-7", "名前", ""]
-    assert new_entity_ids(pl.Series(seeds)).to_list() == [new_entity_id(s) for s in seeds]
+    expected = [new_entity_id(s) for s in seeds]
+    assert new_entity_ids(pl.Series(seeds)).to_list() == expected
+    many = pl.Series(seeds * (entities.VECTORIZED_IDS_FROM // len(seeds) + 1))  # in DuckDB
+    assert new_entity_ids(many).head(len(seeds)).to_list() == expected
+
+
+def test_a_lead_read_twice_counts_once_with_its_latest_row_and_unique_ids_are_not_copied():
+    frame = pl.DataFrame({"lead_id": ["a", "b", "a"], "email": ["old@x", "b@x", "new@x"]})
+    assert latest_per_id(frame, "lead_id").rows() == [("b", "b@x"), ("a", "new@x")]
+    distinct = frame.head(2)
+    assert latest_per_id(distinct, "lead_id") is distinct
