@@ -29,6 +29,7 @@ from pipeline.dedupe import DedupeResult, dedupe, load_spec, match_incremental
 from pipeline.dedupe.entities import EVENT_SCHEMA
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.model import FSModel
+from pipeline.dedupe.prepare import latest_per_id
 from resources.warehouse import Warehouse
 
 GROUP = "dedupe"
@@ -158,7 +159,7 @@ def dedupe_leads(
 ):
     spec = load_spec(config.spec)
     id_col = spec.id_column
-    leads = normalized_leads.unique(id_col, keep="last", maintain_order=True)
+    leads = latest_per_id(normalized_leads, id_col)
     previous = warehouse.read("lead_entities")
     previous_model = warehouse.read("dedupe_model")
     previous_fp = warehouse.read("lead_fingerprints")
