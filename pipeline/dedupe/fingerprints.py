@@ -115,16 +115,10 @@ def _finished(expr: pl.Expr, fp: Fingerprint, folded: frozenset[str]) -> pl.Expr
     return expr
 
 
-def _email_parts(source: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(local part, domain) around the first '@', each null when empty or without an '@':
-    one split, cheaper than a regular expression per part."""
-    parts = source.cast(pl.String).str.splitn("@", 2)
-    local, domain = parts.struct.field("field_0"), parts.struct.field("field_1")
-    has_at = domain.is_not_null()
-    return (
-        pl.when(has_at & (local.str.len_bytes() > 0)).then(local),
-        pl.when(domain.str.len_bytes() > 0).then(domain),
-    )
+def _email_local(source: pl.Expr) -> pl.Expr:
+    """The part before the first '@', null when it is empty or there is no '@': one
+    regular expression (a split, a null test and a length test cost three times as much)."""
+    return source.cast(pl.String).str.extract(r"^([^@]+)@", 1)
 
 
 def _transformed(frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str]) -> pl.Series:
@@ -176,9 +170,10 @@ def _expression(fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
         expr = first.replace(nickname_lookup())
     elif t in ("email_first", "email_last"):
         # 'tyler.allen@x.com' -> tyler / allen: a name for records that carry only an email.
-        local, _ = _email_parts(source)
-        parts = local.str.replace_all(r"\d+", "").str.extract_groups(
-            r"^([a-z]{2,})[._-]([a-z]{2,})$"
+        parts = (
+            _email_local(source)
+            .str.replace_all(r"\d+", "")
+            .str.extract_groups(r"^([a-z]{2,})[._-]([a-z]{2,})$")
         )
         expr = parts.struct.field("1" if t == "email_first" else "2")
     elif t == "email_base":
