@@ -329,7 +329,7 @@ def score(
     comparator.cutoffs = similarity_cutoffs(spec.comparisons, spec.vetoes)
     gamma = comparator.gamma(spec.comparisons, left, right)
 
-    def fitted_model() -> tuple[FSModel | None, Patterns]:
+    def fitted_model() -> tuple[FSModel, Patterns]:
         found = patterns(gamma)
         if model is not None:
             return model, found
