@@ -20,6 +20,7 @@ from rapidfuzz.distance import JaroWinkler
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from pipeline.dedupe.compare import hashed_keys
 from pipeline.dedupe.spec import CannotLink
 
 
@@ -38,10 +39,6 @@ class ClusterReport:
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
     return connected_components(graph, directed=False)[1].astype(np.int64)
-
-
-def _hashed(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    return values.hash(seed=7).to_numpy(), values.is_not_null().to_numpy()
 
 
 class CannotLinkChecker:
@@ -113,12 +110,12 @@ class CannotLinkChecker:
         conflict = np.zeros(len(a), dtype=bool)
         for rule, values, names, equal in self.typed:
             # Equality on 64-bit hashes; a value missing on either side: no conflict.
-            key, present = _hashed(values)
+            key, present = hashed_keys(values)
             differ = present[a] & present[b] & (key[a] != key[b])
             named = names.is_not_null().to_numpy()
             differ &= named[a] & named[b]
             if equal is not None:
-                key, present = _hashed(equal)
+                key, present = hashed_keys(equal)
                 differ &= ~(present[a] & present[b] & (key[a] == key[b]))
             idx = np.flatnonzero(differ)
             if len(idx):

@@ -31,6 +31,12 @@ _SCORERS = {
 _DISTANCES = frozenset({"levenshtein", "osa"})
 
 
+def hashed_keys(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(a 64-bit hash per row, whether the row has a value): equality keys without the
+    unique-and-join an encoding costs (a collision is a 2^-64 chance per pair)."""
+    return values.hash(seed=7).to_numpy(), values.is_not_null().to_numpy()
+
+
 @dataclass
 class EncodedColumn:
     """Integer codes per row (-1 for null) and the distinct values they stand for."""
@@ -127,17 +133,12 @@ class Comparator:
 
     def keys(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """(a key per row, whether the row has a value) for equality tests only: the codes
-        when the column is encoded anyway, else a 64-bit hash of the value, without the
-        unique-and-join an encoding costs (a collision is a 2^-64 chance per pair)."""
+        when the column is encoded anyway, else `hashed_keys`."""
         if column in self._encoded:
             codes = self._encoded[column].codes
             return codes, codes >= 0
         if column not in self._hashed:
-            values = self.frame[column]
-            self._hashed[column] = (
-                values.hash(seed=7).to_numpy(),
-                values.is_not_null().to_numpy(),
-            )
+            self._hashed[column] = hashed_keys(self.frame[column])
         return self._hashed[column]
 
     def value_counts(self, column: str) -> np.ndarray:
@@ -274,25 +275,17 @@ class Comparator:
                     workers=-1,
                 )
                 return self._spread(out, differ, scores, starts, order)
-            first = enc.values[unique // size]
-            second = enc.values[unique % size]
-            if scorer == "token_set":
-                scores = process.cpdist(
-                    first,
-                    second,
-                    scorer=fuzz.token_set_ratio,
-                    score_cutoff=None if cutoff is None else cutoff * 100,
-                    workers=-1,
-                )
-                scores = scores / np.float32(100.0)
-            else:
-                scores = process.cpdist(
-                    first,
-                    second,
-                    scorer=_SCORERS[scorer],
-                    score_cutoff=cutoff,
-                    workers=-1,
-                )
+            # token_set scores run 0-100; the spec's thresholds, like the other scorers, 0-1.
+            scale = 100 if scorer == "token_set" else 1
+            scores = process.cpdist(
+                enc.values[unique // size],
+                enc.values[unique % size],
+                scorer=fuzz.token_set_ratio if scorer == "token_set" else _SCORERS[scorer],
+                score_cutoff=None if cutoff is None else cutoff * scale,
+                workers=-1,
+            )
+            if scale != 1:
+                scores = scores / np.float32(scale)
             return self._spread(out, differ, scores, starts, order)
         return out
 

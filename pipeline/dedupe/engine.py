@@ -179,9 +179,10 @@ def fit_model(
     n_levels = [len(c.levels) + 1 for c in spec.comparisons]
     # EM and the prior need only how often each gamma pattern occurs: patterns once, then a
     # bincount per rule instead of copying and deduplicating millions of gamma rows.
-    distinct, pattern_of_pair, counts = gamma_patterns or patterns(gamma)
+    found = gamma_patterns or patterns(gamma)
     if n < spec.min_records_for_estimation and spec.default_parameters:
-        return _default_model(spec, (distinct, pattern_of_pair, counts), n)
+        return _default_model(spec, found, n)
+    distinct, pattern_of_pair, counts = found
     sample = min(spec.u_sample_pairs, max(n * (n - 1) // 2, 1))
     left, right = _random_pairs(n, sample, seed)
     u = level_frequencies(comparator.gamma(spec.comparisons, left, right), n_levels)

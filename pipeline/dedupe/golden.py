@@ -127,8 +127,8 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
         entity_ids = entities["entity_id"]
     entity = entity_ids.rank("dense").to_numpy().astype(np.int64) - 1
     sizes = np.bincount(entity, minlength=1)
-    single = np.flatnonzero(sizes[entity] == 1)
-    multi = np.flatnonzero(sizes[entity] > 1)
+    is_single = sizes[entity] == 1
+    multi = np.flatnonzero(~is_single)
     # Gathers from a column in many chunks (parquet row groups) are 5-10x slower than from
     # one: each column is made contiguous just before its gather, one at a time.
     ids = frame[id_col].rechunk()
@@ -175,12 +175,12 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
     members = order.group_by("__entity", maintain_order=True).agg(pl.col(id_col).sort())
     first = row_array[starts]
     # Singletons' own values: one filter of the (chunked) input, cheap for every column.
-    is_single = pl.Series(sizes[entity] == 1)
-    singles = frame.select(fields).filter(is_single)
-    single_ids = ids.filter(is_single)
+    single_rows = pl.Series(is_single)
+    singles = frame.select(fields).filter(single_rows)
+    single_ids = ids.filter(single_rows)
     columns: list[pl.Series] = [
-        pl.concat([entity_ids.filter(is_single), entity_ids.gather(first)]).alias("entity_id"),
-        pl.Series(np.concatenate([np.ones(len(single), dtype=np.uint32), record_count])).alias(
+        pl.concat([entity_ids.filter(single_rows), entity_ids.gather(first)]).alias("entity_id"),
+        pl.Series(np.concatenate([np.ones(len(single_ids), dtype=np.uint32), record_count])).alias(
             "record_count"
         ),
         pl.concat(
