@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from pipeline.__main__ import main
 from pipeline.dedupe import dedupe, match_incremental
@@ -458,6 +459,21 @@ def test_column_with_no_values_at_all_does_not_break_clustering(people):
     frame = people[0].with_columns(pl.lit(None, pl.String).alias("email_canonical"))
     result = dedupe(frame)
     assert result.entities.height == frame.height
+
+
+def test_lazy_source_without_work_gives_the_same_resolution(people, resolved, tmp_path):
+    people[0].write_parquet(tmp_path / "leads.parquet")
+    lazy = dedupe(pl.scan_parquet(tmp_path / "leads.parquet"), keep_work=False)
+    assert_frame_equal(lazy.entities, resolved.entities)
+    assert_frame_equal(lazy.pairs, resolved.pairs)
+    assert_frame_equal(lazy.golden, resolved.golden)
+    assert lazy.work.is_empty() and not resolved.work.is_empty()
+
+
+def test_lazy_source_without_an_id_column_names_its_columns(people, tmp_path):
+    people[0].drop("lead_id").write_parquet(tmp_path / "leads.parquet")
+    with pytest.raises(ValueError, match=r"no id column 'lead_id' \(columns: .*job_title"):
+        dedupe(pl.scan_parquet(tmp_path / "leads.parquet"))
 
 
 def test_duplicated_or_missing_ids_are_refused_with_the_column_named(people):

@@ -8,6 +8,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from pipeline.dedupe import entities
 from pipeline.dedupe.blocking import candidate_pairs
@@ -289,6 +290,36 @@ def test_golden_records_keep_singletons_and_merged_entities_apart_and_complete()
     assert rows[7]["member_ids"] == ["a", "c"] and rows[7]["record_count"] == 2
     assert rows[9]["title"] == "t3" and rows[9]["title__source"] == "d"  # e has no title
     assert rows[9]["email__source"] == "e"  # default most_frequent: a tie, the most recent
+
+
+def test_golden_records_from_a_lazy_source_equal_those_from_memory(tmp_path):
+    frame = pl.DataFrame(
+        {
+            "id": ["a", "b", "c", "d", "e"],
+            "email": ["a@x.com", None, "c@x.com", "d@x.com", "e@x.com"],
+            "title": ["t1", "t2", "t3", "t3", None],
+            "name": ["Al", "Bo", "Cy", "Di", "Ed"],
+            "source": ["s.csv", "hubspot.csv", "s.csv", "s.csv", "s.csv"],
+            "created_at": [datetime(2024, 1, d) for d in range(1, 6)],
+        }
+    )
+    frame.write_parquet(tmp_path / "leads.parquet")
+    lazy = pl.scan_parquet(tmp_path / "leads.parquet")
+    spec = _golden_spec(source_column="source", fields={"name": "longest"})
+    aligned = pl.DataFrame({"id": frame["id"], "entity_id": [7, 3, 7, 9, 9]})
+    assert_frame_equal(golden_records(lazy, aligned, spec), golden_records(frame, aligned, spec))
+    # Entities in another order than the source's rows: joined, with the same result.
+    shuffled = aligned.reverse()
+    assert_frame_equal(golden_records(lazy, shuffled, spec), golden_records(frame, shuffled, spec))
+
+
+def test_compared_columns_are_what_matching_reads_after_blocking():
+    spec = load_spec("leads")
+    compared, matching = spec.compared_columns(), spec.matching_columns()
+    assert compared < matching
+    assert "first_initial" in matching - compared  # a blocking key only
+    assert {"email_canonical", "person_tokens", "is_role_email"} <= compared
+    assert matching - set(spec.fingerprints) <= spec.input_columns()
 
 
 def test_entity_ids_are_stable_and_merges_and_splits_are_recorded():

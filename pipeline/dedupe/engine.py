@@ -53,9 +53,11 @@ def _quiet(_: str) -> None:
     pass
 
 
-def _check_ids(frame: pl.DataFrame, id_col: str) -> None:
+def _check_ids(frame: pl.DataFrame, id_col: str, columns: list[str] | None = None) -> None:
+    """`columns`: all of the input's, when `frame` holds only some of them."""
     if id_col not in frame.columns:
-        raise ValueError(f"input has no id column {id_col!r} (columns: {', '.join(frame.columns)})")
+        names = ", ".join(columns or frame.columns)
+        raise ValueError(f"input has no id column {id_col!r} (columns: {names})")
     if frame[id_col].null_count():
         raise ValueError(f"id column {id_col!r} has {frame[id_col].null_count()} empty value(s)")
     # 64-bit hashes first (a third of the cost of counting distinct strings); only a table
@@ -65,6 +67,15 @@ def _check_ids(frame: pl.DataFrame, id_col: str) -> None:
     duplicated = frame.height - frame[id_col].n_unique()
     if duplicated:
         raise ValueError(f"id column {id_col!r} has {duplicated} duplicated value(s)")
+
+
+def _read(source: pl.DataFrame | pl.LazyFrame, wanted: set[str]) -> pl.DataFrame:
+    """The `wanted` columns the source has, in its order; a LazyFrame reads only those."""
+    names = source.collect_schema().names()
+    chosen = [c for c in names if c in wanted]
+    if isinstance(source, pl.LazyFrame):
+        return source.select(chosen).collect()
+    return source.select(chosen)
 
 
 def _random_pairs(n: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -167,14 +178,14 @@ def fit_model(
     right_pairs: np.ndarray,
     spec: MatchSpec,
     seed: int = 7,
-    blocks: pl.DataFrame | None = None,
+    training: list[np.ndarray] | None = None,
     gamma_patterns: Patterns | None = None,
 ) -> FSModel:
     """u from random record pairs (nearly all non-matches); m by EM, one round per blocking
     rule over the pairs that rule found, leaving out the comparisons the rule forces to agree
     (otherwise a rule blocking on names teaches EM that matches always share a name); then
-    the prior over all candidate pairs with m and u fixed. `gamma_patterns`: `patterns(gamma)`
-    when the caller has it."""
+    the prior over all candidate pairs with m and u fixed. `training`: `training_pairs`
+    when the caller has it; `gamma_patterns`: `patterns(gamma)` likewise."""
     n = comparator.frame.height
     n_levels = [len(c.levels) + 1 for c in spec.comparisons]
     # EM and the prior need only how often each gamma pattern occurs: patterns once, then a
@@ -189,16 +200,11 @@ def fit_model(
     u = _exact_u_from_frequencies(comparator, spec, u)
     estimates: list[list[np.ndarray]] = [[] for _ in spec.comparisons]
     iterations, converged = 0, True
-    if blocks is None:
-        blocks = block_ids(comparator.frame, spec.blocking)
-    for rule_index, block in enumerate(_training_blocks(blocks, spec)):
-        # Every candidate pair the rule's keys agree on (not only those it found first: a
-        # pair first found by another rule would otherwise never agree on that rule's keys).
-        # Train only on small blocks: a key shared by many records (a switchboard number, a
-        # common name) mostly pairs different people who agree on everything organisational,
-        # and would teach EM that matches often disagree on names.
-        on_left = block[left_pairs]
-        rows = (on_left != 0) & (on_left == block[right_pairs])
+    if training is None:
+        training = training_pairs(
+            block_ids(comparator.frame, spec.blocking), spec, left_pairs, right_pairs
+        )
+    for rule_index, rows in enumerate(training):
         if rows.sum() < 50:
             continue
         keep = [k for k in range(len(n_levels)) if k not in _blocked_comparisons(spec, rule_index)]
@@ -225,19 +231,30 @@ def fit_model(
     return model
 
 
-def _training_blocks(blocks: pl.DataFrame, spec: MatchSpec) -> list[np.ndarray]:
-    """Per blocking rule, the block id per row (from `block_ids`), 0 where a key is missing
-    or the block holds more than `em_max_block_size` rows. A hash collision could only add a
-    training pair from another block."""
-    rules = range(len(spec.blocking))
-    sized = blocks.select(
-        pl.when(pl.col(f"_size{rank}") <= spec.em_max_block_size)
-        .then(pl.col(f"_block{rank}") | 1)
-        .otherwise(0)
-        .alias(f"b{rank}")
-        for rank in rules
-    )
-    return [sized[f"b{rank}"].to_numpy() for rank in rules]
+def training_pairs(
+    blocks: pl.DataFrame, spec: MatchSpec, left: np.ndarray, right: np.ndarray
+) -> list[np.ndarray]:
+    """Per blocking rule, which candidate pairs EM trains on: every pair the rule's keys
+    agree on (not only those it found first: a pair first found by another rule would
+    otherwise never agree on that rule's keys), in blocks of at most `em_max_block_size`
+    rows. A key shared by many records (a switchboard number, a common name) mostly pairs
+    different people who agree on everything organisational, and would teach EM that
+    matches often disagree on names. A hash collision could only add a pair from another
+    block. One mask per rule (2 MB at 1M rows) instead of holding `blocks` (110 MB)."""
+    out = []
+    for rank in range(len(spec.blocking)):
+        block = (
+            blocks.select(
+                pl.when(pl.col(f"_size{rank}") <= spec.em_max_block_size)
+                .then(pl.col(f"_block{rank}") | 1)
+                .otherwise(0)
+            )
+            .to_series()
+            .to_numpy()
+        )
+        on_left = block[left]
+        out.append((on_left != 0) & (on_left == block[right]))
+    return out
 
 
 def tf_tables(
@@ -318,11 +335,11 @@ def score(
     left: np.ndarray,
     right: np.ndarray,
     tables: dict[str, pl.DataFrame] | None,
-    blocks: pl.DataFrame | None = None,
+    training: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, FSModel, np.ndarray]:
     """(gamma, per-field weights, probability, model, vetoed) for the given pairs; the model
-    is fitted on these pairs when none is given (`blocks`: the frame's `block_ids`, if
-    known; `tables`: term frequencies, None for those of the comparator's own frame).
+    is fitted on these pairs when none is given (`training`: `training_pairs`, if known;
+    `tables`: term frequencies, None for those of the comparator's own frame).
 
     Every pair is checked against the vetoes, however unlikely: clustering keeps vetoed
     pairs apart, so a veto on a pair the model already rejects still stops a chain
@@ -336,7 +353,7 @@ def score(
             return model, found
         sibling = comparator.sibling()
         return fit_model(
-            sibling, gamma, left, right, spec, blocks=blocks, gamma_patterns=found
+            sibling, gamma, left, right, spec, training=training, gamma_patterns=found
         ), found
 
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -442,18 +459,25 @@ def pairs_frame(
 
 
 def dedupe(
-    frame: pl.DataFrame,
+    source: pl.DataFrame | pl.LazyFrame,
     spec: str | Path | MatchSpec = "leads",
     id_column: str | None = None,
     threshold: float | None = None,
     previous_entities: pl.DataFrame | None = None,
     model: FSModel | None = None,
     progress: Progress | None = None,
+    keep_work: bool = True,
 ) -> DedupeResult:
-    """Resolve every row of `frame` to an entity.
+    """Resolve every row of `source` to an entity.
 
+    A LazyFrame (`pl.scan_parquet(path)`) is read twice, each time only the columns needed:
+    the spec's for matching, then, once clustering is done, the golden fields. The whole
+    table is never in memory (at 1M normalized leads: 0.9 GB less peak).
     `previous_entities` (id, entity_id) from the last run keeps entity ids stable and yields
     merge / split events; `model` skips estimation and scores with known parameters.
+    `keep_work=False` leaves `DedupeResult.work` (every fingerprint, for the
+    `lead_fingerprints` asset and for explaining pairs) empty, and lets the engine drop
+    each column once it is done with it: 0.8 GB less at the end of a 1M-row run.
     """
     say = progress or _quiet
     spec = load_spec(spec)
@@ -461,7 +485,6 @@ def dedupe(
         spec = spec.model_copy(update={"id_column": id_column})
     threshold = threshold if threshold is not None else spec.threshold
     id_col = spec.id_column
-    _check_ids(frame, id_col)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -471,45 +494,55 @@ def dedupe(
         timings[name] = round(now - clock, 3)
         clock = now
 
-    say(f"fingerprinting {frame.height:,} records")
     # Only the columns the spec uses: adding a column to a frame of several chunks rechunks
     # every column (650 MB for the 46 columns of a 1M-row normalized table).
-    needed = spec.input_columns()
-    work = add_fingerprints(frame.select(c for c in frame.columns if c in needed), spec)
+    matching = _read(source, spec.input_columns())
+    _check_ids(matching, id_col, source.collect_schema().names())
+    n, ids = matching.height, matching[id_col]
+    lap("read")
+    say(f"fingerprinting {n:,} records")
+    work = add_fingerprints(matching, spec)
+    del matching
+    if not keep_work:
+        # Intermediate fingerprints and the raw columns they were made from (~180 MB at 1M).
+        used = spec.matching_columns()
+        work = work.select(c for c in work.columns if c in used)
     lap("fingerprints")
     say("blocking")
     blocks = block_ids(work, spec.blocking)
     pairs, block_report = candidate_pairs(work, spec.blocking, blocks=blocks)
     left = pairs["l"].to_numpy().astype(np.int64)
     right = pairs["r"].to_numpy().astype(np.int64)
+    training = training_pairs(blocks, spec, left, right) if model is None else None
+    del blocks
+    if not keep_work:  # the keys only blocking reads (phonetic codes, initials, city)
+        used = spec.compared_columns()
+        work = work.select(c for c in work.columns if c in used)
     lap("blocking")
     say(f"comparing {len(left):,} candidate pairs")
     comparator = Comparator(work)
-    gamma, weights, prob, model, vetoed = score(spec, model, comparator, left, right, None, blocks)
-    del comparator, blocks  # its encodings (Python strings of every fuzzy-compared value) are done
+    gamma, weights, prob, model, vetoed = score(
+        spec, model, comparator, left, right, None, training
+    )
+    del comparator, training  # its encodings (Python strings of fuzzy-compared values) are done
     lap("comparison_and_scoring")
     say("clustering")
     checker = CannotLinkChecker(work, spec.cannot_link)
     # A vetoed pair is kept apart by the clustering too, not only denied its own link.
     apart = (left[vetoed], right[vetoed])
     labels, cluster_report = cluster(
-        frame.height, left, right, prob, threshold, spec.max_cluster_size, checker, say, apart
+        n, left, right, prob, threshold, spec.max_cluster_size, checker, say, apart
     )
     del checker, apart, vetoed  # the guards' string copies of names and emails
+    if not keep_work:
+        work = pl.DataFrame()
     lap("clustering")
-    # The scored-pairs table first, so the arrays behind it are freed before golden records.
-    scored = pairs_frame(
-        frame[id_col], spec, left, right, gamma, weights, prob, pairs["rule"].to_numpy()
-    )
-    del gamma, weights, pairs, left, right, prob
-    lap("pairs_table")
     # Entity ids (a hash per new entity, in Python) are made beside the golden records
     # (polars), which group on the clustering labels and take their ids after.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        named = pool.submit(entity_ids_by_label, frame[id_col], labels, previous_entities)
-        by_label = golden_records(
-            frame, pl.DataFrame({id_col: frame[id_col], "entity_id": labels}), spec
-        )
+        named = pool.submit(entity_ids_by_label, ids, labels, previous_entities)
+        # A LazyFrame is read again here, one golden field at a time.
+        by_label = golden_records(source, pl.DataFrame({id_col: ids, "entity_id": labels}), spec)
         entities, events, assigned = named.result()
     # The labels swapped for the ids in place: a join would copy all 45 golden columns
     # (~300 MB at 1M rows; the golden columns keep the input's chunks, which a join unifies).
@@ -519,7 +552,12 @@ def dedupe(
         )
     )
     lap("entities_and_golden")
-    say(f"{golden.height:,} entities from {frame.height:,} records")
+    # The scored-pairs table last: its strings take twice the arrays' memory (110 MB more
+    # at 1M rows), and golden records are the peak.
+    scored = pairs_frame(ids, spec, left, right, gamma, weights, prob, pairs["rule"].to_numpy())
+    del gamma, weights, pairs, left, right, prob
+    lap("pairs_table")
+    say(f"{golden.height:,} entities from {n:,} records")
     return DedupeResult(
         entities=entities,
         pairs=scored,

@@ -106,32 +106,59 @@ def _survivors(
         return dict(zip(fields, pool.map(survivor, fields), strict=True))
 
 
-def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
+def _reader(frame: pl.DataFrame | pl.LazyFrame):
+    """(read a column, compute expressions over the rows): from memory, or from a lazy
+    source one column at a time, so a table's golden fields never all sit in memory."""
+    if isinstance(frame, pl.DataFrame):
+        return (lambda name: frame[name]), frame.select
+    lazy = frame
+
+    def column(name: str) -> pl.Series:
+        return lazy.select(name).collect().to_series()
+
+    def select(exprs: list[pl.Expr]) -> pl.DataFrame:
+        # Streaming: the string columns the features are computed from are read in batches.
+        return lazy.select(exprs).collect(engine="streaming")
+
+    return column, select
+
+
+def golden_records(
+    frame: pl.DataFrame | pl.LazyFrame, entities: pl.DataFrame, spec: MatchSpec
+) -> pl.DataFrame:
     """entity_id, record_count, member ids, then each golden field and its `__source` id.
 
     Only narrow frames of integers are sorted and grouped: each field's surviving row is the
     smallest rank key per entity, and the output is one gather per field from the input
-    (sorting and filtering copies of every golden column cost ~1 GB at 1M rows).
+    (sorting and filtering copies of every golden column cost ~1 GB at 1M rows). A
+    LazyFrame whose rows are the entities' (as `dedupe` passes it) is read one field at a
+    time: at 1M rows the fields alone are 0.4 GB.
     Singletons come first, in input order, then merged entities in entity id order.
     """
     id_col = spec.id_column
     surv = spec.survivorship
-    fields = [f for f in spec.golden_fields if f in frame.columns]
+    names = frame.collect_schema().names()
+    fields = [f for f in spec.golden_fields if f in names]
     rules = {f: surv.rule_for(f) for f in fields}
-    recency = surv.recency_column if surv.recency_column in frame.columns else None
-    if not (entities.height == frame.height and entities[id_col].equals(frame[id_col])):
-        # dedupe() passes the entities in the frame's row order; other callers are joined.
+    recency = surv.recency_column if surv.recency_column in names else None
+    column, select = _reader(frame)
+    # Gathers from a column in many chunks (parquet row groups) are 5-10x slower than from
+    # one: each column is made contiguous just before its gather, one at a time.
+    ids = column(id_col).rechunk()
+    if entities.height == ids.len() and entities[id_col].equals(ids):
+        entity_ids = entities["entity_id"]
+    else:
+        # Rows not in the entities' order (incremental batches): joined, in memory.
+        if isinstance(frame, pl.LazyFrame):
+            frame = frame.collect()
         frame = frame.join(entities.select(id_col, "entity_id"), on=id_col, how="inner")
         entity_ids = frame["entity_id"]
-    else:
-        entity_ids = entities["entity_id"]
+        column, select = _reader(frame)
+        ids = frame[id_col].rechunk()
     entity = entity_ids.rank("dense").to_numpy().astype(np.int64) - 1
     sizes = np.bincount(entity, minlength=1)
     is_single = sizes[entity] == 1
     multi = np.flatnonzero(~is_single)
-    # Gathers from a column in many chunks (parquet row groups) are 5-10x slower than from
-    # one: each column is made contiguous just before its gather, one at a time.
-    ids = frame[id_col].rechunk()
 
     # Rows of merged entities in (entity, most recent first, id) order.
     by = {"__row": multi, "__entity": entity[multi], id_col: ids.gather(multi)}
@@ -139,7 +166,7 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
     if recency:
         # A record with no date is not the most recent one: nulls sort as the smallest value
         # (polars' nulls_last made this sort four times slower).
-        when = frame[recency].gather(multi)
+        when = column(recency).gather(multi)
         if when.dtype.is_temporal() or when.dtype.is_integer():
             when = when.to_physical().cast(pl.Int64).fill_null(np.iinfo(np.int64).min)
         elif when.dtype.is_float():
@@ -158,7 +185,7 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
     if any(r.rule == "source_priority" for r in rules.values()):
         features.append(_source_rank(spec).alias("__source_rank"))
     keyed = (
-        frame.select(features)
+        select(features)
         .rechunk()  # numbers: a cheap copy, and gathers from one chunk are several times faster
         .gather(rows)
         .with_columns(order["__entity"], pl.int_range(pl.len(), dtype=pl.Int64).alias("__pos"))
@@ -174,9 +201,8 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
     del keyed
     members = order.group_by("__entity", maintain_order=True).agg(pl.col(id_col).sort())
     first = row_array[starts]
-    # Singletons' own values: one filter of the (chunked) input, cheap for every column.
+    # Singletons' own values: one filter of the (chunked) input column, cheap.
     single_rows = pl.Series(is_single)
-    singles = frame.select(fields).filter(single_rows)
     single_ids = ids.filter(single_rows)
     columns: list[pl.Series] = [
         pl.concat([entity_ids.filter(single_rows), entity_ids.gather(first)]).alias("entity_id"),
@@ -189,7 +215,9 @@ def golden_records(frame: pl.DataFrame, entities: pl.DataFrame, spec: MatchSpec)
     ]
     for field in fields:
         won = winner[field]
-        value = pl.concat([singles[field], frame[field].rechunk().gather(won)])
+        values = column(field)
+        value = pl.concat([values.filter(single_rows), values.rechunk().gather(won)])
+        del values
         source = pl.concat([single_ids, ids.gather(won)])
         columns.append(value.alias(field))
         columns.append(

@@ -266,14 +266,25 @@ class MatchSpec(_Strict):
 
     def input_columns(self) -> set[str]:
         """Columns the data must have (derived fingerprints excluded)."""
-        cols = {self.id_column}
+        cols = self.matching_columns()
         for fp in self.fingerprints.values():
             cols.update(fp.source)
             if fp.fallback:
                 cols.add(fp.fallback)
+        return cols - set(self.fingerprints)
+
+    def matching_columns(self) -> set[str]:
+        """Columns blocking, comparisons, vetoes and cannot-link rules read, fingerprints
+        included: all matching needs once the fingerprints are made."""
+        cols = self.compared_columns()
         for rule in self.blocking:
             cols.update(rule.keys)
             cols.update(rule.sort_by or [])
+        return cols
+
+    def compared_columns(self) -> set[str]:
+        """Columns read once candidate pairs are found: by comparisons, vetoes, cannot-link."""
+        cols = {self.id_column}
         for comp in self.comparisons:
             cols.add(comp.column)
             cols.update(lv.column for lv in comp.levels if lv.column)
@@ -285,7 +296,7 @@ class MatchSpec(_Strict):
                 cols.add(cl.unless_equal)
             if cl.exclude_when_true:
                 cols.add(cl.exclude_when_true)
-        return cols - set(self.fingerprints)
+        return cols
 
 
 class SpecError(ValueError):
