@@ -16,7 +16,7 @@ from pipeline.webhooks import cli as webhooks_cli
 def run_dedupe(args: argparse.Namespace) -> int:
     from pipeline.dedupe import SpecError, dedupe, load_spec
     from pipeline.dedupe.explain import explain_pair
-    from pipeline.dedupe.prepare import prepare_leads, read_table
+    from pipeline.dedupe.prepare import prepared_source
 
     started = time.perf_counter()
 
@@ -26,16 +26,24 @@ def run_dedupe(args: argparse.Namespace) -> int:
     try:
         spec = load_spec(args.spec)
         progress(f"reading {args.input}")
-        frame, id_col = prepare_leads(read_table(args.input), spec, args.id_column, args.input.name)
-        result = dedupe(frame, spec, id_column=id_col, threshold=args.threshold, progress=progress)
+        source, id_col = prepared_source(args.input, spec, args.id_column)
+        result = dedupe(
+            source,
+            spec,
+            id_column=id_col,
+            threshold=args.threshold,
+            progress=progress,
+            keep_work=bool(args.explain),  # explaining a pair needs the fingerprints
+        )
     except (SpecError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result.entities.write_parquet(args.out)
-    merged = frame.height - result.golden.height
+    records = result.entities.height
+    merged = records - result.golden.height
     progress(
-        f"wrote {args.out}: {frame.height:,} records -> {result.golden.height:,} entities "
+        f"wrote {args.out}: {records:,} records -> {result.golden.height:,} entities "
         f"({merged:,} duplicates merged)"
     )
     if args.explain:

@@ -437,6 +437,16 @@ def test_cli_dedupes_a_csv_end_to_end(tmp_path, capsys):
     assert "entities" in captured.err and "p0-0 vs p1-0" in captured.out
 
 
+def test_cli_scans_a_normalized_parquet_file_and_still_explains(people, resolved, tmp_path, capsys):
+    source = tmp_path / "normalized.parquet"
+    people[0].write_parquet(source)
+    out = tmp_path / "entities.parquet"
+    assert main(["dedupe", str(source), "--out", str(out)]) == 0
+    assert_frame_equal(pl.read_parquet(out), resolved.entities.select("lead_id", "entity_id"))
+    assert main(["dedupe", str(source), "--out", str(out), "--explain", "p0-0", "p1-0"]) == 0
+    assert "p0-0 vs p1-0" in capsys.readouterr().out
+
+
 def test_cli_reports_bad_input_clearly(tmp_path, capsys):
     assert (
         main(["dedupe", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o.parquet")]) == 2

@@ -61,6 +61,22 @@ def prepare_leads(
     return normalized.rename({"lead_id": id_col}) if id_col != "lead_id" else normalized, id_col
 
 
+def prepared_source(
+    path: Path, spec: MatchSpec, id_column: str | None
+) -> tuple[pl.DataFrame | pl.LazyFrame, str]:
+    """(the table to dedupe, its id column). A parquet file that already has the spec's
+    columns and the id column is scanned, not read: the engine then reads only the columns
+    it needs, when it needs them (at 1M normalized leads, 0.9 GB less memory). Anything
+    else is read and prepared in memory (`prepare_leads`)."""
+    if path.exists() and path.suffix.lower() == ".parquet":
+        lazy = pl.scan_parquet(path)
+        names = set(lazy.collect_schema().names())
+        id_col = id_column or spec.id_column
+        if id_col in names and spec.input_columns() - {spec.id_column} <= names:
+            return lazy, id_col
+    return prepare_leads(read_table(path), spec, id_column, path.name)
+
+
 def latest_per_id(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:
     """One row per id, the last one (a re-ingested lead counts once, as it was last read).
     The table itself when no id repeats: `unique` copies every column even then (0.7 GB
