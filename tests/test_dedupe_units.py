@@ -12,10 +12,16 @@ from polars.testing import assert_frame_equal
 
 from pipeline.dedupe import entities
 from pipeline.dedupe.blocking import candidate_pairs
-from pipeline.dedupe.compare import NULL_LEVEL, Comparator, similarity_cutoffs
+from pipeline.dedupe.compare import (
+    NULL_LEVEL,
+    Comparator,
+    hashed_columns,
+    hashed_keys,
+    similarity_cutoffs,
+)
 from pipeline.dedupe.entities import assign_entity_ids, new_entity_id, new_entity_ids
 from pipeline.dedupe.fingerprints import add_fingerprints
-from pipeline.dedupe.golden import golden_records
+from pipeline.dedupe.golden import _dense_codes, golden_records
 from pipeline.dedupe.model import fit_em
 from pipeline.dedupe.prepare import latest_per_id
 from pipeline.dedupe.spec import (
@@ -395,6 +401,30 @@ def test_value_frequencies_agree_whether_a_column_is_hashed_or_encoded():
         )
         assert sorted(comparator.value_counts("phone")) == [1, 3]
     assert "phone" not in hashed._encoded  # exact-only columns are never encoded
+
+
+def test_hashes_made_for_several_columns_at_once_are_the_comparators_own():
+    frame = pl.DataFrame({"phone": ["+1555", None, "+1555"], "domain": ["a.com", "b.com", None]})
+    together = hashed_columns(frame, ["phone", "domain"])
+    for column in ("phone", "domain"):
+        for mine, its in zip(together[column], hashed_keys(frame[column]), strict=True):
+            np.testing.assert_array_equal(mine, its)
+
+
+def test_equality_columns_are_never_compared_by_similarity():
+    spec = load_spec("leads")
+    equal = spec.equality_columns()
+    assert {"phone_e164", "email_base", "org_key", "phone_extension"} <= equal
+    # Fuzzy levels, similarity vetoes, swapped names, cannot-link and flags need the strings.
+    assert not {"email_canonical", "company_key", "first_key", "person_tokens"} & equal
+    assert not {"is_role_email", "is_free_email", "lead_id"} & equal
+    assert equal <= spec.compared_columns()
+
+
+def test_golden_entity_codes_keep_dense_labels_and_rank_anything_else():
+    assert _dense_codes(pl.Series([2, 0, 1, 0])).tolist() == [2, 0, 1, 0]
+    assert _dense_codes(pl.Series([7, 3, 7, 9])).tolist() == [1, 0, 1, 2]  # a gap: ranked
+    assert _dense_codes(pl.Series(["E2", "E1", "E2"])).tolist() == [1, 0, 1]
 
 
 def test_vectorized_entity_ids_are_the_same_sha1_ids_as_one_at_a_time():

@@ -37,6 +37,17 @@ def hashed_keys(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     return values.hash(seed=7).to_numpy(), values.is_not_null().to_numpy()
 
 
+def hashed_columns(
+    frame: pl.DataFrame, columns: list[str]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """`hashed_keys` of several columns in one select (polars hashes them in parallel)."""
+    keyed = frame.select(
+        *(pl.col(c).hash(seed=7).alias(f"hash:{c}") for c in columns),
+        *(pl.col(c).is_not_null().alias(f"present:{c}") for c in columns),
+    )
+    return {c: (keyed[f"hash:{c}"].to_numpy(), keyed[f"present:{c}"].to_numpy()) for c in columns}
+
+
 @dataclass
 class EncodedColumn:
     """Integer codes per row (-1 for null) and the distinct values they stand for."""

@@ -3,6 +3,7 @@ golden records, for a whole table or for a new batch against existing entities."
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ import polars as pl
 
 from pipeline.dedupe.blocking import block_ids, candidate_pairs
 from pipeline.dedupe.cluster import CannotLinkChecker, cluster
-from pipeline.dedupe.compare import Comparator, similarity_cutoffs
+from pipeline.dedupe.compare import Comparator, hashed_columns, similarity_cutoffs
 from pipeline.dedupe.entities import EVENT_SCHEMA, assign_entity_ids, entity_ids_by_label
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import golden_records
@@ -241,20 +242,23 @@ def training_pairs(
     different people who agree on everything organisational, and would teach EM that
     matches often disagree on names. A hash collision could only add a pair from another
     block. One mask per rule (2 MB at 1M rows) instead of holding `blocks` (110 MB)."""
-    out = []
-    for rank in range(len(spec.blocking)):
-        block = (
-            blocks.select(
-                pl.when(pl.col(f"_size{rank}") <= spec.em_max_block_size)
-                .then(pl.col(f"_block{rank}") | 1)
-                .otherwise(0)
-            )
-            .to_series()
-            .to_numpy()
-        )
+    rules = range(len(spec.blocking))
+    sized = blocks.select(  # one select: polars computes the rules in parallel
+        pl.when(pl.col(f"_size{rank}") <= spec.em_max_block_size)
+        .then(pl.col(f"_block{rank}") | 1)
+        .otherwise(0)
+        .alias(f"b{rank}")
+        for rank in rules
+    )
+
+    def agree(rank: int) -> np.ndarray:
+        block = sized[f"b{rank}"].to_numpy()
         on_left = block[left]
-        out.append((on_left != 0) & (on_left == block[right]))
-    return out
+        return (on_left != 0) & (on_left == block[right])
+
+    # numpy's gathers release the GIL: 0.08 s instead of 0.2 s at 1M rows in two threads.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(agree, rules))
 
 
 def tf_tables(
@@ -515,12 +519,19 @@ def dedupe(
     right = pairs["r"].to_numpy().astype(np.int64)
     training = training_pairs(blocks, spec, left, right) if model is None else None
     del blocks
-    if not keep_work:  # the keys only blocking reads (phonetic codes, initials, city)
-        used = spec.compared_columns()
+    hashed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if not keep_work:
+        # Done with: the keys only blocking reads (phonetic codes, initials, city), and the
+        # strings of columns only ever tested for equality, now 64-bit hashes (9 bytes a
+        # row instead of 16 and more: 200 MB less at 1M rows).
+        equal = sorted(spec.equality_columns() & set(work.columns))
+        hashed = hashed_columns(work, equal)
+        used = spec.compared_columns() - set(equal)
         work = work.select(c for c in work.columns if c in used)
     lap("blocking")
     say(f"comparing {len(left):,} candidate pairs")
-    comparator = Comparator(work)
+    comparator = Comparator(work, _hashed=hashed)
+    del hashed
     gamma, weights, prob, model, vetoed = score(
         spec, model, comparator, left, right, None, training
     )

@@ -106,6 +106,16 @@ def _survivors(
         return dict(zip(fields, pool.map(survivor, fields), strict=True))
 
 
+def _dense_codes(entity_ids: pl.Series) -> np.ndarray:
+    """0..k-1 per row in the order of the entity ids. Clustering's labels are that already
+    (a check of 2 ms instead of a 0.15 s rank at 1M rows)."""
+    if entity_ids.dtype.is_integer() and entity_ids.len() and not entity_ids.null_count():
+        labels = entity_ids.to_numpy().astype(np.int64, copy=False)
+        if labels.min() == 0 and np.bincount(labels).all():
+            return labels
+    return entity_ids.rank("dense").to_numpy().astype(np.int64) - 1
+
+
 def _reader(frame: pl.DataFrame | pl.LazyFrame):
     """(read a column, compute expressions over the rows): from memory, or from a lazy
     source one column at a time, so a table's golden fields never all sit in memory."""
@@ -155,7 +165,7 @@ def golden_records(
         entity_ids = frame["entity_id"]
         column, select = _reader(frame)
         ids = frame[id_col].rechunk()
-    entity = entity_ids.rank("dense").to_numpy().astype(np.int64) - 1
+    entity = _dense_codes(entity_ids)
     sizes = np.bincount(entity, minlength=1)
     is_single = sizes[entity] == 1
     multi = np.flatnonzero(~is_single)
@@ -213,16 +223,18 @@ def golden_records(
             [single_ids.to_frame().select(pl.concat_list(id_col)).to_series(), members[id_col]]
         ).alias("member_ids"),
     ]
-    for field in fields:
+
+    def golden_field(field: str) -> tuple[pl.Series, pl.Series]:
         won = winner[field]
         values = column(field)
         value = pl.concat([values.filter(single_rows), values.rechunk().gather(won)])
         del values
         source = pl.concat([single_ids, ids.gather(won)])
-        columns.append(value.alias(field))
-        columns.append(
-            pl.select(pl.when(value.is_not_null()).then(source))
-            .to_series()
-            .alias(f"{field}{SOURCE_SUFFIX}")
-        )
+        source = pl.select(pl.when(value.is_not_null()).then(source)).to_series()
+        return value.alias(field), source.alias(f"{field}{SOURCE_SUFFIX}")
+
+    # Two fields at a time: reads, filters and gathers release the GIL.
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        for value, source in pool.map(golden_field, fields):
+            columns.extend((value, source))
     return pl.DataFrame(columns)

@@ -282,6 +282,29 @@ class MatchSpec(_Strict):
             cols.update(rule.sort_by or [])
         return cols
 
+    def equality_columns(self) -> set[str]:
+        """Compared columns only ever tested for equality (exact levels, `differs` vetoes,
+        their `same` and `unless_equal` keys): a 64-bit hash can stand in for each value."""
+        other: set[str] = {self.id_column}
+        for comp in self.comparisons:
+            for level in comp.levels:
+                if level.type != "exact":
+                    other.add(level.column or comp.column)
+                    if level.type == "swapped":
+                        other.add(comp.column)
+        for veto in self.vetoes:
+            if veto.type != "differs":
+                other.add(veto.column)
+            other.update(veto.similar_columns)
+            other.update(veto.unless_swapped or [])
+            flags = (veto.exclude_when_true, veto.only_when_true, veto.unless_equal_excluding)
+            other.update(c for c in flags if c)
+        for cl in self.cannot_link:
+            other.update(c for c in (cl.column, cl.unless_similar, cl.unless_equal) if c)
+            if cl.exclude_when_true:
+                other.add(cl.exclude_when_true)
+        return self.compared_columns() - other
+
     def compared_columns(self) -> set[str]:
         """Columns read once candidate pairs are found: by comparisons, vetoes, cannot-link."""
         cols = {self.id_column}
