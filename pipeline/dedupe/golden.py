@@ -4,7 +4,9 @@ id of the source record every golden value came from."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -59,51 +61,55 @@ def _rank_key(field: str, rule: FieldSurvivorship, keyed: pl.DataFrame, n_source
     return (tier * (bound + 1) + primary) * n + pl.col("__pos")
 
 
-def _value_counts(
-    keyed: pl.DataFrame,
-    fields: list[str],
-    rules: dict[str, FieldSurvivorship],
-    counted: np.ndarray,
-) -> list[pl.Series]:
-    """Per most-frequent field, how many rows of the entity hold each row's value
+def _value_count(keyed: pl.DataFrame, field: str, counted: np.ndarray) -> pl.Series:
+    """How many rows of the entity hold each row's value of a most-frequent field
     (`__freq_<field>`). Counted only on `counted` rows (entities of three or more): in an
     entity of two, both rows count the same whether their values agree or not, so the
     tie-breakers decide anyway; a constant 1 stands for them."""
-    frequent = [f for f in fields if rules[f].rule == "most_frequent"]
-    rows = np.flatnonzero(counted)
-    sub = keyed.select("__entity", *[f"__hash_{f}" for f in frequent])[rows]
-    counts = sub.select(
-        pl.len().over("__entity", f"__hash_{f}").cast(pl.Int64).alias(f) for f in frequent
+    sub = keyed.select("__entity", f"__hash_{field}")[counted]
+    freq = np.ones(keyed.height, dtype=np.int64)
+    freq[counted] = sub.select(pl.len().over("__entity", f"__hash_{field}")).to_series()
+    return pl.Series(f"__freq_{field}", freq)
+
+
+@dataclass
+class _MergedRows:
+    """The rows of merged entities in (entity, most recent first, id) order: each entity a
+    run from `starts`, so its smallest rank key is a reduceat."""
+
+    rows: pl.Series  # input row of each
+    entity: pl.Series  # entity code of each (sorted)
+    starts: np.ndarray
+    counted: np.ndarray  # positions in entities of three or more rows
+
+    @property
+    def row_array(self) -> np.ndarray:
+        return self.rows.to_numpy()
+
+
+def _survivor(
+    values: pl.DataFrame, field: str, rule: FieldSurvivorship, merged: _MergedRows, spec: MatchSpec
+) -> np.ndarray:
+    """The input row of each merged entity's surviving `field` value. `values`: the field and
+    the columns its rule reads, for every input row."""
+    if not len(merged.starts):
+        return merged.starts
+    exprs = _features(field, rule)
+    if rule.rule == "source_priority":
+        exprs.append(_source_rank(spec).alias("__source_rank"))
+    keyed = (
+        # Numbers per input row: no string column is copied or sorted; rechunked cheaply, as
+        # gathers from one chunk are several times faster.
+        values.select(exprs)
+        .rechunk()
+        .gather(merged.rows)
+        .with_columns(merged.entity, pl.int_range(pl.len(), dtype=pl.Int64).alias("__pos"))
     )
-    out = []
-    for field in frequent:
-        freq = np.ones(keyed.height, dtype=np.int64)
-        freq[rows] = counts[field].to_numpy()
-        out.append(pl.Series(f"__freq_{field}", freq))
-    return out
-
-
-def _survivors(
-    keyed: pl.DataFrame,
-    fields: list[str],
-    rules: dict[str, FieldSurvivorship],
-    starts: np.ndarray,
-    rows: np.ndarray,
-    n_sources: int,
-) -> dict[str, np.ndarray]:
-    """Per field, the input row of each merged entity's surviving value. Rows are sorted by
-    entity, so each entity is a run from `starts` and its smallest key a reduceat. One
-    field's keys at a time (in threads): 21 Int64 columns at once cost ~120 MB more."""
-    n = max(keyed.height, 1)
-
-    def survivor(field: str) -> np.ndarray:
-        if not len(starts):
-            return starts
-        key = keyed.select(_rank_key(field, rules[field], keyed, n_sources)).to_series()
-        return rows[np.minimum.reduceat(key.to_numpy(), starts) % n]
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return dict(zip(fields, pool.map(survivor, fields), strict=True))
+    if rule.rule == "most_frequent":
+        keyed = keyed.with_columns(_value_count(keyed, field, merged.counted))
+    n_sources = len(spec.survivorship.source_priority)
+    key = keyed.select(_rank_key(field, rule, keyed, n_sources)).to_series().to_numpy()
+    return merged.row_array[np.minimum.reduceat(key, merged.starts) % max(keyed.height, 1)]
 
 
 def _dense_codes(entity_ids: pl.Series) -> np.ndarray:
@@ -116,21 +122,13 @@ def _dense_codes(entity_ids: pl.Series) -> np.ndarray:
     return entity_ids.rank("dense").to_numpy().astype(np.int64) - 1
 
 
-def _reader(frame: pl.DataFrame | pl.LazyFrame):
-    """(read a column, compute expressions over the rows): from memory, or from a lazy
-    source one column at a time, so a table's golden fields never all sit in memory."""
+def _reader(frame: pl.DataFrame | pl.LazyFrame) -> Callable[[list[str]], pl.DataFrame]:
+    """Columns by name: from memory, or read from a lazy source when asked for, so the
+    golden fields never all sit in memory (0.4 GB at 1M rows)."""
     if isinstance(frame, pl.DataFrame):
-        return (lambda name: frame[name]), frame.select
+        return frame.select
     lazy = frame
-
-    def column(name: str) -> pl.Series:
-        return lazy.select(name).collect().to_series()
-
-    def select(exprs: list[pl.Expr]) -> pl.DataFrame:
-        # Streaming: the string columns the features are computed from are read in batches.
-        return lazy.select(exprs).collect(engine="streaming")
-
-    return column, select
+    return lambda names: lazy.select(names).collect()
 
 
 def golden_records(
@@ -151,10 +149,10 @@ def golden_records(
     fields = [f for f in spec.golden_fields if f in names]
     rules = {f: surv.rule_for(f) for f in fields}
     recency = surv.recency_column if surv.recency_column in names else None
-    column, select = _reader(frame)
+    read = _reader(frame)
     # Gathers from a column in many chunks (parquet row groups) are 5-10x slower than from
     # one: each column is made contiguous just before its gather, one at a time.
-    ids = column(id_col).rechunk()
+    ids = read([id_col]).to_series().rechunk()
     if entities.height == ids.len() and entities[id_col].equals(ids):
         entity_ids = entities["entity_id"]
     else:
@@ -163,7 +161,7 @@ def golden_records(
             frame = frame.collect()
         frame = frame.join(entities.select(id_col, "entity_id"), on=id_col, how="inner")
         entity_ids = frame["entity_id"]
-        column, select = _reader(frame)
+        read = _reader(frame)
         ids = frame[id_col].rechunk()
     entity = _dense_codes(entity_ids)
     sizes = np.bincount(entity, minlength=1)
@@ -176,7 +174,7 @@ def golden_records(
     if recency:
         # A record with no date is not the most recent one: nulls sort as the smallest value
         # (polars' nulls_last made this sort four times slower).
-        when = column(recency).gather(multi)
+        when = read([recency]).to_series().gather(multi)
         if when.dtype.is_temporal() or when.dtype.is_integer():
             when = when.to_physical().cast(pl.Int64).fill_null(np.iinfo(np.int64).min)
         elif when.dtype.is_float():
@@ -189,26 +187,16 @@ def golden_records(
         descending=[False, *([True] if recency else []), False],
         nulls_last=nulls_last,
     )
-    rows = order["__row"]
-    row_array = rows.to_numpy()
-    features = [e for f in fields for e in _features(f, rules[f])]
-    if any(r.rule == "source_priority" for r in rules.values()):
-        features.append(_source_rank(spec).alias("__source_rank"))
-    keyed = (
-        select(features)
-        .rechunk()  # numbers: a cheap copy, and gathers from one chunk are several times faster
-        .gather(rows)
-        .with_columns(order["__entity"], pl.int_range(pl.len(), dtype=pl.Int64).alias("__pos"))
-    )
-    counts = _value_counts(keyed, fields, rules, sizes[entity[row_array]] >= 3)
-    keyed = keyed.drop(c for c in keyed.columns if c.startswith("__hash_")).with_columns(counts)
-    del counts
-    n_sources = len(surv.source_priority)
     sorted_entity = order["__entity"].to_numpy()
     starts = np.flatnonzero(np.diff(sorted_entity, prepend=-1) != 0)
     record_count = np.diff(np.append(starts, len(sorted_entity))).astype(np.uint32)
-    winner = _survivors(keyed, fields, rules, starts, row_array, n_sources)
-    del keyed
+    merged = _MergedRows(
+        rows=order["__row"],
+        entity=order["__entity"],
+        starts=starts,
+        counted=np.flatnonzero(sizes[sorted_entity] >= 3),
+    )
+    row_array = merged.row_array
     members = order.group_by("__entity", maintain_order=True).agg(pl.col(id_col).sort())
     first = row_array[starts]
     # Singletons' own values: one filter of the (chunked) input column, cheap.
@@ -225,10 +213,17 @@ def golden_records(
     ]
 
     def golden_field(field: str) -> tuple[pl.Series, pl.Series]:
-        won = winner[field]
-        values = column(field)
-        value = pl.concat([values.filter(single_rows), values.rechunk().gather(won)])
+        """Read once (the field and what its rule ranks by), ranked, gathered, let go."""
+        rule = rules[field]
+        wanted = [field, rule.prefer_true]
+        if rule.rule == "source_priority":
+            wanted.append(surv.source_column or "source_file")
+        values = read(list(dict.fromkeys(c for c in wanted if c)))
+        won = _survivor(values, field, rule, merged, spec)
+        column = values[field]
         del values
+        value = pl.concat([column.filter(single_rows), column.rechunk().gather(won)])
+        del column
         source = pl.concat([single_ids, ids.gather(won)])
         source = pl.select(pl.when(value.is_not_null()).then(source)).to_series()
         return value.alias(field), source.alias(f"{field}{SOURCE_SUFFIX}")
