@@ -478,6 +478,10 @@ def test_lazy_source_without_work_gives_the_same_resolution(people, resolved, tm
     assert_frame_equal(lazy.pairs, resolved.pairs)
     assert_frame_equal(lazy.golden, resolved.golden)
     assert lazy.work.is_empty() and not resolved.work.is_empty()
+    columns = people[0].columns
+    in_memory = dedupe(people[0], keep_work=False)
+    assert_frame_equal(in_memory.golden, resolved.golden)
+    assert people[0].columns == columns  # the caller's table is left whole
 
 
 def test_lazy_source_without_an_id_column_names_its_columns(people, tmp_path):

@@ -7,6 +7,10 @@ ids and golden records. No Dagster here: it runs from a script, a notebook or th
     result.entities   # id_column, entity_id
     result.pairs      # scored candidate pairs with per-field levels and match_probability
     result.golden     # one golden record per entity
+
+    # A table on disk, for the least memory: only the columns needed are read, when needed,
+    # and the fingerprint table (`result.work`, for explaining pairs) is not kept.
+    result = dedupe(pl.scan_parquet("normalized.parquet"), keep_work=False)
 """
 
 from pipeline.dedupe.engine import DedupeResult, dedupe, match_incremental
