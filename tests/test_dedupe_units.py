@@ -347,6 +347,19 @@ def test_entity_ids_are_stable_and_merges_and_splits_are_recorded():
     assert events.filter(pl.col("event") == "split")["other_entity_id"].to_list() == [before["a"]]
 
 
+def test_a_split_part_seeded_by_the_record_that_named_the_old_entity_gets_a_salted_id():
+    ids = pl.Series("id", ["a", "b", "c"])
+    first, _ = assign_entity_ids(ids, np.array([0, 0, 0]))
+    named_by_a = new_entity_id("a")
+    assert set(first["entity_id"]) == {named_by_a}
+    # a leaves; b and c (the larger part) keep the id, and a's new id, seeded by "a" again,
+    # must not repeat it.
+    split, _ = assign_entity_ids(ids, np.array([1, 0, 0]), first)
+    by_id = dict(split.iter_rows())
+    assert by_id["b"] == by_id["c"] == named_by_a
+    assert by_id["a"] == new_entity_id("a#1")
+
+
 def test_nickname_groups_meet_across_languages_and_chains():
     from pipeline.dedupe.nicknames import nickname_lookup
 
