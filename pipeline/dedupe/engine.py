@@ -27,6 +27,7 @@ from pipeline.dedupe.model import (
     patterns,
     probability,
 )
+from pipeline.dedupe.sources import Source, read_columns
 from pipeline.dedupe.spec import MatchSpec, load_spec
 
 Progress = Callable[[str], None]
@@ -68,15 +69,6 @@ def _check_ids(frame: pl.DataFrame, id_col: str, columns: list[str] | None = Non
     duplicated = frame.height - frame[id_col].n_unique()
     if duplicated:
         raise ValueError(f"id column {id_col!r} has {duplicated} duplicated value(s)")
-
-
-def _read(source: pl.DataFrame | pl.LazyFrame, wanted: set[str]) -> pl.DataFrame:
-    """The `wanted` columns the source has, in its order; a LazyFrame reads only those."""
-    names = source.collect_schema().names()
-    chosen = [c for c in names if c in wanted]
-    if isinstance(source, pl.LazyFrame):
-        return source.select(chosen).collect()
-    return source.select(chosen)
 
 
 def _random_pairs(n: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -463,7 +455,7 @@ def pairs_frame(
 
 
 def dedupe(
-    source: pl.DataFrame | pl.LazyFrame,
+    source: Source,
     spec: str | Path | MatchSpec = "leads",
     id_column: str | None = None,
     threshold: float | None = None,
@@ -501,8 +493,10 @@ def dedupe(
 
     # Only the columns the spec uses: adding a column to a frame of several chunks rechunks
     # every column (650 MB for the 46 columns of a 1M-row normalized table).
-    matching = _read(source, spec.input_columns())
-    _check_ids(matching, id_col, source.collect_schema().names())
+    columns = source.collect_schema().names()
+    needed = spec.input_columns()
+    matching = read_columns(source, [c for c in columns if c in needed])
+    _check_ids(matching, id_col, columns)
     n, ids = matching.height, matching[id_col]
     lap("read")
     say(f"fingerprinting {n:,} records")

@@ -4,13 +4,14 @@ id of the source record every golden value came from."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import polars as pl
 
+from pipeline.dedupe.sources import Source, read_columns
 from pipeline.dedupe.spec import FieldSurvivorship, MatchSpec
 
 SOURCE_SUFFIX = "__source"
@@ -77,14 +78,10 @@ class _MergedRows:
     """The rows of merged entities in (entity, most recent first, id) order: each entity a
     run from `starts`, so its smallest rank key is a reduceat."""
 
-    rows: pl.Series  # input row of each
+    rows: np.ndarray  # input row of each
     entity: pl.Series  # entity code of each (sorted)
     starts: np.ndarray
     counted: np.ndarray  # positions in entities of three or more rows
-
-    @property
-    def row_array(self) -> np.ndarray:
-        return self.rows.to_numpy()
 
 
 def _survivor(
@@ -109,7 +106,7 @@ def _survivor(
         keyed = keyed.with_columns(_value_count(keyed, field, merged.counted))
     n_sources = len(spec.survivorship.source_priority)
     key = keyed.select(_rank_key(field, rule, keyed, n_sources)).to_series().to_numpy()
-    return merged.row_array[np.minimum.reduceat(key, merged.starts) % max(keyed.height, 1)]
+    return merged.rows[np.minimum.reduceat(key, merged.starts) % max(keyed.height, 1)]
 
 
 def _dense_codes(entity_ids: pl.Series) -> np.ndarray:
@@ -122,18 +119,7 @@ def _dense_codes(entity_ids: pl.Series) -> np.ndarray:
     return entity_ids.rank("dense").to_numpy().astype(np.int64) - 1
 
 
-def _reader(frame: pl.DataFrame | pl.LazyFrame) -> Callable[[list[str]], pl.DataFrame]:
-    """Columns by name: from memory, or read from a lazy source when asked for, so the
-    golden fields never all sit in memory (0.4 GB at 1M rows)."""
-    if isinstance(frame, pl.DataFrame):
-        return frame.select
-    lazy = frame
-    return lambda names: lazy.select(names).collect()
-
-
-def golden_records(
-    frame: pl.DataFrame | pl.LazyFrame, entities: pl.DataFrame, spec: MatchSpec
-) -> pl.DataFrame:
+def golden_records(frame: Source, entities: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
     """entity_id, record_count, member ids, then each golden field and its `__source` id.
 
     Only narrow frames of integers are sorted and grouped: each field's surviving row is the
@@ -149,7 +135,9 @@ def golden_records(
     fields = [f for f in spec.golden_fields if f in names]
     rules = {f: surv.rule_for(f) for f in fields}
     recency = surv.recency_column if surv.recency_column in names else None
-    read = _reader(frame)
+    # A lazy source is read when a column is asked for, so the golden fields never all sit
+    # in memory (0.4 GB at 1M rows).
+    read = partial(read_columns, frame)
     # Gathers from a column in many chunks (parquet row groups) are 5-10x slower than from
     # one: each column is made contiguous just before its gather, one at a time.
     ids = read([id_col]).to_series().rechunk()
@@ -161,7 +149,7 @@ def golden_records(
             frame = frame.collect()
         frame = frame.join(entities.select(id_col, "entity_id"), on=id_col, how="inner")
         entity_ids = frame["entity_id"]
-        read = _reader(frame)
+        read = partial(read_columns, frame)
         ids = frame[id_col].rechunk()
     entity = _dense_codes(entity_ids)
     sizes = np.bincount(entity, minlength=1)
@@ -191,14 +179,13 @@ def golden_records(
     starts = np.flatnonzero(np.diff(sorted_entity, prepend=-1) != 0)
     record_count = np.diff(np.append(starts, len(sorted_entity))).astype(np.uint32)
     merged = _MergedRows(
-        rows=order["__row"],
+        rows=order["__row"].to_numpy(),
         entity=order["__entity"],
         starts=starts,
         counted=np.flatnonzero(sizes[sorted_entity] >= 3),
     )
-    row_array = merged.row_array
     members = order.group_by("__entity", maintain_order=True).agg(pl.col(id_col).sort())
-    first = row_array[starts]
+    first = merged.rows[starts]
     # Singletons' own values: one filter of the (chunked) input column, cheap.
     single_rows = pl.Series(is_single)
     single_ids = ids.filter(single_rows)

@@ -129,6 +129,10 @@ class CannotLink(_Strict):
         default=None, description="No conflict where this column is equal (e.g. swapped names)."
     )
 
+    def columns(self) -> set[str]:
+        cols = {self.column, self.unless_similar, self.unless_equal, self.exclude_when_true}
+        return {c for c in cols if c}
+
 
 class Veto(_Strict):
     """Pairs that cannot be a match, whatever else agrees (colleagues share an office, a
@@ -299,10 +303,8 @@ class MatchSpec(_Strict):
             other.update(veto.unless_swapped or [])
             flags = (veto.exclude_when_true, veto.only_when_true, veto.unless_equal_excluding)
             other.update(c for c in flags if c)
-        for cl in self.cannot_link:
-            other.update(c for c in (cl.column, cl.unless_similar, cl.unless_equal) if c)
-            if cl.exclude_when_true:
-                other.add(cl.exclude_when_true)
+        for cl in self.cannot_link:  # read as strings by the checker
+            other.update(cl.columns())
         return self.compared_columns() - other
 
     def compared_columns(self) -> set[str]:
@@ -314,11 +316,7 @@ class MatchSpec(_Strict):
         for veto in self.vetoes:
             cols.update(veto.columns())
         for cl in self.cannot_link:
-            cols.update([cl.column, cl.unless_similar])
-            if cl.unless_equal:
-                cols.add(cl.unless_equal)
-            if cl.exclude_when_true:
-                cols.add(cl.exclude_when_true)
+            cols.update(cl.columns())
         return cols
 
 
