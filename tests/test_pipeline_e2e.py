@@ -11,8 +11,9 @@ import duckdb
 import polars as pl
 from dagster import DagsterInstance
 
+from assets.partitions import arrival_partition_key
 from pipeline.config import Settings
-from pipeline.definitions import build_definitions, dedupe_job, ingest_job
+from pipeline.definitions import build_definitions, dedupe_job, ingest_job, lead_source_from
 from pipeline.summary import summarize
 from tests.conftest import SAMPLE_DRIVE
 
@@ -47,10 +48,18 @@ def _drop_files(folder) -> None:
 
 
 def _run(settings: Settings, instance: DagsterInstance) -> None:
+    """Ingest every arrival day the source's files fall on (today for an empty folder), then
+    dedupe. Files copied in before midnight arrive on the day before: taking today's
+    partition alone read none of them when a run crossed midnight."""
     defs = build_definitions(settings)
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
-    for job in (ingest_job, dedupe_job):
-        kwargs = {"partition_key": day} if job is ingest_job else {}
+    days = {
+        arrival_partition_key(f.arrived_at)
+        for f in lead_source_from(settings).list_files(None, None)
+    }
+    runs = [(ingest_job, {"partition_key": day}) for day in sorted(days)]
+    if not days:
+        runs.append((ingest_job, {"partition_key": datetime.now(UTC).strftime("%Y-%m-%d")}))
+    for job, kwargs in [*runs, (dedupe_job, {})]:
         result = defs.resolve_job_def(job.name).execute_in_process(instance=instance, **kwargs)
         assert result.success
         assert all(
