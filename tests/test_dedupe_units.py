@@ -101,6 +101,27 @@ def test_distance_cutoff_keeps_every_level_of_the_column():
     assert got == Comparator(frame).levels(comparison, left, right).tolist() == [0, 1, 2, 2]
 
 
+def test_distances_from_the_pairs_own_strings_equal_those_from_an_encoding():
+    # Without an encoding, a distance with a cutoff is computed on the pairs' strings,
+    # skipped where the lengths (in characters, not bytes) alone say it is too far.
+    rng = np.random.default_rng(3)
+    words = ["jose@x.es", "josé@x.es", "joes@x.es", "jo@x.es", "ana@y.io", "anna@y.io", None]
+    frame = pl.DataFrame({"v": rng.choice(np.array(words, dtype=object), 400)})
+    left, right = rng.integers(0, 400, 2000), rng.integers(0, 400, 2000)
+    comparison = Comparison(
+        name="c",
+        column="v",
+        levels=[Level(type="osa", max_distance=1), Level(type="levenshtein", max_distance=2)],
+    )
+    direct = Comparator(frame, cutoffs=similarity_cutoffs([comparison], []))
+    encoded = Comparator(frame, cutoffs=direct.cutoffs)
+    encoded.encoded("v")
+    got = direct.levels(comparison, left, right)
+    assert "v" not in direct._encoded
+    assert got.tolist() == encoded.levels(comparison, left, right).tolist()
+    assert set(got.tolist()) == {NULL_LEVEL, 0, 1, 2}
+
+
 def test_fingerprints_keep_a_multi_chunk_input_in_its_chunks():
     # Added in one chunk, a column would make the next query rechunk (copy) every column.
     part = pl.DataFrame(
