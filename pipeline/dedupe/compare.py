@@ -68,11 +68,6 @@ class EncodedColumn:
         """Length in characters of each distinct value."""
         return self.distinct.str.len_chars().to_numpy().astype(np.int64)
 
-    def frequencies(self) -> np.ndarray:
-        """Share of non-null rows holding each code's value."""
-        counts = np.bincount(self.codes[self.codes >= 0], minlength=len(self.distinct))
-        return counts / max(int(counts.sum()), 1)
-
     @classmethod
     def from_series(cls, series: pl.Series) -> EncodedColumn:
         text = series.cast(pl.String)
@@ -132,7 +127,7 @@ class Comparator:
     _similarities: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     _pairs: tuple[np.ndarray, np.ndarray] | None = None
     _hashed: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    _frequencies: dict[str, np.ndarray] = field(default_factory=dict)
+    _counts: dict[str, np.ndarray] = field(default_factory=dict)  # `row_counts`
     _lengths: dict[str, np.ndarray] = field(default_factory=dict)  # characters per row
     # (column, scorer) -> the lowest similarity any rule asks about (`similarity_cutoffs`):
     # rapidfuzz gives up early on pairs that cannot reach it, and reports them as 0.
@@ -153,31 +148,39 @@ class Comparator:
             self._hashed[column] = hashed_keys(self.frame[column])
         return self._hashed[column]
 
-    def value_counts(self, column: str) -> np.ndarray:
-        """How many rows hold each distinct (non-null) value, in no particular order."""
+    def row_counts(self, column: str) -> np.ndarray:
+        """Per row, how many rows hold its value (0 where it is null): from the codes when
+        the column is encoded anyway, else by counting hashes, so a column only ever
+        compared exactly (phones, organisation keys) is never encoded for it. Counted once
+        for both of their uses, EM's chance of agreement and term frequencies."""
+        if column not in self._counts:
+            self._counts[column] = self._row_counts(column)
+        return self._counts[column]
+
+    def _row_counts(self, column: str) -> np.ndarray:
         if column in self._encoded:
             codes = self._encoded[column].codes
-            return np.bincount(codes[codes >= 0])
+            by_code = np.append(np.bincount(codes[codes >= 0]), 0)  # code -1 (null) reads 0
+            return by_code[codes]
         key, present = self.keys(column)
-        return pl.Series(key[present]).value_counts()["count"].to_numpy()
+        counts = pl.Series(key).to_frame("k").select(pl.len().over("k")).to_series().to_numpy()
+        return np.where(present, counts, 0)
+
+    def agreement_chance(self, column: str) -> float | None:
+        """The chance that two random rows holding a value hold the same one: the sum over
+        values of c(c - 1), over n(n - 1). None with fewer than two values."""
+        counts = self.row_counts(column)
+        present = counts > 0
+        total = float(present.sum())
+        if total < 2:
+            return None
+        # Each row of a value held c times adds c - 1: c(c - 1) per value, exact in int64.
+        return float((counts[present] - 1).sum()) / (total * (total - 1))
 
     def row_frequencies(self, column: str) -> np.ndarray:
-        """Per row, the share of non-null rows holding its value (0 where it is null): from
-        the codes when the column is encoded anyway, else by counting hashes, so a column
-        only ever compared exactly (phones, organisation keys) is never encoded for it."""
-        if column not in self._frequencies:
-            self._frequencies[column] = self._row_frequencies(column)
-        return self._frequencies[column]
-
-    def _row_frequencies(self, column: str) -> np.ndarray:
-        if column in self._encoded:
-            enc = self._encoded[column]
-            by_code = np.append(enc.frequencies(), 0.0)  # code -1 (null) reads the 0
-            return by_code[enc.codes]
-        key, present = self.keys(column)
-        counts = pl.Series(key).to_frame("k").select(pl.len().over("k")).to_series()
-        total = max(int(present.sum()), 1)
-        return np.where(present, counts.to_numpy() / total, 0.0)
+        """Per row, the share of non-null rows holding its value (0 where it is null)."""
+        counts = self.row_counts(column)
+        return counts / max(int((counts > 0).sum()), 1)
 
     def _use_pairs(self, left: np.ndarray, right: np.ndarray) -> None:
         """Cached similarities belong to one pair set: drop them when the pairs change."""
@@ -193,6 +196,7 @@ class Comparator:
             _encoded=self._encoded,
             _hashed=self._hashed,
             _lengths=self._lengths,
+            _counts=self._counts,
             cutoffs=self.cutoffs,
         )
 
@@ -254,9 +258,11 @@ class Comparator:
     def _compute_similarity(
         self, column: str, scorer: str, left: np.ndarray, right: np.ndarray
     ) -> np.ndarray:
+        if column not in self._encoded and (
+            scorer in _DISTANCES or 2 * len(left) < self.frame.height
+        ):
+            return self._from_pair_strings(column, scorer, left, right)
         cutoff = self.cutoffs.get((column, scorer))
-        if scorer in _DISTANCES and cutoff is not None and column not in self._encoded:
-            return self._near_distances(column, scorer, int(cutoff), left, right)
         enc = self.encoded(column)
         cl, cr = enc.codes[left], enc.codes[right]
         present = (cl >= 0) & (cr >= 0)
@@ -307,32 +313,41 @@ class Comparator:
             return self._spread(out, differ, scores, starts, order)
         return out
 
-    def _near_distances(
-        self, column: str, scorer: str, cutoff: int, left: np.ndarray, right: np.ndarray
+    def _from_pair_strings(
+        self, column: str, scorer: str, left: np.ndarray, right: np.ndarray
     ) -> np.ndarray:
-        """An edit distance per pair, from the pairs' own strings, for the pairs whose values
-        differ in length by at most `cutoff` (the others are farther by length alone and
-        read `cutoff + 1`). For near-unique values (emails) an encoding costs a unique-and-
-        join of every row and a Python string per distinct value, and saves nothing: the
-        same two addresses seldom meet twice. At 1M leads: 0.6 s -> 0.2 s."""
+        """`_compute_similarity` from the pairs' own strings, with no encoding. An encoding
+        costs a unique-and-join of every row and a Python string per distinct value, and
+        pays off only when value combinations repeat over many pairs: not for near-unique
+        values (emails), nor for a few pairs of a column nothing else encodes (a veto's
+        exceptions). An edit distance with a cutoff is computed only where the lengths
+        differ by at most the cutoff: the other pairs are farther by length alone."""
         key, present = self.keys(column)
         both = present[left] & present[right]
-        out = np.where(both, np.float32(0.0), np.float32(np.nan))
+        distance = scorer in _DISTANCES
+        out = np.where(both, np.float32(0.0 if distance else 1.0), np.float32(np.nan))
         differ = np.flatnonzero(both & (key[left] != key[right]))
-        if column not in self._lengths:
-            self._lengths[column] = self.frame[column].str.len_chars().fill_null(0).to_numpy()
-        lengths = self._lengths[column].astype(np.int64, copy=False)
-        near = differ[np.abs(lengths[left[differ]] - lengths[right[differ]]) <= cutoff]
-        out[differ] = np.float32(cutoff + 1)
-        if len(near):
-            values = self.frame[column]
-            out[near] = process.cpdist(
-                values.gather(left[near]).to_list(),
-                values.gather(right[near]).to_list(),
-                scorer=_SCORERS[scorer],
+        cutoff = self.cutoffs.get((column, scorer))
+        scale = 100 if scorer == "token_set" else 1
+        if distance and cutoff is not None:
+            cutoff = int(cutoff)
+            out[differ] = np.float32(cutoff + 1)
+            if column not in self._lengths:
+                self._lengths[column] = self.frame[column].str.len_chars().fill_null(0).to_numpy()
+            lengths = self._lengths[column].astype(np.int64, copy=False)
+            differ = differ[np.abs(lengths[left[differ]] - lengths[right[differ]]) <= cutoff]
+        elif cutoff is not None:
+            cutoff = max(cutoff, 0.0) * scale
+        if len(differ):
+            values = self.frame[column].cast(pl.String)
+            scores = process.cpdist(
+                values.gather(left[differ]).to_list(),
+                values.gather(right[differ]).to_list(),
+                scorer=fuzz.token_set_ratio if scorer == "token_set" else _SCORERS[scorer],
                 score_cutoff=cutoff,
                 workers=-1,
             )
+            out[differ] = scores / np.float32(scale) if scale != 1 else scores
         return out
 
     @staticmethod
