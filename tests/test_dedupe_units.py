@@ -11,7 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pipeline.dedupe import entities
-from pipeline.dedupe.blocking import candidate_pairs
+from pipeline.dedupe.blocking import block_layouts, candidate_pairs
 from pipeline.dedupe.compare import (
     NULL_LEVEL,
     Comparator,
@@ -206,6 +206,47 @@ def test_huge_block_is_capped_to_a_sorted_neighbourhood():
     assert report.largest_block == {"phone": n}
     assert pairs.height == 3 * n - 6  # each record with its 3 nearest neighbours, not n^2 / 2
     assert pairs.filter((pl.col("r") - pl.col("l")) > 3).is_empty()
+
+
+def test_blocks_from_a_sort_pair_exactly_the_rows_sharing_a_key():
+    # Every pair within blocks up to the cap, none across blocks or with a missing key; a
+    # larger block gives its sorted neighbourhood only: checked against brute force.
+    rng = np.random.default_rng(5)
+    keys = rng.choice(
+        np.array(["a", "b", "c", "d", "e", None], dtype=object),
+        300,
+        p=[0.02, 0.03, 0.05, 0.2, 0.4, 0.3],
+    )
+    frame = pl.DataFrame(
+        {"k": keys.tolist(), "s": rng.permutation(300).astype(str).tolist()},
+        schema={"k": pl.String, "s": pl.String},
+    )
+    rule = BlockingRule(name="k", keys=["k"], max_block_size=20, window=2, sort_by=["s"])
+    pairs, report = candidate_pairs(frame, [rule])
+    found = set(pairs.select("l", "r").rows())
+    members = {k: [i for i in range(300) if keys[i] == k] for k in "abcde"}
+    small = {(i, j) for k in "abc" for i in members[k] for j in members[k] if i < j}
+    assert small <= found
+    for k in "de":  # capped: each member with its two nearest by `s`
+        ranked = sorted(members[k], key=lambda i: frame["s"][i])
+        near = {
+            tuple(sorted((a, b))) for n in (1, 2) for a, b in zip(ranked, ranked[n:], strict=False)
+        }
+        assert {p for p in found if keys[p[0]] == k} == near
+    assert all(keys[i] is not None and keys[i] == keys[j] for i, j in found)
+    assert report.capped_blocks == {"k": 2}
+    assert report.largest_block == {"k": len(members["e"])}
+    assert report.pairs_per_rule == {"k": len(found)}
+
+
+def test_em_trains_on_pairs_in_blocks_up_to_its_size_limit():
+    frame = pl.DataFrame({"k": ["a", "a", "b", "b", "b", None, "c"]})
+    layout = block_layouts(frame, [BlockingRule(name="k", keys=["k"])])[0]
+    assert sorted(layout.sizes.tolist()) == [1, 2, 3]
+    numbers = layout.blocks_up_to(frame.height, max_size=2)
+    assert numbers[0] == numbers[1] != 0  # block 'a' (two rows)
+    assert numbers[2:6].tolist() == [0, 0, 0, 0]  # 'b' is too large; no key
+    assert numbers[6] not in (0, numbers[0])
 
 
 def test_incremental_blocking_only_pairs_new_records():
