@@ -281,21 +281,19 @@ def tf_adjustments(
     out = np.zeros(gamma.shape, dtype=np.float32)
     if tables is None and comparator.frame.height < MIN_RECORDS_FOR_TF:
         return out
-    for k, comp in enumerate(spec.comparisons):
-        if not comp.tf_adjustment or comp.levels[0].type != "exact":
-            continue
-        if tables is not None and comp.name not in tables:
-            continue
+
+    def adjust(k: int) -> None:
+        comp = spec.comparisons[k]
         exact = gamma[:, k] == 0
         if not exact.any():
-            continue
+            return
         if tables is None:
             # Per row (from hashes unless the column is encoded anyway), then one gather.
             tf_by_row = comparator.row_frequencies(comp.column)
             rows = left[exact]
             adj = np.log2(model.u[k][0] / np.clip(tf_by_row[rows], 1e-9, 1))
             out[exact, k] = np.clip(adj, -TF_ADJUSTMENT_BOUND, TF_ADJUSTMENT_BOUND)
-            continue
+            return
         enc = comparator.encoded(comp.column)
         tf_by_code = (
             enc.distinct.alias("value")
@@ -308,6 +306,17 @@ def tf_adjustments(
         adj = np.log2(model.u[k][0] / np.clip(tf_by_code, 1e-9, 1))
         adj = np.clip(adj, -TF_ADJUSTMENT_BOUND, TF_ADJUSTMENT_BOUND).astype(np.float32)
         out[exact, k] = adj[enc.codes[left[exact]]]
+
+    adjusted = [
+        k
+        for k, comp in enumerate(spec.comparisons)
+        if comp.tf_adjustment
+        and comp.levels[0].type == "exact"
+        and (tables is None or comp.name in tables)
+    ]
+    # Comparisons in threads (numpy's masks and gathers release the GIL), each its own column.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(adjust, adjusted))
     return out
 
 
