@@ -390,6 +390,20 @@ def test_compared_columns_are_what_matching_reads_after_blocking():
     assert matching - set(spec.fingerprints) <= spec.input_columns()
 
 
+def test_fuzzy_columns_are_the_ones_the_comparator_encodes():
+    spec = load_spec("leads")
+    flags = {"is_role_email", "is_free_email"}
+    columns = {c: ["x", "y"] for c in spec.input_columns() - flags}
+    frame = add_fingerprints(pl.DataFrame({**columns, **{c: [False, False] for c in flags}}), spec)
+    comparator = Comparator(frame, cutoffs=similarity_cutoffs(spec.comparisons, spec.vetoes))
+    left, right = np.array([0]), np.array([1])
+    for comparison in spec.comparisons:
+        comparator.levels(comparison, left, right)
+    # Edit distances (the email level) come from the pairs' strings, never an encoding.
+    assert set(comparator._encoded) == set(spec.fuzzy_columns())
+    assert "email_canonical" not in spec.fuzzy_columns()
+
+
 def test_entity_ids_are_stable_and_merges_and_splits_are_recorded():
     ids = pl.Series("id", ["a", "b", "c", "d"])
     first, events = assign_entity_ids(ids, np.array([0, 0, 1, 2]))

@@ -138,6 +138,18 @@ class Comparator:
             self._encoded[column] = EncodedColumn.from_series(self.frame[column])
         return self._encoded[column]
 
+    def encode(self, columns: list[str]) -> None:
+        """Encode these columns now, in threads (unique-and-join releases the GIL), instead
+        of on first use."""
+        todo = [c for c in dict.fromkeys(columns) if c not in self._encoded]
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for column, enc in zip(
+                todo,
+                pool.map(lambda c: EncodedColumn.from_series(self.frame[c]), todo),
+                strict=True,
+            ):
+                self._encoded[column] = enc
+
     def keys(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """(a key per row, whether the row has a value) for equality tests only: the codes
         when the column is encoded anyway, else `hashed_keys`."""

@@ -161,6 +161,24 @@ def _default_model(spec: MatchSpec, gamma_patterns: Patterns, n: int) -> FSModel
     return model
 
 
+def estimates_parameters(spec: MatchSpec, n_records: int) -> bool:
+    """Whether m and u are fitted from the data, not the spec's typical ones (too few
+    records to go on)."""
+    return n_records >= spec.min_records_for_estimation or not spec.default_parameters
+
+
+def estimate_u(comparator: Comparator, spec: MatchSpec, seed: int = 7) -> list[np.ndarray]:
+    """u per comparison: level frequencies over random record pairs (nearly all
+    non-matches), exact agreement from value frequencies. Needs no candidate pair, so it
+    runs beside their comparison."""
+    n = comparator.frame.height
+    n_levels = [len(c.levels) + 1 for c in spec.comparisons]
+    sample = min(spec.u_sample_pairs, max(n * (n - 1) // 2, 1))
+    left, right = _random_pairs(n, sample, seed)
+    u = level_frequencies(comparator.gamma(spec.comparisons, left, right), n_levels)
+    return _exact_u_from_frequencies(comparator, spec, u)
+
+
 def fit_model(
     comparator: Comparator,
     gamma: np.ndarray,
@@ -170,24 +188,23 @@ def fit_model(
     seed: int = 7,
     training: list[np.ndarray] | None = None,
     gamma_patterns: Patterns | None = None,
+    u: list[np.ndarray] | None = None,
 ) -> FSModel:
     """u from random record pairs (nearly all non-matches); m by EM, one round per blocking
     rule over the pairs that rule found, leaving out the comparisons the rule forces to agree
     (otherwise a rule blocking on names teaches EM that matches always share a name); then
     the prior over all candidate pairs with m and u fixed. `training`: `training_pairs`
-    when the caller has it; `gamma_patterns`: `patterns(gamma)` likewise."""
+    when the caller has it; `gamma_patterns`: `patterns(gamma)` likewise; `u`:
+    `estimate_u(comparator, spec, seed)` likewise."""
     n = comparator.frame.height
     n_levels = [len(c.levels) + 1 for c in spec.comparisons]
     # EM and the prior need only how often each gamma pattern occurs: patterns once, then a
     # bincount per rule instead of copying and deduplicating millions of gamma rows.
     found = gamma_patterns or patterns(gamma)
-    if n < spec.min_records_for_estimation and spec.default_parameters:
+    if not estimates_parameters(spec, n):
         return _default_model(spec, found, n)
     distinct, pattern_of_pair, counts = found
-    sample = min(spec.u_sample_pairs, max(n * (n - 1) // 2, 1))
-    left, right = _random_pairs(n, sample, seed)
-    u = level_frequencies(comparator.gamma(spec.comparisons, left, right), n_levels)
-    u = _exact_u_from_frequencies(comparator, spec, u)
+    u = u if u is not None else estimate_u(comparator, spec, seed)
     estimates: list[list[np.ndarray]] = [[] for _ in spec.comparisons]
     iterations, converged = 0, True
     if training is None:
@@ -337,24 +354,36 @@ def score(
     pairs apart, so a veto on a pair the model already rejects still stops a chain
     joining the two (checking only pairs at p >= 0.5 cost 0.0013 cluster F1 at 1M)."""
     comparator.cutoffs = similarity_cutoffs(spec.comparisons, spec.vetoes)
-    gamma = comparator.gamma(spec.comparisons, left, right)
-
-    def fitted_model() -> tuple[FSModel, Patterns]:
-        found = patterns(gamma)
-        if model is not None:
-            return model, found
-        sibling = comparator.sibling()
-        return fit_model(
-            sibling, gamma, left, right, spec, training=training, gamma_patterns=found
-        ), found
-
+    estimating = model is None and estimates_parameters(spec, comparator.frame.height)
+    if estimating and 2 * len(left) >= comparator.frame.height:
+        # Made once, before the candidate pairs and the random pairs both use them.
+        comparator.encode(spec.fuzzy_columns())
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # The model is fitted beside the vetoes (both mostly numpy, polars and rapidfuzz,
-        # which release the GIL); its random pairs get their own similarity cache, the
-        # candidate pairs' is the vetoes'.
+        # u from random pairs beside the candidate pairs' comparison (polars, numpy and
+        # rapidfuzz release the GIL); the random pairs get their own similarity cache.
+        u = pool.submit(estimate_u, comparator.sibling(), spec) if estimating else None
+        gamma = comparator.gamma(spec.comparisons, left, right)
+
+        def fitted_model() -> tuple[FSModel, Patterns]:
+            found = patterns(gamma)
+            if model is not None:
+                return model, found
+            fitted = fit_model(
+                comparator.sibling(),
+                gamma,
+                left,
+                right,
+                spec,
+                training=training,
+                gamma_patterns=found,
+                u=u.result() if u is not None else None,
+            )
+            return fitted, found
+
+        # The model is fitted beside the vetoes; the candidate pairs' similarity cache is the
+        # vetoes'. Fitting counts the values of every exact level (`Comparator.row_counts`),
+        # which term frequencies read again below.
         fitting = pool.submit(fitted_model)
-        # Fitting counts the values of every exact level (`Comparator.row_counts`), which
-        # term frequencies read again below.
         vetoed = vetoed_pairs(comparator, spec, left, right)
         model, (distinct, pattern_of_pair, _) = fitting.result()
     # Weights per gamma pattern (a few thousand), then one row gather onto the pairs.

@@ -307,6 +307,19 @@ class MatchSpec(_Strict):
             other.update(cl.columns())
         return self.compared_columns() - other
 
+    def fuzzy_columns(self) -> list[str]:
+        """Columns comparison levels score by string similarity (Jaro, Jaro-Winkler, token
+        set, and both sides of a swap), which the comparator encodes: the candidate pairs
+        and EM's random pairs share the encodings."""
+        cols: dict[str, None] = {}
+        for comp in self.comparisons:
+            for level in comp.levels:
+                if level.type in ("jaro_winkler", "jaro", "token_set", "swapped"):
+                    cols[level.column or comp.column] = None
+                if level.type == "swapped":
+                    cols[comp.column] = None
+        return list(cols)
+
     def compared_columns(self) -> set[str]:
         """Columns read once candidate pairs are found: by comparisons, vetoes, cannot-link."""
         cols = {self.id_column}
