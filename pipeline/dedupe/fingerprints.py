@@ -47,6 +47,13 @@ def _folded(expr: pl.Expr) -> pl.Expr:
     return pl.when(text.str.len_chars() > 0).then(text)
 
 
+def _selected(frame: pl.DataFrame, exprs: list[pl.Expr]) -> pl.DataFrame:
+    """`frame.select(exprs)` through the lazy engine, which computes a subexpression once
+    where it repeats (a fold tested for emptiness and then kept, the email's parts behind
+    both names): the eager select computes it each time it occurs, twice the work."""
+    return frame.lazy().select(exprs).collect()
+
+
 def _map_distinct(series: pl.Series, fn) -> pl.Series:
     """Apply a Python function once per distinct value (names repeat a lot), not per row."""
     distinct = series.drop_nulls().unique()
@@ -98,10 +105,10 @@ def fingerprint_series(
             for c in fp.source
         ]
         joined = pl.concat_str(parts, separator=" ", ignore_nulls=True)
-        series = frame.select(pl.when(joined.str.len_bytes() > 0).then(joined)).to_series()
+        series = _selected(frame, [pl.when(joined.str.len_bytes() > 0).then(joined)]).to_series()
     if series is None:
         series = _transformed(frame, fp, folded)
-    return frame.select(_finished(pl.lit(series), fp, folded)).to_series().alias(series.name)
+    return _selected(frame, [_finished(pl.lit(series), fp, folded)]).to_series().alias(series.name)
 
 
 def _finished(expr: pl.Expr, fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
@@ -123,9 +130,9 @@ def _email_local(source: pl.Expr) -> pl.Expr:
 
 def _transformed(frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str]) -> pl.Series:
     if fp.transform == "metaphone":  # a Python function: once per distinct value
-        values = frame.select(_expression(fp, folded)).to_series()
+        values = _selected(frame, [_expression(fp, folded)]).to_series()
         return _map_distinct(values, _metaphone)
-    return frame.select(_expression(fp, folded)).to_series()
+    return _selected(frame, [_expression(fp, folded)]).to_series()
 
 
 def _expression(fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
@@ -229,9 +236,12 @@ def add_fingerprints(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
                 name: series
                 for name, series in zip(
                     plain,
-                    frame.select(
-                        _finished(_expression(fp, done), fp, done).alias(name)
-                        for name, fp in plain.items()
+                    _selected(
+                        frame,
+                        [
+                            _finished(_expression(fp, done), fp, done).alias(name)
+                            for name, fp in plain.items()
+                        ],
                     ),
                     strict=True,
                 )
