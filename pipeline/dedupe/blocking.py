@@ -1,5 +1,8 @@
-"""Candidate pairs: the union of several blocking rules, built with polars joins.
+"""Candidate pairs: the union of several blocking rules.
 
+Each rule's block ids (a 64-bit hash of its keys) are sorted once; the runs of the sort are
+the blocks, and every pair inside a block is generated from them in numpy (no join). The
+incremental path, which pairs a few new records with the blocks they fall in, joins instead.
 Huge blocks (a shared switchboard number, a common name at a big company) are not paired
 exhaustively: their members are sorted and each paired with its nearest neighbours, and the
 report says which rules were capped and how much.

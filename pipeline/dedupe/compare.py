@@ -1,8 +1,10 @@
 """Field-by-field comparison of candidate pairs into comparison levels (the gamma matrix).
 
-Strings are dictionary-encoded once, so exact agreement is an integer comparison, and fuzzy
-similarities run through rapidfuzz's batch `cpdist` on all cores, only for pairs whose values
-differ; there is no Python loop per pair.
+Columns compared by similarity are dictionary-encoded once, so each distinct pair of values
+is scored once through rapidfuzz's batch `cpdist` on all cores; columns only tested for
+equality are compared as 64-bit hashes; edit distances (near-unique values such as emails)
+are computed on the pairs' own strings, after a length filter. Only pairs whose values
+differ are scored, and there is no Python loop per pair.
 """
 
 from __future__ import annotations
