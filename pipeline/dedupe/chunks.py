@@ -23,8 +23,12 @@ def chunk_layout(frame: pl.DataFrame) -> list[tuple[int, int]]:
 
 
 def aligned(series: pl.Series, layout: list[tuple[int, int]]) -> pl.Series:
-    """`series` cut into the frame's chunks (zero-copy slices), to be added to it."""
-    if len(layout) < 2 or series.n_chunks() == len(layout):
+    """`series` cut into the frame's chunks (zero-copy slices), to be added to it. A series
+    already in chunks of those lengths is returned as it is (not only of that number: the
+    lazy engine may cut a result where the frame has no chunk boundary)."""
+    if [chunk.len() for chunk in series.get_chunks()] == [length for _, length in layout]:
         return series
     whole = series.rechunk()
+    if len(layout) < 2:
+        return whole
     return pl.concat([whole.slice(offset, length) for offset, length in layout], rechunk=False)
