@@ -107,8 +107,8 @@ def test_distances_from_the_pairs_own_strings_equal_those_from_an_encoding():
     # skipped where the lengths (in characters, not bytes) alone say it is too far.
     rng = np.random.default_rng(3)
     words = ["jose@x.es", "josé@x.es", "joes@x.es", "jo@x.es", "ana@y.io", "anna@y.io", None]
-    frame = pl.DataFrame({"v": rng.choice(np.array(words, dtype=object), 400)})
-    left, right = rng.integers(0, 400, 2000), rng.integers(0, 400, 2000)
+    frame = pl.DataFrame({"v": rng.choice(np.array(words, dtype=object), 1000)})
+    left, right = rng.integers(0, 1000, 2000), rng.integers(0, 1000, 2000)
     comparison = Comparison(
         name="c",
         column="v",
@@ -121,6 +121,14 @@ def test_distances_from_the_pairs_own_strings_equal_those_from_an_encoding():
     assert "v" not in direct._encoded
     assert got.tolist() == encoded.levels(comparison, left, right).tolist()
     assert set(got.tolist()) == {NULL_LEVEL, 0, 1, 2}
+    # Many pairs per row (EM's random pairs over a small table): encoded, each distinct
+    # combination scored once.
+    many = Comparator(frame.head(100), cutoffs=direct.cutoffs)
+    left, right = rng.integers(0, 100, 2000), rng.integers(0, 100, 2000)
+    assert many.levels(comparison, left, right).tolist() == (
+        direct.levels(comparison, left, right).tolist()
+    )
+    assert "v" in many._encoded and "v" not in direct._encoded
 
 
 def test_fingerprints_keep_a_multi_chunk_input_in_its_chunks():

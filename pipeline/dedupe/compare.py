@@ -272,9 +272,7 @@ class Comparator:
     def _compute_similarity(
         self, column: str, scorer: str, left: np.ndarray, right: np.ndarray
     ) -> np.ndarray:
-        if column not in self._encoded and (
-            scorer in _DISTANCES or 2 * len(left) < self.frame.height
-        ):
+        if column not in self._encoded and self._pairwise(scorer, len(left)):
             return self._from_pair_strings(column, scorer, left, right)
         cutoff = self.cutoffs.get((column, scorer))
         enc = self.encoded(column)
@@ -326,6 +324,18 @@ class Comparator:
                 scores = scores / np.float32(scale)
             return self._spread(out, differ, scores, starts, order)
         return out
+
+    def _pairwise(self, scorer: str, pairs: int) -> bool:
+        """Whether a column not yet encoded is cheaper compared from the pairs' strings: an
+        encoding costs about a row's worth of work per row, pairwise strings a pair's per
+        pair. Edit distances take strings only for the pairs of near lengths, so they stay
+        cheaper up to twice as many pairs as rows (1.76M email pairs over 1M leads); a
+        similarity takes them for every differing pair, and repeated combinations of values
+        are scored once only when encoded. With many pairs per row (EM's 500k random pairs
+        over FEBRL2's 5,000 records), the encoding wins: 0.75 s -> 1.0 s without it."""
+        if scorer in _DISTANCES:
+            return pairs <= 2 * self.frame.height
+        return 2 * pairs < self.frame.height
 
     def _from_pair_strings(
         self, column: str, scorer: str, left: np.ndarray, right: np.ndarray
