@@ -78,6 +78,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far (all its threads), in seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def say(message: str) -> None:
     """Progress line with a timestamp, flushed so it shows through subprocess pipes."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)

@@ -115,6 +115,7 @@ def summarize(
         "repeats": len(runs),
         "wall_s": walls,
         "wall_s_median": round(statistics.median(walls), 3),
+        "cpu_s": [r.get("cpu_s") for r in runs],
         "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
         "rss_after_load_mb": runs[0]["rss_after_load_mb"],
         "loadavg_1m": [r.get("loadavg_1m_at_start") for r in runs],
