@@ -57,9 +57,9 @@ def _selected(frame: pl.DataFrame, exprs: list[pl.Expr]) -> pl.DataFrame:
 def _map_distinct(series: pl.Series, fn) -> pl.Series:
     """Apply a Python function once per distinct value (names repeat a lot), not per row."""
     distinct = series.drop_nulls().unique()
-    mapped = pl.Series([fn(v) for v in distinct], dtype=pl.String)
-    lookup = dict(zip(distinct.to_list(), mapped.to_list(), strict=True))
-    return series.replace_strict(lookup, default=None, return_dtype=pl.String)
+    mapped = pl.Series([fn(v) for v in distinct.to_list()], dtype=pl.String)
+    # Old and new values as two series: no Python dict of them to build and convert back.
+    return series.replace_strict(distinct, mapped, default=None, return_dtype=pl.String)
 
 
 # Transforms whose output is in folded form already.
