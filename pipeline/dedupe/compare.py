@@ -18,7 +18,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, Jaro, JaroWinkler, Levenshtein
 
-from pipeline.dedupe.spec import Comparison, Level, Veto
+from pipeline.dedupe.spec import SIMILARITY_LEVELS, Comparison, Level, Veto
 
 NULL_LEVEL = -1
 CUTOFF_MARGIN = 1e-4
@@ -31,6 +31,24 @@ _SCORERS = {
     "osa": OSA.distance,
 }
 _DISTANCES = frozenset({"levenshtein", "osa"})
+
+
+def _scored(scorer: str, cutoff: float | None, first: object, second: object) -> np.ndarray:
+    """rapidfuzz's batch scores of the pairs (first[i], second[i]) on all cores: similarities
+    on the spec's 0-1 scale (token set's 0-100 scaled down), edit distances as counts. With
+    a `cutoff` (`similarity_cutoffs`), similarities below it read 0 and distances above it
+    cutoff + 1."""
+    scale = 100 if scorer == "token_set" else 1
+    if cutoff is not None:  # a whole edit count, or a similarity of at least 0
+        cutoff = int(cutoff) if scorer in _DISTANCES else max(cutoff, 0.0) * scale
+    scores = process.cpdist(
+        first,
+        second,
+        scorer=fuzz.token_set_ratio if scorer == "token_set" else _SCORERS[scorer],
+        score_cutoff=cutoff,
+        workers=-1,
+    )
+    return scores / np.float32(scale) if scale != 1 else scores
 
 
 def hashed_keys(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +123,7 @@ def similarity_cutoffs(
     for comparison in comparisons:
         for level in comparison.levels:
             column = level.column or comparison.column
-            if level.type in ("jaro_winkler", "jaro", "token_set"):
+            if level.type in SIMILARITY_LEVELS:
                 note(column, level.type, level.threshold)
             elif level.type in _DISTANCES and level.max_distance is not None:
                 key = (column, level.type)
@@ -238,11 +256,8 @@ class Comparator:
             size = len(eb.distinct)
             combo = ca[rows].astype(np.int64) * size + cb[rows]
             unique, inverse = np.unique(combo, return_inverse=True)
-            scores = process.cpdist(
-                ea.values[unique // size],
-                eb.values[unique % size],
-                scorer=JaroWinkler.normalized_similarity,
-                workers=-1,
+            scores = _scored(
+                "jaro_winkler", None, ea.values[unique // size], eb.values[unique % size]
             )
             out[rows] = scores[inverse]
         return out
@@ -295,33 +310,21 @@ class Comparator:
             starts[0] = True
             np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
             unique = ranked[starts]
-            if cutoff is not None:  # a whole edit count, or a similarity of at least 0
-                cutoff = int(cutoff) if scorer in _DISTANCES else max(cutoff, 0.0)
             if scorer in _DISTANCES and cutoff is not None:
                 # An edit distance is at least the difference in length: most pairs of
                 # different values are farther apart than the cutoff by length alone.
+                limit = int(cutoff)
                 lengths = enc.lengths()
-                near = np.abs(lengths[unique // size] - lengths[unique % size]) <= cutoff
-                scores = np.full(len(unique), cutoff + 1, dtype=np.float32)
-                scores[near] = process.cpdist(
+                near = np.abs(lengths[unique // size] - lengths[unique % size]) <= limit
+                scores = np.full(len(unique), limit + 1, dtype=np.float32)
+                scores[near] = _scored(
+                    scorer,
+                    cutoff,
                     enc.values[unique[near] // size],
                     enc.values[unique[near] % size],
-                    scorer=_SCORERS[scorer],
-                    score_cutoff=cutoff,
-                    workers=-1,
                 )
                 return self._spread(out, differ, scores, starts, order)
-            # token_set scores run 0-100; the spec's thresholds, like the other scorers, 0-1.
-            scale = 100 if scorer == "token_set" else 1
-            scores = process.cpdist(
-                enc.values[unique // size],
-                enc.values[unique % size],
-                scorer=fuzz.token_set_ratio if scorer == "token_set" else _SCORERS[scorer],
-                score_cutoff=None if cutoff is None else cutoff * scale,
-                workers=-1,
-            )
-            if scale != 1:
-                scores = scores / np.float32(scale)
+            scores = _scored(scorer, cutoff, enc.values[unique // size], enc.values[unique % size])
             return self._spread(out, differ, scores, starts, order)
         return out
 
@@ -352,26 +355,21 @@ class Comparator:
         out = np.where(both, np.float32(0.0 if distance else 1.0), np.float32(np.nan))
         differ = np.flatnonzero(both & (key[left] != key[right]))
         cutoff = self.cutoffs.get((column, scorer))
-        scale = 100 if scorer == "token_set" else 1
         if distance and cutoff is not None:
-            cutoff = int(cutoff)
-            out[differ] = np.float32(cutoff + 1)
+            limit = int(cutoff)
+            out[differ] = np.float32(limit + 1)
             if column not in self._lengths:
                 self._lengths[column] = self.frame[column].str.len_chars().fill_null(0).to_numpy()
             lengths = self._lengths[column].astype(np.int64, copy=False)
-            differ = differ[np.abs(lengths[left[differ]] - lengths[right[differ]]) <= cutoff]
-        elif cutoff is not None:
-            cutoff = max(cutoff, 0.0) * scale
+            differ = differ[np.abs(lengths[left[differ]] - lengths[right[differ]]) <= limit]
         if len(differ):
             values = self.frame[column].cast(pl.String)
-            scores = process.cpdist(
+            out[differ] = _scored(
+                scorer,
+                cutoff,
                 values.gather(left[differ]).to_list(),
                 values.gather(right[differ]).to_list(),
-                scorer=fuzz.token_set_ratio if scorer == "token_set" else _SCORERS[scorer],
-                score_cutoff=cutoff,
-                workers=-1,
             )
-            out[differ] = scores / np.float32(scale) if scale != 1 else scores
         return out
 
     @staticmethod
@@ -397,7 +395,7 @@ class Comparator:
             key, present = self.keys(column)  # a hash when only equality is ever asked
             on_left = key[left]
             return present[left] & (on_left == key[right])
-        if level.type in ("jaro_winkler", "jaro", "token_set"):
+        if level.type in SIMILARITY_LEVELS:
             sim = self._similarity(column, level.type, left, right)
             # float64 threshold: the scores are float32, compared as before at full precision.
             return np.nan_to_num(sim, nan=-1.0) >= np.float64(level.threshold)
@@ -444,10 +442,7 @@ class Comparator:
                 break
             first = ea.values[x[rows]] if x is al else eb.values[x[rows]]
             second = eb.values[y[rows]] if y is br else ea.values[y[rows]]
-            sim = process.cpdist(
-                first, second, scorer=JaroWinkler.normalized_similarity, workers=-1
-            )
-            rows = rows[sim >= threshold]
+            rows = rows[_scored("jaro_winkler", None, first, second) >= threshold]
         out[rows] = True
         return out
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline.dedupe.sources import Source
 from pipeline.dedupe.spec import MatchSpec
 from pipeline.headers import load_aliases, map_headers
 from pipeline.normalize.leads import normalize_fields
@@ -61,9 +62,7 @@ def prepare_leads(
     return normalized.rename({"lead_id": id_col}) if id_col != "lead_id" else normalized, id_col
 
 
-def prepared_source(
-    path: Path, spec: MatchSpec, id_column: str | None
-) -> tuple[pl.DataFrame | pl.LazyFrame, str]:
+def prepared_source(path: Path, spec: MatchSpec, id_column: str | None) -> tuple[Source, str]:
     """(the table to dedupe, its id column). A parquet file that already has the spec's
     columns and the id column is scanned, not read: the engine then reads only the columns
     it needs, when it needs them (at 1M normalized leads, 0.9 GB less memory). Anything

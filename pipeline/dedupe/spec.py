@@ -13,6 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 SPEC_DIR = Path(__file__).with_name("specs")
 
 
+# Level types scored by a string similarity (0-1) against a threshold.
+SIMILARITY_LEVELS = frozenset({"jaro_winkler", "jaro", "token_set"})
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -314,7 +318,7 @@ class MatchSpec(_Strict):
         cols: dict[str, None] = {}
         for comp in self.comparisons:
             for level in comp.levels:
-                if level.type in ("jaro_winkler", "jaro", "token_set", "swapped"):
+                if level.type in SIMILARITY_LEVELS or level.type == "swapped":
                     cols[level.column or comp.column] = None
                 if level.type == "swapped":
                     cols[comp.column] = None
