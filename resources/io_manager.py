@@ -33,8 +33,9 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[pl.DataFrame]):
             connection.unregister("incoming_frame")
         context.add_output_metadata(
             {
-                "row_count": obj.height,
-                "dataframe_columns": MetadataValue.table_schema(
+                # Dagster's standard keys: the catalog's row count and Columns tab read these.
+                "dagster/row_count": MetadataValue.int(obj.height),
+                "dagster/column_schema": MetadataValue.table_schema(
                     TableSchema(
                         columns=[
                             TableColumn(name=name, type=str(dtype))
