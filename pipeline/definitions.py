@@ -90,7 +90,7 @@ def crm_from(settings: Settings) -> CrmResource:
             mapping_path=mapping, max_rejected_rate=settings.crm_max_rejected_rate
         )
     if settings.crm_backend == "hubspot":
-        if not os.environ.get("HUBSPOT_ACCESS_TOKEN", "").strip():
+        if settings.hubspot_access_token is None:
             raise ValueError("CRM_BACKEND=hubspot needs HUBSPOT_ACCESS_TOKEN (a private app token)")
         return HubSpotCrmResource(
             access_token=EnvVar("HUBSPOT_ACCESS_TOKEN"),
@@ -145,8 +145,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             "ops_store": ops_store_from(settings),
             "enrichment": enrichment,
             "crm": crm,
-            # Read after load_settings(), so a LEADS_ICP in .env counts.
-            "icp": IcpSource(path=os.environ.get("LEADS_ICP") or str(DEFAULT_ICP_PATH)),
+            "icp": IcpSource(path=str(settings.icp or DEFAULT_ICP_PATH)),
             "io_manager": LeadsWarehouseIOManager(
                 database=str(settings.warehouse_path), schema=WAREHOUSE_SCHEMA
             ),
@@ -159,6 +158,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                 default_country=settings.default_country,
                 header_aliases=str(settings.header_aliases) if settings.header_aliases else None,
                 excel_sheets=settings.excel_sheets,
+                max_file_bytes=int(settings.max_file_bytes),
+                max_uncompressed_bytes=int(settings.max_uncompressed_bytes),
+                max_field_chars=settings.max_field_chars,
             ),
         },
     )
