@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from pipeline.config import ConfigError, load_settings
@@ -56,6 +57,8 @@ def run_dedupe(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Dagster's notices about its own beta parameters are for us, not for the terminal.
+    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     try:
         return _main(argv)
     except ConfigError as exc:
@@ -95,9 +98,16 @@ def _main(argv: list[str] | None) -> int:
 
     settings = load_settings()
     if args.command == "demo":
-        from pipeline.definitions import run_ingest_for_all_arrivals  # the Dagster layer
+        from pipeline.definitions import build_definitions  # the Dagster layer
+        from pipeline.definitions.runner import run_demo
 
-        if not run_ingest_for_all_arrivals(settings):
+        failure = run_demo(settings, build_definitions(settings))
+        if failure is not None:
+            hubspot = settings.hubspot_base_url or "https://api.hubapi.com"
+            paragraph = failure.paragraph(
+                {"HUBSPOT_BASE_URL": hubspot}, {"HubSpot": "HUBSPOT_ACCESS_TOKEN"}
+            )
+            print(f"\n{paragraph}", file=sys.stderr)
             return 1
     print(summarize(settings.warehouse_path).render())
     if args.command == "demo":

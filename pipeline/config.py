@@ -7,6 +7,7 @@ names the variable, the value (never a secret's) and what is expected, instead o
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -61,11 +62,15 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(PROJECT_ROOT / ".data", alias="LEADS_DATA_DIR")
+    # Where lead files come from: a watched folder (default) or Google Drive.
+    lead_source: Literal["folder"] = Field("folder", alias="LEADS_SOURCE")
     source_dir: Path = Field(PROJECT_ROOT / "data" / "sample_drive", alias="LEADS_SOURCE_DIR")
     default_country: Annotated[str, AfterValidator(_country)] = Field(
         "US", alias="LEADS_DEFAULT_COUNTRY"
     )
     header_aliases: ExistingFile = Field(None, alias="LEADS_HEADER_ALIASES")
+    # First arrival-day partition; unset: the oldest file's day (see assets/partitions.py).
+    partition_start: date | None = Field(None, alias="LEADS_PARTITION_START")
     # leads: every sheet whose header maps to lead fields; first: the first sheet; all: all.
     excel_sheets: Literal["leads", "first", "all"] = Field("leads", alias="LEADS_EXCEL_SHEETS")
     max_file_bytes: ByteSize = Field(ByteSize(256 * 2**20), alias="LEADS_MAX_FILE_BYTES")
@@ -95,8 +100,10 @@ class Settings(BaseSettings):
     hubspot_daily_limit: PositiveInt | None = Field(None, alias="HUBSPOT_DAILY_LIMIT")
     crm_mapping: ExistingFile = Field(None, alias="CRM_MAPPING")
     crm_max_rejected_rate: float = Field(0.05, ge=0, le=1, alias="CRM_MAX_REJECTED_RATE")
+    # false: crm_contacts waits for a person (or a schedule) instead of following new scores.
+    crm_auto_sync: bool = Field(True, alias="CRM_AUTO_SYNC")
 
-    @field_validator("enrichment", "crm_backend", "excel_sheets", mode="before")
+    @field_validator("enrichment", "crm_backend", "excel_sheets", "lead_source", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

@@ -1,0 +1,205 @@
+"""Running the code location's jobs from the terminal (`make demo`, `python -m pipeline demo`).
+
+Runs go to the persistent instance (DAGSTER_HOME), so they show up in the UI afterwards. A
+failed run ends with one plain paragraph (what failed, where, why, what to do); the
+traceback stays in the run's event log in the Dagster UI.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
+
+from assets.partitions import arrival_partition_key
+from pipeline.config import Settings
+from pipeline.definitions.backends import lead_source_from
+from pipeline.definitions.crm import crm_job
+from pipeline.definitions.dedupe import dedupe_job
+from pipeline.definitions.enrich import enrich_job
+from pipeline.definitions.ingest import ingest_job
+
+# The terminal shows nothing of Dagster's own logging: the summary and, on failure, one
+# paragraph. Everything is in the run's event log (`make dev`).
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+_HOST = re.compile(r"host='([^']+)'(?:, port=(\d+))?|https?://([^/\s'\")]+)")
+# (pattern in the error chain, plain cause, what to do)
+_CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), cause, advice)
+    for pattern, cause, advice in (
+        (
+            r"paused by",
+            "side effects are paused (the kill switch)",
+            "run `python -m pipeline resume-all` when it is safe to continue",
+        ),
+        (
+            r"connection refused|Errno 111|ConnectError",
+            "connection refused",
+            "check that the service is up and that its URL setting points at it",
+        ),
+        (
+            r"Name or service not known|nodename nor servname|getaddrinfo|Temporary failure in "
+            r"name resolution|NameResolution",
+            "the host name does not resolve",
+            "check the host's URL setting and this machine's network and DNS",
+        ),
+        (
+            r"timed out|Timeout",
+            "the connection timed out",
+            "check the network, or try again when the service answers",
+        ),
+        (
+            r"\b401\b|Unauthorized|token rejected|invalid.*(api key|token)",
+            "401: the credentials were rejected",
+            "check the token or API key variable named above (is it current, for this account?)",
+        ),
+        (
+            r"\b403\b|Forbidden|MISSING_SCOPES",
+            "403: the credentials lack a permission",
+            "grant the scope or share the resource named above with the account",
+        ),
+        (
+            r"\b429\b|rate limit|daily (quota|limit)",
+            "the service's rate limit or daily quota is spent",
+            "wait for the quota to reset, or lower the request limits in the settings",
+        ),
+        (
+            r"No such file or directory|FileNotFoundError|does not exist",
+            "a file or folder is missing",
+            "check the path named above (and the variable that sets it)",
+        ),
+        (
+            r"Permission denied|PermissionError",
+            "permission denied",
+            "check who owns the file or folder named above",
+        ),
+    )
+)
+
+
+# Dagster's own wrappers around the error a step raised: they say nothing a person can use.
+_DAGSTER_WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    job: str
+    run_id: str
+    step: str | None
+    errors: tuple[str, ...]  # the error and its causes, outermost first
+
+    def paragraph(
+        self,
+        url_settings: dict[str, str | None] | None = None,
+        credentials: dict[str, str] | None = None,
+    ) -> str:
+        """What failed, where, why and what to do, as one paragraph a person can act on.
+
+        `url_settings` (variable -> URL) lets the advice name the variable that points at
+        the host that failed; `credentials` (a word in the error -> variable) the variable
+        holding the credential that was refused."""
+        chain = " | ".join(self.errors)
+        what = f"The {self.job} run failed" + (f" in step {self.step}" if self.step else "")
+        host = _host(chain)
+        variable = next(
+            (name for name, url in (url_settings or {}).items() if host and url and host in url),
+            None,
+        )
+        for pattern, cause, advice in _CAUSES:
+            if pattern.search(chain):
+                where = f" talking to {host}" if host else ""
+                if variable and "URL setting" in advice:
+                    advice = advice.replace("its URL setting", variable)
+                secret = next((v for word, v in (credentials or {}).items() if word in chain), None)
+                if secret and "variable named above" in advice:
+                    advice = advice.replace("the token or API key variable named above", secret)
+                return (
+                    f"{what}{where}: {cause} ({_short(self.errors[0])}). What to do: {advice}. "
+                    f"The traceback is in the run's log in the Dagster UI (`make dev`, run "
+                    f"{self.run_id})."
+                )
+        return (
+            f"{what}: {_short(self.errors[-1])}"
+            + (f" (from: {_short(self.errors[0])})" if len(self.errors) > 1 else "")
+            + f". The traceback is in the run's log in the Dagster UI (`make dev`, run "
+            f"{self.run_id})."
+        )
+
+
+def _host(text: str) -> str | None:
+    match = _HOST.search(text)
+    if not match:
+        return None
+    host, port, url_host = match.groups()
+    return url_host or (f"{host}:{port}" if port else host)
+
+
+_QUALIFIED = re.compile(r"\b(?:[a-z_][\w]*\.)+([A-Z]\w*(?:Error|Exception|Reached)):")
+
+
+def _short(message: str, limit: int = 300) -> str:
+    line = _QUALIFIED.sub(r"\1:", " ".join(message.strip().split()))
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def failed_run(job: str, result: ExecuteInProcessResult) -> FailedRun:
+    """The first step failure of a run, with its error's cause chain."""
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        data = event.event_specific_data
+        error = getattr(data, "error", None)
+        chain: list[str] = []
+        while error is not None:
+            if error.cls_name not in _DAGSTER_WRAPPERS:
+                chain.append(error.message.strip())
+            error = error.cause or error.context
+        return FailedRun(job, result.run_id, event.step_key, tuple(chain) or ("unknown error",))
+    return FailedRun(job, result.run_id, None, ("the run failed before any step ran",))
+
+
+def _execute(
+    definitions: Definitions, job_name: str, instance: DagsterInstance, **kwargs
+) -> FailedRun | None:
+    result = definitions.resolve_job_def(job_name).execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET, **kwargs
+    )
+    return None if result.success else failed_run(job_name, result)
+
+
+def arrival_days(settings: Settings) -> list[str]:
+    """Every arrival day the source's files fall on."""
+    files = lead_source_from(settings).list_files(None, None)
+    return sorted({arrival_partition_key(f.arrived_at) for f in files})
+
+
+def run_demo(settings: Settings, definitions: Definitions) -> FailedRun | None:
+    """Ingest every arrival day in the source, then dedupe, enrich and score, and sync to the
+    CRM, on the persistent instance; the first failure stops the chain."""
+    steps: list[tuple[str, str, dict]] = [
+        (
+            ingest_job.name,
+            f"materializing ingest assets for arrival day {day}",
+            {"partition_key": day},
+        )
+        for day in arrival_days(settings)
+    ]
+    steps += [
+        (dedupe_job.name, "resolving duplicates into entities", {}),
+        (enrich_job.name, "enriching and scoring the golden leads", {}),
+        (crm_job.name, f"syncing contacts to the CRM ({settings.crm_backend})", {}),
+    ]
+    return run_steps(definitions, steps)
+
+
+def run_steps(definitions: Definitions, steps: Iterable[tuple[str, str, dict]]) -> FailedRun | None:
+    with DagsterInstance.get() as instance:
+        for job_name, what, kwargs in steps:
+            print(f"{what} ...", flush=True)
+            failure = _execute(definitions, job_name, instance, **kwargs)
+            if failure is not None:
+                return failure
+    return None
