@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo dev test webhooks lint format bench clean
+.PHONY: install demo dev test webhooks pause-all resume-all lint format bench clean
 
 $(BIN)/dagster: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ test: install  ## the whole suite, as CI runs it (no tests collected counts as a
 	  if [ -z "$$url" ] && [ -n "$$CI" ]; then echo "CI: Postgres did not start" >&2; exit 1; fi; \
 	  LEADS_TEST_DATABASE_URL="$$url" $(BIN)/pytest -n 2 -q; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+pause-all: install $(DAGSTER_HOME)/dagster.yaml  ## the kill switch: stop every side effect now
+	$(BIN)/python -m pipeline pause-all
+
+resume-all: install $(DAGSTER_HOME)/dagster.yaml  ## turn side effects back on
+	$(BIN)/python -m pipeline resume-all
 
 webhooks: install  ## the webhook receiver on 127.0.0.1:8787
 	$(BIN)/python -m pipeline webhooks serve

@@ -1,4 +1,5 @@
-"""Command line: `python -m pipeline demo | summary | dedupe | webhooks | score-fit`."""
+"""Command line: `python -m pipeline demo | summary | dedupe | webhooks | score-fit |
+pause-all | resume-all`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 import warnings
 from pathlib import Path
 
+from pipeline import operations_cli
 from pipeline.config import ConfigError, load_settings
 from pipeline.scoring import learn as score_fit
 from pipeline.summary import summarize
@@ -86,9 +88,12 @@ def _main(argv: list[str] | None) -> int:
     dd.add_argument("--threshold", type=float, help="match probability needed to link")
     dd.add_argument("--explain", nargs=2, metavar=("ID1", "ID2"), help="explain one pair")
     webhooks_cli.add_parser(sub)
+    operations_cli.add_parser(sub)
     fit = sub.add_parser("score-fit", help="learn the ICP's points from historical outcomes")
     score_fit.add_arguments(fit)
     args = parser.parse_args(argv)
+    if getattr(args, "func", None) is not None:  # commands that registered their own runner
+        return args.func(args)
     if args.command == "dedupe":
         return run_dedupe(args)
     if args.command == "webhooks":

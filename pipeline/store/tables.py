@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -194,4 +195,25 @@ suppression_list = Table(
     Column("reason", String(64), nullable=False),
     Column("source", String(64), nullable=False),
     Column("added_at", DateTime(timezone=True), nullable=False),
+)
+
+# The kill switch (`python -m pipeline pause-all`): one row, read by every side-effecting step
+# before each batch (CRM writes, paid enrichment, email, Drive channels).
+operations_pause = Table(
+    "operations_pause",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("paused", Boolean, nullable=False),
+    Column("changed_by", String(120), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text),
+)
+
+# The sensors and schedules pause-all turned off, so resume-all turns on exactly those.
+paused_automations = Table(
+    "paused_automations",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("paused_at", DateTime(timezone=True), nullable=False),
 )
