@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     # false: crm_contacts waits for a person (or a schedule) instead of following new scores.
     crm_auto_sync: bool = Field(True, alias="CRM_AUTO_SYNC")
 
+    # Every Google backend (Drive, Gmail, Calendar): a service account key file, the user it
+    # acts as through domain-wide delegation, and the API root (tests point it elsewhere).
+    google_application_credentials: ExistingFile = Field(
+        None, alias="GOOGLE_APPLICATION_CREDENTIALS"
+    )
+    google_impersonate: str | None = Field(None, alias="GOOGLE_IMPERSONATE")
+    google_api_base_url: str | None = Field(None, alias="GOOGLE_API_BASE_URL")
+
     @field_validator("enrichment", "crm_backend", "excel_sheets", "lead_source", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:

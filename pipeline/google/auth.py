@@ -26,6 +26,8 @@ from google.oauth2 import service_account
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 
+from pipeline.config import Settings
+
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 # Where each API lives below the root (`rootUrl + servicePath` of its discovery document).
 SERVICE_PATHS = {
@@ -50,6 +52,23 @@ class GoogleAuth:
     api_base_url: str | None = None
     service_account_variable: str = "GOOGLE_APPLICATION_CREDENTIALS"
     oauth_token_variable: str = "an OAuth token file"
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        oauth_token_file: Path | None = None,
+        oauth_token_variable: str = "an OAuth token file",
+    ) -> GoogleAuth:
+        """The service account (GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_IMPERSONATE) or, for a
+        backend that has one, its OAuth token file; GOOGLE_API_BASE_URL as the root."""
+        return cls(
+            service_account_file=settings.google_application_credentials,
+            oauth_token_file=oauth_token_file,
+            impersonate=settings.google_impersonate,
+            api_base_url=settings.google_api_base_url,
+            oauth_token_variable=oauth_token_variable,
+        )
 
     @property
     def principal(self) -> str:
