@@ -33,8 +33,8 @@ select
     count(*) filter (where e.event = 'split') as splits,
     coalesce(sum(e.records) filter (where e.event = 'merge'), 0)::bigint as records_merged,
     coalesce(sum(e.records) filter (where e.event = 'split'), 0)::bigint as records_split,
-    any_value(t.entities_touched) as entities_touched
+    coalesce(any_value(t.entities_touched), 0) as entities_touched
 from events e
-join touched t using (day)
+left join touched t on t.day is not distinct from e.day
 group by e.day
 order by e.day

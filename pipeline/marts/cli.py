@@ -117,11 +117,17 @@ def run_model(args: argparse.Namespace) -> int:
             raise_on_error=False,
             run_config=QUIET,
         )
-    if not result.success:
+    if not persistent:
+        print(
+            "note: DAGSTER_HOME is not set, so this run is not recorded in the Dagster UI "
+            "(the Makefile sets it; export DAGSTER_HOME=$PWD/.dagster_home to record runs)"
+        )
+    materializations = result.asset_materializations_for_node(asset_def.node_def.name)
+    if not materializations:  # the build itself failed: one paragraph, as `make demo` does
         print(failed_run(f"sql run {model.name}", result).paragraph(), file=sys.stderr)
         return 1
-    [materialization] = result.asset_materializations_for_node(asset_def.node_def.name)
-    metadata = materialization.metadata
+    # A failed blocking (error) test fails Dagster's step after the table is built.
+    metadata = materializations[0].metadata
     print(
         f"built {model.relation}: {metadata['dagster/row_count'].value:,} rows "
         f"in {metadata['seconds'].value:.2f}s"
@@ -137,9 +143,6 @@ def run_model(args: argparse.Namespace) -> int:
         print(f"  {mark} {evaluation.check_name} ({severity}): {detail}")
     if not evaluations:
         print("  (no tests)")
-    if not persistent:
-        print(
-            "note: DAGSTER_HOME is not set, so this run is not recorded in the Dagster UI "
-            "(the Makefile sets it; export DAGSTER_HOME=$PWD/.dagster_home to record runs)"
-        )
-    return 1 if failed_errors else 0
+    if failed_errors:
+        print(f"{failed_errors} test(s) failed", file=sys.stderr)
+    return 1 if failed_errors or not result.success else 0

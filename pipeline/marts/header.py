@@ -145,11 +145,10 @@ def _line_of(text: str, first_line: int, needle: str) -> int:
 
 
 def read_doc(sql_path: Path, sql: str) -> ModelDoc:
-    """The header of the SQL file, or its sidecar; both at once is an error (which wins?)."""
+    """The header of the SQL file, or its sidecar. Both at once is an error (which would
+    win?), except that a plain prose comment above a model with a sidecar is just a comment."""
     header = _leading_header(sql)
     data = _load_yaml(sql_path, header.text, header.first_line) if header else None
-    if isinstance(data, str):  # a plain comment at the top: prose, taken as the description
-        data = {"description": data}
     sidecar = next(
         (sql_path.with_suffix(s) for s in SIDECAR_SUFFIXES if sql_path.with_suffix(s).is_file()),
         None,
@@ -166,6 +165,8 @@ def read_doc(sql_path: Path, sql: str) -> ModelDoc:
         return _doc(sidecar, _load_yaml(sidecar, text, 1), text, 1)
     if header is None or data is None:
         return ModelDoc(source=sql_path)
+    if isinstance(data, str):  # a plain comment at the top: prose, taken as the description
+        data = {"description": data}
     return _doc(sql_path, data, header.text, header.first_line)
 
 

@@ -10,6 +10,7 @@ then the pipeline's tables; a name both could mean must be qualified.
 
 from __future__ import annotations
 
+import difflib
 import graphlib
 import re
 from collections.abc import Iterable, Mapping
@@ -99,30 +100,26 @@ def _resolve(
     models: Mapping[str, Relation],
     sources: frozenset[Relation],
 ) -> Relation:
+    known = sorted(str(r) for r in (*models.values(), *sources))
     if ref.schema is not None:
         relation = Relation(ref.schema, ref.name)
         if relation in sources or models.get(ref.name) == relation:
             return relation
-        candidates = [str(r) for r in (*models.values(), *sources) if r.name == ref.name]
-        hint = f" (did you mean {' or '.join(sorted(candidates))}?)" if candidates else ""
-        raise ModelError(
-            path,
-            ref.line,
-            f"unknown table {ref.shown}: not a pipeline asset's table or another model{hint}",
-        )
-    matches = [r for r in (models.get(ref.name), *sources) if r is not None and r.name == ref.name]
-    if not matches:
-        known = ", ".join(sorted({s.schema for s in sources} | {m.schema for m in models.values()}))
-        raise ModelError(
-            path,
-            ref.line,
-            f"unknown table {ref.name}: not a pipeline asset's table or another model "
-            f"(schemas: {known})",
-        )
-    if len(matches) > 1:
-        options = " or ".join(str(m) for m in matches)
-        raise ModelError(path, ref.line, f"{ref.name} is ambiguous: write {options}")
-    return matches[0]
+    else:
+        matches = [r for r in (models.get(ref.name), *sources) if r and r.name == ref.name]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            options = " or ".join(str(m) for m in matches)
+            raise ModelError(path, ref.line, f"{ref.name} is ambiguous: write {options}")
+    same_name = [k for k in known if k.endswith(f".{ref.name}")]
+    close = same_name or difflib.get_close_matches(ref.shown, known, n=2, cutoff=0.8)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    raise ModelError(
+        path,
+        ref.line,
+        f"unknown table {ref.shown}: not a pipeline asset's table or another model{hint}",
+    )
 
 
 def discover(folder: Path) -> list[tuple[str, str, Path]]:
