@@ -36,6 +36,14 @@ GROUP = "marts"
 KEY_PREFIX = "marts"
 WAREHOUSE_IO_MANAGER = "io_manager"
 
+# Eager, except that a dependency counts as present once any of its partitions is: a mart
+# reads every arrival day, and days without files are never materialized, so plain eager()
+# (no dependency partition missing) would wait on those gaps forever.
+MART_AUTOMATION = (
+    AutomationCondition.eager().without(~AutomationCondition.any_deps_missing())
+    & AutomationCondition.all_deps_match(~AutomationCondition.missing())
+).with_label("eager (once every table it reads has data)")
+
 
 def mart_key(model: SqlModel) -> AssetKey:
     return AssetKey([KEY_PREFIX, model.name])
@@ -131,9 +139,8 @@ def mart_asset(
         kinds={"sql", "duckdb"},
         description=model.doc.description or f"SQL model {model.path.name}",
         metadata=_definition_metadata(model),
-        tags={tag: "" for tag in model.doc.tags},
         code_version=hashlib.sha256(model.text.encode()).hexdigest()[:16],
-        automation_condition=AutomationCondition.eager(),
+        automation_condition=MART_AUTOMATION,
         check_specs=[
             AssetCheckSpec(
                 test.name,

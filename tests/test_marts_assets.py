@@ -13,6 +13,7 @@ import pytest
 from dagster import (
     AssetKey,
     DagsterInstance,
+    DailyPartitionsDefinition,
     Definitions,
     asset,
     evaluate_automation_conditions,
@@ -334,28 +335,36 @@ def test_crm_sync_health_reports_incomplete_runs_and_rejections_by_category(
 
 
 def test_marts_follow_their_upstream_on_their_own(tmp_path):
-    """Eager: once the table a mart reads is materialized, the automation asks for the mart."""
+    """Once a table a mart reads has data (any arrival day: days without files are never
+    materialized), a new materialization of it makes the automation ask for the mart."""
     models = tmp_path / "models"
     models.mkdir()
-    (models / "event_days.sql").write_text(
-        "select recorded_at::date as day, count(*) as n from leads.entity_events group by all"
+    (models / "per_day.sql").write_text(
+        "select arrival_day, count(*) as n from leads.normalized_leads group by all"
     )
-    project = load_project(models, [("leads", "entity_events")])
+    project = load_project(models, [("leads", "normalized_leads")])
+    days = DailyPartitionsDefinition(start_date="2025-03-01", end_date="2025-03-10")
 
-    @asset(name="entity_events")
-    def events_stub() -> None: ...
+    @asset(name="normalized_leads", partitions_def=days)
+    def leads_stub() -> None: ...
 
-    [mart] = build_mart_assets(project, {"leads.entity_events": AssetKey("entity_events")})
+    [mart] = build_mart_assets(project, {"leads.normalized_leads": AssetKey("normalized_leads")})
+    key = mart_key(project.model("per_day"))
+    defs = Definitions(
+        assets=[leads_stub, mart],
+        resources={"warehouse": Warehouse(database=str(tmp_path / "wh.duckdb"))},
+    )
     with DagsterInstance.ephemeral() as instance:
-        defs = Definitions(
-            assets=[events_stub, mart],
-            resources={"warehouse": Warehouse(database=str(tmp_path / "wh.duckdb"))},
-        )
-        first = evaluate_automation_conditions(defs=defs, instance=instance)
-        assert first.total_requested == 0  # nothing to read yet
-        materialize([events_stub], instance=instance)
-        second = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
-        assert second.get_num_requested(mart_key(project.model("event_days"))) == 1
+        tick = evaluate_automation_conditions(defs=defs, instance=instance)
+        assert tick.total_requested == 0  # nothing to read yet
+        materialize([leads_stub], instance=instance, partition_key="2025-03-04")
+        tick = evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert tick.get_num_requested(key) == 1  # though the other days are missing
+        tick = evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert tick.total_requested == 0  # handled; nothing new
+        materialize([leads_stub], instance=instance, partition_key="2025-03-06")
+        tick = evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert tick.get_num_requested(key) == 1
 
 
 def test_sql_list_and_run_from_the_terminal(tmp_path, settings, monkeypatch, capsys):

@@ -72,18 +72,18 @@ file_counts as (
 ),
 
 row_counts as (
-    select r.arrival_day, f.source, count(*) as rows
-    from leads.raw_leads r
-    join files f
-        on f.arrival_day = r.arrival_day
-        and f.file_id = r.source_file_id
-        and f.sha256 = r.source_sha256
-    group by all
-),
-
-rejected_counts as (
-    select r.arrival_day, f.source, count(*) as rejected
-    from leads.rejected_rows r
+    select
+        r.arrival_day,
+        f.source,
+        count(*) filter (where r.kind = 'parsed') as rows,
+        count(*) filter (where r.kind = 'rejected') as rejected
+    from (
+        select arrival_day, source_file_id, source_sha256, 'parsed' as kind
+        from leads.raw_leads
+        union all
+        select arrival_day, source_file_id, source_sha256, 'rejected'
+        from leads.rejected_rows
+    ) r
     join files f
         on f.arrival_day = r.arrival_day
         and f.file_id = r.source_file_id
@@ -97,13 +97,12 @@ select
     fc.files,
     fc.quarantined_files,
     coalesce(rc.rows, 0) as rows,
-    coalesce(rj.rejected, 0) as rejected,
+    coalesce(rc.rejected, 0) as rejected,
     coalesce(p.leads, 0) as leads,
     coalesce(p.people, 0) as people,
     coalesce(p.enriched, 0) as enriched,
     coalesce(p.synced, 0) as synced
 from file_counts fc
 left join row_counts rc using (arrival_day, source)
-left join rejected_counts rj using (arrival_day, source)
 left join people p using (arrival_day, source)
 order by arrival_day, source

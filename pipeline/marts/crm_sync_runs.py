@@ -107,47 +107,23 @@ def _store_facts(engine: Engine) -> dict[str, dict[str, Any]]:
         return fact
 
     ledger, rejections, audit = crm_sync_ledger, crm_sync_rejections, audit_log
+    merges = (audit.c.actor == "crm_sync", audit.c.action.like("%.merge_contacts"))
+    # (figure, run id, backend or action, time, filters): each grouped per run.
+    sources = (
+        ("ledger_rows", ledger.c.run_id, ledger.c.backend, ledger.c.synced_at, ()),
+        ("rejected", rejections.c.run_id, rejections.c.backend, rejections.c.rejected_at, ()),
+        ("merges", audit.c.run_id, audit.c.action, audit.c.at, merges),
+    )
     with engine.connect() as conn:
-        for run_id, backend, rows, first, last in conn.execute(
-            select(
-                ledger.c.run_id,
-                ledger.c.backend,
-                func.count(),
-                func.min(ledger.c.synced_at),
-                func.max(ledger.c.synced_at),
+        for figure, run_col, backend_col, time_col, filters in sources:
+            query = (
+                select(run_col, backend_col, func.count(), func.min(time_col), func.max(time_col))
+                .where(run_col.is_not(None), *filters)
+                .group_by(run_col, backend_col)
             )
-            .where(ledger.c.run_id.is_not(None))
-            .group_by(ledger.c.run_id, ledger.c.backend)
-        ):
-            seen(run_id, backend, first, last)["ledger_rows"] += rows
-        for run_id, backend, rows, first, last in conn.execute(
-            select(
-                rejections.c.run_id,
-                rejections.c.backend,
-                func.count(),
-                func.min(rejections.c.rejected_at),
-                func.max(rejections.c.rejected_at),
-            )
-            .where(rejections.c.run_id.is_not(None))
-            .group_by(rejections.c.run_id, rejections.c.backend)
-        ):
-            seen(run_id, backend, first, last)["rejected"] += rows
-        for run_id, action, rows, first, last in conn.execute(
-            select(
-                audit.c.run_id,
-                audit.c.action,
-                func.count(),
-                func.min(audit.c.at),
-                func.max(audit.c.at),
-            )
-            .where(
-                audit.c.run_id.is_not(None),
-                audit.c.actor == "crm_sync",
-                audit.c.action.like("%.merge_contacts"),
-            )
-            .group_by(audit.c.run_id, audit.c.action)
-        ):
-            seen(run_id, action.split(".")[0], first, last)["merges"] += rows
+            for run_id, backend, rows, first, last in conn.execute(query):
+                # The audit action is "<backend>.merge_contacts".
+                seen(run_id, backend.split(".")[0], first, last)[figure] += rows
     return facts
 
 

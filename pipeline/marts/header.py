@@ -93,7 +93,6 @@ class ModelDoc:
     columns: tuple[ColumnDoc, ...] = ()
     tests: tuple[ModelTest, ...] = ()
     source: Path | None = None  # the file the YAML came from (the SQL file or the sidecar)
-    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -173,13 +172,13 @@ def read_doc(sql_path: Path, sql: str) -> ModelDoc:
 def _doc(path: Path, data: Any, text: str, first_line: int) -> ModelDoc:
     if not isinstance(data, dict):
         raise ModelError(path, first_line, "the YAML header must be a mapping (description:, ...)")
-    unknown = set(data) - {"description", "columns", "tests", "tags"}
+    unknown = set(data) - {"description", "columns", "tests"}
     if unknown:
         key = sorted(unknown)[0]
         raise ModelError(
             path,
             _line_of(text, first_line, f"{key}:"),
-            f"unknown key {key!r} (expected description, columns, tests, tags)",
+            f"unknown key {key!r} (expected description, columns, tests)",
         )
     columns: list[ColumnDoc] = []
     tests: list[ModelTest] = []
@@ -212,13 +211,11 @@ def _doc(path: Path, data: Any, text: str, first_line: int) -> ModelDoc:
         if test.name in seen:
             raise ModelError(path, test.line, f"test {test.name} is declared twice")
         seen[test.name] = test
-    tags = data.get("tags") or []
     return ModelDoc(
         description=str(data.get("description") or "").strip(),
         columns=tuple(columns),
         tests=tuple(tests),
         source=path,
-        tags=tuple(str(t) for t in (tags if isinstance(tags, list) else [tags])),
     )
 
 
