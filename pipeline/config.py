@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     crm_max_rejected_rate: float = Field(0.05, ge=0, le=1, alias="CRM_MAX_REJECTED_RATE")
     # false: crm_contacts waits for a person (or a schedule) instead of following new scores.
     crm_auto_sync: bool = Field(True, alias="CRM_AUTO_SYNC")
+    # The SQL models (dbt_like_sql/): each .sql file below it is one asset in group marts.
+    sql_models_dir: Path = Field(PROJECT_ROOT / "dbt_like_sql", alias="LEADS_SQL_MODELS")
 
     # Every Google backend (Drive, Gmail, Calendar): a service account key file, the user it
     # acts as through domain-wide delegation, and the API root (tests point it elsewhere).

@@ -19,6 +19,7 @@ from pipeline.definitions.crm import crm_definitions, crm_job
 from pipeline.definitions.dedupe import dedupe_definitions, dedupe_job
 from pipeline.definitions.enrich import enrich_definitions, enrich_job
 from pipeline.definitions.ingest import ingest_definitions, ingest_job
+from pipeline.definitions.marts import marts_definitions, marts_job
 from pipeline.definitions.operations import operations_definitions
 from pipeline.definitions.webhooks import webhooks_definitions
 
@@ -35,6 +36,7 @@ DOMAINS: tuple[Domain, ...] = (
     enrich_definitions,
     crm_definitions,
     webhooks_definitions,
+    marts_definitions,
     operations_definitions,
 )
 
@@ -63,4 +65,5 @@ __all__ = [
     "enrichment_from",
     "ingest_job",
     "lead_source_from",
+    "marts_job",
 ]

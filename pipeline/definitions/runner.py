@@ -20,6 +20,7 @@ from pipeline.definitions.crm import crm_job
 from pipeline.definitions.dedupe import dedupe_job
 from pipeline.definitions.enrich import enrich_job
 from pipeline.definitions.ingest import ingest_job
+from pipeline.definitions.marts import marts_job
 
 # The terminal shows nothing of Dagster's own logging: the summary and, on failure, one
 # paragraph. Everything is in the run's event log (`make dev`).
@@ -177,8 +178,9 @@ def arrival_days(settings: Settings) -> list[str]:
 
 
 def run_demo(settings: Settings, definitions: Definitions) -> FailedRun | None:
-    """Ingest every arrival day in the source, then dedupe, enrich and score, and sync to the
-    CRM, on the persistent instance; the first failure stops the chain."""
+    """Ingest every arrival day in the source, then dedupe, enrich and score, sync to the
+    CRM and build the SQL marts, on the persistent instance; the first failure stops the
+    chain."""
     steps: list[tuple[str, str, dict]] = [
         (
             ingest_job.name,
@@ -191,6 +193,7 @@ def run_demo(settings: Settings, definitions: Definitions) -> FailedRun | None:
         (dedupe_job.name, "resolving duplicates into entities", {}),
         (enrich_job.name, "enriching and scoring the golden leads", {}),
         (crm_job.name, f"syncing contacts to the CRM ({settings.crm_backend})", {}),
+        (marts_job.name, "building the SQL marts (dbt_like_sql/)", {}),
     ]
     return run_steps(definitions, steps)
 
