@@ -117,7 +117,9 @@ def read_landed_file(
                 member.name,
                 member.data,
                 aliases,
-                file_id=file_id if member.path is None else f"{file_id}!{member.path}",
+                # The drive file the rows came from (the archive's, for a member; the member
+                # is named in source_file and has its own lead id prefix).
+                file_id=file_id,
                 sha256=sha256,
                 arrived_at=arrived_at,
                 excel_sheets=excel_sheets,
