@@ -20,6 +20,7 @@ from pipeline.definitions.dedupe import dedupe_definitions, dedupe_job
 from pipeline.definitions.enrich import enrich_definitions, enrich_job
 from pipeline.definitions.ingest import ingest_definitions, ingest_job
 from pipeline.definitions.operations import operations_definitions
+from pipeline.definitions.outreach import outreach_definitions
 from pipeline.definitions.webhooks import webhooks_definitions
 
 log = logging.getLogger("pipeline")
@@ -35,6 +36,7 @@ DOMAINS: tuple[Domain, ...] = (
     enrich_definitions,
     crm_definitions,
     webhooks_definitions,
+    outreach_definitions,
     operations_definitions,
 )
 

@@ -192,6 +192,20 @@ def run_demo(settings: Settings, definitions: Definitions) -> FailedRun | None:
         (enrich_job.name, "enriching and scoring the golden leads", {}),
         (crm_job.name, f"syncing contacts to the CRM ({settings.crm_backend})", {}),
     ]
+    if settings.email_send_mode == "draft_only":
+        steps.append(
+            (
+                "outreach_tick_job",
+                "enrolling leads into the outreach sequences and drafting what is due "
+                "(EMAIL_SEND_MODE=draft_only: nothing is sent)",
+                {},
+            )
+        )
+    else:
+        print(
+            f"outreach: skipped in the demo (EMAIL_SEND_MODE={settings.email_send_mode}; the "
+            "demo only ever drafts)"
+        )
     return run_steps(definitions, steps)
 
 

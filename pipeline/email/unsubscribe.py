@@ -95,9 +95,11 @@ class UnsubscribeLinks:
     def url(self, token: str) -> str:
         return f"{self.public_url}/unsubscribe/{token}"
 
-    def headers(self, email: str, message: str, purpose: str, mailbox: str) -> dict[str, str]:
+    def headers(
+        self, email: str, message: str, purpose: str, mailbox: str, mailto: str | None = None
+    ) -> dict[str, str]:
         token = self.token(email, message, purpose)
-        mailto = self.mailto or mailbox
+        mailto = mailto or self.mailto or mailbox
         subject = quote(f"unsubscribe {token}")
         return {
             "List-Unsubscribe": f"<{self.url(token)}>, <mailto:{mailto}?subject={subject}>",

@@ -19,6 +19,7 @@ import yaml
 from jinja2 import TemplateSyntaxError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pipeline.config import ConfigError
 from pipeline.email.message import AddressError, bare_address
 from pipeline.outreach.templates import compile_template
 
@@ -26,7 +27,7 @@ DEFAULT_SEQUENCES = Path(__file__).with_name("sequences.yaml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-class SequenceConfigError(ValueError):
+class SequenceConfigError(ConfigError):
     """The sequences file is wrong; the message names the file and the key."""
 
 

@@ -349,7 +349,9 @@ class Outreach:
         step = seq.steps[row.step]
         assert step.template is not None
         key = message_key(row.id, row.step)
-        headers = self.links.headers(row.email, key, "outreach", seq.mailbox.address)
+        headers = self.links.headers(
+            row.email, key, "outreach", seq.mailbox.address, seq.mailbox.unsubscribe_mailto
+        )
         token_url = headers["List-Unsubscribe"].split(">")[0].lstrip("<")
         full = {**context, "unsubscribe_url": token_url, "step_number": row.step + 1}
         threaded = row.step > 0 and not step.new_thread and row.thread_message_id

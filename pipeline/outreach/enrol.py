@@ -149,9 +149,18 @@ def _contexts(sequence: Sequence, frame: pl.DataFrame) -> list[dict[str, Any]]:
         if not c.endswith("__source") and not c.startswith("_") and c not in CONTEXT_EXCLUDE
     ]
     base = base_context(sequence)
-    strings = frame.select(
-        [pl.col(c).cast(pl.String) if frame.schema[c] != pl.String else pl.col(c) for c in columns]
-    )
+
+    def as_text(name: str) -> pl.Expr:
+        dtype = frame.schema[name]
+        if dtype == pl.String:
+            return pl.col(name)
+        if isinstance(dtype, pl.List):
+            return pl.col(name).cast(pl.List(pl.String)).list.join("; ")
+        if dtype.is_nested() or dtype == pl.Object:
+            return pl.lit(None, pl.String).alias(name)
+        return pl.col(name).cast(pl.String)
+
+    strings = frame.select([as_text(c) for c in columns])
     return [
         {**base, **{k: v for k, v in row.items() if v is not None and v != ""}}
         for row in strings.iter_rows(named=True)
