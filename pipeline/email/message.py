@@ -50,9 +50,14 @@ class OutgoingEmail:
         return bare_address(self.from_header)
 
 
+# RFC 5322 allows 998 characters a line. At the default 78 the policy folds a long
+# List-Unsubscribe URL into RFC 2047 encoded-words, which no mail client reads as a URL.
+POLICY = SMTP.clone(max_line_length=998)
+
+
 def to_mime(email: OutgoingEmail) -> EmailMessage:
     """The RFC 5322 message: multipart/alternative (text, then HTML) or text alone."""
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=POLICY)
     name, address = parseaddr(email.from_header)
     user, _, domain = address.partition("@")
     message["From"] = Address(display_name=name, username=user, domain=domain)
