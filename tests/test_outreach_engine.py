@@ -4,6 +4,7 @@ exactly-once delivery across a crash, and the kill switch mid-tick."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -198,7 +199,7 @@ def test_daily_cap_per_mailbox_and_stagger_between_sends(sqlite_store):
     report = outreach.tick(frame, crm_of(frame))
     times = sorted(r.sent_at for r in _sent(sqlite_store))
     assert len(times) == 4
-    assert [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)] == [60] * 3
+    assert [(b - a).total_seconds() for a, b in itertools.pairwise(times)] == [60] * 3
     assert clock.now() == MONDAY_10_LONDON + timedelta(seconds=180)  # waited, never slept
     assert report.deferred["daily cap"] == 6
     clock.advance(hours=2)
@@ -412,8 +413,9 @@ def test_a_crash_between_send_and_record_is_not_sent_again(sqlite_store):
         outreach.tick(frame, crm_of(frame))
     (row,) = _rows(sqlite_store, email_messages)
     assert row.status == "sending"
-    from pipeline.store.tables import outreach_leases
     from sqlalchemy import delete
+
+    from pipeline.store.tables import outreach_leases
 
     with sqlite_store.begin() as conn:  # the dead process's lease
         conn.execute(delete(outreach_leases))
