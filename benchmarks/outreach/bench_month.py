@@ -20,7 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,7 +50,8 @@ START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # a Monday; the month has Thank
 def sequences(mailboxes: int, cap: int) -> dict:
     steps = [
         {"channel": "email", "delay_business_days": 0,
-         "template": {"subject": "Quick question, {{ first_name }}", "text": "Hi {{ first_name }}, {{ unsubscribe_url }}"}},
+         "template": {"subject": "Quick question, {{ first_name }}",
+                      "text": "Hi {{ first_name }}, {{ unsubscribe_url }}"}},
         {"channel": "email", "delay_business_days": 3,
          "template": {"subject": "Re: Quick question", "text": "Following up."}},
         {"channel": "email", "delay_business_days": 4,
@@ -118,7 +119,8 @@ def main() -> int:
     emails = frame["email"].to_list()
     stops = {e: START + timedelta(minutes=rng.randrange(args.days * 24 * 60))
              for e in rng.sample(emails, int(len(emails) * args.stop_share))}  # fmt: skip
-    kinds = dict(zip(stops, rng.choices(["reply", "bounce", "complaint", "unsubscribe"], k=len(stops)), strict=True))  # fmt: skip
+    kinds = dict(zip(stops, rng.choices(["reply", "bounce", "complaint", "unsubscribe"], k=len(stops)),
+                     strict=True))  # fmt: skip
     pending = sorted(stops.items(), key=lambda kv: kv[1])
     tick_times, busy_ticks = [], []
     ticks = args.days * 96
@@ -135,7 +137,6 @@ def main() -> int:
         if report.delivered:
             busy_ticks.append(took)
         if n % 96 == 0:
-            sent = sum(1 for _ in ())
             print(f"day {n // 96}: median tick {statistics.median(tick_times[-96:]) * 1000:.1f} ms, "
                   f"max {max(tick_times[-96:]):.2f} s", flush=True)  # fmt: skip
     wall = time.perf_counter() - wall0
