@@ -337,7 +337,14 @@ class Outreach:
                         ),
                     )
                 )
-            client.create_tasks([task for _, task in planned])
+            try:
+                client.create_tasks([task for _, task in planned])
+            except NotImplementedError as exc:
+                log.warning(
+                    "outreach: %s; %d enrolment(s) wait at a crm_task step", exc, len(planned)
+                )
+                report.deferred["crm task: backend cannot create tasks"] += len(planned)
+                return
         finally:
             client.close()
         with self.engine.begin() as conn:
