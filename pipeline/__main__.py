@@ -1,5 +1,5 @@
 """Command line: `python -m pipeline demo | summary | dedupe | webhooks | score-fit |
-pause-all | resume-all | sql`."""
+pause-all | resume-all | sql | outreach`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from pipeline import operations_cli
 from pipeline.config import ConfigError, load_settings
 from pipeline.marts import cli as sql_cli
+from pipeline.outreach import cli as outreach_cli
 from pipeline.scoring import learn as score_fit
 from pipeline.summary import summarize
 from pipeline.webhooks import cli as webhooks_cli
@@ -91,6 +92,7 @@ def _main(argv: list[str] | None) -> int:
     webhooks_cli.add_parser(sub)
     operations_cli.add_parser(sub)
     sql_cli.add_parser(sub)
+    outreach_cli.add_parser(sub)
     fit = sub.add_parser("score-fit", help="learn the ICP's points from historical outcomes")
     score_fit.add_arguments(fit)
     args = parser.parse_args(argv)
@@ -117,6 +119,11 @@ def _main(argv: list[str] | None) -> int:
             print(f"\n{paragraph}", file=sys.stderr)
             return 1
     print(summarize(settings.warehouse_path).render())
+    if args.command == "demo" and settings.email_send_mode == "draft_only":
+        from pipeline.outreach.preview import plan_text
+        from pipeline.store import open_store
+
+        print("\n" + plan_text(open_store(settings.store_url), settings.email_send_mode))
     if args.command == "demo":
         print("\nNext: `make dev` opens the Dagster UI (lineage, runs, checks, backfills).")
     return 0

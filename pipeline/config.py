@@ -113,7 +113,37 @@ class Settings(BaseSettings):
     google_impersonate: str | None = Field(None, alias="GOOGLE_IMPERSONATE")
     google_api_base_url: str | None = Field(None, alias="GOOGLE_API_BASE_URL")
 
-    @field_validator("enrichment", "crm_backend", "excel_sheets", "lead_source", mode="before")
+    # Email (pipeline/email): where messages go, and whether anything may leave at all.
+    # draft_only (default): drafts only, nothing is ever sent; approval: a person approves each
+    # message (`python -m pipeline outreach approve`); auto: sent when due (logged at start).
+    email_backend: Literal["outbox", "smtp", "gmail"] = Field("outbox", alias="EMAIL_BACKEND")
+    email_send_mode: Literal["draft_only", "approval", "auto"] = Field(
+        "draft_only", alias="EMAIL_SEND_MODE"
+    )
+    smtp_host: str | None = Field(None, alias="SMTP_HOST")
+    smtp_port: int = Field(587, ge=1, le=65535, alias="SMTP_PORT")
+    smtp_username: str | None = Field(None, alias="SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(None, alias="SMTP_PASSWORD")
+    smtp_starttls: bool = Field(True, alias="SMTP_STARTTLS")
+    smtp_timeout_seconds: float = Field(30.0, gt=0, alias="SMTP_TIMEOUT_SECONDS")
+    # An OAuth user token file for Gmail when there is no service account (the token's user is
+    # the only mailbox it can act for).
+    gmail_oauth_token_file: ExistingFile = Field(None, alias="GMAIL_OAUTH_TOKEN_FILE")
+    # Signs unsubscribe links; unset, a key generated once is kept in the operational store
+    # (shared by the receiver and the sequence tick).
+    unsubscribe_secret: SecretStr | None = Field(None, alias="UNSUBSCRIBE_SECRET")
+    # Outreach sequences (pipeline/outreach): who enrols, the steps, windows, caps.
+    sequences_config: ExistingFile = Field(None, alias="SEQUENCES_CONFIG")
+
+    @field_validator(
+        "enrichment",
+        "crm_backend",
+        "excel_sheets",
+        "lead_source",
+        "email_backend",
+        "email_send_mode",
+        mode="before",
+    )
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

@@ -21,6 +21,7 @@ from pipeline.definitions.enrich import enrich_definitions, enrich_job
 from pipeline.definitions.ingest import ingest_definitions, ingest_job
 from pipeline.definitions.marts import marts_definitions, marts_job
 from pipeline.definitions.operations import operations_definitions
+from pipeline.definitions.outreach import outreach_definitions
 from pipeline.definitions.webhooks import webhooks_definitions
 
 log = logging.getLogger("pipeline")
@@ -36,6 +37,7 @@ DOMAINS: tuple[Domain, ...] = (
     enrich_definitions,
     crm_definitions,
     webhooks_definitions,
+    outreach_definitions,
     marts_definitions,
     operations_definitions,
 )

@@ -16,10 +16,12 @@ from pipeline.config import Settings
 from pipeline.scoring import DEFAULT_ICP_PATH
 from pipeline.store import redact_url
 from resources.crm import CrmResource, HubSpotCrmResource, OutboxCrmResource
+from resources.email import EmailResource
 from resources.enrichment import EnrichmentProvider, OfflineEnrichment, WaterfallEnrichment
 from resources.io_manager import LeadsWarehouseIOManager
 from resources.lead_source import LeadSource, LocalFolderLeadSource
 from resources.ops_store import OpsStore
+from resources.outreach import SequencesResource
 from resources.scoring import IcpSource
 from resources.settings import PipelineSettings
 from resources.warehouse import Warehouse
@@ -64,6 +66,42 @@ def lead_source_from(settings: Settings) -> LeadSource:
     return LocalFolderLeadSource(folder=str(settings.source_dir))
 
 
+def _secret_env(variable: str, value: object) -> object:
+    """A secret read from the environment as an EnvVar (the UI shows the variable's name);
+    one that came from `.env` or an override as its value."""
+    import os
+
+    if value is None:
+        return None
+    return EnvVar(variable) if os.environ.get(variable) else value.get_secret_value()  # type: ignore[attr-defined]
+
+
+def email_from(settings: Settings) -> EmailResource:
+    """EMAIL_BACKEND / EMAIL_SEND_MODE; a backend missing its settings fails here, naming the
+    variable, never a quiet switch to the outbox. `auto` is logged at start."""
+    from pipeline.email.setup import EmailSettings
+
+    checked = EmailSettings.from_settings(settings)  # raises EmailSettingsError
+    if checked.send_mode == "auto":
+        log.warning("EMAIL_SEND_MODE=auto: due outreach messages are SENT without approval")
+    return EmailResource(
+        backend=checked.backend,
+        send_mode=checked.send_mode,
+        public_url=checked.public_url,
+        smtp_host=checked.smtp_host,
+        smtp_port=checked.smtp_port,
+        smtp_username=checked.smtp_username,
+        smtp_password=_secret_env("SMTP_PASSWORD", settings.smtp_password),
+        smtp_starttls=checked.smtp_starttls,
+        smtp_timeout=checked.smtp_timeout,
+        google_application_credentials=checked.google_application_credentials,
+        google_impersonate=checked.google_impersonate,
+        google_api_base_url=checked.google_api_base_url,
+        gmail_oauth_token_file=checked.gmail_oauth_token_file,
+        unsubscribe_secret=_secret_env("UNSUBSCRIBE_SECRET", settings.unsubscribe_secret),
+    )
+
+
 def ops_store_from(settings: Settings) -> OpsStore:
     """The store resource; a URL from the environment is passed as an EnvVar so the UI shows
     the variable's name, never the password inside the URL."""
@@ -98,6 +136,15 @@ class Backends:
     @cached_property
     def ops_store(self) -> OpsStore:
         return ops_store_from(self.settings)
+
+    @cached_property
+    def email(self) -> EmailResource:
+        return email_from(self.settings)
+
+    @cached_property
+    def sequences(self) -> SequencesResource:
+        path = self.settings.sequences_config
+        return SequencesResource(path=str(path) if path else None)
 
     @cached_property
     def icp(self) -> IcpSource:
@@ -138,5 +185,5 @@ class Backends:
             f"lead source: {self.lead_source.describe()}; warehouse: "
             f"{self.settings.warehouse_path}; operational store: "
             f"{redact_url(self.settings.store_url)}; {self.enrichment.describe()}; "
-            f"CRM backend: {self.settings.crm_backend}"
+            f"CRM backend: {self.settings.crm_backend}; {self.email.describe()}"
         )

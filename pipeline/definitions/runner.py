@@ -195,6 +195,20 @@ def run_demo(settings: Settings, definitions: Definitions) -> FailedRun | None:
         (crm_job.name, f"syncing contacts to the CRM ({settings.crm_backend})", {}),
         (marts_job.name, "building the SQL marts (dbt_like_sql/)", {}),
     ]
+    if settings.email_send_mode == "draft_only":
+        steps.append(
+            (
+                "outreach_tick_job",
+                "enrolling leads into the outreach sequences and drafting what is due "
+                "(EMAIL_SEND_MODE=draft_only: nothing is sent)",
+                {},
+            )
+        )
+    else:
+        print(
+            f"outreach: skipped in the demo (EMAIL_SEND_MODE={settings.email_send_mode}; the "
+            "demo only ever drafts)"
+        )
     return run_steps(definitions, steps)
 
 

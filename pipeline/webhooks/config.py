@@ -22,6 +22,8 @@ class WebhookConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # HubSpot signs the URL it called; behind a proxy that is not the URL we see.
     public_base_url: str | None = None
+    # Signs unsubscribe links (None: the key kept in the operational store).
+    unsubscribe_secret: str | None = field(default=None, repr=False)
 
     def enabled(self) -> dict[str, bool]:
         return {
@@ -47,4 +49,5 @@ def load_webhook_config() -> WebhookConfig:
         email_events_secret=secret(settings.email_events_secret),
         max_body_bytes=settings.webhook_max_body_bytes,
         public_base_url=settings.webhook_public_url,
+        unsubscribe_secret=secret(settings.unsubscribe_secret),
     )
