@@ -4,7 +4,9 @@ pause-all | resume-all | sql | outreach`."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -63,11 +65,34 @@ def run_dedupe(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     # Dagster's notices about its own beta parameters are for us, not for the terminal.
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
+    argv = sys.argv[1:] if argv is None else argv
     try:
         return _main(argv)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one paragraph for a person; the traceback goes to a log file
+        return _crashed(exc, argv)
+
+
+def _crashed(exc: Exception, argv: list[str]) -> int:
+    """Tell a crash as one paragraph (what, where, why, what to do) and keep the traceback
+    under LEADS_DATA_DIR/logs/ (LEADS_DEBUG=1 prints it instead)."""
+    from pipeline.failures import record_crash, service_hints
+
+    if os.environ.get("LEADS_DEBUG"):
+        raise exc
+    command = " ".join(a for a in argv[:2] if not a.startswith("-"))
+    try:
+        settings = load_settings()
+        logs, hints = settings.data_dir / "logs", service_hints(settings)
+    except ConfigError:
+        logs, hints = Path(tempfile.gettempdir()) / "lead-pipeline-logs", ({}, {})
+    failure = record_crash(exc, command, logs)
+    print(failure.paragraph(*hints), file=sys.stderr)
+    return 1
 
 
 def _main(argv: list[str] | None) -> int:
@@ -112,11 +137,9 @@ def _main(argv: list[str] | None) -> int:
 
         failure = run_demo(settings, build_definitions(settings))
         if failure is not None:
-            hubspot = settings.hubspot_base_url or "https://api.hubapi.com"
-            paragraph = failure.paragraph(
-                {"HUBSPOT_BASE_URL": hubspot}, {"HubSpot": "HUBSPOT_ACCESS_TOKEN"}
-            )
-            print(f"\n{paragraph}", file=sys.stderr)
+            from pipeline.failures import service_hints
+
+            print(f"\n{failure.paragraph(*service_hints(settings))}", file=sys.stderr)
             return 1
     print(summarize(settings.warehouse_path).render())
     if args.command == "demo" and settings.email_send_mode == "draft_only":

@@ -162,3 +162,28 @@ def test_demo_with_an_unreachable_crm_prints_the_host_and_the_cause(tmp_path):
     assert "crm_job run failed in step crm_contacts talking to 127.0.0.1:9" in last
     assert "connection refused" in last and "HUBSPOT_BASE_URL" in last
     assert "pat-na1-not-a-real-token" not in done.stdout + done.stderr
+
+
+def test_any_command_that_crashes_ends_in_one_paragraph_and_keeps_the_traceback(tmp_path):
+    """A store that refuses connections: no traceback on the terminal, the host and the
+    cause in plain words, no password, and the traceback in the log file it names."""
+    env = _clean_env(
+        tmp_path, LEADS_DATABASE_URL="postgresql://leads:db-secret-pw@127.0.0.1:9/leads"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "webhooks", "dead-letters"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "db-secret-pw" not in done.stderr
+    paragraph = done.stderr.strip().splitlines()[-1]
+    assert paragraph.startswith("`python -m pipeline webhooks dead-letters` failed")
+    assert "talking to 127.0.0.1:9: connection refused" in paragraph
+    assert "LEADS_DATABASE_URL points at it" in paragraph
+    log = next((tmp_path / "data" / "logs").glob("webhooks-dead-letters-*.log"))
+    assert "Traceback" in log.read_text()
+    assert log.name in paragraph

@@ -7,7 +7,6 @@ traceback stays in the run's event log in the Dagster UI.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,65 +20,11 @@ from pipeline.definitions.dedupe import dedupe_job
 from pipeline.definitions.enrich import enrich_job
 from pipeline.definitions.ingest import ingest_job
 from pipeline.definitions.marts import marts_job
+from pipeline.failures import Failure
 
 # The terminal shows nothing of Dagster's own logging: the summary and, on failure, one
 # paragraph. Everything is in the run's event log (`make dev`).
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-
-_HOST = re.compile(r"host='([^']+)'(?:, port=(\d+))?|https?://([^/\s'\")]+)")
-# (pattern in the error chain, plain cause, what to do)
-_CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), cause, advice)
-    for pattern, cause, advice in (
-        (
-            r"paused by",
-            "side effects are paused (the kill switch)",
-            "run `python -m pipeline resume-all` when it is safe to continue",
-        ),
-        (
-            r"connection refused|Errno 111|ConnectError",
-            "connection refused",
-            "check that the service is up and that its URL setting points at it",
-        ),
-        (
-            r"Name or service not known|nodename nor servname|getaddrinfo|Temporary failure in "
-            r"name resolution|NameResolution",
-            "the host name does not resolve",
-            "check the host's URL setting and this machine's network and DNS",
-        ),
-        (
-            r"timed out|Timeout",
-            "the connection timed out",
-            "check the network, or try again when the service answers",
-        ),
-        (
-            r"\b401\b|Unauthorized|token rejected|invalid.*(api key|token)",
-            "401: the credentials were rejected",
-            "check the token or API key variable named above (is it current, for this account?)",
-        ),
-        (
-            r"\b403\b|Forbidden|MISSING_SCOPES",
-            "403: the credentials lack a permission",
-            "grant the scope or share the resource named above with the account",
-        ),
-        (
-            r"\b429\b|rate limit|daily (quota|limit)",
-            "the service's rate limit or daily quota is spent",
-            "wait for the quota to reset, or lower the request limits in the settings",
-        ),
-        (
-            r"No such file or directory|FileNotFoundError|does not exist",
-            "a file or folder is missing",
-            "check the path named above (and the variable that sets it)",
-        ),
-        (
-            r"Permission denied|PermissionError",
-            "permission denied",
-            "check who owns the file or folder named above",
-        ),
-    )
-)
-
 
 # Dagster's own wrappers around the error a step raised: they say nothing a person can use.
 _DAGSTER_WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
@@ -97,53 +42,12 @@ class FailedRun:
         url_settings: dict[str, str | None] | None = None,
         credentials: dict[str, str] | None = None,
     ) -> str:
-        """What failed, where, why and what to do, as one paragraph a person can act on.
-
-        `url_settings` (variable -> URL) lets the advice name the variable that points at
-        the host that failed; `credentials` (a word in the error -> variable) the variable
-        holding the credential that was refused."""
-        chain = " | ".join(self.errors)
-        what = f"The {self.job} run failed" + (f" in step {self.step}" if self.step else "")
-        host = _host(chain)
-        variable = next(
-            (name for name, url in (url_settings or {}).items() if host and url and host in url),
-            None,
-        )
-        for pattern, cause, advice in _CAUSES:
-            if pattern.search(chain):
-                where = f" talking to {host}" if host else ""
-                if variable and "URL setting" in advice:
-                    advice = advice.replace("its URL setting", variable)
-                secret = next((v for word, v in (credentials or {}).items() if word in chain), None)
-                if secret and "variable named above" in advice:
-                    advice = advice.replace("the token or API key variable named above", secret)
-                return (
-                    f"{what}{where}: {cause} ({_short(self.errors[0])}). What to do: {advice}. "
-                    f"The traceback is in the run's log in the Dagster UI (`make dev`, run "
-                    f"{self.run_id})."
-                )
-        return (
-            f"{what}: {_short(self.errors[-1])}"
-            + (f" (from: {_short(self.errors[0])})" if len(self.errors) > 1 else "")
-            + f". The traceback is in the run's log in the Dagster UI (`make dev`, run "
-            f"{self.run_id})."
-        )
-
-
-def _host(text: str) -> str | None:
-    match = _HOST.search(text)
-    if not match:
-        return None
-    host, port, url_host = match.groups()
-    return url_host or (f"{host}:{port}" if port else host)
-
-
-_QUALIFIED = re.compile(r"\b(?:[a-z_][\w]*\.)+([A-Z]\w*(?:Error|Exception|Reached)):")
-
-
-def _short(message: str, limit: int = 300) -> str:
-    line = _QUALIFIED.sub(r"\1:", " ".join(message.strip().split()))
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+        """What failed, where, why and what to do (see pipeline.failures)."""
+        return Failure(
+            what=f"The {self.job} run failed" + (f" in step {self.step}" if self.step else ""),
+            errors=self.errors,
+            traceback_at=f"the run's log in the Dagster UI (`make dev`, run {self.run_id})",
+        ).paragraph(url_settings, credentials)
 
 
 def failed_run(job: str, result: ExecuteInProcessResult) -> FailedRun:
