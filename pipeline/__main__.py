@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline demo | summary | dedupe | webhooks | score-fit |
+"""Command line: `python -m pipeline demo | summary | dedupe | webhooks | drive | score-fit |
 pause-all | resume-all`."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pipeline import operations_cli
 from pipeline.config import ConfigError, load_settings
+from pipeline.drive import cli as drive_cli
 from pipeline.scoring import learn as score_fit
 from pipeline.summary import summarize
 from pipeline.webhooks import cli as webhooks_cli
@@ -89,6 +90,7 @@ def _main(argv: list[str] | None) -> int:
     dd.add_argument("--explain", nargs=2, metavar=("ID1", "ID2"), help="explain one pair")
     webhooks_cli.add_parser(sub)
     operations_cli.add_parser(sub)
+    drive_cli.add_parser(sub)
     fit = sub.add_parser("score-fit", help="learn the ICP's points from historical outcomes")
     score_fit.add_arguments(fit)
     args = parser.parse_args(argv)

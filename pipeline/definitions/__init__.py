@@ -17,6 +17,7 @@ from pipeline.config import Settings, load_settings
 from pipeline.definitions.backends import Backends, crm_from, enrichment_from, lead_source_from
 from pipeline.definitions.crm import crm_definitions, crm_job
 from pipeline.definitions.dedupe import dedupe_definitions, dedupe_job
+from pipeline.definitions.drive import drive_definitions
 from pipeline.definitions.enrich import enrich_definitions, enrich_job
 from pipeline.definitions.ingest import ingest_definitions, ingest_job
 from pipeline.definitions.operations import operations_definitions
@@ -35,6 +36,7 @@ DOMAINS: tuple[Domain, ...] = (
     enrich_definitions,
     crm_definitions,
     webhooks_definitions,
+    drive_definitions,
     operations_definitions,
 )
 
