@@ -50,9 +50,8 @@ def drive_files(
     start, end = window_bounds(context.partition_key)
     listing = lead_source.listing(start, end)
     files = listing.files
-    context.log.info(
-        f"{len(files)} file(s) from {lead_source.describe()} for {context.partition_key}"
-    )
+    source = lead_source.describe()
+    context.log.info(f"{len(files)} file(s) from {source} for {context.partition_key}")
     rows = []
     unavailable: list[str] = []
     fetched = 0
@@ -74,7 +73,7 @@ def drive_files(
                 "version": file.version,
                 "modified_at": file.modified_at,
                 "arrived_at": file.arrived_at,
-                "source": lead_source.describe(),
+                "source": source,
                 "landed_path": str(landed.path),
                 "arrival_day": day_start(context.partition_key),
             }
@@ -91,7 +90,7 @@ def drive_files(
             "files": len(rows),
             "bytes": int(manifest["size_bytes"].sum() or 0),
             "bytes_fetched": fetched,
-            "source": lead_source.describe(),
+            "source": source,
             "files_preview": preview(manifest.select("name", "size_bytes", "sha256"), 20),
             "ignored_files": sum(listing.ignored.values()),
             "ignored": MetadataValue.md(ignored or "_none_"),

@@ -59,6 +59,17 @@ def run_dedupe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _source_errors() -> tuple[type[BaseException], ...]:
+    """What listing the lead source raises when it cannot be read (a missing folder, Drive
+    refusing, credentials refused), ended in one line instead of a traceback."""
+    import google.auth.exceptions
+
+    from pipeline.drive.api import DriveError
+    from pipeline.google.auth import GoogleAuthError
+
+    return (FileNotFoundError, DriveError, GoogleAuthError, google.auth.exceptions.GoogleAuthError)
+
+
 def main(argv: list[str] | None = None) -> int:
     # Dagster's notices about its own beta parameters are for us, not for the terminal.
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
@@ -108,11 +119,17 @@ def _main(argv: list[str] | None) -> int:
         from pipeline.definitions import build_definitions  # the Dagster layer
         from pipeline.definitions.runner import run_demo
 
-        failure = run_demo(settings, build_definitions(settings))
+        try:
+            failure = run_demo(settings, build_definitions(settings))
+        except _source_errors() as exc:  # listing the lead source for its arrival days
+            print(f"\nThe demo could not list the lead source: {exc}", file=sys.stderr)
+            return 1
         if failure is not None:
             hubspot = settings.hubspot_base_url or "https://api.hubapi.com"
+            google = settings.google_api_base_url or "https://www.googleapis.com"
             paragraph = failure.paragraph(
-                {"HUBSPOT_BASE_URL": hubspot}, {"HubSpot": "HUBSPOT_ACCESS_TOKEN"}
+                {"HUBSPOT_BASE_URL": hubspot, "GOOGLE_API_BASE_URL": google},
+                {"HubSpot": "HUBSPOT_ACCESS_TOKEN"},
             )
             print(f"\n{paragraph}", file=sys.stderr)
             return 1

@@ -175,3 +175,15 @@ def test_check_lists_each_folder_and_says_plainly_what_is_wrong(world, monkeypat
 def test_a_channel_address_must_be_https():
     with pytest.raises(ChannelError, match="public HTTPS address"):
         channels.check_address("http://localhost:8787/webhooks/drive")
+
+
+def test_demo_on_a_folder_not_shared_ends_in_one_line_naming_the_account(
+    world, monkeypatch, capsys
+):
+    private = world.drive.folder("Private")
+    monkeypatch.setenv("DRIVE_FOLDER_IDS", private)
+    assert main(["demo"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"could not list the lead source: folder {private} not found" in err
+    assert "share the folder with leads@proj.iam.gserviceaccount.com" in err

@@ -80,8 +80,12 @@ def test_first_tick_requests_a_run_per_arrival_day_and_later_ticks_only_new_cont
         assert [r.run_key for r in again.run_requests] == [r.run_key for r in first.run_requests]
 
         _land_requested(source, w)
-        quiet = _tick(source, w, first.cursor)
+        gets, lists = w.drive.calls["files.get"], w.drive.calls["changes.list"]
+        quiet = _tick(_resource(w), w, first.cursor)  # a new resource, as in the daemon
         assert quiet.run_requests == [] and "0 with new content" in quiet.skip_reason.skip_message
+        assert "1 API call(s)" in quiet.skip_reason.skip_message
+        assert w.drive.calls["files.get"] == gets  # the watched folders come from the cursor
+        assert w.drive.calls["changes.list"] == lists + 1
 
         w.drive.rename(a, "a-renamed.csv")  # metadata only
         renamed = _tick(source, w, quiet.cursor)

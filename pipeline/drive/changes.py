@@ -23,7 +23,7 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,9 +52,13 @@ class DriveCursor:
     phase: str  # "listing" | "changes"
     token: str
     walk: WalkState | None = None
+    # The watched folders as resolved when the cursor began (id, name, shared drive), so a
+    # tick does not ask Drive for them again.
+    folders: list[Root] = field(default_factory=list)
 
     def encode(self) -> str:
         data: dict[str, Any] = {"roots": self.roots, "phase": self.phase, "token": self.token}
+        data["folders"] = [[r.id, r.name, r.drive_id] for r in self.folders]
         if self.walk is not None:
             data["walk"] = self.walk.to_json()
         return json.dumps(data, separators=(",", ":"))
@@ -68,7 +72,8 @@ class DriveCursor:
         if data.get("roots") != roots_key(folder_ids):
             return None
         walk_state = WalkState.from_json(data["walk"]) if data.get("walk") else None
-        return cls(data["roots"], data["phase"], str(data["token"]), walk_state)
+        folders = [Root(*f) for f in data.get("folders", [])]
+        return cls(data["roots"], data["phase"], str(data["token"]), walk_state, folders)
 
 
 @dataclass
@@ -89,13 +94,21 @@ class _Read:
 
 
 class ChangeReader:
-    """One read of the watched folders' changes (see the module doc)."""
+    """One read of the watched folders' changes (see the module doc); `resolve` names the
+    watched folders at Drive (called only when the cursor does not know them yet)."""
 
-    def __init__(self, api: DriveApi, engine: Engine, roots: Sequence[Root]) -> None:
+    def __init__(
+        self,
+        api: DriveApi,
+        engine: Engine,
+        folder_ids: Sequence[str],
+        resolve: Callable[[], list[Root]],
+    ) -> None:
         self.api = api
         self.engine = engine
-        self.roots = list(roots)
-        self.folder_ids = [r.id for r in roots]
+        self.folder_ids = list(folder_ids)
+        self.resolve = resolve
+        self.roots: list[Root] = []
 
     def read(self, raw_cursor: str | None, limit: int, deadline: float | None) -> SourceChanges:
         calls_before = self.api.stats.total
@@ -105,12 +118,17 @@ class ChangeReader:
         done = False
         try:
             if cursor is None:
+                self.roots = self.resolve()
                 cursor = DriveCursor(
                     roots_key(self.folder_ids),
                     "listing",
                     self.api.start_page_token(),
                     WalkState.of(self.roots),
+                    self.roots,
                 )
+            elif not cursor.folders:
+                cursor.folders = self.resolve()
+            self.roots = cursor.folders
             tree = tree_store.load_tree(self.engine, self.roots)
             while len(got.candidates) < limit and not _past(deadline):
                 before = cursor.encode()

@@ -98,7 +98,8 @@ class DriveSource:
     ) -> SourceChanges:
         self.api.deadline = deadline
         try:
-            return ChangeReader(self.api, self.engine, self.roots()).read(cursor, limit, deadline)
+            reader = ChangeReader(self.api, self.engine, self.folder_ids, self.roots)
+            return reader.read(cursor, limit, deadline)
         finally:
             self.api.deadline = None
 
