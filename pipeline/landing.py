@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 from pathlib import Path
 from types import TracebackType
 
@@ -64,7 +65,7 @@ class LandingSink:
     def __init__(self, landing_dir: Path) -> None:
         landing_dir.mkdir(parents=True, exist_ok=True)
         self._dir = landing_dir
-        self._tmp = landing_dir / f".incoming.{os.getpid()}.{id(self)}.tmp"
+        self._tmp = landing_dir / f".incoming.{os.getpid()}.{threading.get_ident()}.{id(self)}.tmp"
         self._fh = self._tmp.open("wb")
         self._sha, self._md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
         self.size = 0
@@ -117,7 +118,7 @@ def remember_alias(landing_dir: Path, key: str, sha256: str) -> None:
     """Record that the content named `key` landed under `sha256`."""
     target = _alias_path(landing_dir, key)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(sha256)
     os.replace(tmp, target)
 

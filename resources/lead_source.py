@@ -179,7 +179,7 @@ class DriveLeadSource(LeadSource):
     def poll(self, last_read_at: float | None, last_wake: int) -> PollDecision:
         """Read when a push notification arrived since the last read, or every
         `poll_seconds` without one (polling alone works without a public address)."""
-        wake = last_drive_notification(self.drive().engine)
+        wake = last_drive_notification(self.drive().engine, last_wake)
         if wake > last_wake:
             return PollDecision(True, wake, "a Drive push notification arrived")
         if last_read_at is None:

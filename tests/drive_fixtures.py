@@ -14,6 +14,7 @@ from pipeline.config import Settings
 from pipeline.drive.source import DriveSource
 from pipeline.google.auth import GoogleAuth
 from pipeline.store import open_store
+from resources.lead_source import DriveLeadSource
 from tests.fakes.drive_server import FakeDrive
 from tests.fakes.google_api import GoogleApiServer
 
@@ -43,6 +44,16 @@ class DriveWorld:
         source = DriveSource(self.auth(), folder_ids or [self.folder], open_store(self.store_url))
         source.api.initial_backoff = 0.05  # Retry-After still holds: it is a minimum
         return source
+
+    def resource(self, poll_seconds: int = 0) -> DriveLeadSource:
+        """The Dagster resource, as backends.py builds it for LEADS_SOURCE=drive."""
+        return DriveLeadSource(
+            folder_ids=[self.folder],
+            service_account_file=str(self.key_file),
+            api_base_url=self.google.url,
+            database_url=self.store_url,
+            poll_seconds=poll_seconds,
+        )
 
     def settings(self, **overrides) -> Settings:
         values = {

@@ -16,7 +16,6 @@ from pipeline.store import open_store, pause
 from pipeline.store.audit import entries
 from pipeline.webhooks.app import create_app
 from pipeline.webhooks.config import WebhookConfig
-from resources.lead_source import DriveLeadSource
 from tests.drive_fixtures import csv_bytes, drive_world
 
 TOKEN = "drive-channel-token-do-not-log"
@@ -45,13 +44,7 @@ def test_watch_opens_a_channel_whose_notifications_wake_the_sensor(world, capsys
     assert timedelta(hours=47) < recorded.expires_at - recorded.opened_at <= timedelta(hours=48)
     assert entries(store)[0]["action"] == "drive_channel_opened"
 
-    source = DriveLeadSource(
-        folder_ids=[w.folder],
-        service_account_file=str(w.key_file),
-        api_base_url=w.google.url,
-        database_url=w.store_url,
-        poll_seconds=3600,
-    )
+    source = w.resource(poll_seconds=3600)
     assert not source.poll(last_read_at=9e18, last_wake=0).due
     receiver = create_app(WebhookConfig(database_url=w.store_url, drive_channel_token=TOKEN))
     with TestClient(receiver) as client:
@@ -85,16 +78,7 @@ def test_watch_refuses_without_a_token_or_an_https_address(world, monkeypatch, c
 def test_renewal_opens_the_new_channel_before_stopping_the_old(world):
     w = world
     store = open_store(w.store_url)
-    api = (
-        DriveLeadSource(
-            folder_ids=[w.folder],
-            service_account_file=str(w.key_file),
-            api_base_url=w.google.url,
-            database_url=w.store_url,
-        )
-        .drive()
-        .api
-    )
+    api = w.resource().drive().api
     soon = channels.open_channel(api, store, ADDRESS, TOKEN, "ann", hours=2)
     later = channels.open_channel(api, store, ADDRESS, TOKEN, "ann", hours=72)
     assert [c.channel_id for c in channels.due_for_renewal(store)] == [soon.channel_id]
@@ -119,16 +103,7 @@ def test_the_kill_switch_stops_channel_changes(world, capsys):
         "opening a Drive watch channel stopped: side effects are paused" in capsys.readouterr().err
     )
     assert main(["drive", "unwatch"]) == 2
-    api = (
-        DriveLeadSource(
-            folder_ids=[w.folder],
-            service_account_file=str(w.key_file),
-            api_base_url=w.google.url,
-            database_url=w.store_url,
-        )
-        .drive()
-        .api
-    )
+    api = w.resource().drive().api
     with pytest.raises(pause.SideEffectsPaused):
         channels.renew_due(api, store, TOKEN, "schedule", within=timedelta(days=30))
     assert len(w.drive.open_channels()) == 1  # nothing opened, nothing stopped

@@ -12,23 +12,12 @@ from dagster import DagsterInstance, SkipReason, build_sensor_context
 from pipeline.drive.api import DriveAccessError
 from pipeline.store import open_store
 from pipeline.store.inbox import InboxEvent, accept_events
-from resources.lead_source import DriveLeadSource
 from resources.settings import PipelineSettings
 from sensors.file_arrival import build_file_arrival_sensor
 from tests.drive_fixtures import csv_bytes, drive_world, xlsx_bytes
 from tests.fakes.drive_server import at_day
 
 SENSOR = build_file_arrival_sensor("ingest_job")
-
-
-def _resource(w, poll_seconds: int = 0) -> DriveLeadSource:
-    return DriveLeadSource(
-        folder_ids=[w.folder],
-        service_account_file=str(w.key_file),
-        api_base_url=w.google.url,
-        database_url=w.store_url,
-        poll_seconds=poll_seconds,
-    )
 
 
 _INSTANCE: list[DagsterInstance] = []
@@ -67,7 +56,7 @@ def test_first_tick_requests_a_run_per_arrival_day_and_later_ticks_only_new_cont
         w.drive.sheet(
             "Fair", xlsx_bytes({"Leads": ["c@acme.com"]}), w.folder, at=at_day("2026-11-02")
         )
-        source = _resource(w)
+        source = w.resource()
         first = _tick(source, w)
         assert [(r.partition_key, r.tags["leads/new_files"]) for r in first.run_requests] == [
             ("2026-11-01", "1"),
@@ -81,7 +70,7 @@ def test_first_tick_requests_a_run_per_arrival_day_and_later_ticks_only_new_cont
 
         _land_requested(source, w)
         gets, lists = w.drive.calls["files.get"], w.drive.calls["changes.list"]
-        quiet = _tick(_resource(w), w, first.cursor)  # a new resource, as in the daemon
+        quiet = _tick(w.resource(), w, first.cursor)  # a new resource, as in the daemon
         assert quiet.run_requests == [] and "0 with new content" in quiet.skip_reason.skip_message
         assert "1 API call(s)" in quiet.skip_reason.skip_message
         assert w.drive.calls["files.get"] == gets  # the watched folders come from the cursor
@@ -100,7 +89,7 @@ def test_first_tick_requests_a_run_per_arrival_day_and_later_ticks_only_new_cont
 def test_a_push_notification_wakes_the_sensor_between_polls(tmp_path):
     with drive_world(tmp_path) as w:
         w.drive.upload("a.csv", csv_bytes("a@acme.com"), w.folder)
-        source = _resource(w, poll_seconds=3600)
+        source = w.resource(poll_seconds=3600)
         first = _tick(source, w)
         assert len(first.run_requests) == 1
         w.drive.upload("b.csv", csv_bytes("b@acme.com"), w.folder)
@@ -121,7 +110,7 @@ def test_a_push_notification_wakes_the_sensor_between_polls(tmp_path):
 def test_a_spent_quota_ends_the_tick_cleanly_and_the_next_tick_resumes(tmp_path):
     with drive_world(tmp_path) as w:
         w.drive.upload("a.csv", csv_bytes("a@acme.com"), w.folder)
-        source = _resource(w)
+        source = w.resource()
         first = _tick(source, w)
         w.drive.upload("b.csv", csv_bytes("b@acme.com"), w.folder)
         w.drive.fail("changes.list", 403, "dailyLimitExceeded")
@@ -136,7 +125,7 @@ def test_a_spent_quota_ends_the_tick_cleanly_and_the_next_tick_resumes(tmp_path)
 def test_a_crashed_tick_is_read_again_from_the_cursor_with_the_same_run_keys(tmp_path):
     with drive_world(tmp_path) as w:
         w.drive.upload("a.csv", csv_bytes("a@acme.com"), w.folder, at=at_day("2026-11-01"))
-        source = _resource(w)
+        source = w.resource()
         first = _tick(source, w)
         _land_requested(source, w)
         w.drive.upload("b.csv", csv_bytes("b@acme.com"), w.folder, at=at_day("2026-11-04"))
@@ -144,7 +133,7 @@ def test_a_crashed_tick_is_read_again_from_the_cursor_with_the_same_run_keys(tmp
         with pytest.raises(DriveAccessError, match="share the folder with leads@proj"):
             _tick(source, w, first.cursor)  # the tick fails loudly; the cursor is not moved
         resumed = _tick(source, w, first.cursor)
-        clean = _tick(_resource(w), w, first.cursor)
+        clean = _tick(w.resource(), w, first.cursor)
         assert [r.partition_key for r in resumed.run_requests] == ["2026-11-04"]
         assert [r.run_key for r in resumed.run_requests] == [r.run_key for r in clean.run_requests]
 
@@ -153,5 +142,5 @@ def test_a_folder_cursor_left_behind_starts_the_drive_afresh(tmp_path):
     with drive_world(tmp_path) as w:
         w.drive.upload("a.csv", csv_bytes("a@acme.com"), w.folder)
         folder_cursor = json.dumps({"change_ns": 123, "file_id": "x.csv"})
-        result = _tick(_resource(w), w, folder_cursor)
+        result = _tick(w.resource(), w, folder_cursor)
         assert len(result.run_requests) == 1

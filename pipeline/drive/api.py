@@ -149,7 +149,8 @@ class DriveApi:
     @property
     def service(self) -> Any:
         if self._service is None:
-            self._service = self.auth.client("drive", "v3", SCOPES)
+            # 30 s without a byte: a hung connection fails well inside a sensor tick's 60 s.
+            self._service = self.auth.client("drive", "v3", SCOPES, timeout=30.0)
         return self._service
 
     def _resource(self, name: str) -> Any:

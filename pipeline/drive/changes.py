@@ -170,11 +170,8 @@ class ChangeReader:
             if item.is_folder:
                 tree.folders.setdefault(item.id, root)
                 placed.append((item, root))
-            elif item.lead_kind is None:
-                got.ignored[item.ignored_because()] += 1
             else:
-                placed.append((item, root))
-                got.candidate(item, before)
+                _take_file(item, root, got, placed, before)
         tree_store.record_present(self.engine, placed)
 
     # --- the change feed ---------------------------------------------------------------------
@@ -202,11 +199,8 @@ class ChangeReader:
                 gone[item.id] = TRASHED
             elif root is None:
                 gone[item.id] = MOVED_OUT
-            elif item.lead_kind is None:
-                got.ignored[item.ignored_because()] += 1
             else:
-                placed.append((item, root))
-                got.candidate(item, before)
+                _take_file(item, root, got, placed, before)
         tree_store.record_present(self.engine, placed)
         self._record_gone(gone, tree, got)
         next_token = reply.get("nextPageToken")
@@ -279,6 +273,21 @@ class ChangeReader:
             names = tree_store.present(self.engine, ids)
             got.removed += [names[i] for i in ids if i in names]
             tree_store.record_removed(self.engine, ids, why)
+
+
+def _take_file(
+    item: DriveItem,
+    root: str,
+    got: _Read,
+    placed: list[tuple[DriveItem, str]],
+    before: str,
+) -> None:
+    """A file inside the tree: a candidate if it is a lead file, else counted as ignored."""
+    if item.lead_kind is None:
+        got.ignored[item.ignored_because()] += 1
+    else:
+        placed.append((item, root))
+        got.candidate(item, before)
 
 
 def _past(deadline: float | None) -> bool:

@@ -30,11 +30,13 @@ from pipeline.sources import (
 from pipeline.store.tables import webhook_inbox
 
 
-def last_drive_notification(engine: Engine) -> int:
-    """The id of the newest Drive push notification in the webhook inbox (0: none yet)."""
+def last_drive_notification(engine: Engine, after: int = 0) -> int:
+    """The id of the newest Drive push notification in the webhook inbox past `after` (or
+    `after` when none came since): a range scan of the new rows only, every tick."""
     t = webhook_inbox
+    query = select(func.max(t.c.id)).where(t.c.id > after, t.c.source == "drive")
     with engine.connect() as conn:
-        return int(conn.scalar(select(func.max(t.c.id)).where(t.c.source == "drive")) or 0)
+        return int(conn.scalar(query) or after)
 
 
 def describe_drive(auth: GoogleAuth, folder_ids: Sequence[str]) -> str:
