@@ -306,3 +306,29 @@ def test_the_landing_sink_leaves_nothing_behind_when_a_download_fails(tmp_path):
         sink.write(b"half a file")
         raise RuntimeError("connection reset")
     assert [p.name for p in landing.iterdir()] == []
+
+
+def test_the_watched_tree_and_channels_on_both_store_backends(store_url, tmp_path):
+    from pipeline.drive import channels
+    from pipeline.drive.source import DriveSource
+    from pipeline.store import open_store
+
+    with drive_world(tmp_path) as w:
+        sub = w.drive.folder("sub", w.folder)
+        a = w.drive.upload("a.csv", csv_bytes("a@acme.com"), sub)
+        engine = open_store(store_url)
+        source = DriveSource(w.auth(), [w.folder], engine)
+        first = source.read_changes(None, 10)
+        assert _names(first) == ["a.csv"]
+        w.drive.trash(a)
+        w.drive.upload("b.csv", csv_bytes("b@acme.com"), sub)
+        again = DriveSource(w.auth(), [w.folder], engine).read_changes(first.cursor, 10)
+        assert _names(again) == ["b.csv"] and again.removed == ["a.csv"]
+        assert [r["removed_reason"] for r in removed_items(engine)] == ["trashed"]
+
+        opened = channels.open_channel(
+            source.api, engine, "https://leads.example.com/webhooks/drive", "t0k", "ann", 1
+        )
+        assert [c.channel_id for c in channels.due_for_renewal(engine)] == [opened.channel_id]
+        assert channels.stop_channel(source.api, engine, opened, "ann") == "stopped"
+        assert channels.open_channels(engine) == []
