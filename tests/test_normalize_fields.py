@@ -8,6 +8,7 @@ import pytest
 from pipeline.normalize.companies import company_columns
 from pipeline.normalize.countries import country_expr
 from pipeline.normalize.dates import datetime_expr, parse_datetimes
+from pipeline.normalize.distinct import with_distinct
 from pipeline.normalize.domains import host_expr, registrable_domains
 from pipeline.normalize.emails import normalize_emails
 from pipeline.normalize.names import normalize_names
@@ -101,7 +102,8 @@ def test_honorifics_and_suffixes_are_separated():
     ],
 )
 def test_company_display_and_matching_key(raw, display, key):
-    row = pl.DataFrame({"c": [raw]}).select(company_columns(pl.col("c"))).to_dicts()[0]
+    frame = pl.DataFrame({"c": [raw]}, schema={"c": pl.String})
+    row = with_distinct(frame, [("c", company_columns)]).to_dicts()[0]
     assert (row["company"], row["company_key"]) == (display, key)
 
 
@@ -155,11 +157,8 @@ def test_country_to_iso_alpha2(raw, code):
     ],
 )
 def test_title_to_seniority_and_department(title, seniority, department):
-    row = (
-        pl.DataFrame({"t": [title]}, schema={"t": pl.String})
-        .select(title_columns(pl.col("t")))
-        .to_dicts()[0]
-    )
+    frame = pl.DataFrame({"t": [title]}, schema={"t": pl.String})
+    row = with_distinct(frame, [("t", title_columns)]).to_dicts()[0]
     assert (row["seniority"], row["department"]) == (seniority, department)
 
 

@@ -13,6 +13,7 @@ from pipeline.normalize.dates import parse_datetimes
 from pipeline.normalize.distinct import attach, collect_distinct
 from pipeline.normalize.domains import host_expr, registrable_domains
 from pipeline.normalize.emails import email_columns
+from pipeline.normalize.mail_domains import personal_mail_series
 from pipeline.normalize.names import name_columns, name_specs
 from pipeline.normalize.phones import parse_phones
 from pipeline.normalize.titles import title_columns
@@ -117,12 +118,14 @@ def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataF
             [email_columns(lazy, "email"), lazy.select(*[_clean_text(c) for c in _TEXT_COLUMNS])],
         )
         frame = attach(raw, [*parts, first.select("country", "phone_raw")])
-        # A company's domain: its website, else a work (non-free-mail) email's domain.
+        # A company's domain: its website, else a work email's domain (not a free-mail or
+        # throwaway provider's; a personal address before a role one).
+        work_mail = ~pl.col("email_domain").is_in(personal_mail_series())
         host = frame.select(
             pl.coalesce(
                 "_website_host",
-                pl.when(~pl.col("is_free_email") & ~pl.col("is_role_email")).then("email_domain"),
-                pl.when(~pl.col("is_free_email")).then("email_domain"),
+                pl.when(work_mail & ~pl.col("is_role_email")).then("email_domain"),
+                pl.when(work_mail).then("email_domain"),
             )
         ).to_series()
         domain = registrable_domains(host).alias("domain")
