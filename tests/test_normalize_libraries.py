@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gettext
 
+import phonenumbers
 import polars as pl
 import pycountry
 import pytest
@@ -18,8 +19,9 @@ from pipeline.normalize.countries import country_expr
 from pipeline.normalize.distinct import with_distinct
 from pipeline.normalize.domains import host_expr, registrable_domains
 from pipeline.normalize.emails import normalize_emails
-from pipeline.normalize.leads import normalize_fields
+from pipeline.normalize.leads import normalize_fields, normalize_leads
 from pipeline.normalize.mail_domains import disposable_domains, free_mail_domains
+from pipeline.normalize.phones import parse_phones
 from pipeline.normalize.titles import title_columns
 from pipeline.schema import RAW_LEADS_SCHEMA, conform
 
@@ -235,3 +237,79 @@ def test_titles_multilingual_and_accent_blind(title, seniority, department) -> N
     frame = pl.DataFrame({"t": [title]})
     row = with_distinct(frame, [("t", title_columns)]).row(0, named=True)
     assert (row["seniority"], row["department"]) == (seniority, department)
+
+
+# --------------------------------------------------------------------------- phone extensions
+
+EXTENSION_SYNTAXES = (
+    ";ext={}", " ext. {}", " ext {}", " Ext:{}", " extn {}", " extension {}", ", extension {}",
+    " x{}", " x {}", " X. {}", " #{}", "#{}", " ~{}", " int {}", " anexo {}", ",,{}", ";{}",
+    " - {}#", ",{}", " ext. {}#",
+)  # fmt: skip
+EXTENSION_REGIONS = ("US", "GB", "DE", "FR", "JP", "AU", "BR", "IN", "ES", "NL", "CH", "IT")
+
+
+def _phonenumbers_answer(raw: str, region: str) -> tuple[str | None, bool, str | None]:
+    """What phonenumbers itself makes of the raw text."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None, False, None
+    if not phonenumbers.is_valid_number(number):
+        return None, False, None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, True, number.extension or None
+
+
+def _extension_corpus() -> tuple[list[str], list[str]]:
+    raw, regions = [], []
+    formats = (
+        phonenumbers.PhoneNumberFormat.NATIONAL,
+        phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+    )
+    for i, region in enumerate(EXTENSION_REGIONS):
+        for kind in (phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            for fmt in formats:
+                written = phonenumbers.format_number(example, fmt)
+                for j, syntax in enumerate(EXTENSION_SYNTAXES):
+                    raw.append(written + syntax.format(str(7 + i * j)[: 1 + j % 4]))
+                    regions.append(region)
+    return raw, regions
+
+
+def test_every_extension_syntax_agrees_with_phonenumbers() -> None:
+    raw, regions = _extension_corpus()
+    out = parse_phones(pl.Series(raw), pl.Series(regions), "US")
+    expected = [_phonenumbers_answer(r, g) for r, g in zip(raw, regions, strict=True)]
+    got = list(out.select("phone_e164", "phone_valid", "phone_extension").iter_rows())
+    mismatches = [(r, e, g) for r, e, g in zip(raw, expected, got, strict=True) if e != g]
+    assert mismatches == []
+    assert sum(e[2] is not None for e in expected) > 0.9 * len(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "e164", "extension"),
+    [
+        ("+33 (0)6 65 06 89 80;ext=12", "FR", "+33665068980", "12"),
+        ("212-555-0125;ext=12", "US", "+12125550125", "12"),
+        ("03-9621-8845;ext=12", "JP", "+81396218845", "12"),
+        ("(530) 583-6985 x302/x2303", "US", "+15305836985", "302"),
+        ("212-555-0125 - 503#", "US", "+12125550125", "503"),
+        ("tel:+1-212-555-0125;ext=12", None, "+12125550125", "12"),
+    ],
+)
+def test_rfc3966_and_other_extensions_keep_the_number_valid(raw, region, e164, extension) -> None:
+    assert _phonenumbers_answer(raw, region or "US") == (e164, True, extension)
+    out = parse_phones(pl.Series([raw]), pl.Series([region], dtype=pl.String), "US")
+    assert out.row(0) == (e164, True, extension, out["phone_region"][0])
+
+
+def test_a_row_whose_only_contact_has_an_extension_is_not_rejected() -> None:
+    raw = conform(
+        pl.DataFrame({"lead_id": ["1"], "phone": ["03-9621-8845;ext=12"], "country": ["Japan"]}),
+        RAW_LEADS_SCHEMA,
+    )
+    leads, rejected = normalize_leads(raw)
+    assert rejected.height == 0
+    assert leads.select("phone_e164", "phone_extension").row(0) == ("+81396218845", "12")

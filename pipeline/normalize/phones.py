@@ -11,8 +11,11 @@ Every region of the metadata is replayed; tests/test_phones.py checks that, and 
 
 Semantics, pinned by tests/test_phones.py:
 
-1. Extension: a trailing ``x``/``ext``/``ext.``/``extn``/``extension``/``#`` marker and 1-10 digits,
-   right after a digit or ``)``, is cut off; it is reported for valid numbers only.
+1. Extension: found exactly as ``phonenumbers.parse`` finds it, in every syntax it reads
+   (RFC 3966 ``;ext=12``, ``ext.``/``extn``/``extension``/``anexo``, ``x``/``#``/``~``/``int``,
+   American ``- 503#``, auto-dial ``,,`` and ``;``), in the text from its first digit or ``+``
+   when what precedes the marker is a viable number; the number proper is what precedes it.
+   It is reported, apart (``phone_extension``), for valid numbers only.
 2. Excel damage (``4.155550134E9``, ``4155550134.0``) is turned back into the integer's digits.
 3. The rest becomes its canonical text: its ASCII digits, with ``+`` in front when a ``+`` comes
    before the first digit; ``00`` followed by a non-zero digit also means ``+``. Everything else
@@ -58,8 +61,47 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
     "phone_region": pl.String(),
 }
 
-# The digit (or ")") before the marker is captured so that "fax 4155550134" is not an extension.
-_EXT_RE = r"(?i)[0-9)][\s,;]*(?:extension|extn|ext|x|#)[\s.:#-]*([0-9]{1,10})[\s#]*$"
+# Extensions exactly as phonenumbers finds them (phonenumberutil's _EXTN_PATTERNS_FOR_PARSING,
+# _extract_possible_number and _is_viable_phone_number, written out for Rust's regex engine;
+# tests/test_normalize_libraries.py checks the answers against phonenumbers.parse itself):
+# RFC 3966 ";ext=", explicit labels ("ext.", "extension", "anexo", ...), one-character or
+# ambiguous ones ("x", "#", "~", "int"), American "- 503#", and auto-dial ",," or ";".
+_EXT_SPACE, _EXT_AFTER_LABEL = r"[ \u00A0\t,]*", r"[:.\uFF0E]?[ \u00A0\t,-]*"
+_EXT_MARKERS = "|".join(
+    (
+        r";ext=(\d{1,20})",
+        _EXT_SPACE
+        + r"(?:e?xt(?:ensi(?:o\u0301?|\u00F3))?n?|\uFF45?\uFF58\uFF54\uFF4E?"
+        + r"|\u0434\u043E\u0431|anexo)"
+        + _EXT_AFTER_LABEL
+        + r"(\d{1,20})#?",
+        _EXT_SPACE
+        + r"(?:[x\uFF58#\uFF03~\uFF5E]|int|\uFF49\uFF4E\uFF54)"
+        + _EXT_AFTER_LABEL
+        + r"(\d{1,9})#?",
+        r"[- ]+(\d{1,6})#",
+        r"[ \u00A0\t]*(?:,{2}|;)" + _EXT_AFTER_LABEL + r"(\d{1,15})#?",
+        r"[ \u00A0\t]*,+" + _EXT_AFTER_LABEL + r"(\d{1,9})#?",
+    )
+)
+# The number before the extension and the extension's six alternative digit groups.
+_EXT_RE = rf"(?is)^(.*?)(?:{_EXT_MARKERS})$"
+# Only texts holding one of these can carry an extension marker (the rest skip the regexes).
+_EXT_HINT = r"[\p{L},;#\uFF03~\uFF5E]"
+# What phonenumbers reads of a text: from the first digit or "+", without trailing
+# punctuation, and up to a second number ("/x...").
+_POSSIBLE_START = r"^[^+\uFF0B\d]+"
+_POSSIBLE_TRAILING = r"(?:_|[^#\w])+$"
+_SECOND_NUMBER = r"(?s)[\\/] *x.*$"
+# A viable number: two digits, or three digits or more among phone punctuation and letters.
+_PUNCTUATION = (
+    r"\-x\u2010-\u2015\u2212\u30FC\uFF0D-\uFF0F \u00A0\u00AD\u200B\u2060\u3000()"
+    r"\uFF08\uFF09\uFF3B\uFF3D.\[\]/~\u2053\u223C\uFF5E"
+)
+_VIABLE = (
+    rf"(?i)^(?:\d{{2}}|[+\uFF0B]*(?:[{_PUNCTUATION}*]*\d){{3,}}[{_PUNCTUATION}*a-z\d]*)"
+    rf"(?:{_EXT_MARKERS})?$"
+)
 _SCI_RE = r"^\s*(?:[0-9]+(?:\.[0-9]+)?[eE]\+?[0-9]{1,2}|[0-9]+\.0+)\s*$"
 # "+" before the first digit, or digits starting 00 and a non-zero digit (separators aside).
 _LEAD_RE = r"^[^0-9+]*(\+|0[^0-9]*0[^0-9]*[1-9])"
@@ -780,8 +822,8 @@ def _excel_digits(text: str) -> str | None:
 def _digits(
     raw: pl.Series, ext_length: np.ndarray, idd: np.ndarray
 ) -> tuple[pl.Series, np.ndarray]:
-    """Each text's ASCII digits, less its extension's and, where `idd` and long enough, the
-    leading "00"; also which rows did lose their "00".
+    """Each text's ASCII digits, less its last `ext_length` (an extension's) and, where `idd`
+    and long enough, the leading "00"; also which rows did lose their "00".
 
     Why numpy: stripping non-digits is the single most expensive step, and a mask over the
     Arrow bytes costs half of polars' regex replace_all.
@@ -826,6 +868,47 @@ def _digits(
     return pl.Series("d", array, dtype=pl.String), idd
 
 
+def _extensions(raw: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """Each text's extension as phonenumbers reads it (null when none), and how many ASCII
+    digits of the text follow the number proper (the extension's, and a second number's).
+
+    Only texts with a letter, comma, semicolon, hash or tilde can hold a marker: the regexes
+    run on those alone.
+    """
+    size = len(raw)
+    hinted = raw.str.contains(_EXT_HINT).fill_null(False).arg_true()
+    ext = pl.repeat(None, size, dtype=pl.String, eager=True)
+    after = np.zeros(size, dtype=np.int64)
+    if not len(hinted):
+        return ext, after
+    text = pl.col("raw")
+    possible = (
+        text.str.replace(_POSSIBLE_START, "")
+        .str.replace(_POSSIBLE_TRAILING, "")
+        .str.replace(_SECOND_NUMBER, "")
+    )
+    parts, number = pl.col("_parts"), pl.col("number")
+    found = (
+        pl.DataFrame({"row": hinted, "raw": raw.gather(hinted)})
+        .with_columns(possible.str.extract_groups(_EXT_RE).alias("_parts"))
+        .select(
+            "row",
+            (
+                text.str.count_matches("[0-9]") - parts.struct.field("1").str.count_matches("[0-9]")
+            ).alias("after"),
+            parts.struct.field("1").alias("number"),
+            pl.coalesce(parts.struct.field(str(g)) for g in range(2, 8)).alias("ext"),
+        )
+        # phonenumbers keeps the marker as part of the number when what precedes it is no
+        # viable number.
+        .filter(pl.col("ext").is_not_null() & number.str.contains(_VIABLE))
+    )
+    if found.height == 0:
+        return ext, after
+    after[found["row"].to_numpy()] = found["after"].to_numpy()
+    return ext.scatter(found["row"], found["ext"]), after
+
+
 def _canonical(
     raw: pl.Series, region: pl.Series | None, offset: int | pl.Series = 0
 ) -> tuple[pl.DataFrame, pl.Series]:
@@ -835,17 +918,14 @@ def _canonical(
     """
     text = pl.col("raw")
     found = pl.DataFrame({"raw": raw}).select(
-        text.str.extract(_EXT_RE, 1).alias("ext"),
         text.str.extract(_LEAD_RE, 1).alias("lead"),
         text.str.contains(_SCI_RE).fill_null(False).alias("sci"),
     )
-    ext, lead = found["ext"], found["lead"]
-    # The extension's digits are the last digits of the text; "00" and a non-zero digit mean "+".
-    digits, idd = _digits(
-        raw,
-        ext.str.len_bytes().fill_null(0).cast(pl.Int64).to_numpy(),
-        (lead != "+").fill_null(False).to_numpy(),
-    )
+    lead = found["lead"]
+    ext, after = _extensions(raw)
+    # The digits after the number proper are the last digits of the text; "00" and a
+    # non-zero digit mean "+".
+    digits, idd = _digits(raw, after, (lead != "+").fill_null(False).to_numpy())
     frame = pl.DataFrame(
         {
             "d": digits,
