@@ -312,9 +312,9 @@ def test_a_row_whose_only_contact_has_an_extension_is_not_rejected() -> None:
         pl.DataFrame({"lead_id": ["1"], "phone": ["03-9621-8845;ext=12"], "country": ["Japan"]}),
         RAW_LEADS_SCHEMA,
     )
-    leads, rejected = normalize_leads(raw)
-    assert rejected.height == 0
-    assert leads.select("phone_e164", "phone_extension").row(0) == ("+81396218845", "12")
+    result = normalize_leads(raw)
+    assert result.rejected.height == 0
+    assert result.leads.select("phone_e164", "phone_extension").row(0) == ("+81396218845", "12")
 
 
 # --------------------------------------------------------------------------- names

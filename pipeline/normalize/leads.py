@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import polars as pl
 
 from pipeline.normalize import ENGINE, empty_to_null, squash_spaces
 from pipeline.normalize.companies import company_columns
 from pipeline.normalize.countries import country_expr
-from pipeline.normalize.dates import parse_datetimes
+from pipeline.normalize.dates import parse_dates
 from pipeline.normalize.distinct import attach, collect_distinct
 from pipeline.normalize.domains import host_expr, registrable_domains
 from pipeline.normalize.emails import email_columns
@@ -86,8 +87,21 @@ def _parse_phones(frame: pl.DataFrame, default_country: str) -> pl.DataFrame:
     return phones.with_columns(mobile.alias("mobile_e164"))
 
 
+@dataclass(frozen=True)
+class NormalizedLeads:
+    leads: pl.DataFrame  # NORMALIZED_SCHEMA
+    rejected: pl.DataFrame  # REJECTED_ROWS_SCHEMA
+    # How numeric dates were read, per source file and column (dates.ORDER_SCHEMA).
+    date_orders: pl.DataFrame
+
+
 def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataFrame:
-    """Every canonical field cleaned and typed; flags instead of drops for bad values.
+    """Every canonical field cleaned and typed; flags instead of drops for bad values."""
+    return _normalize_fields(raw, default_country)[0]
+
+
+def _normalize_fields(raw: pl.DataFrame, default_country: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """normalize_fields' frame, and the day/month orders its dates were read in.
 
     The fields are independent, so they are computed as one batch of lazy plans
     (`collect_all` runs them side by side on the cores). The phones need only the country
@@ -105,7 +119,7 @@ def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataF
     )
     with ThreadPoolExecutor(2) as pool:
         phones = pool.submit(_parse_phones, first, default_country)
-        dates = pool.submit(parse_datetimes, raw["created_at"])
+        dates = pool.submit(parse_dates, raw["created_at"], raw["source_file"], default_country)
         specs = [
             *name_specs("first_name", "last_name", "full_name"),
             ("company", company_columns),
@@ -134,7 +148,7 @@ def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataF
         frame.lazy()
         .pipe(name_columns)
         .with_columns(
-            created_at.alias("created_at"),
+            created_at.values.alias("created_at"),
             parsed["phone_e164"],
             parsed["phone_valid"],
             parsed["phone_extension"],
@@ -145,7 +159,7 @@ def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataF
         .collect(engine=ENGINE)
     )
     added = [c for c in _ADDED_COLUMNS if c in frame.columns]
-    return frame.select([c for c in frame.columns if c not in added] + added)
+    return frame.select([c for c in frame.columns if c not in added] + added), created_at.orders
 
 
 def _reject_detail() -> pl.Expr:
@@ -174,12 +188,13 @@ def _reject_detail() -> pl.Expr:
     )
 
 
-def normalize_leads(
-    raw: pl.DataFrame, default_country: str = "US"
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(normalized_leads, rejected_rows): every raw row lands in exactly one of the two."""
+def normalize_leads(raw: pl.DataFrame, default_country: str = "US") -> NormalizedLeads:
+    """normalized_leads and rejected_rows (every raw row lands in exactly one of the two),
+    and how each file's numeric dates were read (`default_country`: LEADS_DEFAULT_COUNTRY,
+    for phone numbers without a country and dates no value of the file decides)."""
     all_empty = pl.all_horizontal(pl.col(list(LEAD_FIELDS)).is_null())
-    frame = normalize_fields(raw, default_country).with_columns(
+    fields, date_orders = _normalize_fields(raw, default_country)
+    frame = fields.with_columns(
         pl.when(pl.col("parse_error").is_not_null())
         .then(pl.lit("malformed_row"))
         .when(all_empty)
@@ -203,4 +218,4 @@ def normalize_leads(
         rejected.with_columns(pl.col("_reason").alias("reason"), _reject_detail().alias("detail")),
         REJECTED_ROWS_SCHEMA,
     )
-    return accepted, rejected
+    return NormalizedLeads(accepted, rejected, date_orders)
