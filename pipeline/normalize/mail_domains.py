@@ -28,12 +28,13 @@ def free_mail_domains() -> frozenset[str]:
 
 @cache
 def free_mail_series() -> pl.Series:
-    """`free_mail_domains` as a Series, for `is_in` (built once, not per call)."""
-    return pl.Series("free_mail", sorted(free_mail_domains()), dtype=pl.String)
+    """`free_mail_domains` for `is_in`, built once (one list value, as `is_in` wants it)."""
+    return pl.Series("free_mail", sorted(free_mail_domains()), dtype=pl.String).implode()
 
 
 @cache
 def personal_mail_series() -> pl.Series:
-    """Free and disposable domains: neither says which company a lead works for."""
+    """Free and disposable domains (neither says which company a lead works for), for
+    `is_in`."""
     domains = free_mail_domains() | disposable_domains()
-    return pl.Series("personal_mail", sorted(domains), dtype=pl.String)
+    return pl.Series("personal_mail", sorted(domains), dtype=pl.String).implode()

@@ -84,10 +84,13 @@ _EXT_MARKERS = "|".join(
         r"[ \u00A0\t]*,+" + _EXT_AFTER_LABEL + r"(\d{1,9})#?",
     )
 )
-# The number before the extension and the extension's six alternative digit groups.
-_EXT_RE = rf"(?is)^(.*?)(?:{_EXT_MARKERS})$"
-# Only texts holding one of these can carry an extension marker (the rest skip the regexes).
-_EXT_HINT = r"[\p{L},;#\uFF03~\uFF5E]"
+# The leftmost marker that runs to the end, as phonenumbers' search finds it: the extension is
+# the first of its six digit groups that matched, the number what precedes it. (Anchored at
+# the end only, so the regex engine can search backwards from there.)
+_EXT_RE = rf"(?is)(?:{_EXT_MARKERS})$"
+# Only texts holding one of these can carry an extension marker (the rest skip the regexes):
+# ASCII letters, ",;#~", and the full-width and Cyrillic letters of phonenumbers' labels.
+_EXT_HINT = r"[a-zA-Z,;#~\x{FF03}\x{FF5E}\x{FF45}\x{FF58}\x{FF54}\x{FF49}\x{0434}\x{0414}]"
 # What phonenumbers reads of a text: from the first digit or "+", without trailing
 # punctuation, and up to a second number ("/x...").
 _POSSIBLE_START = r"^[^+\uFF0B\d]+"
@@ -881,27 +884,27 @@ def _extensions(raw: pl.Series) -> tuple[pl.Series, np.ndarray]:
     after = np.zeros(size, dtype=np.int64)
     if not len(hinted):
         return ext, after
-    text = pl.col("raw")
-    possible = (
-        text.str.replace(_POSSIBLE_START, "")
-        .str.replace(_POSSIBLE_TRAILING, "")
-        .str.replace(_SECOND_NUMBER, "")
-    )
-    parts, number = pl.col("_parts"), pl.col("number")
+    text, possible, number = pl.col("raw"), pl.col("_possible"), pl.col("number")
+    parts = possible.str.extract_groups(_EXT_RE)
     found = (
         pl.DataFrame({"row": hinted, "raw": raw.gather(hinted)})
-        .with_columns(possible.str.extract_groups(_EXT_RE).alias("_parts"))
-        .select(
-            "row",
-            (
-                text.str.count_matches("[0-9]") - parts.struct.field("1").str.count_matches("[0-9]")
-            ).alias("after"),
-            parts.struct.field("1").alias("number"),
-            pl.coalesce(parts.struct.field(str(g)) for g in range(2, 8)).alias("ext"),
+        .with_columns(
+            text.str.replace(_POSSIBLE_START, "")
+            .str.replace(_POSSIBLE_TRAILING, "")
+            .str.replace(_SECOND_NUMBER, "")
+            .alias("_possible")
         )
+        .with_columns(pl.coalesce(parts.struct.field(str(g)) for g in range(1, 7)).alias("ext"))
+        .filter(pl.col("ext").is_not_null())
+        .with_columns(possible.str.replace(_EXT_RE, "").alias("number"))
         # phonenumbers keeps the marker as part of the number when what precedes it is no
         # viable number.
-        .filter(pl.col("ext").is_not_null() & number.str.contains(_VIABLE))
+        .filter(number.str.contains(_VIABLE))
+        .select(
+            "row",
+            "ext",
+            (text.str.count_matches("[0-9]") - number.str.count_matches("[0-9]")).alias("after"),
+        )
     )
     if found.height == 0:
         return ext, after
