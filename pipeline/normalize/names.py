@@ -91,7 +91,7 @@ def _parsed(value: pl.Expr) -> pl.Expr:
     return (
         pl.when(value.str.contains(COMPLEX_NAME))
         .then(value)
-        .map_batches(_parse_complex, return_dtype=_PARSED)
+        .map_batches(_parse_complex, return_dtype=_PARSED, is_elementwise=True)
     )
 
 
