@@ -34,7 +34,9 @@ NULL_RATE_COLUMNS = ("email_canonical", "phone_e164", "full_name", "company", "d
             description=(
                 "One row per usable raw row: email (valid flag, canonical form, role and "
                 "free-mail flags), names split and case-fixed, company and matching key, "
-                "registrable domain, E.164 phone, ISO country, seniority and department."
+                "registrable domain, E.164 phone and its extension, ISO country, seniority "
+                "and department, created_at read in each file's day/month order (metadata: "
+                "date_orders)."
             ),
         ),
         "rejected_rows": AssetOut(
