@@ -75,20 +75,22 @@ def country_order(country: str) -> str:
     return DAY_FIRST
 
 
-def _clean(raw: pl.Expr) -> pl.Expr:
-    """Trimmed, and without a UTC offset after a time (not the year of '05-09-2026')."""
-    return raw.str.strip_chars().str.replace(r"(:\d{2}(?:\.\d+)?)\s*[+-]\d{2}:?\d{2}$", "${1}")
+# A UTC offset after a time, dropped (not the year of '05-09-2026').
+_OFFSET = r"(:\d{2}(?:\.\d+)?)\s*[+-]\d{2}:?\d{2}$"
 
 
 def _unambiguous(text: pl.Series) -> pl.Series:
     """Each format is tried only on the values no earlier format could read, so a column
-    that is all ISO costs one pass instead of one per format."""
+    that is all ISO costs one pass instead of one per format (and the offset is looked for
+    only in the values the first format could not read)."""
     out = pl.Series(text.name, [None] * len(text), dtype=pl.Datetime("us"))
     pending = text.is_not_null()
-    for fmt in UNAMBIGUOUS_FORMATS:
+    for i, fmt in enumerate(UNAMBIGUOUS_FORMATS):
         if not pending.any():
             break
         idx = pending.arg_true()
+        if i == 1:
+            text = text.scatter(idx, text.gather(idx).str.replace(_OFFSET, "${1}"))
         parsed = text.gather(idx).str.strptime(pl.Datetime("us"), fmt, strict=False)
         hit = parsed.is_not_null()
         out = out.scatter(idx.filter(hit), parsed.filter(hit))
@@ -180,7 +182,7 @@ def parse_dates(
 ) -> ParsedDates:
     """`raw` as timestamps, with numeric day/month dates read in their file's order (`files`:
     each row's source file; None: one file). Unreadable values become null."""
-    text = raw.to_frame("t").select(_clean(pl.col("t"))).to_series().rename(raw.name)
+    text = raw.str.strip_chars()
     values = _unambiguous(text)
     rest = (values.is_null() & text.is_not_null()).arg_true()
     if not len(rest):
