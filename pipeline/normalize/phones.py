@@ -94,6 +94,7 @@ _EXT_HINT = r"[a-zA-Z,;#~\x{FF03}\x{FF5E}\x{FF45}\x{FF58}\x{FF54}\x{FF49}\x{0434
 # What phonenumbers reads of a text: from the first digit or "+", without trailing
 # punctuation, and up to a second number ("/x...").
 _POSSIBLE_START = r"^[^+\uFF0B\d]+"
+_POSSIBLE_FIRST = r"[+\uFF0B\d]"
 _POSSIBLE_TRAILING = r"(?:_|[^#\w])+$"
 _SECOND_NUMBER = r"(?s)[\\/] *x.*$"
 # A viable number: two digits, or three digits or more among phone punctuation and letters.
@@ -823,10 +824,11 @@ def _excel_digits(text: str) -> str | None:
 
 
 def _digits(
-    raw: pl.Series, ext_length: np.ndarray, idd: np.ndarray
+    raw: pl.Series, number_end: np.ndarray, idd: np.ndarray
 ) -> tuple[pl.Series, np.ndarray]:
-    """Each text's ASCII digits, less its last `ext_length` (an extension's) and, where `idd`
-    and long enough, the leading "00"; also which rows did lose their "00".
+    """Each text's ASCII digits before byte `number_end` (where the number proper ends and an
+    extension begins; -1: the whole text), less, where `idd` and long enough, the leading
+    "00"; also which rows did lose their "00".
 
     Why numpy: stripping non-digits is the single most expensive step, and a mask over the
     Arrow bytes costs half of polars' regex replace_all.
@@ -848,6 +850,10 @@ def _digits(
     np.cumsum(is_digit, out=running[1:])
     at_offsets = running[offsets]
     total = (at_offsets[1:] - at_offsets[:-1]).astype(np.int64)
+    # The digits after the number proper (an extension's, a second number's) are the last.
+    cut = number_end >= 0
+    ext_length = np.zeros(size, dtype=np.int64)
+    ext_length[cut] = at_offsets[1:][cut] - running[offsets[:-1][cut] + number_end[cut]]
     count = total - ext_length
     idd = idd & (count > 2)
     if idd.any() or ext_length.any():
@@ -872,8 +878,8 @@ def _digits(
 
 
 def _extensions(raw: pl.Series) -> tuple[pl.Series, np.ndarray]:
-    """Each text's extension as phonenumbers reads it (null when none), and how many ASCII
-    digits of the text follow the number proper (the extension's, and a second number's).
+    """Each text's extension as phonenumbers reads it (null when none), and the byte offset at
+    which its number proper ends (-1 when there is no extension).
 
     Only texts with a letter, comma, semicolon, hash or tilde can hold a marker: the regexes
     run on those alone.
@@ -881,9 +887,9 @@ def _extensions(raw: pl.Series) -> tuple[pl.Series, np.ndarray]:
     size = len(raw)
     hinted = raw.str.contains(_EXT_HINT).fill_null(False).arg_true()
     ext = pl.repeat(None, size, dtype=pl.String, eager=True)
-    after = np.zeros(size, dtype=np.int64)
+    number_end = np.full(size, -1, dtype=np.int64)
     if not len(hinted):
-        return ext, after
+        return ext, number_end
     text, possible, number = pl.col("raw"), pl.col("_possible"), pl.col("number")
     parts = possible.str.extract_groups(_EXT_RE)
     found = (
@@ -903,13 +909,14 @@ def _extensions(raw: pl.Series) -> tuple[pl.Series, np.ndarray]:
         .select(
             "row",
             "ext",
-            (text.str.count_matches("[0-9]") - number.str.count_matches("[0-9]")).alias("after"),
+            # The number starts at the text's first digit or "+" (byte offsets both).
+            (text.str.find(_POSSIBLE_FIRST) + number.str.len_bytes()).alias("end"),
         )
     )
     if found.height == 0:
-        return ext, after
-    after[found["row"].to_numpy()] = found["after"].to_numpy()
-    return ext.scatter(found["row"], found["ext"]), after
+        return ext, number_end
+    number_end[found["row"].to_numpy()] = found["end"].to_numpy()
+    return ext.scatter(found["row"], found["ext"]), number_end
 
 
 def _canonical(
@@ -925,10 +932,9 @@ def _canonical(
         text.str.contains(_SCI_RE).fill_null(False).alias("sci"),
     )
     lead = found["lead"]
-    ext, after = _extensions(raw)
-    # The digits after the number proper are the last digits of the text; "00" and a
-    # non-zero digit mean "+".
-    digits, idd = _digits(raw, after, (lead != "+").fill_null(False).to_numpy())
+    ext, number_end = _extensions(raw)
+    # "00" and a non-zero digit mean "+".
+    digits, idd = _digits(raw, number_end, (lead != "+").fill_null(False).to_numpy())
     frame = pl.DataFrame(
         {
             "d": digits,
