@@ -387,3 +387,8 @@ def test_mis_cased_surname_particles_as_nameparser_capitalizes_them() -> None:
     name = HumanName("JAN VAN DER BERG")
     name.capitalize(force=True)
     assert _split_full("JAN VAN DER BERG")[1:] == (name.first, None, name.last)
+
+
+@pytest.mark.parametrize("form", ["BV", "bv", "SL", "S.L", "Pty Limited", "Pty Ltd", "N.V.", "Oy"])
+def test_undotted_spellings_cleanco_lacks_are_stripped_too(form) -> None:
+    assert _company_keys([f"Vos Commerce {form}"]) == ["vos commerce"]

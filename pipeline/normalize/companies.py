@@ -2,7 +2,8 @@
 
 The legal forms are cleanco's terms (~320, from every jurisdiction it covers: `GmbH & Co.
 KG`, `A/S`, `Oyj`, `K.K.`, `S.A. de C.V.`, `sp. z o.o.`, ...), folded exactly as the names
-are, plus a few words the project has always dropped for matching (`group`, `holding`).
+are, plus the project's own list (spellings cleanco lacks, such as `BV` or `SL` without dots,
+and words the project has always dropped for matching: `group`, `holding`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,15 @@ from pipeline.normalize import empty_to_null, squash_spaces
 # Not stripped although cleanco lists them: ordinary words at the end of English names
 # ("Acme UK" is the UK arm, not a legal form; "Private" alone is no form either).
 NOT_LEGAL_FORMS = frozenset({"uk", "private", "ok"})
-# The project's own additions: legal forms cleanco lacks, and words that do not tell two
-# companies apart for matching.
-EXTRA_TERMS = ("cie", "cia", "e k", "ug", "pvt", "pvt ltd", "mbh", "holding", "holdings", "group")
+# The project's own list, kept beside cleanco's: spellings cleanco lacks (BV, SL, Pty written
+# without dots), and words that do not tell two companies apart for matching.
+EXTRA_TERMS = (
+    "inc", "incorporated", "llc", "llp", "lp", "ltd", "limited", "plc", "corp", "corporation",
+    "co", "company", "gmbh", "ag", "kg", "ug", "ohg", "se", "sa", "sas", "sarl", "sasu", "eurl",
+    "spa", "srl", "bv", "nv", "vof", "oy", "ab", "as", "asa", "aps", "pty", "kk", "sl", "sau",
+    "lda", "pvt", "pte", "sp z o o", "e k", "ek", "mbh", "cie", "cia", "holding", "holdings",
+    "group",
+)  # fmt: skip
 # "GmbH & Co. KG", "GmbH u. Co. KG", "S.A. et Cie", "S.A.B. de C.V.": a legal form may
 # follow one of these.
 _CONNECTORS = ("and", "und", "u", "et", "y", "e", "en", "de")
