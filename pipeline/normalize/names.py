@@ -95,10 +95,15 @@ def _parsed(value: pl.Expr) -> pl.Expr:
     )
 
 
-def _joined(parts: pl.Expr, *fields: str) -> pl.Expr:
-    return empty_to_null(
-        pl.concat_str([parts.struct.field(f) for f in fields], separator=" ", ignore_nulls=True)
+def _name_or_parsed(parsed: pl.Expr, fast: pl.Expr) -> pl.Expr:
+    """The whole name nameparser found in a first- or last-name cell (complex values), else
+    the fast path's."""
+    joined = pl.concat_str(
+        [parsed.struct.field(f) for f in ("first", "middle", "last")],
+        separator=" ",
+        ignore_nulls=True,
     )
+    return pl.when(parsed.is_not_null()).then(empty_to_null(joined)).otherwise(fast)
 
 
 def _first_table(raw: pl.Expr) -> list[list[pl.Expr]]:
@@ -112,11 +117,7 @@ def _first_table(raw: pl.Expr) -> list[list[pl.Expr]]:
             pl.coalesce(
                 np_.struct.field("title"), sq.str.extract(HONORIFIC, 1).str.to_titlecase()
             ).alias("_nf_prefix"),
-            fix_case(
-                pl.when(np_.is_not_null())
-                .then(_joined(np_, "first", "middle", "last"))
-                .otherwise(pl.col("_nf_name"))
-            ).alias("_nf_name"),
+            fix_case(_name_or_parsed(np_, pl.col("_nf_name"))).alias("_nf_name"),
         ],
     ]
 
@@ -130,12 +131,7 @@ def _last_table(raw: pl.Expr) -> list[list[pl.Expr]]:
         [
             sq.is_not_null().alias("_nl_present"),
             pl.coalesce(np_.struct.field("suffix"), sq.str.extract(SUFFIX, 1)).alias("_nl_suffix"),
-            fix_case(
-                pl.when(np_.is_not_null())
-                .then(_joined(np_, "first", "middle", "last"))
-                .otherwise(pl.col("_nl_name")),
-                surname=True,
-            ).alias("_nl_name"),
+            fix_case(_name_or_parsed(np_, pl.col("_nl_name")), surname=True).alias("_nl_name"),
         ],
     ]
 
