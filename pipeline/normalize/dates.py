@@ -6,7 +6,7 @@ order is decided per source file and column from its unambiguous values (`24/09/
 only be day-first), so `05/09/2026` in the same file reads the same way. When no value
 decides, dotted dates are day-first and the others follow the configured country's
 convention (CLDR's, through Babel: month-first in the US, day-first in most countries).
-Each decision is reported (`DateOrders`), for the asset's metadata.
+Each decision is reported (`ParsedDates.orders`), for the asset's metadata.
 """
 
 from __future__ import annotations
