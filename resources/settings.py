@@ -10,7 +10,11 @@ from pydantic import Field
 class PipelineSettings(ConfigurableResource):
     data_dir: str = Field(description="Where the warehouse, landing zone and quarantine live.")
     default_country: str = Field(
-        default="US", description="ISO alpha-2 country for phone numbers without one."
+        default="US",
+        description=(
+            "ISO alpha-2 country for phone numbers without one, and whose convention reads "
+            "numeric dates (05/09/2026) that no value of their file decides."
+        ),
     )
     excel_sheets: Literal["first", "all"] = Field(
         default="first", description="Read only the first sheet of a workbook, or all sheets."
