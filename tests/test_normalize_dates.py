@@ -119,3 +119,17 @@ def test_normalized_leads_metadata_says_how_dates_were_read(settings) -> None:
         "default_country": "US",
         "files": ["plain.csv"],
     }
+
+
+def test_normalize_leads_still_unpacks_as_a_pair() -> None:
+    from pipeline.normalize.leads import normalize_leads
+    from pipeline.schema import RAW_LEADS_SCHEMA, conform
+
+    raw = conform(
+        pl.DataFrame({"lead_id": ["1"], "email": ["a@acme.com"], "created_at": ["05/09/2026"]}),
+        RAW_LEADS_SCHEMA,
+    )
+    result = normalize_leads(raw, "GB")
+    leads, rejected = result
+    assert leads.equals(result.leads) and rejected.equals(result.rejected)
+    assert leads["created_at"].to_list() == [datetime(2026, 9, 5)]

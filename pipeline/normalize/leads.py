@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -89,10 +90,16 @@ def _parse_phones(frame: pl.DataFrame, default_country: str) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class NormalizedLeads:
+    """normalize_leads' answer. It still unpacks as `leads, rejected = normalize_leads(...)`,
+    the pair it used to be."""
+
     leads: pl.DataFrame  # NORMALIZED_SCHEMA
     rejected: pl.DataFrame  # REJECTED_ROWS_SCHEMA
     # How numeric dates were read, per source file and column (dates.ORDER_SCHEMA).
     date_orders: pl.DataFrame
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        return iter((self.leads, self.rejected))
 
 
 def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataFrame:
