@@ -45,10 +45,15 @@ def land_bytes(landing_dir: Path, data: bytes, sha256: str | None = None) -> tup
     return digest, target
 
 
-def quarantine(quarantine_dir: Path, source: Path, name: str, sha256: str) -> Path:
-    """Copy a file that could not be parsed aside, named so a person can find and fix it."""
+def quarantine(quarantine_dir: Path, source: Path | bytes, name: str, sha256: str) -> Path:
+    """Copy a file (or an archive member's bytes) that could not be parsed aside, named so
+    a person can find and fix it: `<sha256[:12]>__leads.csv`, `..__archive.zip!a_b.csv`."""
     quarantine_dir.mkdir(parents=True, exist_ok=True)
-    target = quarantine_dir / f"{sha256[:12]}__{Path(name).name}"
+    safe = name.replace("/", "_").replace("\\", "_")
+    target = quarantine_dir / f"{sha256[:12]}__{safe}"
     if not target.exists():
-        shutil.copyfile(source, target)
+        if isinstance(source, bytes):
+            target.write_bytes(source)
+        else:
+            shutil.copyfile(source, target)
     return target

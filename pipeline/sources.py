@@ -100,6 +100,11 @@ class LocalFolder:
         ]
         return sorted(files, key=lambda f: (f.arrived_at, f.file_id))
 
+    def oldest_arrival(self) -> datetime | None:
+        """The earliest arrival among the folder's files (None when it holds none)."""
+        mtimes = [entry.stat().st_mtime_ns for entry in self._entries()]
+        return utc_from_ns(min(mtimes)) if mtimes else None
+
     def changed_since(
         self, cursor: tuple[int, str] | None, limit: int
     ) -> tuple[list[SourceFile], bool]:

@@ -43,6 +43,17 @@ class Association:
     company_id: str | None
 
 
+@dataclass(frozen=True)
+class CrmTask:
+    """A task for the contact's owner (an outreach sequence's `crm_task` step)."""
+
+    key: str  # stable per task: a re-run plans the same key
+    email: str
+    contact_id: str | None
+    subject: str
+    body: str
+
+
 class CrmClient(ABC):
     backend: str
 
@@ -74,6 +85,10 @@ class CrmClient(ABC):
     @abstractmethod
     def merge_contacts(self, primary_id: str, merged_id: str) -> str:
         """Merge `merged_id` into `primary_id`; returns the surviving id."""
+
+    def create_tasks(self, tasks: list[CrmTask]) -> None:
+        """Create follow-up tasks on contacts (only the outbox backend does, so far)."""
+        raise NotImplementedError(f"the {self.backend} CRM backend cannot create tasks yet")
 
     def close(self) -> None:
         return None
@@ -137,6 +152,13 @@ class OutboxCrm(CrmClient):
             "associate",
             "contact_company",
             [(f"{p.email}->{p.domain}", {"contact": p.email, "company": p.domain}) for p in pairs],
+        )
+
+    def create_tasks(self, tasks: list[CrmTask]) -> None:
+        self._append(
+            "create",
+            "task",
+            [(t.key, {"contact": t.email, "subject": t.subject, "body": t.body}) for t in tasks],
         )
 
     def merge_contacts(self, primary_id: str, merged_id: str) -> str:

@@ -211,7 +211,8 @@ class HubSpotCrm(CrmClient):
                     f"{what}: HTTP {status} {body.get('category', '')}: {message}"
                 ) from None
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise TransientError(f"{what}: {type(exc).__name__}") from None
+                # urllib3's message names the host and the cause (never a header or token).
+                raise TransientError(f"{what}: {type(exc).__name__}: {exc}") from None
 
         def count_retry(_state: Any) -> None:
             self.retries += 1

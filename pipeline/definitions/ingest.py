@@ -1,0 +1,27 @@
+"""Domain `ingest`: arrived files -> raw rows -> normalized leads, per arrival day."""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, Definitions, define_asset_job, load_assets_from_modules
+
+from assets import ingest, normalize
+from assets.partitions import arrival_day
+from pipeline.config import Settings
+from pipeline.definitions.backends import Backends
+from sensors.file_arrival import build_file_arrival_sensor
+
+ingest_job = define_asset_job(
+    "ingest_job",
+    selection=AssetSelection.groups("ingest"),
+    partitions_def=arrival_day,
+    description="Land the day's files, parse them, normalize the rows.",
+)
+
+
+def ingest_definitions(settings: Settings, backends: Backends) -> Definitions:
+    return Definitions(
+        assets=load_assets_from_modules([ingest, normalize]),
+        jobs=[ingest_job],
+        sensors=[build_file_arrival_sensor(ingest_job.name)],
+        resources=backends.resources("lead_source", "settings", "io_manager"),
+    )

@@ -1,0 +1,1 @@
+"""Schedules: time-driven work (sequence ticks, digests), each targeting an asset selection."""
