@@ -19,7 +19,7 @@ from assets.metadata import counts, preview, unique_ids_check
 from assets.partitions import PARTITIONED, arrival_day, day_start, window_bounds
 from pipeline.file_intake import FileIntake, failure_of, read_landed_file
 from pipeline.headers import load_aliases
-from pipeline.landing import land_bytes, quarantine
+from pipeline.landing import quarantine
 from pipeline.schema import (
     DRIVE_FILES_SCHEMA,
     QUARANTINED_FILES_SCHEMA,
@@ -27,6 +27,7 @@ from pipeline.schema import (
     conform,
     empty_frame,
 )
+from pipeline.sources import FileUnavailable
 from resources.lead_source import LeadSource
 from resources.settings import PipelineSettings
 
@@ -47,25 +48,33 @@ def drive_files(
     context: AssetExecutionContext, lead_source: LeadSource, settings: PipelineSettings
 ) -> Output[pl.DataFrame]:
     start, end = window_bounds(context.partition_key)
-    files = lead_source.list_files(start, end)
-    context.log.info(
-        f"{len(files)} file(s) from {lead_source.describe()} for {context.partition_key}"
-    )
+    listing = lead_source.listing(start, end)
+    files = listing.files
+    source = lead_source.describe()
+    context.log.info(f"{len(files)} file(s) from {source} for {context.partition_key}")
     rows = []
+    unavailable: list[str] = []
+    fetched = 0
     for i, file in enumerate(files, start=1):
-        sha, path = land_bytes(settings.landing_dir, lead_source.read_bytes(file))
+        try:
+            landed = lead_source.land(file, settings.landing_dir)
+        except FileUnavailable as exc:  # one file never costs the day
+            context.log.warning(f"skipped: {exc}")
+            unavailable.append(str(exc))
+            continue
+        fetched += landed.fetched_bytes
         rows.append(
             {
                 "file_id": file.file_id,
                 "name": file.name,
                 "mime_type": file.mime_type,
-                "size_bytes": file.size_bytes,
-                "sha256": sha,
+                "size_bytes": file.size_bytes or landed.path.stat().st_size,
+                "sha256": landed.sha256,
                 "version": file.version,
                 "modified_at": file.modified_at,
                 "arrived_at": file.arrived_at,
-                "source": lead_source.describe(),
-                "landed_path": str(path),
+                "source": source,
+                "landed_path": str(landed.path),
                 "arrival_day": day_start(context.partition_key),
             }
         )
@@ -74,13 +83,20 @@ def drive_files(
     manifest = (
         conform(pl.DataFrame(rows), DRIVE_FILES_SCHEMA) if rows else empty_frame(DRIVE_FILES_SCHEMA)
     )
+    ignored = "\n".join(f"- {n} {why}" for why, n in sorted(listing.ignored.items()))
     return Output(
         manifest,
         metadata={
-            "files": len(files),
+            "files": len(rows),
             "bytes": int(manifest["size_bytes"].sum() or 0),
-            "source": lead_source.describe(),
+            "bytes_fetched": fetched,
+            "source": source,
             "files_preview": preview(manifest.select("name", "size_bytes", "sha256"), 20),
+            "ignored_files": sum(listing.ignored.values()),
+            "ignored": MetadataValue.md(ignored or "_none_"),
+            "unavailable_files": MetadataValue.md(
+                "\n".join(f"- {u}" for u in unavailable) or "_none_"
+            ),
         },
     )
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline demo | summary | dedupe | webhooks | score-fit |
+"""Command line: `python -m pipeline demo | summary | dedupe | webhooks | drive | score-fit |
 pause-all | resume-all | sql | outreach`."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipeline import operations_cli
 from pipeline.config import ConfigError, load_settings
+from pipeline.drive import cli as drive_cli
 from pipeline.marts import cli as sql_cli
 from pipeline.outreach import cli as outreach_cli
 from pipeline.scoring import learn as score_fit
@@ -118,6 +119,7 @@ def _main(argv: list[str] | None) -> int:
     operations_cli.add_parser(sub)
     sql_cli.add_parser(sub)
     outreach_cli.add_parser(sub)
+    drive_cli.add_parser(sub)
     fit = sub.add_parser("score-fit", help="learn the ICP's points from historical outcomes")
     score_fit.add_arguments(fit)
     args = parser.parse_args(argv)
@@ -135,6 +137,8 @@ def _main(argv: list[str] | None) -> int:
         from pipeline.definitions import build_definitions  # the Dagster layer
         from pipeline.definitions.runner import run_demo
 
+        # A source that cannot be listed (Drive refusing, a missing folder) ends, like any
+        # crash, in one paragraph from main().
         failure = run_demo(settings, build_definitions(settings))
         if failure is not None:
             from pipeline.failures import service_hints

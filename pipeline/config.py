@@ -7,6 +7,7 @@ names the variable, the value (never a secret's) and what is expected, instead o
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -38,6 +40,22 @@ def _existing_file(path: Path | None) -> Path | None:
     if path is not None and not path.is_file():
         raise ValueError(f"no such file: {path}")
     return path
+
+
+# A Drive folder id, alone or inside the URL a browser shows (`.../folders/<id>?usp=sharing`).
+_DRIVE_ID = re.compile(r"[A-Za-z0-9_-]{10,}")
+_DRIVE_FOLDER_URL = re.compile(r"/folders/([A-Za-z0-9_-]+)|[?&]id=([A-Za-z0-9_-]+)")
+
+
+def _drive_folder_id(part: str) -> str:
+    part = part.strip()
+    url = _DRIVE_FOLDER_URL.search(part) if "/" in part or "?" in part else None
+    folder = next(g for g in url.groups() if g) if url else part
+    if not _DRIVE_ID.fullmatch(folder):
+        raise ValueError(
+            f"{part!r} is not a Drive folder id (the part after /folders/ in the folder's URL)"
+        )
+    return folder
 
 
 def _country(code: str) -> str:
@@ -63,7 +81,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(PROJECT_ROOT / ".data", alias="LEADS_DATA_DIR")
     # Where lead files come from: a watched folder (default) or Google Drive.
-    lead_source: Literal["folder"] = Field("folder", alias="LEADS_SOURCE")
+    lead_source: Literal["folder", "drive"] = Field("folder", alias="LEADS_SOURCE")
     source_dir: Path = Field(PROJECT_ROOT / "data" / "sample_drive", alias="LEADS_SOURCE_DIR")
     default_country: Annotated[str, AfterValidator(_country)] = Field(
         "US", alias="LEADS_DEFAULT_COUNTRY"
@@ -135,6 +153,14 @@ class Settings(BaseSettings):
     # Outreach sequences (pipeline/outreach): who enrols, the steps, windows, caps.
     sequences_config: ExistingFile = Field(None, alias="SEQUENCES_CONFIG")
 
+    # The Drive backend of the lead source (LEADS_SOURCE=drive): the folders it watches
+    # (subfolders included), an OAuth user token file instead of the service account, and how
+    # often the file-arrival sensor reads Drive's change feed when no push notification woke
+    # it (pipeline/drive/).
+    drive_folder_ids: Annotated[tuple[str, ...], NoDecode] = Field((), alias="DRIVE_FOLDER_IDS")
+    drive_oauth_token_file: ExistingFile = Field(None, alias="DRIVE_OAUTH_TOKEN_FILE")
+    drive_poll_seconds: PositiveInt = Field(60, alias="DRIVE_POLL_SECONDS")
+
     @field_validator(
         "enrichment",
         "crm_backend",
@@ -155,6 +181,33 @@ class Settings(BaseSettings):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("drive_folder_ids", mode="before")
+    @classmethod
+    def _folder_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            return tuple(dict.fromkeys(_drive_folder_id(str(part)) for part in value))
+        return value
+
+    @model_validator(mode="after")
+    def _drive_is_configured(self) -> Settings:
+        """LEADS_SOURCE=drive without folders or credentials is an error, never the folder."""
+        if self.lead_source != "drive":
+            return self
+        if not self.drive_folder_ids:
+            raise ValueError(
+                "LEADS_SOURCE=drive needs DRIVE_FOLDER_IDS: the comma-separated ids of the "
+                "Drive folders to watch (the part after /folders/ in each folder's URL)"
+            )
+        if self.google_application_credentials is None and self.drive_oauth_token_file is None:
+            raise ValueError(
+                "LEADS_SOURCE=drive needs GOOGLE_APPLICATION_CREDENTIALS (a service account key "
+                "file, the folders shared with its email) or DRIVE_OAUTH_TOKEN_FILE (an OAuth "
+                "user token file)"
+            )
+        return self
+
     @property
     def store_url(self) -> str:
         """LEADS_DATABASE_URL, or the embedded SQLite file beside the warehouse."""
@@ -174,8 +227,11 @@ _SECRETS = {
 
 
 def _describe(error: dict[str, Any]) -> str:
-    """One problem as `VARIABLE='value': what is expected` (secrets are not echoed)."""
-    loc = str(error["loc"][0]) if error["loc"] else ""
+    """One problem as `VARIABLE='value': what is expected` (secrets are not echoed); a problem
+    across settings (no location) is its message alone, which names the variables."""
+    if not error["loc"]:
+        return error["msg"].removeprefix("Value error, ")
+    loc = str(error["loc"][0])
     variable = _VARIABLES.get(loc, loc)  # pydantic reports the alias or the field name
     shown = "" if variable in _SECRETS else f"={error.get('input')!r}"
     message = error["msg"].removeprefix("Value error, ")

@@ -1,1 +1,2 @@
-"""Schedules: time-driven work (sequence ticks, digests), each targeting an asset selection."""
+"""Schedules: time-driven work (sequence ticks, Drive channel renewal, digests), each
+targeting an asset selection."""

@@ -17,6 +17,7 @@ from pipeline.config import Settings, load_settings
 from pipeline.definitions.backends import Backends, crm_from, enrichment_from, lead_source_from
 from pipeline.definitions.crm import crm_definitions, crm_job
 from pipeline.definitions.dedupe import dedupe_definitions, dedupe_job
+from pipeline.definitions.drive import drive_definitions
 from pipeline.definitions.enrich import enrich_definitions, enrich_job
 from pipeline.definitions.ingest import ingest_definitions, ingest_job
 from pipeline.definitions.marts import marts_definitions, marts_job
@@ -39,6 +40,7 @@ DOMAINS: tuple[Domain, ...] = (
     webhooks_definitions,
     outreach_definitions,
     marts_definitions,
+    drive_definitions,
     operations_definitions,
 )
 

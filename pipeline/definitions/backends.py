@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from dagster import EnvVar
@@ -16,10 +17,11 @@ from pipeline.config import Settings
 from pipeline.scoring import DEFAULT_ICP_PATH
 from pipeline.store import redact_url
 from resources.crm import CrmResource, HubSpotCrmResource, OutboxCrmResource
+from resources.drive_channels import DriveChannelSettings
 from resources.email import EmailResource
 from resources.enrichment import EnrichmentProvider, OfflineEnrichment, WaterfallEnrichment
 from resources.io_manager import LeadsWarehouseIOManager
-from resources.lead_source import LeadSource, LocalFolderLeadSource
+from resources.lead_source import DriveLeadSource, LeadSource, LocalFolderLeadSource
 from resources.ops_store import OpsStore
 from resources.outreach import SequencesResource
 from resources.scoring import IcpSource
@@ -63,7 +65,37 @@ def crm_from(settings: Settings) -> CrmResource:
 
 
 def lead_source_from(settings: Settings) -> LeadSource:
-    return LocalFolderLeadSource(folder=str(settings.source_dir))
+    """LEADS_SOURCE picks the backend; `drive` without DRIVE_FOLDER_IDS or credentials is a
+    configuration error when the settings load (pipeline/config.py), never the folder."""
+    source: LeadSource
+    if settings.lead_source == "drive":
+        source = DriveLeadSource(
+            folder_ids=list(settings.drive_folder_ids),
+            service_account_file=_path(settings.google_application_credentials),
+            oauth_token_file=_path(settings.drive_oauth_token_file),
+            impersonate=settings.google_impersonate,
+            api_base_url=settings.google_api_base_url,
+            database_url=_store_url(settings),
+            poll_seconds=settings.drive_poll_seconds,
+        )
+    else:
+        source = LocalFolderLeadSource(folder=str(settings.source_dir))
+    log.info(f"lead source ({settings.lead_source}): {source.describe()}")
+    return source
+
+
+def _path(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
+def _store_url(settings: Settings) -> Any:
+    """A URL from the environment as an EnvVar, so the UI shows the variable's name, never
+    the password inside the URL."""
+    import os
+
+    if settings.database_url and os.environ.get("LEADS_DATABASE_URL") == settings.database_url:
+        return EnvVar("LEADS_DATABASE_URL")
+    return settings.store_url
 
 
 def _secret_env(variable: str, value: object) -> object:
@@ -103,16 +135,7 @@ def email_from(settings: Settings) -> EmailResource:
 
 
 def ops_store_from(settings: Settings) -> OpsStore:
-    """The store resource; a URL from the environment is passed as an EnvVar so the UI shows
-    the variable's name, never the password inside the URL."""
-    import os
-
-    url = (
-        EnvVar("LEADS_DATABASE_URL")
-        if settings.database_url and os.environ.get("LEADS_DATABASE_URL") == settings.database_url
-        else settings.store_url
-    )
-    return OpsStore(database_url=url, max_attempts=settings.webhook_max_attempts)
+    return OpsStore(database_url=_store_url(settings), max_attempts=settings.webhook_max_attempts)
 
 
 class Backends:
@@ -145,6 +168,12 @@ class Backends:
     def sequences(self) -> SequencesResource:
         path = self.settings.sequences_config
         return SequencesResource(path=str(path) if path else None)
+
+    @cached_property
+    def drive_channel_settings(self) -> DriveChannelSettings:
+        """DRIVE_CHANNEL_TOKEN as an EnvVar (the UI shows the name, never the token)."""
+        token = EnvVar("DRIVE_CHANNEL_TOKEN") if self.settings.drive_channel_token else None
+        return DriveChannelSettings(channel_token=token)
 
     @cached_property
     def icp(self) -> IcpSource:

@@ -22,6 +22,13 @@ def ingest_definitions(settings: Settings, backends: Backends) -> Definitions:
     return Definitions(
         assets=load_assets_from_modules([ingest, normalize]),
         jobs=[ingest_job],
-        sensors=[build_file_arrival_sensor(ingest_job.name)],
+        # Drive: a tick every 15 s that reads the change feed only when a push notification
+        # arrived or DRIVE_POLL_SECONDS passed (cheap otherwise); a folder: every 30 s.
+        sensors=[
+            build_file_arrival_sensor(
+                ingest_job.name,
+                minimum_interval_seconds=15 if settings.lead_source == "drive" else 30,
+            )
+        ],
         resources=backends.resources("lead_source", "settings", "io_manager"),
     )

@@ -15,6 +15,12 @@ def webhooks_definitions(settings: Settings, backends: Backends) -> Definitions:
     return Definitions(
         assets=load_assets_from_modules([webhooks]),
         jobs=[webhooks.process_webhook_events],
-        sensors=[build_webhook_inbox_sensor(webhooks.process_webhook_events, ingest_job)],
+        sensors=[
+            build_webhook_inbox_sensor(
+                webhooks.process_webhook_events,
+                ingest_job,
+                drive_wakes_file_arrival=settings.lead_source == "drive",
+            )
+        ],
         resources=backends.resources("ops_store", "io_manager"),
     )

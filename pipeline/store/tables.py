@@ -372,3 +372,45 @@ outreach_leases = Table(
     Column("holder", String(200), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+# The Drive lead source's view of its watched folders (pipeline/drive/tree.py): every folder and
+# file found below DRIVE_FOLDER_IDS, so a change can be placed (inside the watched tree or not)
+# without asking Drive for each file's ancestors, and a file that was trashed, deleted or moved
+# out is recorded as removed (and never ingested again from a stale listing).
+drive_items = Table(
+    "drive_items",
+    metadata,
+    Column("file_id", String(128), primary_key=True),
+    Column("root_id", String(128), nullable=False),  # the watched folder it lies under
+    Column("parent_id", String(128)),
+    Column("name", String(1024), nullable=False),
+    Column("mime_type", String(255), nullable=False),
+    Column("is_folder", Boolean, nullable=False),
+    Column("drive_id", String(128)),  # the shared drive, if any
+    Column("content_key", String(200)),  # md5Checksum + size, or a Sheet's version
+    Column("size_bytes", BigInteger),
+    Column("modified_at", DateTime(timezone=True)),
+    # present | removed (trashed, deleted, access lost, moved out of the watched folders)
+    Column("state", String(16), nullable=False),
+    Column("removed_reason", String(120)),
+    Column("removed_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_drive_items_parent", "parent_id"),
+    Index("ix_drive_items_folders", "is_folder", "state"),
+)
+
+# Drive push channels (`python -m pipeline drive watch`): what Google needs to stop one (id and
+# resource id), where it posts, and until when; renewals open a new channel, then stop the old.
+drive_channels = Table(
+    "drive_channels",
+    metadata,
+    Column("channel_id", String(64), primary_key=True),
+    Column("resource_id", String(200), nullable=False),
+    Column("address", String(2048), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("opened_by", String(120), nullable=False),
+    Column("stopped_at", DateTime(timezone=True)),
+    Column("stopped_by", String(120)),
+    Column("replaced_by", String(64)),
+)
