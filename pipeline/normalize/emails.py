@@ -78,3 +78,44 @@ def normalize_emails(frame: pl.DataFrame, column: str = "email") -> pl.DataFrame
     return frame.with_columns(
         email_columns(frame.lazy(), column).collect(engine=ENGINE).get_columns()
     )
+
+
+def additional_emails(alternates: pl.Series, primary: pl.Series) -> pl.Series:
+    """Each row's other valid addresses, canonical and distinct, from `alternate_values`
+    (a file that names the email twice: a second address is still the same person's);
+    the row's own canonical email is left out. Only rows that have alternates are worked on.
+    """
+    empty = pl.Series("additional_emails", [None] * len(alternates), dtype=pl.List(pl.String))
+    rows = alternates.is_not_null()
+    if not rows.any():
+        return empty
+    decoded = alternates.str.json_decode(pl.Struct({"email": pl.List(pl.String)}))
+    others = (
+        pl.DataFrame({"_row": pl.int_range(0, len(alternates), eager=True), "email": decoded})
+        .filter(rows)
+        .with_columns(pl.col("email").struct.field("email"))
+        .explode("email")
+        .drop_nulls("email")
+    )
+    if others.is_empty():
+        return empty
+    canonical = (
+        email_columns(others.lazy(), "email").collect().select("email_valid", "email_canonical")
+    )
+    found = (
+        others.select("_row")
+        .hstack(canonical)
+        .filter(pl.col("email_valid"))
+        .join(
+            pl.DataFrame({"_row": pl.int_range(0, len(primary), eager=True), "_own": primary}),
+            on="_row",
+        )
+        .filter(pl.col("email_canonical") != pl.col("_own").fill_null(""))
+        .group_by("_row", maintain_order=True)
+        .agg(pl.col("email_canonical").unique(maintain_order=True).alias("additional_emails"))
+    )
+    return (
+        pl.DataFrame({"_row": pl.int_range(0, len(alternates), eager=True)})
+        .join(found, on="_row", how="left")
+        .sort("_row")["additional_emails"]
+    )

@@ -14,7 +14,7 @@ from pipeline.normalize.countries import country_expr
 from pipeline.normalize.dates import parse_dates
 from pipeline.normalize.distinct import attach, collect_distinct
 from pipeline.normalize.domains import host_expr, registrable_domains
-from pipeline.normalize.emails import email_columns
+from pipeline.normalize.emails import additional_emails, email_columns
 from pipeline.normalize.mail_domains import personal_mail_series
 from pipeline.normalize.names import name_columns, name_specs
 from pipeline.normalize.phones import parse_phones
@@ -202,6 +202,7 @@ def normalize_leads(raw: pl.DataFrame, default_country: str = "US") -> Normalize
     all_empty = pl.all_horizontal(pl.col(list(LEAD_FIELDS)).is_null())
     fields, date_orders = _normalize_fields(raw, default_country)
     frame = fields.with_columns(
+        additional_emails(fields["alternate_values"], fields["email_canonical"]),
         pl.when(pl.col("parse_error").is_not_null())
         .then(pl.lit("malformed_row"))
         .when(all_empty)
@@ -213,7 +214,7 @@ def normalize_leads(raw: pl.DataFrame, default_country: str = "US") -> Normalize
             & pl.col("last_name").is_null()
         )
         .then(pl.lit("no_identity"))
-        .alias("_reason")
+        .alias("_reason"),
     )
     if frame["_reason"].null_count() == frame.height:  # the usual case: no copies
         accepted, rejected = frame, frame.clear()
