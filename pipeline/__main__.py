@@ -1,5 +1,5 @@
 """Command line: `python -m pipeline demo | summary | dedupe | webhooks | score-fit |
-pause-all | resume-all | sql | outreach`."""
+pause-all | resume-all | sql | outreach | agent`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 from pipeline import operations_cli
+from pipeline.agent import cli as agent_cli
 from pipeline.config import ConfigError, load_settings
 from pipeline.marts import cli as sql_cli
 from pipeline.outreach import cli as outreach_cli
@@ -93,6 +94,7 @@ def _main(argv: list[str] | None) -> int:
     operations_cli.add_parser(sub)
     sql_cli.add_parser(sub)
     outreach_cli.add_parser(sub)
+    agent_cli.add_parser(sub)
     fit = sub.add_parser("score-fit", help="learn the ICP's points from historical outcomes")
     score_fit.add_arguments(fit)
     args = parser.parse_args(argv)

@@ -155,7 +155,19 @@ class Settings(BaseSettings):
     llm_price_input_per_mtok: float | None = Field(None, ge=0, alias="LLM_PRICE_INPUT_PER_MTOK")
     llm_price_output_per_mtok: float | None = Field(None, ge=0, alias="LLM_PRICE_OUTPUT_PER_MTOK")
 
+    # The prospecting agent (pipeline/agent): its YAML (owner, our side, slot and message
+    # rules), where mail history and busy times come from.
+    agent_config: ExistingFile = Field(None, alias="AGENT_CONFIG")
+    mail_history_backend: Literal["local", "gmail"] = Field("local", alias="MAIL_HISTORY_BACKEND")
+    # local: a folder of .eml files or an mbox; unset, the agent has no mail history.
+    mail_archive: Path | None = Field(None, alias="MAIL_ARCHIVE")
+    calendar_backend: Literal["ics", "google"] = Field("ics", alias="CALENDAR_BACKEND")
+    # ics: the owner's busy times; unset, drafts propose no times (nothing to check them by).
+    calendar_ics: ExistingFile = Field(None, alias="CALENDAR_ICS")
+
     @field_validator(
+        "mail_history_backend",
+        "calendar_backend",
         "llm_backend",
         "llm_structured_output",
         "enrichment",

@@ -15,6 +15,7 @@ from dagster import EnvVar
 from pipeline.config import Settings
 from pipeline.scoring import DEFAULT_ICP_PATH
 from pipeline.store import redact_url
+from resources.agent import AgentResource
 from resources.crm import CrmResource, HubSpotCrmResource, OutboxCrmResource
 from resources.email import EmailResource
 from resources.enrichment import EnrichmentProvider, OfflineEnrichment, WaterfallEnrichment
@@ -129,6 +130,26 @@ def llm_from(settings: Settings) -> LlmResource:
     )
 
 
+def agent_from(settings: Settings) -> AgentResource:
+    """AGENT_CONFIG, MAIL_HISTORY_BACKEND/MAIL_ARCHIVE, CALENDAR_BACKEND/CALENDAR_ICS."""
+
+    def text(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    return AgentResource(
+        config_path=text(settings.agent_config),
+        mail_history_backend=settings.mail_history_backend,
+        mail_archive=text(settings.mail_archive),
+        calendar_backend=settings.calendar_backend,
+        calendar_ics=text(settings.calendar_ics),
+        google_application_credentials=text(settings.google_application_credentials),
+        google_impersonate=settings.google_impersonate,
+        google_api_base_url=settings.google_api_base_url,
+        gmail_oauth_token_file=text(settings.gmail_oauth_token_file),
+        default_country=settings.default_country,
+    )
+
+
 def ops_store_from(settings: Settings) -> OpsStore:
     """The store resource; a URL from the environment is passed as an EnvVar so the UI shows
     the variable's name, never the password inside the URL."""
@@ -167,6 +188,10 @@ class Backends:
     @cached_property
     def email(self) -> EmailResource:
         return email_from(self.settings)
+
+    @cached_property
+    def agent(self) -> AgentResource:
+        return agent_from(self.settings)
 
     @cached_property
     def llm(self) -> LlmResource:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions, load_assets_from_modules
 
 from assets import webhooks
+from assets.agent import agent_job
 from pipeline.config import Settings
 from pipeline.definitions.backends import Backends
 from pipeline.definitions.ingest import ingest_job
@@ -15,6 +16,10 @@ def webhooks_definitions(settings: Settings, backends: Backends) -> Definitions:
     return Definitions(
         assets=load_assets_from_modules([webhooks]),
         jobs=[webhooks.process_webhook_events],
-        sensors=[build_webhook_inbox_sensor(webhooks.process_webhook_events, ingest_job)],
+        sensors=[
+            build_webhook_inbox_sensor(
+                webhooks.process_webhook_events, ingest_job, form_job=agent_job
+            )
+        ],
         resources=backends.resources("ops_store", "io_manager"),
     )
