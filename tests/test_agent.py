@@ -238,7 +238,7 @@ def test_prompt_injection_in_a_form_field_changes_nothing(
     answers = iter([invented_answer, good_answer])
     llm_server.state.responder = lambda body: next(answers)(body)
     path = write_form(tmp_path, form("c-inject", message=INJECTION))
-    code, out, err = run_agent(capsys, "run", "--form", str(path))
+    code, _out, err = run_agent(capsys, "run", "--form", str(path))
     assert code == 0, err
     first, second = llm_server.state.completions
     for request in (first, second):
@@ -310,7 +310,7 @@ def test_a_spent_token_budget_waits_instead_of_failing_or_falling_back(
     assert ledger.dead_letters(engine) == []
     # Tomorrow (or with a bigger budget) it goes on from the message step.
     monkeypatch.setenv("LLM_DAILY_TOKEN_BUDGET", "100000")
-    code, out, err = run_agent(capsys, "run", "--form", str(path))
+    code, _out, err = run_agent(capsys, "run", "--form", str(path))
     assert code == 0, err
     assert audit_count(url, "agent.crm", "c-budget") == 1
 
@@ -338,7 +338,7 @@ def test_a_failing_step_is_retried_then_dead_lettered_and_resumes_where_it_stopp
     missing = tmp_path / "archive-not-there-yet"
     agent_env(monkeypatch, tmp_path, store_url, MAIL_ARCHIVE=str(missing))
     path = write_form(tmp_path, form("c-resume"))
-    for attempt in (1, 2, 3):  # agent.yaml: max_attempts 3
+    for _attempt in (1, 2, 3):  # agent.yaml: max_attempts 3
         code, _out, err = run_agent(capsys, "run", "--form", str(path))
         assert code == 1 and "step mail_history" in err and "no such folder" in err
     assert "dead-lettered" in err
