@@ -109,6 +109,11 @@ def _main(argv: list[str] | None) -> int:
 
     settings = load_settings()
     if args.command == "demo":
+        from pipeline.agent.demo import demo_settings
+
+        settings, notes = demo_settings(settings)
+        for note in notes:
+            print(note)
         from pipeline.definitions import build_definitions  # the Dagster layer
         from pipeline.definitions.runner import run_demo
 
@@ -127,6 +132,10 @@ def _main(argv: list[str] | None) -> int:
 
         print("\n" + plan_text(open_store(settings.store_url), settings.email_send_mode))
     if args.command == "demo":
+        from pipeline.agent.demo import demo_text, sample_forms
+
+        ids = [sub.conversion_id for _, sub in sample_forms()]  # type: ignore[attr-defined]
+        print("\n" + demo_text(settings, ids))
         print("\nNext: `make dev` opens the Dagster UI (lineage, runs, checks, backfills).")
     return 0
 

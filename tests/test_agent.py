@@ -386,3 +386,42 @@ def test_an_unusable_submission_is_kept_and_named_and_a_bad_file_exits_2(
     broken = write_form(tmp_path, {"conversionId": "x", "submittedAt": 1}, "b.json")
     code, _out, err = run_agent(capsys, "run", "--form", str(broken))
     assert code == 2 and "b.json: field 'values': Field required" in err
+
+
+def test_the_demo_drafts_replies_to_the_two_sample_submissions_and_prints_them(
+    monkeypatch, tmp_path
+):
+    from pipeline.agent.demo import SAMPLE_DIR, demo_settings, demo_text, queue_samples
+    from pipeline.definitions.runner import run_steps
+
+    agent_env(monkeypatch, tmp_path)
+    monkeypatch.delenv("MAIL_ARCHIVE")
+    monkeypatch.delenv("CALENDAR_ICS")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    settings, notes = demo_settings(load_settings())
+    assert settings.mail_archive == SAMPLE_DIR / "mail" and len(notes) == 2
+    ids = queue_samples(settings)
+    assert run_steps(build_definitions(settings), [("agent_job", "agent", {})]) is None
+    text = demo_text(settings, ids)
+    assert text.count("Draft to ") == 2 and text.count("CRM task outbox:") == 2
+    assert "Draft to jane.doe@acme-robotics.com" in text and "we last wrote on" in text
+    queue_samples(settings)  # a second demo finds them drafted already
+    assert run_steps(build_definitions(settings), [("agent_job", "agent", {})]) is None
+    assert len(drafts(settings.store_url)) == 2
+
+
+def test_the_retry_sensor_asks_for_a_run_when_a_failed_step_is_due(monkeypatch, tmp_path, capsys):
+    from sensors.agent import build_agent_retry_sensor
+
+    url = agent_env(monkeypatch, tmp_path, MAIL_ARCHIVE=str(tmp_path / "missing"))
+    run_agent(capsys, "run", "--form", str(write_form(tmp_path, form("c-retry"))))
+    sensor = build_agent_retry_sensor(agent_job)
+    resources = {"ops_store": OpsStore(database_url=url)}
+    with DagsterInstance.ephemeral() as instance:
+        with build_sensor_context(instance=instance, resources=resources) as context:
+            assert not getattr(sensor(context), "run_requests", None)  # not due yet
+        ledger.retry_now(open_store(url), ["c-retry"])
+        with build_sensor_context(instance=instance, resources=resources) as context:
+            (request,) = sensor(context).run_requests
+    assert request.run_key.startswith("agent-retry:")
