@@ -18,12 +18,14 @@ from dagster import (
 )
 
 from assets import (
+    agent,
     crm,
     crm_sync_runs,
     dedupe,
     enrich,
     ingest,
     normalize,
+    outreach,
     scoring,
     webhooks,
 )
@@ -33,7 +35,18 @@ from pipeline.definitions.backends import WAREHOUSE_SCHEMA, Backends
 from pipeline.marts import SqlProject, load_project
 
 # Every module whose assets the warehouse IO manager stores: the tables models may read.
-WAREHOUSE_ASSET_MODULES = (ingest, normalize, dedupe, enrich, scoring, crm, crm_sync_runs, webhooks)
+WAREHOUSE_ASSET_MODULES = (
+    ingest,
+    normalize,
+    dedupe,
+    enrich,
+    scoring,
+    crm,
+    crm_sync_runs,
+    webhooks,
+    outreach,
+    agent,
+)
 
 marts_job = define_asset_job(
     "marts_job",
