@@ -423,3 +423,20 @@ def test_the_retry_sensor_asks_for_a_run_when_a_failed_step_is_due(monkeypatch, 
         with build_sensor_context(instance=instance, resources=resources) as context:
             (request,) = sensor(context).run_requests
     assert request.run_key.startswith("agent-retry:")
+
+
+def test_an_inbox_row_that_is_not_a_submission_is_dead_lettered_in_the_inbox(monkeypatch, tmp_path):
+    from pipeline.store.inbox import InboxEvent, accept_events
+    from pipeline.store.inbox import dead_letters as inbox_dead_letters
+
+    url = agent_env(monkeypatch, tmp_path)
+    engine = open_store(url)
+    accept_events(engine, [InboxEvent("forms", "fp-bad", "form.submission", '{"values": []}')])
+    definitions = build_definitions(load_settings())
+    run = definitions.resolve_job_def("agent_job").execute_in_process(
+        instance=DagsterInstance.ephemeral()
+    )
+    assert run.success
+    (letter,) = inbox_dead_letters(engine)
+    assert letter["source"] == "forms" and "conversionId" in letter["error"]
+    assert ledger.submissions(engine) == []

@@ -396,6 +396,7 @@ def take_in(s: AgentServices, events: list[Any], default_country: str = "US") ->
         parse_submission,
         prospect_of,
     )
+    from pipeline.store.inbox import record_failure
 
     outcomes = []
     for event in events:
@@ -403,6 +404,9 @@ def take_in(s: AgentServices, events: list[Any], default_country: str = "US") ->
         try:
             form = parse_submission(data, f"inbox id {event.id}")
         except MalformedSubmission as exc:
+            # Not a submission at all (the receiver checks, so a row put in by other means):
+            # dead-lettered in the inbox at once, where `webhooks dead-letters` shows it.
+            record_failure(s.engine, event.id, f"EventRejected: {exc}", max_attempts=1)
             outcomes.append(StepOutcome(event.object_id or "?", "intake", "rejected", str(exc)))
             continue
         rejected = None
