@@ -55,6 +55,7 @@ from sqlalchemy import Engine
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from pipeline.crm.client import Association, BatchResult, CrmClient, RecordError
+from pipeline.crm.hubspot_records import HubSpotRecords
 from pipeline.crm.mapping import MappingError
 from pipeline.ratelimit import RollingWindow
 from pipeline.retrying import TransientError, WaitRespectingRetryAfter, retry_after_seconds
@@ -117,7 +118,7 @@ def _error_body(exc: Any) -> dict[str, Any]:
     return body if isinstance(body, dict) else {"message": str(body)[:300]}
 
 
-class HubSpotCrm(CrmClient):
+class HubSpotCrm(HubSpotRecords, CrmClient):
     backend = "hubspot"
 
     def __init__(
@@ -138,6 +139,7 @@ class HubSpotCrm(CrmClient):
             )
         self._base_url = (base_url or HUBSPOT_API).rstrip("/")
         api = HubSpot(access_token=access_token, host=self._base_url)
+        self._api = api  # the single-record calls (hubspot_records.py) build APIs from it
         # Handed to request models, which otherwise each build a Configuration of their own.
         self._config = ContactsConfiguration()
         self._association_config = AssociationsConfiguration()
