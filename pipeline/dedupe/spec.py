@@ -69,6 +69,7 @@ class Level(_Strict):
         "date_transposed",
         "numeric_within",
         "swapped",
+        "nickname",
     ]
     column: str | None = Field(default=None, description="Compare this column instead.")
     threshold: float | None = Field(default=None, ge=0, le=1)
@@ -165,6 +166,11 @@ class Veto(_Strict):
         "least `unless_swapped_above` similar to the other's second and vice versa.",
     )
     unless_swapped_above: float = Field(default=0.85, ge=0, le=1)
+    unless_nickname: str | None = Field(
+        default=None,
+        description="A first-name column: lifted where the two names share a nickname group "
+        "(Pat / Patricia, Fritz / Friedrich).",
+    )
     unless_equal_excluding: str | None = Field(
         default=None, description="Boolean column: records where it is true never lift it."
     )
@@ -194,6 +200,7 @@ class Veto(_Strict):
             self.only_when_true,
             self.unless_equal,
             self.unless_equal_excluding,
+            self.unless_nickname,
             *self.similar_columns,
             *(self.unless_swapped or []),
         }
@@ -305,6 +312,8 @@ class MatchSpec(_Strict):
                 other.add(veto.column)
             other.update(veto.similar_columns)
             other.update(veto.unless_swapped or [])
+            if veto.unless_nickname:
+                other.add(veto.unless_nickname)
             flags = (veto.exclude_when_true, veto.only_when_true, veto.unless_equal_excluding)
             other.update(c for c in flags if c)
         for cl in self.cannot_link:  # read as strings by the checker
@@ -318,7 +327,7 @@ class MatchSpec(_Strict):
         cols: dict[str, None] = {}
         for comp in self.comparisons:
             for level in comp.levels:
-                if level.type in SIMILARITY_LEVELS or level.type == "swapped":
+                if level.type in SIMILARITY_LEVELS or level.type in ("swapped", "nickname"):
                     cols[level.column or comp.column] = None
                 if level.type == "swapped":
                     cols[comp.column] = None
