@@ -225,6 +225,26 @@ def _name_typo(text: pl.Series, rng: np.random.Generator, p: float) -> pl.Series
     return _replace_one(text, OCR, rng.integers(0, len(OCR), len(text)), hit & (kind == 2))
 
 
+def _unique_per_person(email: pl.Series, person: np.ndarray) -> pl.Series:
+    """An address belongs to one person: a later holder gets a number in the local part
+    (jwhite@ and jwhite2@), the same for all of that person's rows."""
+    frame = pl.DataFrame({"email": email, "e": person})
+    for _ in range(3):
+        rank = frame.select(pl.col("e").rank("dense").over("email").cast(pl.Int64) - 1)
+        rank = rank.to_series()
+        if rank.max() == 0:
+            break
+        local, domain = frame["email"].str.split_exact("@", 1).struct.unnest()
+        renamed = local + (rank + 1).cast(pl.String) + "@" + domain
+        frame = frame.with_columns(
+            pl.when(pl.lit(rank) > 0)
+            .then(pl.lit(renamed))
+            .otherwise(pl.col("email"))
+            .alias("email")
+        )
+    return frame["email"]
+
+
 def _valid_numbers(region: str, kind, count: int, rng: np.random.Generator) -> list[str]:
     """`count` distinct E.164 numbers valid for `region` (the example number's leading
     digits, the last six drawn at random, kept where phonenumbers says valid)."""
@@ -359,19 +379,35 @@ def generate_people(n_rows: int, seed: int = 11, noise: str = "standard") -> pl.
     company[similar] = company[model]
     locale[similar] = locale[model]
     female[similar] = female[model]
+    # A name of the same locale and gender sharing the first three letters (Jon / John,
+    # Nicolas / Nicolasa, Anna / Annika), else a phonetic variant of the colleague's.
+    by_prefix: dict[tuple[int, bool, str], list[str]] = {}
+    for li in range(len(LOCALES)):
+        for is_female, key in ((False, "male"), (True, "female")):
+            for name in pools[li][key][0]:
+                by_prefix.setdefault((li, is_female, name[:3].lower()), []).append(name)
     original = pl.Series(first[model].tolist(), dtype=pl.String)
-    twist = original
-    twist = _replace_one(
-        twist,
-        (*PHONETIC, ("a", "e"), ("o", "a"), ("n", "nn")),
-        rng.integers(0, len(PHONETIC) + 3, len(similar)),
+    phonetic = _replace_one(
+        original,
+        PHONETIC,
+        rng.integers(0, len(PHONETIC), len(similar)),
         np.ones(len(similar), bool),
-    )
-    twist = pl.select(
-        pl.when(pl.lit(twist) == pl.lit(original))
-        .then(pl.lit(twist) + pl.lit("a"))
-        .otherwise(pl.lit(twist))
-    ).to_series()
+    ).to_list()
+    twist = []
+    for k, (name, li, is_female) in enumerate(
+        zip(original.to_list(), locale[model], female[model], strict=True)
+    ):
+        options = [
+            n for n in by_prefix.get((int(li), bool(is_female), name[:3].lower()), []) if n != name
+        ]
+        if options:
+            twist.append(options[int(rng.integers(0, len(options)))])
+        elif phonetic[k] != name:
+            twist.append(phonetic[k])
+        else:  # no similar name at hand: another of the locale's names
+            names = pools[int(li)]["female" if is_female else "male"][0]
+            twist.append(names[int(rng.integers(0, len(names)))])
+    twist = pl.Series(twist, dtype=pl.String)
     first[similar] = np.array(twist.to_list(), dtype=object)
     same_last = rng.random(len(similar)) < 0.5
     last[similar[same_last]] = last[model[same_last]]
@@ -490,6 +526,7 @@ def generate_people(n_rows: int, seed: int = 11, noise: str = "standard") -> pl.
         .then(pl.concat_str([pl.lit(fa), pl.lit(".work@"), pl.lit(free)]))
         .otherwise(pl.lit(work))
     ).to_series()
+    email = _unique_per_person(email, e)
     typo = u() < cfg.p_typo_email
     at_domain = typo & (u() < 0.5)
     email = _replace_one(email, DOMAIN_TYPOS, rng.integers(0, len(DOMAIN_TYPOS), R), at_domain)

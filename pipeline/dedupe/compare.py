@@ -402,6 +402,8 @@ class Comparator:
             return np.nan_to_num(sim, nan=-1.0) >= np.float64(level.threshold)
         if level.type == "nickname":
             return self.nicknames(column, left, right)
+        if level.type == "initial":
+            return self.initial_of(column, left, right)
         if level.type in _DISTANCES:
             dist = self._similarity(column, level.type, left, right)
             return np.nan_to_num(dist, nan=np.inf) <= level.max_distance
@@ -437,6 +439,20 @@ class Comparator:
             unique, inverse = np.unique(combo, return_inverse=True)
             hit = linked(enc.distinct.gather(unique // size), enc.distinct.gather(unique % size))
             out[rows] = hit[inverse]
+        return out
+
+    def initial_of(self, column: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Whether one value is a single letter and the other starts with it ('a' / 'alain':
+        a first name reduced to an initial), the two differing."""
+        enc = self.encoded(column)
+        cl, cr = enc.codes[left], enc.codes[right]
+        rows = np.flatnonzero((cl >= 0) & (cr >= 0) & (cl != cr))
+        out = np.zeros(len(left), dtype=bool)
+        if len(rows):
+            single = enc.lengths() == 1
+            initial = self._initials(column)
+            a, b = cl[rows], cr[rows]
+            out[rows] = (single[a] | single[b]) & (initial[a] == initial[b])
         return out
 
     def _initials(self, column: str) -> np.ndarray:

@@ -21,6 +21,7 @@ from pipeline.dedupe.entities import entity_ids_by_label
 from pipeline.dedupe.estimate_m import training_pairs
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import golden_records
+from pipeline.dedupe.labels import apply_labels
 from pipeline.dedupe.model import FSModel
 from pipeline.dedupe.scoring import pairs_frame, score
 from pipeline.dedupe.sources import Source, read_columns
@@ -72,6 +73,7 @@ def dedupe(
     model: FSModel | None = None,
     progress: Progress | None = None,
     keep_work: bool = True,
+    labels: pl.DataFrame | None = None,
 ) -> DedupeResult:
     """Resolve every row of `source` to an entity.
 
@@ -84,11 +86,16 @@ def dedupe(
     `keep_work=False` leaves `DedupeResult.work` (every fingerprint, for the
     `lead_fingerprints` asset and for explaining pairs) empty, and lets the engine drop
     each column once it is done with it: 0.8 GB less at the end of a 1M-row run.
+    `labels` (left_id, right_id, label: match / no_match / unsure) are a person's verdicts:
+    honoured by the clustering (must-link, cannot-link) and, when there are enough of them,
+    used to correct the model's weights and the threshold (pipeline.dedupe.labels); the
+    report's `labels` says what they changed. An explicit `threshold` is kept as given.
     """
     say = progress or _quiet
     spec = load_spec(spec)
     if id_column:
         spec = spec.model_copy(update={"id_column": id_column})
+    explicit_threshold = threshold is not None
     threshold = threshold if threshold is not None else spec.threshold
     id_col = spec.id_column
     timings: dict[str, float] = {}
@@ -137,19 +144,32 @@ def dedupe(
     comparator = Comparator(work, _hashed=hashed)
     del hashed
     scored_pairs = score(spec, model, comparator, left, right, None, training)
-    gamma, weights, prob = scored_pairs.gamma, scored_pairs.weights, scored_pairs.probability
-    model, vetoed = scored_pairs.model, scored_pairs.vetoed
+    labelled = apply_labels(labels, ids, spec, comparator, scored_pairs, left, right, threshold)
+    gamma, weights, prob = scored_pairs.gamma, labelled.weights, labelled.probability
+    model = labelled.model
+    if not explicit_threshold:
+        threshold = labelled.threshold
     del scored_pairs
     del comparator, training  # its encodings (Python strings of fuzzy-compared values) are done
     lap("comparison_and_scoring")
     say("clustering")
     checker = CannotLinkChecker(work, spec.cannot_link)
-    # A vetoed pair is kept apart by the clustering too, not only denied its own link.
-    apart = (left[vetoed], right[vetoed])
-    labels, cluster_report = cluster(
-        n, left, right, prob, threshold, spec.max_cluster_size, checker, say, apart
+    # A vetoed pair is kept apart by the clustering too, not only denied its own link; so is
+    # a person's no_match, and a person's match is a certain link.
+    clusters, cluster_report = cluster(
+        n,
+        left,
+        right,
+        prob,
+        threshold,
+        spec.max_cluster_size,
+        checker,
+        say,
+        apart=labelled.apart,
+        must=labelled.must,
     )
-    del checker, apart, vetoed  # the guards' string copies of names and emails
+    label_report = labelled.report
+    del checker, labelled  # the guards' string copies of names and emails
     if not keep_work:
         work = pl.DataFrame()
     lap("clustering")
@@ -166,9 +186,9 @@ def dedupe(
     # Entity ids (a hash per new entity, in Python) are made beside the golden records
     # (polars), which group on the clustering labels and take their ids after.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        named = pool.submit(entity_ids_by_label, ids, labels, previous_entities)
+        named = pool.submit(entity_ids_by_label, ids, clusters, previous_entities)
         # A LazyFrame is read again here, one golden field at a time.
-        by_label = golden_records(source, pl.DataFrame({id_col: ids, "entity_id": labels}), spec)
+        by_label = golden_records(source, pl.DataFrame({id_col: ids, "entity_id": clusters}), spec)
         entities, events, assigned = named.result()
     # The labels swapped for the ids in place: a join would copy all 45 golden columns
     # (~300 MB at 1M rows; the golden columns keep the input's chunks, which a join unifies).
@@ -198,6 +218,7 @@ def dedupe(
             "em_iterations": model.iterations,
             "em_converged": model.converged,
             "prior": model.prior,
+            **({"labels": label_report} if label_report else {}),
         },
         work=work,
     )

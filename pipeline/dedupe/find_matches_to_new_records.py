@@ -15,6 +15,7 @@ from pipeline.dedupe.engine import DedupeResult, check_ids
 from pipeline.dedupe.entities import EVENT_SCHEMA, assign_entity_ids
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import golden_records
+from pipeline.dedupe.labels import apply_labels
 from pipeline.dedupe.model import FSModel
 from pipeline.dedupe.scoring import pairs_frame, score
 from pipeline.dedupe.spec import MatchSpec, load_spec
@@ -29,12 +30,16 @@ def match_incremental(
     spec: str | Path | MatchSpec = "leads",
     threshold: float | None = None,
     existing_fingerprinted: bool = False,
+    labels: pl.DataFrame | None = None,
 ) -> DedupeResult:
     """Match a new batch against existing entities without re-scoring the history.
 
     Only pairs involving a new record are built and scored (with the stored model); the
     existing entities are held together by their current membership. Returns the full,
     updated entity mapping plus the events (merges when new records bridge two entities).
+    `labels` are honoured as in a full run (must-link, cannot-link), the records they name
+    and their entities' members brought into the batch's clustering; the stored model is
+    used as it is (a full run learns from labels).
     """
     spec = load_spec(spec)
     threshold = threshold if threshold is not None else spec.threshold
@@ -53,7 +58,14 @@ def match_incremental(
 
     # Work on the involved rows only: new records and the existing ones they were paired with.
     involved = np.unique(
-        np.concatenate([pairs["l"].to_numpy(), pairs["r"].to_numpy(), new_rows.to_numpy()])
+        np.concatenate(
+            [
+                pairs["l"].to_numpy(),
+                pairs["r"].to_numpy(),
+                new_rows.to_numpy(),
+                _labelled_rows(combined[id_col], existing_entities, labels),
+            ]
+        )
     ).astype(np.int64)
     sub = combined[involved]
     left = np.searchsorted(involved, pairs["l"].to_numpy()).astype(np.int64)
@@ -61,8 +73,11 @@ def match_incremental(
     comparator = Comparator(sub)
     tables = tf_tables(combined, spec, only=sub)
     scored_pairs = score(spec, model, comparator, left, right, tables)
+    labelled = apply_labels(
+        labels, sub[id_col], spec, comparator, scored_pairs, left, right, threshold, learn=False
+    )
     gamma, weights, prob = scored_pairs.gamma, scored_pairs.weights, scored_pairs.probability
-    model, vetoed = scored_pairs.model, scored_pairs.vetoed
+    model = scored_pairs.model
 
     # Existing members of one entity stay together: chain them with certain links.
     old_ids = (
@@ -84,7 +99,7 @@ def match_incremental(
     # and refuses the new record's link instead (a vetoed pair stays apart, as in full runs).
     all_p = np.concatenate([prob, np.full(len(fixed_l), 2.0)])
     checker = CannotLinkChecker(sub, spec.cannot_link)
-    labels, cluster_report = cluster(
+    clusters, cluster_report = cluster(
         sub.height,
         all_l,
         all_r,
@@ -92,10 +107,11 @@ def match_incremental(
         threshold,
         10**9,
         checker,
-        apart=(left[vetoed], right[vetoed]),
+        apart=labelled.apart,
+        must=labelled.must,
     )
     previous_involved = pl.DataFrame({id_col: sub[id_col], "entity_id": old_ids}).drop_nulls()
-    local_entities, events = assign_entity_ids(sub[id_col], labels, previous_involved)
+    local_entities, events = assign_entity_ids(sub[id_col], clusters, previous_involved)
 
     merges = events.filter(pl.col("event") == "merge").select(
         pl.col("other_entity_id").alias("entity_id"), pl.col("entity_id").alias("survivor")
@@ -126,5 +142,21 @@ def match_incremental(
             "blocking": block_report.as_dict(),
             "clustering": cluster_report.as_dict(),
             "involved_records": len(involved),
+            **({"labels": labelled.report} if labelled.report else {}),
         },
     )
+
+
+def _labelled_rows(
+    ids: pl.Series, entities: pl.DataFrame, labels: pl.DataFrame | None
+) -> np.ndarray:
+    """Rows of `ids` a label names, and the rows of their entities' other members: a label
+    given since the last run may split or join existing entities."""
+    if labels is None or labels.is_empty():
+        return np.zeros(0, dtype=np.int64)
+    named = pl.concat([labels["left_id"], labels["right_id"]]).cast(pl.String).unique()
+    id_col = entities.columns[0] if ids.name not in entities.columns else ids.name
+    touched = entities.filter(pl.col(id_col).cast(pl.String).is_in(named.implode()))["entity_id"]
+    members = entities.filter(pl.col("entity_id").is_in(touched.implode()))[id_col]
+    wanted = pl.concat([named, members.cast(pl.String)]).unique()
+    return np.flatnonzero(ids.cast(pl.String).is_in(wanted.implode()).to_numpy())

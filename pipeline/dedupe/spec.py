@@ -70,6 +70,7 @@ class Level(_Strict):
         "numeric_within",
         "swapped",
         "nickname",
+        "initial",
     ]
     column: str | None = Field(default=None, description="Compare this column instead.")
     threshold: float | None = Field(default=None, ge=0, le=1)
@@ -133,9 +134,17 @@ class CannotLink(_Strict):
     unless_equal: str | None = Field(
         default=None, description="No conflict where this column is equal (e.g. swapped names)."
     )
+    unless_initial_of: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="(first, last name) columns: no conflict where the surnames are equal and "
+        "one first name is the other's initial ('A. Rocher' and 'Alfred Rocher').",
+    )
 
     def columns(self) -> set[str]:
         cols = {self.column, self.unless_similar, self.unless_equal, self.exclude_when_true}
+        cols.update(self.unless_initial_of or [])
         return {c for c in cols if c}
 
 
@@ -327,7 +336,11 @@ class MatchSpec(_Strict):
         cols: dict[str, None] = {}
         for comp in self.comparisons:
             for level in comp.levels:
-                if level.type in SIMILARITY_LEVELS or level.type in ("swapped", "nickname"):
+                if level.type in SIMILARITY_LEVELS or level.type in (
+                    "swapped",
+                    "nickname",
+                    "initial",
+                ):
                     cols[level.column or comp.column] = None
                 if level.type == "swapped":
                     cols[comp.column] = None
