@@ -50,9 +50,10 @@ class BlockingRule(_Strict):
     name: str
     keys: list[str] = Field(min_length=1)
     # Blocks larger than this are not paired exhaustively: members are sorted and paired with
-    # their `window` nearest neighbours instead (a sorted-neighbourhood fallback).
+    # their `window` nearest neighbours instead (a sorted-neighbourhood fallback); with
+    # window 0 they are not paired at all (a key worth pairing on only when it is rare).
     max_block_size: int | None = Field(default=None, ge=2)
-    window: int | None = Field(default=None, ge=1)
+    window: int | None = Field(default=None, ge=0)
     sort_by: list[str] | None = None
 
 
@@ -180,6 +181,13 @@ class Veto(_Strict):
         description="A first-name column: lifted where the two names share a nickname group "
         "(Pat / Patricia, Fritz / Friedrich).",
     )
+    unless_initial_of: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="(first, last name) columns: lifted where the surnames are equal and one "
+        "first name is the other's initial ('a.persson@' for Arne Persson).",
+    )
     unless_equal_excluding: str | None = Field(
         default=None, description="Boolean column: records where it is true never lift it."
     )
@@ -210,6 +218,7 @@ class Veto(_Strict):
             self.unless_equal,
             self.unless_equal_excluding,
             self.unless_nickname,
+            *(self.unless_initial_of or []),
             *self.similar_columns,
             *(self.unless_swapped or []),
         }
@@ -323,6 +332,7 @@ class MatchSpec(_Strict):
             other.update(veto.unless_swapped or [])
             if veto.unless_nickname:
                 other.add(veto.unless_nickname)
+            other.update(veto.unless_initial_of or [])
             flags = (veto.exclude_when_true, veto.only_when_true, veto.unless_equal_excluding)
             other.update(c for c in flags if c)
         for cl in self.cannot_link:  # read as strings by the checker

@@ -83,6 +83,16 @@ def _vetoed_by(
                 sim = comparator.similarity_at(column, "jaro_winkler", left, right, rows[lifted])
                 lifted = lifted[np.nan_to_num(sim, nan=0.0) >= np.float64(veto.unless_above)]
             rows = np.delete(rows, lifted)
+        if veto.unless_initial_of and len(rows):
+            first, last = veto.unless_initial_of
+            pairs_left, pairs_right = left[rows], right[rows]
+            same_last = _narrowed(
+                comparator, last, pairs_left, pairs_right, np.arange(len(rows)), True
+            )
+            lifted = same_last[
+                comparator.initial_of(first, pairs_left[same_last], pairs_right[same_last])
+            ]
+            rows = np.delete(rows, lifted)
         if veto.unless_nickname and len(rows):
             lifted = comparator.nicknames(veto.unless_nickname, left[rows], right[rows])
             rows = rows[~lifted]
