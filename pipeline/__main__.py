@@ -1,58 +1,15 @@
-"""Command line: `python -m pipeline demo | summary | dedupe | webhooks | score-fit`."""
+"""Command line: `python -m pipeline demo | summary | dedupe [review] | webhooks | score-fit`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
-from pathlib import Path
 
 from pipeline.config import load_settings
+from pipeline.dedupe import cli as dedupe_cli
 from pipeline.scoring import learn as score_fit
 from pipeline.summary import summarize
 from pipeline.webhooks import cli as webhooks_cli
-
-
-def run_dedupe(args: argparse.Namespace) -> int:
-    from pipeline.dedupe import SpecError, dedupe, load_spec
-    from pipeline.dedupe.explain import explain_pair
-    from pipeline.dedupe.prepare import prepared_source
-
-    started = time.perf_counter()
-
-    def progress(message: str) -> None:
-        print(f"[{time.perf_counter() - started:7.2f}s] {message}", file=sys.stderr, flush=True)
-
-    try:
-        spec = load_spec(args.spec)
-        progress(f"reading {args.input}")
-        source, id_col = prepared_source(args.input, spec, args.id_column)
-        result = dedupe(
-            source,
-            spec,
-            id_column=id_col,
-            threshold=args.threshold,
-            progress=progress,
-            keep_work=bool(args.explain),  # explaining a pair needs the fingerprints
-        )
-    except (SpecError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    result.entities.write_parquet(args.out)
-    records = result.entities.height
-    merged = records - result.golden.height
-    progress(
-        f"wrote {args.out}: {records:,} records -> {result.golden.height:,} entities "
-        f"({merged:,} duplicates merged)"
-    )
-    if args.explain:
-        try:
-            print(explain_pair(result, *args.explain).render())
-        except KeyError as exc:
-            print(f"error: {exc.args[0]}", file=sys.stderr)
-            return 2
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,20 +23,19 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("summary", help="print what the warehouse holds")
     dd = sub.add_parser(
         "dedupe",
-        help="resolve the rows of a CSV or parquet file to entities (the dedupe core alone)",
+        help="resolve the rows of a CSV or parquet file to entities (the dedupe core alone); "
+        "`dedupe review` labels the last run's least-sure pairs",
     )
-    dd.add_argument("input", type=Path, help="a .csv or .parquet file of leads or people")
-    dd.add_argument("--out", type=Path, required=True, help="parquet: id column + entity_id")
-    dd.add_argument("--spec", default="leads", help="leads | person | path to a spec YAML")
-    dd.add_argument("--id-column", help="the input's record id column (default: row numbers)")
-    dd.add_argument("--threshold", type=float, help="match probability needed to link")
-    dd.add_argument("--explain", nargs=2, metavar=("ID1", "ID2"), help="explain one pair")
+    dedupe_cli.add_file_arguments(dd)
     webhooks_cli.add_parser(sub)
     fit = sub.add_parser("score-fit", help="learn the ICP's points from historical outcomes")
     score_fit.add_arguments(fit)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["dedupe", "review"]:
+        return dedupe_cli.run_review(argv[2:])
     args = parser.parse_args(argv)
     if args.command == "dedupe":
-        return run_dedupe(args)
+        return dedupe_cli.run_file(args)
     if args.command == "webhooks":
         return webhooks_cli.run(args)
     if args.command == "score-fit":
