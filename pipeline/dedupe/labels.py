@@ -8,9 +8,10 @@ A label is `match`, `no_match` or `unsure` for two record ids. Every run honours
 
 Labelled pairs also correct the model (`learn_from_labels`): per comparison level, a weight
 correction fitted by L2-regularised logistic regression with the model's own weights as the
-offset (so a handful of labels moves the weights little, and a pattern the labels never
-saw not at all), folded back into the m probabilities; then the threshold where the
-labelled pairs are told apart best. The report says what changed.
+offset (so a handful of labels moves the weights little, and a level the labels never saw
+not at all), kept in the model as `corrections` (the weight becomes log2(m/u) + correction,
+as if m were m * 2^correction); then the threshold where the labelled pairs are told apart
+best. The report says what changed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import polars as pl
 from scipy.optimize import minimize
 
 from pipeline.dedupe.compare import NULL_LEVEL, Comparator
-from pipeline.dedupe.model import EPS, FSModel, match_weights, probability
+from pipeline.dedupe.model import FSModel, match_weights, probability
 from pipeline.dedupe.scoring import ScoredPairs
 from pipeline.dedupe.spec import MatchSpec
 from pipeline.dedupe.term_frequencies import tf_adjustments
@@ -203,22 +204,26 @@ def learn_from_labels(
 
     fitted = minimize(loss, np.zeros(len(columns)), jac=True, method="L-BFGS-B")
     delta = fitted.x
-    # Folded into m: m' ∝ m * 2^delta, per comparison (u stays: it comes from random pairs).
-    m = [mk.copy() for mk in model.m]
+    # Kept as per-level corrections of the weights (as if m were m * 2^delta); folding them
+    # into m and renormalising would shift every other level of the comparison too.
+    corrections = [
+        np.zeros(len(mk)) if model.corrections is None else model.corrections[k].copy()
+        for k, mk in enumerate(model.m)
+    ]
     for j, (k, level) in enumerate(columns):
-        m[k][level] = max(m[k][level], EPS) * 2.0 ** delta[j]
+        corrections[k][level] += delta[j]
         name = model.comparisons[k]
         out.weight_changes.setdefault(name, {})[labels_of_levels[k][level]] = round(
             float(delta[j]), 3
         )
-    m = [mk / mk.sum() for mk in m]
     learned = FSModel(
         comparisons=model.comparisons,
-        m=m,
+        m=model.m,
         u=model.u,
         prior=model.prior,
         iterations=model.iterations,
         converged=model.converged,
+        corrections=corrections,
     )
     before = offset >= _logit2(threshold)
     out.disagreements_before = int((before != is_match).sum())
