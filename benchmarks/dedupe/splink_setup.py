@@ -126,14 +126,27 @@ def _location_comparison():
     )
 
 
-def _leads_model(id_col: str) -> dict:
-    import splink.comparison_library as cl
-    from splink import SettingsCreator, block_on
+def _settings(id_col: str, rules: list, comparisons: list):
+    """A dedupe-only Splink settings object with the given blocking rules and comparisons."""
+    from splink import SettingsCreator
 
-    settings = SettingsCreator(
+    return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name=id_col,
-        blocking_rules_to_generate_predictions=[
+        blocking_rules_to_generate_predictions=rules,
+        comparisons=comparisons,
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+    )
+
+
+def _leads_model(id_col: str) -> dict:
+    import splink.comparison_library as cl
+    from splink import block_on
+
+    settings = _settings(
+        id_col,
+        [
             block_on("email_canonical"),
             block_on("phone_e164"),
             block_on("first_name", "last_name"),
@@ -141,7 +154,7 @@ def _leads_model(id_col: str) -> dict:
             block_on("last_name", "domain"),
             block_on("substr(first_name, 1, 2)", "substr(last_name, 1, 3)", "postcode"),
         ],
-        comparisons=[
+        [
             _email_comparison(),
             cl.NameComparison("first_name"),  # exact level has TF adjustments
             cl.NameComparison("last_name"),
@@ -153,8 +166,6 @@ def _leads_model(id_col: str) -> dict:
             _employer_comparison(),
             _location_comparison(),
         ],
-        retain_matching_columns=False,
-        retain_intermediate_calculation_columns=False,
     )
     return {
         "settings": settings,
@@ -171,12 +182,11 @@ def _leads_model(id_col: str) -> dict:
 
 def _person_model(id_col: str) -> dict:
     import splink.comparison_library as cl
-    from splink import SettingsCreator, block_on
+    from splink import block_on
 
-    settings = SettingsCreator(
-        link_type="dedupe_only",
-        unique_id_column_name=id_col,
-        blocking_rules_to_generate_predictions=[
+    settings = _settings(
+        id_col,
+        [
             block_on("soc_sec_id"),
             block_on("given_name", "surname"),
             block_on("surname", "date_of_birth"),
@@ -184,7 +194,7 @@ def _person_model(id_col: str) -> dict:
             block_on("postcode", "street_number"),
             block_on("substr(surname, 1, 2)", "postcode"),
         ],
-        comparisons=[
+        [
             cl.NameComparison("given_name"),
             cl.NameComparison("surname"),
             cl.LevenshteinAtThresholds("date_of_birth", [1, 2]),
@@ -195,8 +205,6 @@ def _person_model(id_col: str) -> dict:
             cl.LevenshteinAtThresholds("postcode", [1]),
             cl.ExactMatch("state"),
         ],
-        retain_matching_columns=False,
-        retain_intermediate_calculation_columns=False,
     )
     return {
         "settings": settings,
@@ -234,12 +242,11 @@ def _leads_tuned_model(id_col: str) -> dict:
     above; Jaro-Winkler levels on first and last name; email and phone comparisons; m by EM
     on email blocks, then phone blocks; u from 1e7 random pairs; clusters at 0.99."""
     import splink.comparison_library as cl
-    from splink import SettingsCreator, block_on
+    from splink import block_on
 
-    settings = SettingsCreator(
-        link_type="dedupe_only",
-        unique_id_column_name=id_col,
-        blocking_rules_to_generate_predictions=[
+    settings = _settings(
+        id_col,
+        [
             block_on("email_canonical"),
             block_on("phone_e164"),
             block_on("mobile_e164"),
@@ -248,7 +255,7 @@ def _leads_tuned_model(id_col: str) -> dict:
             block_on("last_name", "domain"),
             block_on("substr(first_name, 1, 1)", "last_name", "city"),
         ],
-        comparisons=[
+        [
             _email_comparison(),
             cl.JaroWinklerAtThresholds("first_name", [0.92, 0.88, 0.7]).configure(
                 term_frequency_adjustments=True
@@ -260,8 +267,6 @@ def _leads_tuned_model(id_col: str) -> dict:
             cl.ExactMatch("mobile_e164"),
             _organisation_comparison(),
         ],
-        retain_matching_columns=False,
-        retain_intermediate_calculation_columns=False,
     )
     return {
         "settings": settings,
