@@ -46,7 +46,7 @@ def add_file_arguments(dd: argparse.ArgumentParser) -> None:
         "--review-export",
         type=Path,
         metavar="PAIRS.csv",
-        help="write the pairs most worth a label (left_id, right_id, both records' compared "
+        help="write up to N pairs most worth a label (left_id, right_id, both records' compared "
         "fields, match weight, an empty label) to fill in and pass back with --labels",
     )
     dd.add_argument(

@@ -108,8 +108,9 @@ def _logit2(p: float) -> float:
 def choose_pairs(
     source: ReviewSource, size: int = 20, labelled: pl.DataFrame | None = None
 ) -> pl.DataFrame:
-    """The `size` pairs most worth a label: left_id, right_id, match_weight (log2 odds, the
-    prior included), match_probability, reason."""
+    """Up to `size` pairs most worth a label (none farther than MAX_MARGIN from the
+    threshold): left_id, right_id, match_weight (log2 odds, the prior included),
+    match_probability, reason."""
     spec, id_col = source.spec, source.spec.id_column
     prior = _logit2(source.prior)
     cut = _logit2(source.threshold)
