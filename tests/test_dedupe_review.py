@@ -202,6 +202,24 @@ def test_dedupe_review_in_the_terminal_stores_each_answer(settings, monkeypatch,
         assert stored.height == 1 and stored["labelled_by"][0] == "tester"
         a, b = stored["left_id"][0], stored["right_id"][0]
 
+        # The same pairs as a CSV (the labelled one no longer offered), filled in, imported.
+        exported = settings.data_dir / "pairs.csv"
+        assert main(["dedupe", "review", "--export", str(exported), "--size", "3"]) == 0
+        with exported.open() as fh:
+            rows = list(csv.DictReader(fh))
+        assert {a, b} not in [{r["left_id"], r["right_id"]} for r in rows]
+        if rows:
+            rows[0]["label"] = "unsure"
+            with exported.open("w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+            assert main(["dedupe", "review", "--import", str(exported), "--by", "csv"]) == 0
+            assert load_labels(store).height == 2
+        capsys.readouterr()
+        assert main(["dedupe", "review", "--list"]) == 0
+        assert "no_match" in capsys.readouterr().out
+
         # The next dedupe run (no new lead) honours it: the two leads end apart.
         _run(settings, instance)
         entities = dict(_table(settings, "lead_entities").iter_rows())
