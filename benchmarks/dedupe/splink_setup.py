@@ -140,6 +140,19 @@ def _settings(id_col: str, rules: list, comparisons: list):
     )
 
 
+def _leads_prior() -> dict:
+    """The prior of both leads configurations: deterministic rules, recall 0.7."""
+    from splink import block_on
+
+    return {
+        "prior_rules": [
+            block_on("email_canonical"),
+            block_on("first_name", "last_name", "company_key"),
+        ],
+        "prior_recall": 0.7,
+    }
+
+
 def _leads_model(id_col: str) -> dict:
     import splink.comparison_library as cl
     from splink import block_on
@@ -169,11 +182,7 @@ def _leads_model(id_col: str) -> dict:
     )
     return {
         "settings": settings,
-        "prior_rules": [
-            block_on("email_canonical"),
-            block_on("first_name", "last_name", "company_key"),
-        ],
-        "prior_recall": 0.7,
+        **_leads_prior(),
         # Not phone: its blocks are dominated by colleagues sharing a switchboard, and EM
         # then learns "same company" as the match class (m(else) ~ 0.45 on names and email).
         "em_rules": [block_on("email_canonical"), block_on("first_name", "last_name")],
@@ -270,11 +279,7 @@ def _leads_tuned_model(id_col: str) -> dict:
     )
     return {
         "settings": settings,
-        "prior_rules": [
-            block_on("email_canonical"),
-            block_on("first_name", "last_name", "company_key"),
-        ],
-        "prior_recall": 0.7,
+        **_leads_prior(),
         "em_rules": [block_on("email_canonical"), block_on("phone_e164")],
     }
 

@@ -17,7 +17,7 @@ best. The report says what changed.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -219,15 +219,7 @@ def learn_from_labels(
         out.weight_changes.setdefault(name, {})[labels_of_levels[k][level]] = round(
             float(delta[j]), 3
         )
-    learned = FSModel(
-        comparisons=model.comparisons,
-        m=model.m,
-        u=model.u,
-        prior=model.prior,
-        iterations=model.iterations,
-        converged=model.converged,
-        corrections=corrections,
-    )
+    learned = replace(model, corrections=corrections)
     before = offset >= _logit2(threshold)
     out.disagreements_before = int((before != is_match).sum())
     # The threshold that tells the labelled pairs apart best under the corrected weights
