@@ -27,6 +27,7 @@ from pipeline.dedupe.model import fit_em
 from pipeline.dedupe.prepare import latest_per_id
 from pipeline.dedupe.spec import (
     BlockingRule,
+    CannotLink,
     Comparison,
     Level,
     MatchSpec,
@@ -606,3 +607,46 @@ def test_nickname_level_and_veto_exception_use_the_many_to_many_groups():
     fritz = pl.DataFrame({"first": ["fritz", "friedrich", "fritz", "gustav"]})
     vetoed = vetoed_pairs(Comparator(fritz), spec, np.array([0, 2]), np.array([1, 3]))
     assert vetoed.tolist() == [False, True]
+
+
+def test_initial_level_holds_where_one_first_name_is_the_others_initial():
+    frame = pl.DataFrame({"first": ["a", "alain", "b", "alain", "al"]})
+    comparison = Comparison(
+        name="first", column="first", levels=[Level(type="exact"), Level(type="initial")]
+    )
+    left, right = np.array([0, 2, 1, 0]), np.array([1, 1, 3, 4])
+    # a~alain: initial; b~alain: else; alain~alain: exact; a~al: initial.
+    assert Comparator(frame).levels(comparison, left, right).tolist() == [1, 2, 0, 1]
+
+
+def test_cannot_link_and_the_alias_veto_forgive_an_initial():
+    from pipeline.dedupe.cluster import CannotLinkChecker
+
+    frame = pl.DataFrame(
+        {
+            "email": ["arocher@x.fr", "alfred.r@gmail.com", "alice@y.fr"],
+            "first": ["a", "alfred", "alice"],
+            "last": ["rocher", "rocher", "rocher"],
+            "tokens": ["a rocher", "alfred rocher", "alice rocher"],
+            "domain": ["x.fr", "x.fr", "x.fr"],
+        }
+    )
+    rule = CannotLink(column="email", unless_similar="tokens", unless_initial_of=["first", "last"])
+    checker = CannotLinkChecker(frame, [rule])
+    assert not checker.conflict([0], [1])  # 'A. Rocher' may be Alfred Rocher
+    assert checker.conflict([1], [2])  # Alfred and Alice Rocher are two people
+    labels = np.array([0, 0, 0])
+    flagged = checker.with_conflicts(labels, np.array([True]))
+    assert flagged.tolist() == [True]  # 1 and 2 still conflict
+    veto = Veto(column="email", type="differs", same="domain", unless_initial_of=["first", "last"])
+    spec = load_spec("leads").model_copy(update={"vetoes": [veto]})
+    vetoed = vetoed_pairs(Comparator(frame), spec, np.array([0, 1]), np.array([1, 2]))
+    assert vetoed.tolist() == [False, True]
+
+
+def test_a_capped_block_with_window_zero_yields_no_pair():
+    frame = pl.DataFrame({"k": ["a"] * 5 + ["b"] * 2})
+    rule = BlockingRule(name="rare", keys=["k"], max_block_size=3, window=0)
+    pairs, report = candidate_pairs(frame, [rule])
+    assert pairs.select("l", "r").rows() == [(5, 6)]
+    assert report.capped_blocks == {"rare": 1}
