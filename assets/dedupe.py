@@ -34,8 +34,10 @@ from pipeline.dedupe.review import (
     ReviewSource,
     entity_links,
     histogram_markdown,
+    pair_ids,
     records_with_fingerprints,
     render_pair,
+    with_values,
 )
 from pipeline.dedupe.runs import PreviousRun, resolve
 from pipeline.store.dedupe_labels import load_labels
@@ -115,14 +117,20 @@ def _entity_metadata(run, spec, normalized: pl.DataFrame, golden: pl.DataFrame) 
     sizes = _size_chart(golden)
     if run.pairs.is_empty() or run.model.is_empty():
         return {"entity_sizes": MetadataValue.md(sizes)}
-    records = records_with_fingerprints(normalized, run.fingerprints, spec.id_column)
+    # The links are chosen from the pairs and entities alone; only their leads' values
+    # are read (a copy of a million-row table for twenty pairs would be the run's peak).
     source = ReviewSource.from_tables(
         spec,
         run.pairs,
         run.entities,
-        records,
+        normalized.head(0),
         json.loads(run.model["model_json"][0]),
         run.threshold,
+    )
+    chosen = [entity_links(source, ENTITIES_SHOWN, borderline=b) for b in (True, False)]
+    ids = pl.concat([pair_ids(links) for links in chosen])
+    source = with_values(
+        source, records_with_fingerprints(normalized, run.fingerprints, spec.id_column, ids)
     )
     borderline = entity_links(source, ENTITIES_SHOWN, borderline=True)
     largest = entity_links(source, ENTITIES_SHOWN, borderline=False)

@@ -19,8 +19,10 @@ from pipeline.dedupe.review import (
     ReviewSource,
     choose_pairs,
     explained,
+    pair_ids,
     records_with_fingerprints,
     review_in_terminal,
+    with_values,
     write_review_csv,
 )
 from pipeline.dedupe.spec import SpecError, load_spec
@@ -174,26 +176,38 @@ def _read_table(con: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
     return con.sql(f'select * from "{WAREHOUSE_SCHEMA}"."{table}"').pl()
 
 
-def review_source_from_warehouse(path: Path) -> ReviewSource:
-    """The last run's pairs, entities, model and the records' compared values."""
+def review_tables(path: Path) -> ReviewSource:
+    """The last run's pairs, entities and model (no record values yet: `with_records`)."""
     if not path.exists():
         raise LookupError(f"no warehouse at {path}: run `make demo` (or set LEADS_DATA_DIR)")
     with duckdb.connect(str(path), read_only=True) as con:
         model = _read_table(con, "dedupe_model")
         pairs = _read_table(con, "dedupe_pairs")
         entities = _read_table(con, "lead_entities")
-        fingerprints = _read_table(con, "lead_fingerprints")
-        normalized = _read_table(con, "normalized_leads")
     spec = load_spec(model["spec"][0])
-    records = records_with_fingerprints(normalized, fingerprints, spec.id_column)
     return ReviewSource.from_tables(
         spec,
         pairs,
         entities,
-        records,
+        pl.DataFrame({spec.id_column: []}, schema={spec.id_column: pl.String}),
         json.loads(model["model_json"][0]),
         float(model["threshold"][0]),
     )
+
+
+def with_records(path: Path, review: ReviewSource, ids: pl.Series) -> ReviewSource:
+    """`review` with the compared values of the leads `ids`, read from the warehouse."""
+    id_col = review.spec.id_column
+    with duckdb.connect(str(path), read_only=True) as con:
+        con.register("wanted", ids.cast(pl.String).to_frame(id_col))
+        normalized, fingerprints = (
+            con.sql(
+                f'select t.* from "{WAREHOUSE_SCHEMA}"."{table}" t '
+                f'semi join wanted w on t."{id_col}"::varchar = w."{id_col}"'
+            ).pl()
+            for table in ("normalized_leads", "lead_fingerprints")
+        )
+    return with_values(review, records_with_fingerprints(normalized, fingerprints, id_col, ids))
 
 
 def run_review(argv: list[str]) -> int:
@@ -215,9 +229,10 @@ def run_review(argv: list[str]) -> int:
             return 0
         if args.size < 1:
             raise ValueError("--size must be at least 1")
-        review = review_source_from_warehouse(settings.warehouse_path)
-        stored = load_labels(store)
-        chosen = explained(review, choose_pairs(review, args.size, stored))
+        review = review_tables(settings.warehouse_path)
+        pairs = choose_pairs(review, args.size, load_labels(store))
+        review = with_records(settings.warehouse_path, review, pair_ids(pairs))
+        chosen = explained(review, pairs)
     except (LookupError, LabelError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

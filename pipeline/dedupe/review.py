@@ -12,7 +12,7 @@ alike.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -80,13 +80,25 @@ class ReviewSource:
 
 
 def records_with_fingerprints(
-    normalized: pl.DataFrame, fingerprints: pl.DataFrame, id_col: str
+    normalized: pl.DataFrame, fingerprints: pl.DataFrame, id_col: str, ids: pl.Series
 ) -> pl.DataFrame:
-    """Each lead's latest normalized row with its stored fingerprints (the assets' tables)."""
-    own = [c for c in fingerprints.columns if c in normalized.columns and c != id_col]
-    return normalized.unique(id_col, keep="last").join(
-        fingerprints.drop(own), on=id_col, how="inner"
-    )
+    """The latest normalized row of each lead in `ids` with its stored fingerprints (the
+    assets' tables): only those, never a copy of the whole table."""
+    wanted = ids.cast(pl.String).unique().implode()
+    rows = normalized.filter(pl.col(id_col).cast(pl.String).is_in(wanted))
+    prints = fingerprints.filter(pl.col(id_col).cast(pl.String).is_in(wanted))
+    own = [c for c in prints.columns if c in rows.columns and c != id_col]
+    return rows.unique(id_col, keep="last").join(prints.drop(own), on=id_col, how="inner")
+
+
+def with_values(source: ReviewSource, records: pl.DataFrame) -> ReviewSource:
+    """`source` with the compared values of `records` (those of the pairs to explain)."""
+    return replace(source, values=compared_values(records, source.spec))
+
+
+def pair_ids(frame: pl.DataFrame) -> pl.Series:
+    """Every id of a frame of pairs (left_id, right_id)."""
+    return pl.concat([frame["left_id"], frame["right_id"]]).unique()
 
 
 def compared_values(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
