@@ -1,9 +1,10 @@
 """The `dedupe` group: fingerprints, scored pairs, entities, golden records.
 
 One step runs the engine (pipeline.dedupe) and yields each stage as its own asset, so the UI
-shows the lineage while the engine keeps its data in memory between stages. When the last
-run's entities and model exist and no earlier lead has gone, only the new leads are matched
-against them (incremental); `full_refresh` re-resolves everything, keeping ids stable.
+shows the lineage while the engine keeps its data in memory between stages. Whether a run is
+full, incremental or has nothing to do is the engine's decision (`pipeline.dedupe.runs`);
+`full_refresh` re-resolves everything, keeping ids stable. Labels people gave
+(`python -m pipeline dedupe review`, in the operational store) are honoured on every run.
 """
 
 import json
@@ -16,20 +17,31 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetOut,
-    AutomationCondition,
     Config,
     MetadataValue,
     Output,
+    TableColumn,
+    TableRecord,
+    TableSchema,
     multi_asset,
 )
 from pydantic import Field
 
+from assets.automation import FOLLOW_UPSTREAM
 from assets.metadata import preview
-from pipeline.dedupe import DedupeResult, dedupe, load_spec, match_incremental
-from pipeline.dedupe.entities import EVENT_SCHEMA
-from pipeline.dedupe.fingerprints import add_fingerprints
-from pipeline.dedupe.model import FSModel
-from pipeline.dedupe.prepare import latest_per_id
+from pipeline.dedupe import DedupeResult, load_spec
+from pipeline.dedupe.review import (
+    ReviewSource,
+    entity_links,
+    histogram_markdown,
+    pair_ids,
+    records_with_fingerprints,
+    render_pair,
+    with_values,
+)
+from pipeline.dedupe.runs import PreviousRun, resolve
+from pipeline.store.dedupe_labels import load_labels
+from resources.ops_store import OpsStore
 from resources.warehouse import Warehouse
 
 GROUP = "dedupe"
@@ -48,16 +60,6 @@ class DedupeConfig(Config):
     )
 
 
-def _model_frame(result: DedupeResult, spec_name: str) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "spec": [spec_name],
-            "threshold": [result.threshold],
-            "model_json": [json.dumps(result.model.to_dict())],
-        }
-    )
-
-
 def _weights_markdown(result: DedupeResult) -> str:
     lines = ["| comparison | level | m | u | weight |", "|---|---|---|---|---|"]
     weights = result.model.weights()
@@ -68,6 +70,99 @@ def _weights_markdown(result: DedupeResult) -> str:
                 f"{result.model.u[k][level]:.6f} | {weights[k][level]:+.2f} |"
             )
     return "\n".join(lines)
+
+
+# Entities shown in the UI, the borderline and the largest, each by its weakest link.
+ENTITIES_SHOWN = 10
+
+
+def _link_table(links: pl.DataFrame, spec) -> MetadataValue:
+    """One row per entity: its weakest link's two leads side by side, field by field."""
+    columns = [
+        TableColumn("entity_id", "string"),
+        TableColumn("records", "int"),
+        TableColumn("left_id", "string"),
+        TableColumn("right_id", "string"),
+        TableColumn("match_probability", "float"),
+        *(TableColumn(c.name, "string", description=c.column) for c in spec.comparisons),
+    ]
+    records = []
+    for row in links.to_dicts():
+        fields = {}
+        for comp in spec.comparisons:
+            weight = row.get(f"{comp.name}_weight")
+            fields[comp.name] = (
+                f"{row.get(f'{comp.name}_left') or '-'} | {row.get(f'{comp.name}_right') or '-'}"
+                f" ({row.get(f'{comp.name}_level') or '-'}"
+                + (f", {weight:+.2f})" if weight is not None else ")")
+            )
+        records.append(
+            TableRecord(
+                {
+                    "entity_id": row["entity_id"],
+                    "records": int(row["size"]),
+                    "left_id": row["left_id"],
+                    "right_id": row["right_id"],
+                    "match_probability": float(row["match_probability"] or 0.0),
+                    **fields,
+                }
+            )
+        )
+    return MetadataValue.table(records=records, schema=TableSchema(columns=columns))
+
+
+def _entity_metadata(run, spec, normalized: pl.DataFrame, golden: pl.DataFrame) -> dict:
+    """Borderline and largest entities (members side by side, per-field explanation) and
+    the entity-size chart, for the UI."""
+    sizes = _size_chart(golden)
+    if run.pairs.is_empty() or run.model.is_empty():
+        return {"entity_sizes": MetadataValue.md(sizes)}
+    # The links are chosen from the pairs and entities alone; only their leads' values
+    # are read (a copy of a million-row table for twenty pairs would be the run's peak).
+    source = ReviewSource.from_tables(
+        spec,
+        run.pairs,
+        run.entities,
+        normalized.head(0),
+        json.loads(run.model["model_json"][0]),
+        run.threshold,
+    )
+    chosen = [entity_links(source, ENTITIES_SHOWN, borderline=b) for b in (True, False)]
+    ids = pl.concat([pair_ids(links) for links in chosen])
+    source = with_values(
+        source, records_with_fingerprints(normalized, run.fingerprints, spec.id_column, ids)
+    )
+    borderline = entity_links(source, ENTITIES_SHOWN, borderline=True)
+    largest = entity_links(source, ENTITIES_SHOWN, borderline=False)
+    explanation = "\n\n".join(
+        render_pair(row, spec, run.threshold, position=f"{row['entity_id']}: ")
+        for row in borderline.head(3).to_dicts()
+    )
+    return {
+        "borderline_entities": _link_table(borderline, spec),
+        "largest_entities": _link_table(largest, spec),
+        "borderline_explained": MetadataValue.md(f"```\n{explanation or 'none'}\n```"),
+        "entity_sizes": MetadataValue.md(sizes),
+    }
+
+
+def _size_chart(golden: pl.DataFrame) -> str:
+    if "record_count" not in golden.columns:
+        return "_no entities_"
+    return histogram_markdown(
+        golden["record_count"], [1, 2, 3, 6, 11, 51], "Entities by number of leads", "leads"
+    )
+
+
+def _weight_chart(run) -> str:
+    if run.pairs.is_empty():
+        return "_no scored pairs_"
+    return histogram_markdown(
+        run.pairs["match_weight"],
+        [-40, -20, -10, -5, 0, 5, 10, 20, 40],
+        "Candidate pairs by match weight (log2 Bayes factor, prior not included)",
+        "",
+    )
 
 
 def _size_distribution(golden: pl.DataFrame) -> dict[str, int]:
@@ -94,7 +189,7 @@ def _previous_merged_share(context: AssetExecutionContext) -> float | None:
         "lead_fingerprints": AssetOut(
             kinds={"polars", "duckdb"},
             # New arrivals re-resolve entities on their own when the daemon runs.
-            automation_condition=AutomationCondition.eager(),
+            automation_condition=FOLLOW_UPSTREAM,
             description="Blocking and comparison keys per lead (phonetic, nickname, prefixes).",
         ),
         "dedupe_pairs": AssetOut(
@@ -156,98 +251,31 @@ def dedupe_leads(
     config: DedupeConfig,
     normalized_leads: pl.DataFrame,
     warehouse: Warehouse,
+    ops_store: OpsStore,
 ):
+    labels = load_labels(ops_store.engine)
+    previous = PreviousRun(
+        entities=warehouse.read("lead_entities"),
+        model=warehouse.read("dedupe_model"),
+        fingerprints=warehouse.read("lead_fingerprints"),
+        pairs=warehouse.read("dedupe_pairs"),
+        golden=warehouse.read("golden_leads"),
+        events=warehouse.read("entity_events"),
+    )
+    run = resolve(
+        normalized_leads,
+        previous,
+        spec_name=config.spec,
+        threshold=config.threshold,
+        full_refresh=config.full_refresh,
+        labels=labels,
+        progress=context.log.info,
+    )
     spec = load_spec(config.spec)
-    id_col = spec.id_column
-    leads = latest_per_id(normalized_leads, id_col)
-    previous = warehouse.read("lead_entities")
-    previous_model = warehouse.read("dedupe_model")
-    previous_fp = warehouse.read("lead_fingerprints")
-
-    incremental = (
-        not config.full_refresh
-        and previous is not None
-        and previous_model is not None
-        and previous_fp is not None
-        and previous_model["spec"][0] == config.spec
-        # A spec whose fingerprints changed needs a full pass to rebuild them.
-        and set(previous_fp.columns) == {id_col, *spec.fingerprints}
-        and leads.join(previous, on=id_col, how="semi").height == previous.height
-    )
-    if incremental:
-        assert previous is not None and previous_model is not None and previous_fp is not None
-        new = leads.join(previous, on=id_col, how="anti")
-        existing = leads.join(previous, on=id_col, how="semi").join(
-            previous_fp.drop(
-                [c for c in previous_fp.columns if c in leads.columns and c != id_col]
-            ),
-            on=id_col,
-            how="left",
-        )
-        context.log.info(f"incremental: {new.height} new lead(s) against {previous.height}")
-        model = FSModel.from_dict(json.loads(previous_model["model_json"][0]))
-        if new.is_empty():
-            result = None
-        else:
-            result = match_incremental(
-                existing, previous, new, model, spec, config.threshold, existing_fingerprinted=True
-            )
-    else:
-        context.log.info(f"full resolution of {leads.height} lead(s)")
-        result = dedupe(
-            leads,
-            spec,
-            threshold=config.threshold,
-            previous_entities=previous,
-            progress=context.log.info,
-        )
-
-    fingerprint_cols = [id_col, *spec.fingerprints]
-    old_events = warehouse.read("entity_events") if previous is not None else None
-    if result is None:  # nothing new arrived: keep what is there
-        fingerprints = previous_fp
-        pairs = warehouse.read("dedupe_pairs")
-        entities = previous
-        golden = warehouse.read("golden_leads")
-        model_frame = previous_model
-        events = old_events if old_events is not None else pl.DataFrame(schema=EVENT_SCHEMA)
-        new_events = pl.DataFrame(schema=EVENT_SCHEMA)
-        report: dict = {"mode": "unchanged"}
-    elif incremental:
-        fingerprints = pl.concat(
-            [previous_fp, add_fingerprints(new, spec).select(fingerprint_cols)],
-            how="vertical_relaxed",
-        )
-        pairs = pl.concat([warehouse.read("dedupe_pairs"), result.pairs], how="diagonal_relaxed")
-        entities = result.entities
-        old_golden = warehouse.read("golden_leads")
-        touched = pl.concat(
-            [result.golden["entity_id"], result.events["other_entity_id"].drop_nulls()]
-        )
-        golden = pl.concat(
-            [old_golden.filter(~pl.col("entity_id").is_in(touched.implode())), result.golden],
-            how="diagonal_relaxed",
-        ).sort("entity_id")
-        model_frame = previous_model
-        new_events = result.events
-        events = pl.concat([old_events, new_events]) if old_events is not None else new_events
-        report = {"mode": "incremental", **result.report}
-    else:
-        fingerprints = result.work.select(fingerprint_cols)
-        pairs = result.pairs
-        entities = result.entities
-        golden = result.golden
-        model_frame = _model_frame(result, config.spec)
-        new_events = result.events
-        events = pl.concat([old_events, new_events]) if old_events is not None else new_events
-        report = {"mode": "full", **result.report}
-
-    assert entities is not None and golden is not None and pairs is not None
+    entities, golden, pairs, report = run.entities, run.golden, run.pairs, run.report
     merged_share = 1 - golden.height / max(entities.height, 1)
-    linked = pairs.filter(pl.col("match_probability") >= (result.threshold if result else 0.5))
-    yield Output(
-        fingerprints, output_name="lead_fingerprints", metadata={"rows": fingerprints.height}
-    )
+    linked = pairs.filter(pl.col("match_probability") >= run.threshold)
+    yield Output(run.fingerprints, output_name="lead_fingerprints")
     yield Output(
         pairs,
         output_name="dedupe_pairs",
@@ -255,41 +283,45 @@ def dedupe_leads(
             "candidate_pairs": pairs.height,
             "linked_pairs": linked.height,
             "blocking": MetadataValue.json(report.get("blocking", {})),
+            "match_weights": MetadataValue.md(_weight_chart(run)),
         },
     )
     yield Output(
-        model_frame,
+        run.model,
         output_name="dedupe_model",
         metadata={
-            "weights": MetadataValue.md(_weights_markdown(result)) if result else "unchanged",
+            "weights": MetadataValue.md(_weights_markdown(run.result))
+            if run.result is not None and run.mode == "full"
+            else "unchanged",
             "em_converged": bool(report.get("em_converged", True)),
+            "threshold": run.threshold,
+            "labels": MetadataValue.json(report.get("labels", {"labels": labels.height})),
         },
     )
     yield Output(
         entities,
         output_name="lead_entities",
         metadata={
-            "leads": entities.height,
             "entities": golden.height,
             "merged_share": round(merged_share, 4),
-            "mode": report["mode"],
+            "mode": run.mode,
             "timings_s": MetadataValue.json(report.get("timings_s", {})),
             "clustering": MetadataValue.json(report.get("clustering", {})),
+            **_entity_metadata(run, spec, normalized_leads, golden),
         },
     )
     yield Output(
-        events,
+        run.events,
         output_name="entity_events",
         metadata={
-            "new_merges": int((new_events["event"] == "merge").sum()),
-            "new_splits": int((new_events["event"] == "split").sum()),
+            "new_merges": int((run.new_events["event"] == "merge").sum()),
+            "new_splits": int((run.new_events["event"] == "split").sum()),
         },
     )
     yield Output(
         golden,
         output_name="golden_leads",
         metadata={
-            "entities": golden.height,
             "preview": preview(
                 golden.select(
                     *[

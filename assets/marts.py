@@ -17,7 +17,6 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
-    AutomationCondition,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -27,6 +26,7 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
+from assets.automation import FOLLOW_UPSTREAM
 from assets.metadata import preview
 from pipeline.marts import BuildError, BuiltModel, SqlModel, SqlProject, build_model
 from pipeline.marts.errors import shown
@@ -36,13 +36,7 @@ GROUP = "marts"
 KEY_PREFIX = "marts"
 WAREHOUSE_IO_MANAGER = "io_manager"
 
-# Eager, except that a dependency counts as present once any of its partitions is: a mart
-# reads every arrival day, and days without files are never materialized, so plain eager()
-# (no dependency partition missing) would wait on those gaps forever.
-MART_AUTOMATION = (
-    AutomationCondition.eager().without(~AutomationCondition.any_deps_missing())
-    & AutomationCondition.all_deps_match(~AutomationCondition.missing())
-).with_label("eager (once every table it reads has data)")
+MART_AUTOMATION = FOLLOW_UPSTREAM
 
 
 def mart_key(model: SqlModel) -> AssetKey:

@@ -1,5 +1,5 @@
-"""Command line: `python -m pipeline demo | summary | dedupe | webhooks | drive | score-fit |
-pause-all | resume-all | sql | outreach | agent`."""
+"""Command line: `python -m pipeline demo | summary | dedupe [review] | webhooks | drive |
+score-fit | pause-all | resume-all | sql | outreach | agent`."""
 
 from __future__ import annotations
 
@@ -7,61 +7,19 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 from pipeline import operations_cli
 from pipeline.agent import cli as agent_cli
 from pipeline.config import ConfigError, load_settings
+from pipeline.dedupe import cli as dedupe_cli
 from pipeline.drive import cli as drive_cli
 from pipeline.marts import cli as sql_cli
 from pipeline.outreach import cli as outreach_cli
 from pipeline.scoring import learn as score_fit
 from pipeline.summary import summarize
 from pipeline.webhooks import cli as webhooks_cli
-
-
-def run_dedupe(args: argparse.Namespace) -> int:
-    from pipeline.dedupe import SpecError, dedupe, load_spec
-    from pipeline.dedupe.explain import explain_pair
-    from pipeline.dedupe.prepare import prepared_source
-
-    started = time.perf_counter()
-
-    def progress(message: str) -> None:
-        print(f"[{time.perf_counter() - started:7.2f}s] {message}", file=sys.stderr, flush=True)
-
-    try:
-        spec = load_spec(args.spec)
-        progress(f"reading {args.input}")
-        source, id_col = prepared_source(args.input, spec, args.id_column)
-        result = dedupe(
-            source,
-            spec,
-            id_column=id_col,
-            threshold=args.threshold,
-            progress=progress,
-            keep_work=bool(args.explain),  # explaining a pair needs the fingerprints
-        )
-    except (SpecError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    result.entities.write_parquet(args.out)
-    records = result.entities.height
-    merged = records - result.golden.height
-    progress(
-        f"wrote {args.out}: {records:,} records -> {result.golden.height:,} entities "
-        f"({merged:,} duplicates merged)"
-    )
-    if args.explain:
-        try:
-            print(explain_pair(result, *args.explain).render())
-        except KeyError as exc:
-            print(f"error: {exc.args[0]}", file=sys.stderr)
-            return 2
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,7 +55,7 @@ def _crashed(exc: Exception, argv: list[str]) -> int:
     return 1
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser(
@@ -108,14 +66,10 @@ def _main(argv: list[str] | None) -> int:
     sub.add_parser("summary", help="print what the warehouse holds")
     dd = sub.add_parser(
         "dedupe",
-        help="resolve the rows of a CSV or parquet file to entities (the dedupe core alone)",
+        help="resolve the rows of a CSV or parquet file to entities (the dedupe core alone); "
+        "`dedupe review` labels the last run's least-sure pairs",
     )
-    dd.add_argument("input", type=Path, help="a .csv or .parquet file of leads or people")
-    dd.add_argument("--out", type=Path, required=True, help="parquet: id column + entity_id")
-    dd.add_argument("--spec", default="leads", help="leads | person | path to a spec YAML")
-    dd.add_argument("--id-column", help="the input's record id column (default: row numbers)")
-    dd.add_argument("--threshold", type=float, help="match probability needed to link")
-    dd.add_argument("--explain", nargs=2, metavar=("ID1", "ID2"), help="explain one pair")
+    dedupe_cli.add_file_arguments(dd)
     webhooks_cli.add_parser(sub)
     operations_cli.add_parser(sub)
     sql_cli.add_parser(sub)
@@ -124,11 +78,13 @@ def _main(argv: list[str] | None) -> int:
     agent_cli.add_parser(sub)
     fit = sub.add_parser("score-fit", help="learn the ICP's points from historical outcomes")
     score_fit.add_arguments(fit)
+    if argv[:2] == ["dedupe", "review"]:
+        return dedupe_cli.run_review(argv[2:])
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is not None:  # commands that registered their own runner
         return args.func(args)
     if args.command == "dedupe":
-        return run_dedupe(args)
+        return dedupe_cli.run_file(args)
     if args.command == "webhooks":
         return webhooks_cli.run(args)
     if args.command == "score-fit":

@@ -12,10 +12,10 @@ from pipeline.__main__ import main
 from pipeline.dedupe import dedupe, match_incremental
 from pipeline.dedupe.cluster import CannotLinkChecker, cluster
 from pipeline.dedupe.compare import Comparator
-from pipeline.dedupe.engine import vetoed_pairs
 from pipeline.dedupe.explain import explain_pair
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.spec import CannotLink, load_spec
+from pipeline.dedupe.vetoes import vetoed_pairs
 from pipeline.schema import NORMALIZED_SCHEMA, empty_frame
 from tests.people import normalized, population
 

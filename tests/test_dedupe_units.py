@@ -27,12 +27,15 @@ from pipeline.dedupe.model import fit_em
 from pipeline.dedupe.prepare import latest_per_id
 from pipeline.dedupe.spec import (
     BlockingRule,
+    CannotLink,
     Comparison,
     Level,
     MatchSpec,
     SpecError,
+    Veto,
     load_spec,
 )
+from pipeline.dedupe.vetoes import vetoed_pairs
 
 
 def test_builtin_specs_load():
@@ -553,3 +556,97 @@ def test_a_lead_read_twice_counts_once_with_its_latest_row_and_unique_ids_are_no
     assert latest_per_id(frame, "lead_id").rows() == [("b", "b@x"), ("a", "new@x")]
     distinct = frame.head(2)
     assert latest_per_id(distinct, "lead_id") is distinct
+
+
+@pytest.mark.parametrize(
+    ("short", "formal"),
+    [
+        ("pat", "patrick"),
+        ("pat", "patricia"),
+        ("chris", "christopher"),
+        ("chris", "christine"),
+        ("sam", "samuel"),
+        ("sam", "samantha"),
+        ("al", "albert"),
+        ("al", "alexander"),
+        ("jon", "jonathan"),
+        ("jon", "john"),
+        ("fritz", "friedrich"),
+        ("fritz", "frederick"),
+        ("kees", "cornelis"),  # a project group the package lacks
+        ("lola", "dolores"),
+    ],
+)
+def test_a_nickname_links_to_every_name_it_is_short_for(short, formal):
+    from pipeline.dedupe.nicknames import linked
+
+    assert linked(pl.Series([short]), pl.Series([formal]))[0]
+    assert linked(pl.Series([formal]), pl.Series([short]))[0]  # either order
+
+
+def test_two_formal_names_sharing_a_nickname_are_not_linked_to_each_other():
+    from pipeline.dedupe.nicknames import linked
+
+    left = pl.Series(["patrick", "christopher", "samuel", "albert", "pat", None])
+    right = pl.Series(["patricia", "christine", "samantha", "alexander", "pat", "pat"])
+    # Not linked: different names, the same name (that is the exact level), a missing one.
+    assert not linked(left, right).any()
+
+
+def test_nickname_level_and_veto_exception_use_the_many_to_many_groups():
+    frame = pl.DataFrame({"first": ["pat", "patricia", "patrick", "christine", "chris"]})
+    comparison = Comparison(
+        name="first", column="first", levels=[Level(type="exact"), Level(type="nickname")]
+    )
+    left, right = np.array([0, 0, 1, 3]), np.array([1, 2, 2, 4])
+    levels = Comparator(frame).levels(comparison, left, right)
+    # pat~patricia, pat~patrick: nickname; patricia~patrick: else; christine~chris: nickname.
+    assert levels.tolist() == [1, 1, 2, 1]
+    veto = Veto(column="first", below=0.6, unless_nickname="first")
+    spec = load_spec("leads").model_copy(update={"vetoes": [veto]})
+    fritz = pl.DataFrame({"first": ["fritz", "friedrich", "fritz", "gustav"]})
+    vetoed = vetoed_pairs(Comparator(fritz), spec, np.array([0, 2]), np.array([1, 3]))
+    assert vetoed.tolist() == [False, True]
+
+
+def test_initial_level_holds_where_one_first_name_is_the_others_initial():
+    frame = pl.DataFrame({"first": ["a", "alain", "b", "alain", "al"]})
+    comparison = Comparison(
+        name="first", column="first", levels=[Level(type="exact"), Level(type="initial")]
+    )
+    left, right = np.array([0, 2, 1, 0]), np.array([1, 1, 3, 4])
+    # a~alain: initial; b~alain: else; alain~alain: exact; a~al: initial.
+    assert Comparator(frame).levels(comparison, left, right).tolist() == [1, 2, 0, 1]
+
+
+def test_cannot_link_and_the_alias_veto_forgive_an_initial():
+    from pipeline.dedupe.cluster import CannotLinkChecker
+
+    frame = pl.DataFrame(
+        {
+            "email": ["arocher@x.fr", "alfred.r@gmail.com", "alice@y.fr"],
+            "first": ["a", "alfred", "alice"],
+            "last": ["rocher", "rocher", "rocher"],
+            "tokens": ["a rocher", "alfred rocher", "alice rocher"],
+            "domain": ["x.fr", "x.fr", "x.fr"],
+        }
+    )
+    rule = CannotLink(column="email", unless_similar="tokens", unless_initial_of=["first", "last"])
+    checker = CannotLinkChecker(frame, [rule])
+    assert not checker.conflict([0], [1])  # 'A. Rocher' may be Alfred Rocher
+    assert checker.conflict([1], [2])  # Alfred and Alice Rocher are two people
+    labels = np.array([0, 0, 0])
+    flagged = checker.with_conflicts(labels, np.array([True]))
+    assert flagged.tolist() == [True]  # 1 and 2 still conflict
+    veto = Veto(column="email", type="differs", same="domain", unless_initial_of=["first", "last"])
+    spec = load_spec("leads").model_copy(update={"vetoes": [veto]})
+    vetoed = vetoed_pairs(Comparator(frame), spec, np.array([0, 1]), np.array([1, 2]))
+    assert vetoed.tolist() == [False, True]
+
+
+def test_a_capped_block_with_window_zero_yields_no_pair():
+    frame = pl.DataFrame({"k": ["a"] * 5 + ["b"] * 2})
+    rule = BlockingRule(name="rare", keys=["k"], max_block_size=3, window=0)
+    pairs, report = candidate_pairs(frame, [rule])
+    assert pairs.select("l", "r").rows() == [(5, 6)]
+    assert report.capped_blocks == {"rare": 1}

@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, date, datetime
 
 import pytest
-from dagster import AssetKey
+from dagster import AssetKey, DagsterInstance
 
 from pipeline.config import PROJECT_ROOT, load_settings
 from pipeline.definitions import CODE_LOCATION, DOMAINS, build_definitions
@@ -187,3 +187,22 @@ def test_any_command_that_crashes_ends_in_one_paragraph_and_keeps_the_traceback(
     log = next((tmp_path / "data" / "logs").glob("webhooks-dead-letters-*.log"))
     assert "Traceback" in log.read_text()
     assert log.name in paragraph
+
+
+def test_a_dropped_file_sets_the_chain_in_motion_though_other_days_are_empty(settings):
+    """One arrival day ingested, every other day of the window never materialized (no files
+    then): the dedupe still follows (plain eager() would wait for the empty days forever)."""
+    from dagster import evaluate_automation_conditions
+
+    (settings.source_dir / "a.csv").write_text("Email,Name\nann@acme.com,Ann Lee\n")
+    defs = build_definitions(settings)
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    with DagsterInstance.ephemeral() as instance:
+        tick = evaluate_automation_conditions(defs=defs, instance=instance)
+        assert tick.get_num_requested(AssetKey("lead_fingerprints")) == 0  # nothing yet
+        ingest = defs.resolve_job_def("ingest_job").execute_in_process(
+            instance=instance, partition_key=day
+        )
+        assert ingest.success
+        tick = evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+        assert tick.get_num_requested(AssetKey("lead_fingerprints")) == 1

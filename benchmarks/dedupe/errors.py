@@ -69,7 +69,7 @@ def _veto_names(spec) -> list[str]:
 def veto_hits(work: pl.DataFrame, spec, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """(pairs, vetoes) bool: which veto rules hit each pair, one rule at a time."""
     from pipeline.dedupe.compare import Comparator
-    from pipeline.dedupe.engine import vetoed_pairs
+    from pipeline.dedupe.vetoes import vetoed_pairs
 
     comparator = Comparator(work)
     comparator.gamma(spec.comparisons, left, right)  # the similarities vetoes reuse

@@ -13,7 +13,8 @@ ids and golden records. No Dagster here: it runs from a script, a notebook or th
     result = dedupe(pl.scan_parquet("normalized.parquet"), keep_work=False)
 """
 
-from pipeline.dedupe.engine import DedupeResult, dedupe, match_incremental
+from pipeline.dedupe.engine import DedupeResult, dedupe
+from pipeline.dedupe.find_matches_to_new_records import match_incremental
 from pipeline.dedupe.spec import MatchSpec, SpecError, load_spec
 
 __all__ = ["DedupeResult", "MatchSpec", "SpecError", "dedupe", "load_spec", "match_incremental"]

@@ -105,6 +105,12 @@ def block_layouts(frame: pl.DataFrame, rules: list[BlockingRule]) -> list[BlockL
         return list(pool.map(block_layout, ids.get_columns()))
 
 
+def _window(rule: BlockingRule) -> int:
+    """Neighbours each member of a capped block is paired with (0: a capped block yields no
+    pair at all, for keys worth pairing only when rare)."""
+    return DEFAULT_WINDOW if rule.window is None else rule.window
+
+
 def _counting_up(counts: np.ndarray) -> np.ndarray:
     """0, 1, ..., c - 1 for each count c, concatenated: the place of each item in its run."""
     return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -140,7 +146,7 @@ def _windowed(
         )
     ranked = members.sort(["_block", *(rule.sort_by or []), "i"])
     out = []
-    for offset in range(1, (rule.window or DEFAULT_WINDOW) + 1):
+    for offset in range(1, _window(rule) + 1):
         shifted = ranked.select(
             pl.col("i").alias("l"), pl.col("i").shift(-offset).over("_block").alias("r")
         ).drop_nulls()
@@ -165,7 +171,8 @@ def _rule_pairs_whole(
     parts = [_pairs_within(layout, small)]
     if len(big):
         report.capped_blocks[rule.name] = len(big)
-        parts.extend(_windowed(frame, rule, layout, big))
+        if _window(rule):
+            parts.extend(_windowed(frame, rule, layout, big))
     report.pairs_per_rule[rule.name] = sum(len(a) for a, _ in parts)
     return parts
 
@@ -202,7 +209,7 @@ def _rule_pairs_new(
     if big.height:
         report.capped_blocks[rule.name] = int(big["_block"].n_unique())
         ranked = big.sort(["_block", *(rule.sort_by or []), "i"])
-        for offset in range(1, (rule.window or DEFAULT_WINDOW) + 1):
+        for offset in range(1, _window(rule) + 1):
             shifted = ranked.select(
                 pl.col("i").alias("l"), pl.col("i").shift(-offset).over("_block").alias("r")
             ).drop_nulls()

@@ -59,6 +59,17 @@ class CannotLinkChecker:
             names = frame[rule.unless_similar].cast(pl.String)
             equal = frame[rule.unless_equal].cast(pl.String) if rule.unless_equal else None
             self.typed.append((rule, values, names, equal))
+        # Per rule, (first, last) names where it forgives an initial ('A.' for 'Alfred').
+        self.initials: list[tuple[pl.Series, pl.Series] | None] = [
+            (
+                (frame[rule.unless_initial_of[0]].cast(pl.String),
+                 frame[rule.unless_initial_of[1]].cast(pl.String))
+                if rule.unless_initial_of
+                else None
+            )
+            for rule in rules
+        ]  # fmt: skip
+        self._initial_objects: list[tuple[np.ndarray, np.ndarray] | None] = []
         self.series: list[pl.Series] = [values for _, values, _, _ in self.typed]
         self.rules: list[tuple[CannotLink, np.ndarray, np.ndarray, np.ndarray | None]] = []
 
@@ -75,6 +86,9 @@ class CannotLinkChecker:
         self.rules = [
             (rule, objects(values), objects(names), None if equal is None else objects(equal))
             for rule, values, names, equal in self.typed
+        ]
+        self._initial_objects = [
+            None if pair is None else (objects(pair[0]), objects(pair[1])) for pair in self.initials
         ]
 
     def candidate_mask(self, labels: np.ndarray) -> np.ndarray:
@@ -108,7 +122,7 @@ class CannotLinkChecker:
         pairs = members.join(members, on="label", suffix="_r").filter(pl.col("i") < pl.col("i_r"))
         a, b = pairs["i"].to_numpy(), pairs["i_r"].to_numpy()
         conflict = np.zeros(len(a), dtype=bool)
-        for rule, values, names, equal in self.typed:
+        for k, (rule, values, names, equal) in enumerate(self.typed):
             # Equality on 64-bit hashes; a value missing on either side: no conflict.
             key, present = hashed_keys(values)
             differ = present[a] & present[b] & (key[a] != key[b])
@@ -117,6 +131,9 @@ class CannotLinkChecker:
             if equal is not None:
                 key, present = hashed_keys(equal)
                 differ &= ~(present[a] & present[b] & (key[a] == key[b]))
+            pair = self.initials[k]
+            if pair is not None:
+                differ &= ~_initial_of(pair[0], pair[1], a, b)
             idx = np.flatnonzero(differ)
             if len(idx):
                 sim = process.cpdist(
@@ -135,7 +152,8 @@ class CannotLinkChecker:
     def conflict(self, a: list[int], b: list[int]) -> bool:
         if len(self.rules) < len(self.typed):
             self.prepare(None)
-        for rule, values, names, equal in self.rules:
+        for k, (rule, values, names, equal) in enumerate(self.rules):
+            initials = self._initial_objects[k] if self._initial_objects else None
             for i in a:
                 if values[i] is None:
                     continue
@@ -146,9 +164,29 @@ class CannotLinkChecker:
                         continue
                     if equal is not None and equal[i] is not None and equal[i] == equal[j]:
                         continue
+                    if initials is not None and _one_is_initial(initials, i, j):
+                        continue
                     if JaroWinkler.normalized_similarity(names[i], names[j]) < rule.threshold:
                         return True
         return False
+
+
+def _initial_of(first: pl.Series, last: pl.Series, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pair (a[i], b[i]): the same surname, and one first name a single letter that
+    starts the other."""
+    fa, fb = first.gather(a), first.gather(b)
+    same_last = (last.gather(a) == last.gather(b)).fill_null(False)
+    single = (fa.str.len_chars() == 1) | (fb.str.len_chars() == 1)
+    same_initial = fa.str.slice(0, 1) == fb.str.slice(0, 1)
+    return (same_last & single & same_initial).fill_null(False).to_numpy()
+
+
+def _one_is_initial(names: tuple[np.ndarray, np.ndarray], i: int, j: int) -> bool:
+    first, last = names
+    fi, fj = first[i], first[j]
+    if fi is None or fj is None or last[i] is None or last[i] != last[j]:
+        return False
+    return (len(fi) == 1 or len(fj) == 1) and fi[0] == fj[0]
 
 
 def _constrained(
@@ -158,11 +196,13 @@ def _constrained(
     checker: CannotLinkChecker | None,
     report: ClusterReport,
     apart: dict[int, list[int]] | None = None,
+    certain: np.ndarray | None = None,
 ) -> dict[int, int]:
     """Greedy union of links in the order given (strongest first), refusing conflicting
     merges (cannot-link rules, and `apart`: records each record must not share an entity
-    with). The links may span several components: none joins two of them, so each is
-    rebuilt as on its own."""
+    with). `certain` links (a person's must-link, an existing entity held together) are not
+    checked against the cannot-link rules, only against `apart`. The links may span
+    several components: none joins two of them, so each is rebuilt as on its own."""
     parent = {int(m): int(m) for m in members}
     groups = {int(m): [int(m)] for m in members}
     apart = apart or {}
@@ -177,7 +217,8 @@ def _constrained(
         small, other = (a, b) if len(groups[a]) <= len(groups[b]) else (b, a)
         return any(find(j) == other for i in groups[small] for j in apart.get(i, ()))
 
-    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+    sure = certain.tolist() if certain is not None else [False] * len(left)
+    for i, j, is_certain in zip(left.tolist(), right.tolist(), sure, strict=True):
         a, b = find(i), find(j)
         if a == b:
             continue
@@ -185,7 +226,7 @@ def _constrained(
             report.refused_merges += 1
             report.vetoed_merges += 1
             continue
-        if checker is not None and checker.conflict(groups[a], groups[b]):
+        if not is_certain and checker is not None and checker.conflict(groups[a], groups[b]):
             report.refused_merges += 1
             continue
         if len(groups[a]) < len(groups[b]):
@@ -205,12 +246,20 @@ def cluster(
     checker: CannotLinkChecker | None = None,
     progress: Callable[[str], None] | None = None,
     apart: tuple[np.ndarray, np.ndarray] | None = None,
+    must: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, ClusterReport]:
     """A label per record (records never linked get their own label).
 
-    `apart`: pairs of records that must not end in one entity (pairs a veto ruled out),
-    whatever chain of other links joins them."""
+    `apart`: pairs of records that must not end in one entity (pairs a veto ruled out, a
+    person's cannot-link), whatever chain of other links joins them. `must`: pairs that
+    must (a person's must-link): certain links, kept by every guard but `apart`.
+    Links with a probability above 1 are certain too (an incremental run's existing
+    entities)."""
     report = ClusterReport()
+    if must is not None and len(must[0]):
+        left = np.concatenate([left, must[0]])
+        right = np.concatenate([right, must[1]])
+        prob = np.concatenate([prob, np.full(len(must[0]), 2.0)])
     keep = prob >= threshold
     left, right, prob = left[keep], right[keep], prob[keep]
     labels = components(n, left, right)
@@ -254,7 +303,9 @@ def cluster(
         order = in_flagged[np.lexsort((-prob[in_flagged], labels[left[in_flagged]]))]
         members = np.flatnonzero(flagged[labels])
         members = members[np.argsort(labels[members], kind="stable")]  # by component, index
-        roots = _constrained(members, left[order], right[order], checker, report, apart_of)
+        roots = _constrained(
+            members, left[order], right[order], checker, report, apart_of, prob[order] > 1
+        )
         # Each component's part holding its smallest record keeps the label; other parts
         # get new labels, numbered in the order their first record comes.
         next_label = int(labels.max()) + 1

@@ -18,6 +18,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, Jaro, JaroWinkler, Levenshtein
 
+from pipeline.dedupe.nicknames import linked
 from pipeline.dedupe.spec import SIMILARITY_LEVELS, Comparison, Level, Veto
 
 NULL_LEVEL = -1
@@ -399,6 +400,10 @@ class Comparator:
             sim = self._similarity(column, level.type, left, right)
             # float64 threshold: the scores are float32, compared as before at full precision.
             return np.nan_to_num(sim, nan=-1.0) >= np.float64(level.threshold)
+        if level.type == "nickname":
+            return self.nicknames(column, left, right)
+        if level.type == "initial":
+            return self.initial_of(column, left, right)
         if level.type in _DISTANCES:
             dist = self._similarity(column, level.type, left, right)
             return np.nan_to_num(dist, nan=np.inf) <= level.max_distance
@@ -418,6 +423,37 @@ class Comparator:
             nb = b.cast(pl.Float64, strict=False)
             return ((na - nb).abs() <= level.tolerance).fill_null(False).to_numpy()
         raise ValueError(level.type)  # pragma: no cover - validated by the spec
+
+    def nicknames(self, column: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Whether the two first names (`column`, folded) differ and share a nickname group
+        (many-to-many: Pat is Patrick's and Patricia's), tested once per distinct pair of
+        values."""
+        enc = self.encoded(column)
+        cl, cr = enc.codes[left], enc.codes[right]
+        rows = np.flatnonzero((cl >= 0) & (cr >= 0) & (cl != cr))
+        out = np.zeros(len(left), dtype=bool)
+        if len(rows):
+            size = len(enc.distinct)
+            a, b = cl[rows], cr[rows]
+            combo = np.minimum(a, b).astype(np.int64) * size + np.maximum(a, b)
+            unique, inverse = np.unique(combo, return_inverse=True)
+            hit = linked(enc.distinct.gather(unique // size), enc.distinct.gather(unique % size))
+            out[rows] = hit[inverse]
+        return out
+
+    def initial_of(self, column: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Whether one value is a single letter and the other starts with it ('a' / 'alain':
+        a first name reduced to an initial), the two differing."""
+        enc = self.encoded(column)
+        cl, cr = enc.codes[left], enc.codes[right]
+        rows = np.flatnonzero((cl >= 0) & (cr >= 0) & (cl != cr))
+        out = np.zeros(len(left), dtype=bool)
+        if len(rows):
+            single = enc.lengths() == 1
+            initial = self._initials(column)
+            a, b = cl[rows], cr[rows]
+            out[rows] = (single[a] | single[b]) & (initial[a] == initial[b])
+        return out
 
     def _initials(self, column: str) -> np.ndarray:
         """A hash of the first character of each distinct value of `column`."""

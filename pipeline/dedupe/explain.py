@@ -9,8 +9,10 @@ import numpy as np
 import polars as pl
 
 from pipeline.dedupe.compare import NULL_LEVEL, Comparator
-from pipeline.dedupe.engine import DedupeResult, tf_adjustments, vetoed_pairs
+from pipeline.dedupe.engine import DedupeResult
 from pipeline.dedupe.model import match_weights, probability
+from pipeline.dedupe.term_frequencies import tf_adjustments
+from pipeline.dedupe.vetoes import vetoed_pairs
 
 
 @dataclass(frozen=True)

@@ -28,16 +28,22 @@ class FSModel:
     prior: float
     iterations: int = 0
     converged: bool = False
+    # Per level of each comparison, a correction (log2) learned from people's labels
+    # (pipeline.dedupe.labels): the weight is log2(m/u) + this, as if m were m * 2^this.
+    corrections: list[np.ndarray] | None = None
 
     def weights(self) -> list[np.ndarray]:
-        """log2(m/u) per level of each comparison."""
-        return [
+        """log2(m/u) per level of each comparison, with the labels' corrections."""
+        out = [
             np.log2(np.clip(m, EPS, 1) / np.clip(u, EPS, 1))
             for m, u in zip(self.m, self.u, strict=True)
         ]
+        if self.corrections is not None:
+            out = [w + c for w, c in zip(out, self.corrections, strict=True)]
+        return out
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "comparisons": self.comparisons,
             "m": [m.tolist() for m in self.m],
             "u": [u.tolist() for u in self.u],
@@ -45,6 +51,9 @@ class FSModel:
             "iterations": self.iterations,
             "converged": self.converged,
         }
+        if self.corrections is not None:
+            out["corrections"] = [c.tolist() for c in self.corrections]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> FSModel:
@@ -55,6 +64,11 @@ class FSModel:
             prior=float(data["prior"]),
             iterations=int(data.get("iterations", 0)),
             converged=bool(data.get("converged", False)),
+            corrections=(
+                [np.asarray(c, dtype=float) for c in data["corrections"]]
+                if data.get("corrections") is not None
+                else None
+            ),
         )
 
 

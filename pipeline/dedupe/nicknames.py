@@ -1,10 +1,28 @@
-"""Nickname groups: every spelling maps to the group's formal name, so Bob meets Robert."""
+"""Nickname groups, many-to-many: a spelling may belong to several groups (Pat to Patrick and
+Patricia, Chris to Christopher and Christine, Al to Albert and Alexander), and two first
+names are nicknames of each other when some group holds both.
+
+The groups are the maintained `nicknames` package's (hand-curated English names: each name
+with its nicknames) merged with the project's own (`PROJECT_GROUPS`: the Dutch, German,
+Scandinavian, Spanish, Portuguese, Italian and French groups the package lacks, and English
+ones it spells differently). Matching is vectorized: each linked pair of spellings is one
+64-bit hash, and a pair of names is tested by hashing it the same way (`linked`).
+
+Blocking needs one key per record, which a many-to-many relation cannot give: `nickname_lookup`
+maps each spelling to one formal name (the project's groups), and the comparison levels and
+vetoes use the many-to-many test over all groups.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 
-NICKNAME_GROUPS: dict[str, tuple[str, ...]] = {
+import numpy as np
+import polars as pl
+from nicknames import name_triplets
+
+PROJECT_GROUPS: dict[str, tuple[str, ...]] = {
     "robert": ("bob", "bobby", "rob", "robbie", "bert"),
     "william": ("bill", "billy", "will", "willy", "liam"),
     "elizabeth": (
@@ -154,15 +172,71 @@ NICKNAME_GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
+def fold_name(name: str) -> str:
+    """Lower case, accents off (the form first names are compared in)."""
+    decomposed = unicodedata.normalize("NFKD", name.strip().lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@cache
+def nickname_groups() -> tuple[frozenset[str], ...]:
+    """Every group: the package's (a formal name and its nicknames) and the project's."""
+    package: dict[str, set[str]] = {}
+    for triplet in name_triplets():
+        formal = fold_name(triplet.name1)
+        package.setdefault(formal, {formal}).add(fold_name(triplet.name2))
+    groups = [frozenset(members) for members in package.values()]
+    groups += [
+        frozenset({fold_name(formal), *(fold_name(v) for v in variants)})
+        for formal, variants in PROJECT_GROUPS.items()
+    ]
+    return tuple(dict.fromkeys(g for g in groups if len(g) > 1))
+
+
+def _pair_hash(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """One 64-bit hash per unordered pair of names (the smaller first)."""
+    low, high = pl.min_horizontal(a, b), pl.max_horizontal(a, b)
+    return pl.concat_str(low, pl.lit("\x00"), high).hash(seed=11)
+
+
+@cache
+def linked_pair_hashes() -> pl.Series:
+    """`_pair_hash` of every pair of different spellings that share a group."""
+    pairs = [(a, b) for group in nickname_groups() for a in group for b in group if a < b]
+    frame = pl.DataFrame({"a": [a for a, _ in pairs], "b": [b for _, b in pairs]}, orient="row")
+    return frame.select(_pair_hash(pl.col("a"), pl.col("b"))).to_series().unique()
+
+
+def first_token(values: pl.Series) -> pl.Series:
+    """The first word of each (folded) first name: 'mary ann' is looked up as 'mary'."""
+    return values.cast(pl.String).str.extract(r"^(\S+)", 1)
+
+
+def linked(left: pl.Series, right: pl.Series) -> np.ndarray:
+    """Per position, whether the two names differ and some nickname group holds both (both
+    folded: lower case, no accents; only the first word counts). Vectorized: a hash per pair
+    looked up in the hashes of every linked pair (a few tens of thousands)."""
+    frame = pl.DataFrame({"a": first_token(left), "b": first_token(right)})
+    hit = frame.select(
+        (pl.col("a") != pl.col("b"))
+        & _pair_hash(pl.col("a"), pl.col("b")).is_in(linked_pair_hashes().implode())
+    ).to_series()
+    return hit.fill_null(False).to_numpy()
+
+
 @cache
 def nickname_lookup() -> dict[str, str]:
-    """spelling -> formal name; a spelling in two groups keeps the first group seen."""
+    """spelling -> one formal name, for blocking keys (`nickname` fingerprints), from the
+    project's groups only: a spelling in two groups keeps the first group seen, and a formal
+    name that is another group's variant is followed to that group's name. The package's
+    groups chain through shared nicknames (Erin -> Aaron, Peter -> Patrick) into keys whose
+    blocks grow past their caps: with them, cluster F1 at 100k fell 0.9889 -> 0.9881
+    (standard) and 0.9493 -> 0.9470 (hard); the comparison levels and vetoes use them all."""
     lookup: dict[str, str] = {}
-    for formal, variants in NICKNAME_GROUPS.items():
+    for formal, variants in PROJECT_GROUPS.items():
         lookup.setdefault(formal, formal)
         for v in variants:
             lookup.setdefault(v, formal)
-    # A formal name that is another group's variant: follow it to that group's name.
     for spelling, formal in lookup.items():
         seen = {spelling}
         while lookup[formal] != formal and formal not in seen:

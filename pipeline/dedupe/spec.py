@@ -50,9 +50,10 @@ class BlockingRule(_Strict):
     name: str
     keys: list[str] = Field(min_length=1)
     # Blocks larger than this are not paired exhaustively: members are sorted and paired with
-    # their `window` nearest neighbours instead (a sorted-neighbourhood fallback).
+    # their `window` nearest neighbours instead (a sorted-neighbourhood fallback); with
+    # window 0 they are not paired at all (a key worth pairing on only when it is rare).
     max_block_size: int | None = Field(default=None, ge=2)
-    window: int | None = Field(default=None, ge=1)
+    window: int | None = Field(default=None, ge=0)
     sort_by: list[str] | None = None
 
 
@@ -69,6 +70,8 @@ class Level(_Strict):
         "date_transposed",
         "numeric_within",
         "swapped",
+        "nickname",
+        "initial",
     ]
     column: str | None = Field(default=None, description="Compare this column instead.")
     threshold: float | None = Field(default=None, ge=0, le=1)
@@ -132,9 +135,17 @@ class CannotLink(_Strict):
     unless_equal: str | None = Field(
         default=None, description="No conflict where this column is equal (e.g. swapped names)."
     )
+    unless_initial_of: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="(first, last name) columns: no conflict where the surnames are equal and "
+        "one first name is the other's initial ('A. Rocher' and 'Alfred Rocher').",
+    )
 
     def columns(self) -> set[str]:
         cols = {self.column, self.unless_similar, self.unless_equal, self.exclude_when_true}
+        cols.update(self.unless_initial_of or [])
         return {c for c in cols if c}
 
 
@@ -165,6 +176,18 @@ class Veto(_Strict):
         "least `unless_swapped_above` similar to the other's second and vice versa.",
     )
     unless_swapped_above: float = Field(default=0.85, ge=0, le=1)
+    unless_nickname: str | None = Field(
+        default=None,
+        description="A first-name column: lifted where the two names share a nickname group "
+        "(Pat / Patricia, Fritz / Friedrich).",
+    )
+    unless_initial_of: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="(first, last name) columns: lifted where the surnames are equal and one "
+        "first name is the other's initial ('a.persson@' for Arne Persson).",
+    )
     unless_equal_excluding: str | None = Field(
         default=None, description="Boolean column: records where it is true never lift it."
     )
@@ -194,6 +217,8 @@ class Veto(_Strict):
             self.only_when_true,
             self.unless_equal,
             self.unless_equal_excluding,
+            self.unless_nickname,
+            *(self.unless_initial_of or []),
             *self.similar_columns,
             *(self.unless_swapped or []),
         }
@@ -305,6 +330,9 @@ class MatchSpec(_Strict):
                 other.add(veto.column)
             other.update(veto.similar_columns)
             other.update(veto.unless_swapped or [])
+            if veto.unless_nickname:
+                other.add(veto.unless_nickname)
+            other.update(veto.unless_initial_of or [])
             flags = (veto.exclude_when_true, veto.only_when_true, veto.unless_equal_excluding)
             other.update(c for c in flags if c)
         for cl in self.cannot_link:  # read as strings by the checker
@@ -318,7 +346,11 @@ class MatchSpec(_Strict):
         cols: dict[str, None] = {}
         for comp in self.comparisons:
             for level in comp.levels:
-                if level.type in SIMILARITY_LEVELS or level.type == "swapped":
+                if level.type in SIMILARITY_LEVELS or level.type in (
+                    "swapped",
+                    "nickname",
+                    "initial",
+                ):
                     cols[level.column or comp.column] = None
                 if level.type == "swapped":
                     cols[comp.column] = None

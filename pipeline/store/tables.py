@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -498,4 +499,23 @@ agent_dead_letters = Table(
     Column("dead_at", DateTime(timezone=True), nullable=False),
     Column("replayed_at", DateTime(timezone=True)),
     Index("ix_agent_dead_letters_submission", "submission_id"),
+)
+
+
+# --- Dedupe review -------------------------------------------------------------------------
+# A person's verdict on a pair of leads (`python -m pipeline dedupe review`, a labels CSV):
+# match, no_match or unsure. One row per pair (the ids in order, left < right); a later
+# verdict replaces the earlier one. Every dedupe run, incremental ones too, honours them
+# (match: must-link, no_match: cannot-link) and learns from them.
+dedupe_labels = Table(
+    "dedupe_labels",
+    metadata,
+    Column("left_id", String(200), primary_key=True),
+    Column("right_id", String(200), primary_key=True),
+    Column("label", String(16), nullable=False),
+    Column("labelled_by", String(120), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("labelled_at", DateTime(timezone=True), nullable=False),
+    Column("match_weight", Float),
+    Index("ix_dedupe_labels_labelled_at", "labelled_at"),
 )

@@ -1,0 +1,162 @@
+"""Matching a batch of new records against resolved ones, without re-scoring the history:
+only pairs involving a new record are built and scored, with the stored model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from pipeline.dedupe.blocking import candidate_pairs
+from pipeline.dedupe.cluster import CannotLinkChecker, cluster
+from pipeline.dedupe.compare import Comparator
+from pipeline.dedupe.engine import DedupeResult, check_ids
+from pipeline.dedupe.entities import EVENT_SCHEMA, assign_entity_ids
+from pipeline.dedupe.fingerprints import add_fingerprints
+from pipeline.dedupe.golden import golden_records
+from pipeline.dedupe.labels import apply_labels
+from pipeline.dedupe.model import FSModel
+from pipeline.dedupe.scoring import pairs_frame, score
+from pipeline.dedupe.spec import MatchSpec, load_spec
+from pipeline.dedupe.term_frequencies import tf_tables
+
+
+def match_incremental(
+    existing: pl.DataFrame,
+    existing_entities: pl.DataFrame,
+    new: pl.DataFrame,
+    model: FSModel,
+    spec: str | Path | MatchSpec = "leads",
+    threshold: float | None = None,
+    existing_fingerprinted: bool = False,
+    labels: pl.DataFrame | None = None,
+) -> DedupeResult:
+    """Match a new batch against existing entities without re-scoring the history.
+
+    Only pairs involving a new record are built and scored (with the stored model); the
+    existing entities are held together by their current membership. Returns the full,
+    updated entity mapping plus the events (merges when new records bridge two entities).
+    `labels` are honoured as in a full run (must-link, cannot-link), the records they name
+    and their entities' members brought into the batch's clustering; the stored model is
+    used as it is (a full run learns from labels).
+    """
+    spec = load_spec(spec)
+    threshold = threshold if threshold is not None else spec.threshold
+    id_col = spec.id_column
+    check_ids(new, id_col)
+    # Probe the history against the (small) batch's ids, not the batch against the history.
+    clash = existing.select(id_col).filter(pl.col(id_col).is_in(new[id_col].implode()))
+    if clash.height:
+        raise ValueError(f"{clash.height} new record id(s) already exist, e.g. {clash[id_col][0]}")
+    old = existing if existing_fingerprinted else add_fingerprints(existing, spec)
+    fresh = add_fingerprints(new, spec)
+    combined = pl.concat([old.select(fresh.columns), fresh], how="vertical_relaxed")
+    n_old = old.height
+    new_rows = pl.Series("i", np.arange(n_old, combined.height), dtype=pl.UInt32)
+    pairs, block_report = candidate_pairs(combined, spec.blocking, new_rows)
+
+    # Work on the involved rows only: new records and the existing ones they were paired with.
+    involved = np.unique(
+        np.concatenate(
+            [
+                pairs["l"].to_numpy(),
+                pairs["r"].to_numpy(),
+                new_rows.to_numpy(),
+                _labelled_rows(combined[id_col], existing_entities, labels),
+            ]
+        )
+    ).astype(np.int64)
+    sub = combined[involved]
+    left = np.searchsorted(involved, pairs["l"].to_numpy()).astype(np.int64)
+    right = np.searchsorted(involved, pairs["r"].to_numpy()).astype(np.int64)
+    comparator = Comparator(sub)
+    tables = tf_tables(combined, spec, only=sub)
+    scored_pairs = score(spec, model, comparator, left, right, tables)
+    labelled = apply_labels(
+        labels, sub[id_col], spec, comparator, scored_pairs, left, right, threshold, learn=False
+    )
+    gamma, weights, prob = scored_pairs.gamma, scored_pairs.weights, scored_pairs.probability
+    model = scored_pairs.model
+
+    # Existing members of one entity stay together: chain them with certain links.
+    old_ids = (
+        sub[id_col]
+        .to_frame()
+        .join(existing_entities, on=id_col, how="left", maintain_order="left")["entity_id"]
+    )
+    by_entity = (
+        pl.DataFrame({"pos": np.arange(sub.height), "entity_id": old_ids})
+        .drop_nulls("entity_id")
+        .with_columns(pl.col("pos").shift(1).over("entity_id").alias("prev"))
+        .drop_nulls("prev")
+    )
+    fixed_l = by_entity["prev"].to_numpy().astype(np.int64)
+    fixed_r = by_entity["pos"].to_numpy().astype(np.int64)
+    all_l = np.concatenate([left, fixed_l])
+    all_r = np.concatenate([right, fixed_r])
+    # Above any probability, so a guard rebuilding a component keeps existing entities whole
+    # and refuses the new record's link instead (a vetoed pair stays apart, as in full runs).
+    all_p = np.concatenate([prob, np.full(len(fixed_l), 2.0)])
+    checker = CannotLinkChecker(sub, spec.cannot_link)
+    clusters, cluster_report = cluster(
+        sub.height,
+        all_l,
+        all_r,
+        all_p,
+        threshold,
+        10**9,
+        checker,
+        apart=labelled.apart,
+        must=labelled.must,
+    )
+    previous_involved = pl.DataFrame({id_col: sub[id_col], "entity_id": old_ids}).drop_nulls()
+    local_entities, events = assign_entity_ids(sub[id_col], clusters, previous_involved)
+
+    merges = events.filter(pl.col("event") == "merge").select(
+        pl.col("other_entity_id").alias("entity_id"), pl.col("entity_id").alias("survivor")
+    )
+    untouched = existing_entities.join(local_entities.select(id_col), on=id_col, how="anti")
+    if merges.height:  # a few ids renamed: a lookup, not a join of a million rows
+        untouched = untouched.with_columns(
+            pl.col("entity_id").replace(merges["entity_id"], merges["survivor"])
+        )
+    entities = pl.concat([untouched, local_entities])
+    affected = local_entities["entity_id"].unique()
+    affected_ids = entities.filter(pl.col("entity_id").is_in(affected.implode()))
+    affected_rows = pl.concat(
+        [existing.join(affected_ids.select(id_col), on=id_col, how="semi"), new],
+        how="diagonal_relaxed",
+    )
+    golden = golden_records(affected_rows, affected_ids, spec)
+    scored = pairs_frame(sub[id_col], spec, left, right, gamma, weights, prob)
+    return DedupeResult(
+        entities=entities,
+        pairs=scored,
+        golden=golden,
+        events=events if events.height else pl.DataFrame(schema=EVENT_SCHEMA),
+        model=model,
+        spec=spec,
+        threshold=threshold,
+        report={
+            "blocking": block_report.as_dict(),
+            "clustering": cluster_report.as_dict(),
+            "involved_records": len(involved),
+            **({"labels": labelled.report} if labelled.report else {}),
+        },
+    )
+
+
+def _labelled_rows(
+    ids: pl.Series, entities: pl.DataFrame, labels: pl.DataFrame | None
+) -> np.ndarray:
+    """Rows of `ids` a label names, and the rows of their entities' other members: a label
+    given since the last run may split or join existing entities."""
+    if labels is None or labels.is_empty():
+        return np.zeros(0, dtype=np.int64)
+    named = pl.concat([labels["left_id"], labels["right_id"]]).cast(pl.String).unique()
+    id_col = entities.columns[0] if ids.name not in entities.columns else ids.name
+    touched = entities.filter(pl.col(id_col).cast(pl.String).is_in(named.implode()))["entity_id"]
+    members = entities.filter(pl.col("entity_id").is_in(touched.implode()))[id_col]
+    wanted = pl.concat([named, members.cast(pl.String)]).unique()
+    return np.flatnonzero(ids.cast(pl.String).is_in(wanted.implode()).to_numpy())
