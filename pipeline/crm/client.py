@@ -1,22 +1,32 @@
 """The CRM interface the sync talks to, and the outbox backend that really works offline.
 
-`OutboxCrm` appends every planned create, update, association and merge to `crm_outbox` in
-the operational store, once (a unique constraint on operation, object and payload), so a user
-sees exactly what would happen in HubSpot without an account. The HubSpot backend
-(`pipeline.crm.hubspot`) implements the same interface on the official client.
+Batches travel as polars frames whose `payload` column holds each record's properties as
+canonical JSON (see `pipeline.crm.mapping`). `OutboxCrm` appends every planned create, update,
+association and merge to `crm_outbox` in the operational store, once (a unique constraint on
+operation, object and payload hash), one set-based statement per batch: the outbox has no
+batch limit of its own, so its batches are large (`batch_limit`). The HubSpot backend
+(`pipeline.crm.hubspot`) implements the same interface on the official client, 100 records
+per call.
 """
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
 
+import polars as pl
 from sqlalchemy import Engine
 
-from pipeline.store.sql import dialect_insert, sha256_hex, utcnow
+from pipeline.crm.enumerations import Option
+from pipeline.crm.mapping import json_object, sha256
+from pipeline.store.sql import dialect_insert, utcnow
 from pipeline.store.tables import crm_outbox
+
+# Columns of the frames the batch methods take.
+CONTACT_COLUMNS = ("id_value", "payload")  # + crm_ref for updates
+COMPANY_COLUMNS = ("domain", "payload")
+ASSOCIATION_COLUMNS = ("id_value", "contact_id", "domain", "company_id")
+OUTBOX_BATCH = 50_000  # rows per outbox statement: memory stays bounded, progress is visible
 
 
 @dataclass(frozen=True)
@@ -34,42 +44,48 @@ class BatchResult:
     created: set[str] = field(default_factory=set)
     errors: list[RecordError] = field(default_factory=list)
 
-
-@dataclass(frozen=True)
-class Association:
-    email: str
-    contact_id: str | None
-    domain: str
-    company_id: str | None
+    def add(self, other: BatchResult) -> BatchResult:
+        self.ids.update(other.ids)
+        self.created |= other.created
+        self.errors += other.errors
+        return self
 
 
 class CrmClient(ABC):
     backend: str
+    batch_limit: int  # records per create/update/upsert/company call
+    association_limit: int  # pairs per association call
 
     @abstractmethod
     def describe(self) -> str:
         """One line for the run log (never a token)."""
 
     @abstractmethod
-    def check_properties(self, object_type: str, names: set[str]) -> None:
-        """Raise MappingError naming any property the CRM does not have."""
+    def check_properties(self, object_type: str, names: set[str]) -> dict[str, list[Option]]:
+        """Raise MappingError naming any property the CRM does not have; return the options
+        of those that are enumerations (empty when the backend does not know them)."""
 
     @abstractmethod
-    def upsert_contacts(self, inputs: list[tuple[str, dict[str, str]]]) -> BatchResult: ...
+    def upsert_contacts(self, batch: pl.DataFrame) -> BatchResult:
+        """batch: id_value (email), payload."""
 
     @abstractmethod
-    def create_contacts(self, inputs: list[tuple[str, dict[str, str]]]) -> BatchResult: ...
+    def create_contacts(self, batch: pl.DataFrame) -> BatchResult:
+        """batch: id_value (email), payload."""
 
     @abstractmethod
-    def update_contacts(self, inputs: list[tuple[str, str, dict[str, str]]]) -> BatchResult:
-        """inputs: (CRM id, email, properties)."""
+    def update_contacts(self, batch: pl.DataFrame) -> BatchResult:
+        """batch: crm_ref (the CRM id), id_value, payload."""
 
     @abstractmethod
-    def ensure_companies(self, companies: dict[str, dict[str, str]]) -> dict[str, str | None]:
-        """Find each company by domain, create it when missing; domain -> CRM id."""
+    def ensure_companies(self, companies: pl.DataFrame) -> BatchResult:
+        """companies: domain, payload. Find each company by domain, create it when missing;
+        the result's ids are domain -> CRM id, its errors keyed by domain."""
 
     @abstractmethod
-    def associate(self, pairs: list[Association]) -> None: ...
+    def associate(self, pairs: pl.DataFrame) -> BatchResult:
+        """pairs: id_value, contact_id, domain, company_id. The result's ids are the
+        acknowledged id values (-> company id), its errors keyed by id value."""
 
     @abstractmethod
     def merge_contacts(self, primary_id: str, merged_id: str) -> str:
@@ -81,6 +97,8 @@ class CrmClient(ABC):
 
 class OutboxCrm(CrmClient):
     backend = "outbox"
+    batch_limit = OUTBOX_BATCH
+    association_limit = OUTBOX_BATCH
 
     def __init__(self, engine: Engine, run_id: str | None = None) -> None:
         self._engine = engine
@@ -89,60 +107,80 @@ class OutboxCrm(CrmClient):
     def describe(self) -> str:
         return "CRM outbox (crm_outbox table in the operational store; nothing leaves this machine)"
 
-    def check_properties(self, object_type: str, names: set[str]) -> None:
-        return None  # any property is fine in the outbox; HubSpot checks its own list
+    def check_properties(self, object_type: str, names: set[str]) -> dict[str, list[Option]]:
+        return {}  # any property is fine in the outbox; HubSpot checks its own list
 
-    def _append(self, operation: str, object_type: str, rows: list[tuple[str, Any]]) -> int:
-        if not rows:
+    def _append(self, operation: str, object_type: str, rows: pl.DataFrame) -> int:
+        """rows: object_key, payload (JSON text); one statement, one transaction."""
+        if rows.is_empty():
             return 0
+        values = rows.select(
+            pl.lit(self._run_id, pl.String).alias("run_id"),
+            pl.lit(operation).alias("operation"),
+            pl.lit(object_type).alias("object_type"),
+            "object_key",
+            "payload",
+            sha256(pl.col("payload")).alias("payload_sha256"),
+        )
         now = utcnow()
-        values = []
-        for key, payload in rows:
-            text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-            values.append(
-                {
-                    "run_id": self._run_id,
-                    "operation": operation,
-                    "object_type": object_type,
-                    "object_key": key,
-                    "payload": text,
-                    "payload_sha256": sha256_hex(text),
-                    "created_at": now,
-                }
-            )
         stmt = dialect_insert(self._engine, crm_outbox).on_conflict_do_nothing(
             index_elements=["operation", "object_type", "object_key", "payload_sha256"]
         )
+        names = values.columns
         with self._engine.begin() as conn:
-            return conn.execute(stmt, values).rowcount or 0
+            result = conn.execute(
+                stmt,
+                [
+                    dict(zip(names, row, strict=True)) | {"created_at": now}
+                    for row in values.iter_rows()
+                ],
+            )
+            return result.rowcount or 0
 
-    def upsert_contacts(self, inputs: list[tuple[str, dict[str, str]]]) -> BatchResult:
-        self._append("upsert", "contact", inputs)
-        return BatchResult(ids=dict.fromkeys((email for email, _ in inputs), None))
-
-    def create_contacts(self, inputs: list[tuple[str, dict[str, str]]]) -> BatchResult:
-        self._append("create", "contact", inputs)
-        return BatchResult(ids=dict.fromkeys((email for email, _ in inputs), None))
-
-    def update_contacts(self, inputs: list[tuple[str, str, dict[str, str]]]) -> BatchResult:
-        self._append("update", "contact", [(email, props) for _, email, props in inputs])
-        return BatchResult(ids={email: crm_id for crm_id, email, _ in inputs})
-
-    def ensure_companies(self, companies: dict[str, dict[str, str]]) -> dict[str, str | None]:
-        self._append("upsert", "company", list(companies.items()))
-        return dict.fromkeys(companies, None)
-
-    def associate(self, pairs: list[Association]) -> None:
+    def _contacts(self, operation: str, batch: pl.DataFrame) -> BatchResult:
         self._append(
-            "associate",
-            "contact_company",
-            [(f"{p.email}->{p.domain}", {"contact": p.email, "company": p.domain}) for p in pairs],
+            operation, "contact", batch.select(pl.col("id_value").alias("object_key"), "payload")
         )
+        return BatchResult(ids=dict.fromkeys(batch["id_value"].to_list(), None))
+
+    def upsert_contacts(self, batch: pl.DataFrame) -> BatchResult:
+        return self._contacts("upsert", batch)
+
+    def create_contacts(self, batch: pl.DataFrame) -> BatchResult:
+        return self._contacts("create", batch)
+
+    def update_contacts(self, batch: pl.DataFrame) -> BatchResult:
+        self._append(
+            "update", "contact", batch.select(pl.col("id_value").alias("object_key"), "payload")
+        )
+        return BatchResult(ids=dict(batch.select("id_value", "crm_ref").iter_rows()))
+
+    def ensure_companies(self, companies: pl.DataFrame) -> BatchResult:
+        self._append(
+            "upsert", "company", companies.select(pl.col("domain").alias("object_key"), "payload")
+        )
+        return BatchResult(ids=dict.fromkeys(companies["domain"].to_list(), None))
+
+    def associate(self, pairs: pl.DataFrame) -> BatchResult:
+        rows = pairs.select(
+            pl.concat_str("id_value", pl.lit("->"), "domain").alias("object_key"),
+            pl.col("domain").alias("company"),
+            pl.col("id_value").alias("contact"),
+        ).select("object_key", json_object(["company", "contact"]).alias("payload"))
+        self._append("associate", "contact_company", rows)
+        return BatchResult(ids=dict(pairs.select("id_value", "company_id").iter_rows()))
 
     def merge_contacts(self, primary_id: str, merged_id: str) -> str:
+        row = pl.DataFrame(
+            {
+                "object_key": [f"{merged_id}->{primary_id}"],
+                "merged": [merged_id],
+                "primary": [primary_id],
+            }
+        )
         self._append(
             "merge",
             "contact",
-            [(f"{merged_id}->{primary_id}", {"primary": primary_id, "merged": merged_id})],
+            row.select("object_key", json_object(["merged", "primary"]).alias("payload")),
         )
         return primary_id

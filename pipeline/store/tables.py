@@ -114,7 +114,8 @@ enrichment_spend = Table(
 
 # --- CRM sync ----------------------------------------------------------------------------
 # Per backend and entity: the CRM id and what was last written (hash and values), so only new
-# or changed entities are sent. Updated per acknowledged batch (crash safety).
+# or changed entities are sent. Updated per acknowledged batch (crash safety), and per
+# acknowledged association batch (associated_domain).
 crm_sync_ledger = Table(
     "crm_sync_ledger",
     metadata,
@@ -128,6 +129,8 @@ crm_sync_ledger = Table(
     Column("merged_into", String(64)),
     Column("synced_at", DateTime(timezone=True), nullable=False),
     Column("run_id", String(64)),
+    # The company domain this contact's association was acknowledged for (null: none yet).
+    Column("associated_domain", String(255)),
     Index("ix_crm_sync_ledger_crm_id", "backend", "crm_id"),
 )
 
