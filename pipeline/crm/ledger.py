@@ -19,13 +19,14 @@ from sqlalchemy import (
     Engine,
     String,
     bindparam,
+    func,
     insert,
     literal,
     select,
     update,
 )
 
-from pipeline.store.sql import dialect_insert, utcnow
+from pipeline.store.sql import dialect_insert, execute_many, utcnow
 from pipeline.store.tables import (
     crm_companies,
     crm_contact_changes,
@@ -45,7 +46,14 @@ LEDGER_SCHEMA = {
 OWN_CHANGE_SOURCES = frozenset({"INTEGRATION", "API"})
 
 
-SYNCED_COLUMNS = ("entity_id", "id_value", "crm_id", "properties", "properties_hash")
+SYNCED_COLUMNS = (
+    "entity_id",
+    "id_value",
+    "crm_id",
+    "properties",
+    "properties_hash",
+    "associated_domain",
+)
 
 
 def load_ledger(engine: Engine, backend: str) -> pl.DataFrame:
@@ -53,13 +61,20 @@ def load_ledger(engine: Engine, backend: str) -> pl.DataFrame:
     query = select(*(t.c[name] for name in LEDGER_SCHEMA)).where(t.c.backend == backend)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    return pl.DataFrame(rows, schema=LEDGER_SCHEMA, orient="row")
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in LEDGER_SCHEMA]
+    # Built column by column: polars builds a frame from 100,000s of row tuples ~10x slower.
+    return pl.DataFrame(
+        [
+            pl.Series(name, values, dtype)
+            for (name, dtype), values in zip(LEDGER_SCHEMA.items(), columns, strict=True)
+        ]
+    )
 
 
 def record_synced(conn: Connection, backend: str, rows: pl.DataFrame, run_id: str | None) -> int:
     """Upsert what the CRM acknowledged: `rows` has SYNCED_COLUMNS (properties as canonical
-    JSON). The association state is left alone: it changes when an association is
-    acknowledged."""
+    JSON; associated_domain where the association was acknowledged with the contact, else
+    null, which keeps what the ledger had)."""
     if rows.is_empty():
         return 0
     now = utcnow()
@@ -70,15 +85,19 @@ def record_synced(conn: Connection, backend: str, rows: pl.DataFrame, run_id: st
             k: stmt.excluded[k]
             for k in ("id_value", "crm_id", "properties", "properties_hash", "synced_at", "run_id")
         }
-        | {"status": "synced", "merged_into": None},
+        | {
+            "status": "synced",
+            "merged_into": None,
+            "associated_domain": func.coalesce(
+                stmt.excluded.associated_domain, crm_sync_ledger.c.associated_domain
+            ),
+        },
     )
-    extra = {"backend": backend, "synced_at": now, "run_id": run_id}
-    conn.execute(
+    execute_many(
+        conn,
         stmt,
-        [
-            dict(zip(SYNCED_COLUMNS, row, strict=True)) | extra
-            for row in rows.select(SYNCED_COLUMNS).iter_rows()
-        ],
+        rows.select(SYNCED_COLUMNS).sort("entity_id"),  # primary key order: fewer page misses
+        {"backend": backend, "synced_at": now, "run_id": run_id},
     )
     return rows.height
 
@@ -88,14 +107,18 @@ def record_associated(conn: Connection, backend: str, rows: pl.DataFrame) -> int
     if rows.is_empty():
         return 0
     t = crm_sync_ledger
-    conn.execute(
+    stmt = (
         update(t)
         .where(t.c.backend == bindparam("b_backend"), t.c.entity_id == bindparam("b_entity"))
-        .values(associated_domain=bindparam("b_domain")),
-        [
-            {"b_backend": backend, "b_entity": entity_id, "b_domain": domain}
-            for entity_id, domain in rows.select("entity_id", "domain").iter_rows()
-        ],
+        .values(associated_domain=bindparam("b_domain"))
+    )
+    execute_many(
+        conn,
+        stmt,
+        rows.select(pl.col("entity_id").alias("b_entity"), pl.col("domain").alias("b_domain")).sort(
+            "b_entity"
+        ),
+        {"b_backend": backend},
     )
     return rows.height
 

@@ -132,18 +132,23 @@ def property_frame(
 
 
 def json_object(columns: list[str]) -> pl.Expr:
-    """The canonical JSON object of the named string columns (sorted keys, nulls left out)."""
-    members = [
-        pl.when(pl.col(name).is_not_null()).then(
-            pl.struct(pl.col(name)).struct.json_encode().str.strip_prefix("{").str.strip_suffix("}")
-        )
-        for name in sorted(columns)
-    ]
-    if not members:
+    """The canonical JSON object of the named string columns (sorted keys, nulls left out).
+
+    One struct encoding, then the null members cut out: a member `"key":null` can only
+    start at a comma followed by an unescaped quote (or at the opening brace), which never
+    occurs inside an encoded string value."""
+    if not columns:
         return pl.lit("{}")
-    return pl.concat_str(
-        [pl.lit("{"), pl.concat_str(members, separator=",", ignore_nulls=True), pl.lit("}")]
-    )
+    encoded = pl.struct(sorted(columns)).struct.json_encode()
+    return encoded.str.replace_all(r',"[^"]+":null', "").str.replace(r'^\{"[^"]+":null,?', "{")
+
+
+def with_member(obj: pl.Expr, key: str, value: pl.Expr) -> pl.Expr:
+    """`obj` (a canonical JSON object) with `key` first, when `value` is not null; `key`
+    must sort before every key of `obj` (e.g. "__company" before lower-case names)."""
+    member = pl.struct(value.alias(key)).struct.json_encode().str.strip_suffix("}")
+    rest = pl.when(obj == "{}").then(pl.lit("}")).otherwise(pl.lit(",") + obj.str.slice(1))
+    return pl.when(value.is_null()).then(obj).otherwise(member + rest)
 
 
 def sha256(expr: pl.Expr) -> pl.Expr:

@@ -39,11 +39,19 @@ from pipeline.crm.ledger import (
     record_synced,
     set_crm_id,
 )
-from pipeline.crm.mapping import CrmMapping, PropertyMap, json_object, property_frame, sha256
+from pipeline.crm.mapping import (
+    CrmMapping,
+    PropertyMap,
+    json_object,
+    property_frame,
+    sha256,
+    with_member,
+)
 from pipeline.store import audit
 
 BATCH_SIZE = 100  # HubSpot's limit for batch endpoints (the outbox's batches are larger)
 COMPANY_KEY = "__company"
+_ASSOCIATED = {"entity_id": pl.String, "domain": pl.String}
 T = TypeVar("T")
 
 
@@ -268,10 +276,14 @@ def _plan(
         props = contact_only.with_columns(props[COMPANY_KEY])
         report.preserved_manual_edits = preserved
     columns = [c for c in props.columns if c != COMPANY_KEY]
-    encoded = props.select(
-        json_object(columns).alias("payload"),
-        json_object([*columns, COMPANY_KEY]).alias("properties"),
-    ).with_columns(sha256(pl.col("properties")).alias("hash"))
+    encoded = (
+        props.select(json_object(columns).alias("payload"), pl.col(COMPANY_KEY))
+        .select(
+            "payload",
+            with_member(pl.col("payload"), COMPANY_KEY, pl.col(COMPANY_KEY)).alias("properties"),
+        )
+        .with_columns(sha256(pl.col("properties")).alias("hash"))
+    )
     frame = frame.with_columns(encoded)
     return frame.filter(pl.col("id_value").is_not_null()).drop("_row")
 
@@ -309,8 +321,14 @@ def _ids_frame(ids: dict[str, str | None], key: str, value: str) -> pl.DataFrame
 
 
 class _Associations:
-    """Contact-company associations collected across contact batches and sent in the
-    backend's association batches; each acknowledged one is recorded in the ledger."""
+    """Contact-company associations, sent in the backend's association batches; each
+    acknowledged one is recorded in the ledger (`associated_domain`).
+
+    When one contact batch can fill an association batch (the outbox), a batch's
+    associations go out with it and are recorded in the same ledger statement as its
+    contacts. Otherwise (HubSpot: 100 contacts, 2,000 associations per call) they are
+    collected across contact batches, and each association batch is recorded as it is
+    acknowledged."""
 
     SCHEMA: ClassVar[dict[str, pl.DataType]] = {
         "entity_id": pl.String,
@@ -335,11 +353,12 @@ class _Associations:
         self._companies = companies  # domain, company_id
         self._batch_size = batch_size
         self._pending = pl.DataFrame(schema=self.SCHEMA)
+        self.with_contacts = client.batch_limit >= batch_size
 
-    def add(self, rows: pl.DataFrame) -> None:
-        """rows: entity_id, id_value, crm_id, domain, associated_domain (acknowledged
-        contacts); those whose company is known and not yet associated are queued."""
-        wanted = (
+    def _wanted(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """Of acknowledged contacts (entity_id, id_value, crm_id, domain, associated_domain),
+        those whose company is known and whose association is not yet acknowledged."""
+        return (
             rows.filter(
                 pl.col("domain").is_not_null()
                 & (
@@ -355,8 +374,52 @@ class _Associations:
                 "domain",
                 "company_id",
             )
+            .cast(self.SCHEMA)  # type: ignore[arg-type]
         )
-        self._pending = pl.concat([self._pending, wanted.cast(self.SCHEMA)])  # type: ignore[arg-type]
+
+    def _deliver(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, list[dict]]:
+        """Send one association batch: (acknowledged entity_id, domain), rejection rows."""
+        result = _send(
+            "associate",
+            batch.height,
+            lambda: self._client.associate(
+                batch.select("id_value", "contact_id", "domain", "company_id")
+            ),
+        )
+        done = batch.join(
+            _ids_frame(result.ids, "id_value", "_ack"), on="id_value", how="semi"
+        ).select("entity_id", "domain")
+        failed = batch.join(_errors_frame(result), on="id_value", how="inner")
+        rejected = [
+            {
+                "entity_id": r["entity_id"],
+                "id_value": r["id_value"],
+                "category": r["category"],
+                "message": f"association with {r['domain']}: {r['message']}",
+                "input": {"contact": r["contact_id"], "company": r["company_id"]},
+            }
+            for r in failed.iter_rows(named=True)
+        ]
+        self._report.associations += done.height
+        self._report.associations_rejected += len(rejected)
+        self._report.association_batches += 1
+        self._report.count_errors(failed["category"].to_list())
+        self._progress(f"associations: {done.height} acknowledged, {len(rejected)} rejected")
+        return done, rejected
+
+    def send_now(self, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[dict]]:
+        """Send the associations of `rows` now; the caller records the result."""
+        wanted = self._wanted(rows)
+        done, rejected = [pl.DataFrame(schema={"entity_id": pl.String, "domain": pl.String})], []
+        for start in range(0, wanted.height, self._batch_size):
+            ok, bad = self._deliver(wanted.slice(start, self._batch_size))
+            done.append(ok)
+            rejected += bad
+        return pl.concat(done), rejected
+
+    def add(self, rows: pl.DataFrame) -> None:
+        """Queue the associations of `rows`; send every full batch (recorded as it goes)."""
+        self._pending = pl.concat([self._pending, self._wanted(rows)])
         while self._pending.height >= self._batch_size:
             self._flush_one()
 
@@ -367,36 +430,10 @@ class _Associations:
     def _flush_one(self) -> None:
         batch = self._pending.head(self._batch_size)
         self._pending = self._pending.slice(self._batch_size)
-        result = _send(
-            "associate",
-            batch.height,
-            lambda: self._client.associate(
-                batch.select("id_value", "contact_id", "domain", "company_id")
-            ),
-        )
-        done = batch.join(_ids_frame(result.ids, "id_value", "_ack"), on="id_value", how="semi")
-        failed = batch.join(_errors_frame(result), on="id_value", how="inner")
+        done, rejected = self._deliver(batch)
         with self._engine.begin() as conn:
             record_associated(conn, self._client.backend, done)
-            self._report.associations_rejected += record_rejections(
-                conn,
-                self._client.backend,
-                self._run_id,
-                (
-                    {
-                        "entity_id": r["entity_id"],
-                        "id_value": r["id_value"],
-                        "category": r["category"],
-                        "message": f"association with {r['domain']}: {r['message']}",
-                        "input": {"contact": r["contact_id"], "company": r["company_id"]},
-                    }
-                    for r in failed.iter_rows(named=True)
-                ),
-            )
-        self._report.associations += done.height
-        self._report.association_batches += 1
-        self._report.count_errors(failed["category"].to_list())
-        self._progress(f"associations: {done.height} acknowledged, {failed.height} rejected")
+            record_rejections(conn, self._client.backend, self._run_id, rejected)
 
 
 def _ensure_companies(
@@ -534,6 +571,7 @@ def sync_contacts(
         progress,
     )
     associations.add(unassociated)
+    associations.flush()  # what earlier runs left: recorded before any new contact
 
     route = {
         "create_only": pl.lit("create"),
@@ -579,16 +617,24 @@ def sync_contacts(
             failed = _errors_frame(result).join(
                 batch.select("id_value", "entity_id", "payload"), on="id_value", how="left"
             )
+            associated, association_rejections = pl.DataFrame(schema=_ASSOCIATED), []
+            if associations.with_contacts:
+                associated, association_rejections = associations.send_now(acked)
             with engine.begin() as conn:
                 record_synced(
                     conn,
                     client.backend,
-                    acked.select(
+                    acked.join(
+                        associated.rename({"domain": "acknowledged_domain"}),
+                        on="entity_id",
+                        how="left",
+                    ).select(
                         "entity_id",
                         "id_value",
                         "crm_id",
                         "properties",
                         pl.col("hash").alias("properties_hash"),
+                        pl.col("acknowledged_domain").alias("associated_domain"),
                     ),
                     run_id,
                 )
@@ -607,9 +653,11 @@ def sync_contacts(
                         for r in failed.iter_rows(named=True)
                     ),
                 )
+                record_rejections(conn, client.backend, run_id, association_rejections)
             report.count_errors(failed["category"].to_list())
             progress(f"batch {number}/{batches}: {acked.height} synced, {failed.height} rejected")
-            associations.add(acked)
+            if not associations.with_contacts:
+                associations.add(acked)
             if after_batch is not None:
                 after_batch(number)
     associations.flush()
