@@ -15,6 +15,7 @@ from pipeline.crm.ledger import load_ledger, rejections
 from pipeline.crm.mapping import MappingError, load_mapping
 from pipeline.crm.sync import sync_contacts
 from pipeline.store import audit
+from tests.contracts.hubspot_contract import assert_conforms
 from tests.crm_fixtures import NO_MERGES, merges, scored
 from tests.fakes.hubspot_server import CONTACTS_UPSERT, HubSpotServer, HubSpotState
 
@@ -23,9 +24,12 @@ CUSTOM = ["lead_score", "lead_grade", "lead_score_reasons", "lead_source_file", 
 
 @pytest.fixture
 def hubspot():
+    """The fake portal; when the test ends, every request the backend sent must conform to
+    HubSpot's published contract (tests/contracts/hubspot)."""
     state = HubSpotState(extra_properties={"contacts": CUSTOM})
     with HubSpotServer(state) as server:
         yield server
+    assert_conforms(state.requests)
 
 
 def client(server, store, **kw) -> HubSpotCrm:

@@ -483,7 +483,9 @@ class HubSpotCrm(CrmClient):
                 batch_input_simple_public_object_batch_input_for_create=body,
                 raw=True,
             )
-            return self._result(answer, {str(i): emails[p] for i, p in enumerate(positions)})
+            result = self._result(answer, {str(i): emails[p] for i, p in enumerate(positions)})
+            result.created = set(result.ids)  # every record a create returns is new
+            return result
 
         return self._isolating(emails, send)
 
@@ -630,39 +632,43 @@ class HubSpotCrm(CrmClient):
         emails = pairs["id_value"].to_list()
         contact_ids = pairs["contact_id"].to_list()
         company_ids = pairs["company_id"].to_list()
-        inputs = [
-            PublicDefaultAssociationMultiPost(
-                _from=PublicObjectId(id=contact, local_vars_configuration=config),
-                to=PublicObjectId(id=company, local_vars_configuration=config),
-                local_vars_configuration=config,
-            )
-            for contact, company in zip(contact_ids, company_ids, strict=True)
-        ]
-        # The SDK maps no model to this endpoint's 207, so ask for the status itself.
-        _, body = self._call(
-            "associate contacts with companies",
-            self._associations.create_default_with_http_info,
-            raw=True,
-            from_object_type="contacts",
-            to_object_type="companies",
-            batch_input_public_default_association_multi_post=(
-                BatchInputPublicDefaultAssociationMultiPost(
-                    inputs=inputs, local_vars_configuration=config
+
+        def send(positions: list[int]) -> BatchResult:
+            inputs = [
+                PublicDefaultAssociationMultiPost(
+                    _from=PublicObjectId(id=contact_ids[p], local_vars_configuration=config),
+                    to=PublicObjectId(id=company_ids[p], local_vars_configuration=config),
+                    local_vars_configuration=config,
                 )
-            ),
-        )
-        failed: dict[str, tuple[str, str]] = {}
-        for error in body.get("errors") or []:
-            for record_id in _context_ids(error):
-                failed[record_id] = (error.get("category") or "ERROR", error.get("message") or "")
-        result = BatchResult()
-        for email, contact, company in zip(emails, contact_ids, company_ids, strict=True):
-            why = failed.get(contact) or failed.get(company)
-            if why is None:
-                result.ids[email] = company
-            else:
-                result.errors.append(RecordError(email, *why))
-        return result
+                for p in positions
+            ]
+            # The SDK maps no model to this endpoint's 207, so ask for the status itself.
+            _, body = self._call(
+                "associate contacts with companies",
+                self._associations.create_default_with_http_info,
+                raw=True,
+                from_object_type="contacts",
+                to_object_type="companies",
+                batch_input_public_default_association_multi_post=(
+                    BatchInputPublicDefaultAssociationMultiPost(
+                        inputs=inputs, local_vars_configuration=config
+                    )
+                ),
+            )
+            failed: dict[str, tuple[str, str]] = {}
+            for error in body.get("errors") or []:
+                why = (error.get("category") or "ERROR", error.get("message") or "")
+                failed.update(dict.fromkeys(_context_ids(error), why))
+            result = BatchResult()
+            for p in positions:
+                why = failed.get(contact_ids[p]) or failed.get(company_ids[p])
+                if why is None:
+                    result.ids[emails[p]] = company_ids[p]
+                else:
+                    result.errors.append(RecordError(emails[p], *why))
+            return result
+
+        return self._isolating(emails, send)
 
     # --- merges and properties ----------------------------------------------------------------
 

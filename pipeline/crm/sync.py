@@ -570,8 +570,7 @@ def sync_contacts(
         min(association_batch_size or client.association_limit, client.association_limit),
         progress,
     )
-    associations.add(unassociated)
-    associations.flush()  # what earlier runs left: recorded before any new contact
+    associations.add(unassociated)  # what earlier runs left, sent with this run's
 
     route = {
         "create_only": pl.lit("create"),
