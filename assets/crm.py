@@ -79,6 +79,22 @@ def crm_contacts(
             "mode": report.mode,
             "rejected_rate": MetadataValue.float(report.rejected_rate),
             "errors_by_category": MetadataValue.json(report.errors_by_category),
+            # Free text mapped onto enumerations (HubSpot's industry): rows per method, the
+            # values nothing matched (not sent), and what each distinct value became.
+            **{
+                f"{key.split('.')[-1]}_mapping": MetadataValue.json(counts)
+                for key, counts in report.enumerations.items()
+            },
+            **{
+                f"{key.split('.')[-1]}_unmapped": MetadataValue.json(
+                    dict(list(values.items())[:50])
+                )
+                for key, values in report.unmapped.items()
+            },
+            **{
+                f"{key.split('.')[-1]}_matches": preview(matches, rows=20)
+                for key, matches in report.enumeration_matches.items()
+            },
             "rejections": preview(
                 pl.DataFrame(rejected).select("id_value", "category", "message")
                 if rejected

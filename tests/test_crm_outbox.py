@@ -117,3 +117,72 @@ def test_leads_without_an_email_are_counted_not_sent(store):
     )
     report = sync(store, frame, "run-1")
     assert (report.no_email, report.sent) == (1, 2)
+
+
+def test_the_0004_migration_rehashes_non_ascii_rows_and_backfills_associations(tmp_path):
+    """Rows written by the old sync keep matching: a re-run after the upgrade sends nothing."""
+    import hashlib
+
+    from sqlalchemy import text
+
+    from pipeline.store.engine import create_store_engine
+    from pipeline.store.migrate import upgrade
+
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    upgrade(engine, "0003")
+    frame = scored(2).with_columns(pl.Series("first_name", ["Zoë", "Ann"]))
+    old_rows = []
+    for row in frame.iter_rows(named=True):
+        payload = {
+            "__company": row["domain"],
+            "company": row["company"],
+            "country": "US",
+            "email": row["email"],
+            "entity_id": row["entity_id"],
+            "firstname": row["first_name"],
+            "jobtitle": "VP Sales",
+            "lastname": row["last_name"],
+            "lead_grade": "B",
+            "lead_score": "50",
+            "lead_score_reasons": "+25 VP-level title",
+            "lead_source_file": "trade_show.csv",
+            "website": row["website"],
+        }
+        # What the old sync stored: sorted keys, default separators; hashed with ASCII escapes.
+        digest = hashlib.sha256(
+            json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()
+        old_rows.append(
+            (row["entity_id"], row["email"], json.dumps(payload, sort_keys=True), digest)
+        )
+    with engine.begin() as conn:
+        for entity_id, email, properties, digest in old_rows:
+            conn.execute(
+                text(
+                    "INSERT INTO crm_sync_ledger (backend, entity_id, id_value, properties,"
+                    " properties_hash, status, synced_at) VALUES ('outbox', :e, :v, :p, :h,"
+                    " 'synced', '2026-11-30 10:00:00')"
+                ),
+                {"e": entity_id, "v": email, "p": properties, "h": digest},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO crm_companies (backend, domain, name, synced_at) VALUES"
+                " ('outbox', 'company0.com', 'Company 0', '2026-11-30 10:00:00')"
+            )
+        )
+    upgrade(engine)
+    ledger = {r["entity_id"]: r for r in load_ledger(engine, "outbox").iter_rows(named=True)}
+    assert ledger["E00001"]["properties_hash"] == old_rows[1][3]  # ASCII: the same hash
+    assert ledger["E00000"]["properties_hash"] != old_rows[0][3]  # "Zoë": rehashed
+    assert ledger["E00000"]["associated_domain"] == "company0.com"
+    assert ledger["E00001"]["associated_domain"] is None  # its company was never recorded
+    report = sync_contacts(
+        frame, NO_MERGES, load_mapping(), OutboxCrm(engine, "after"), engine, run_id="after"
+    )
+    assert (report.unchanged, report.sent) == (2, 0)
+    # Its company and association were never recorded: planned now, nothing else.
+    assert [o["object_key"] for o in outbox(engine)] == [
+        "company1.com",
+        "person1@company1.com->company1.com",
+    ]
