@@ -12,10 +12,12 @@ per call.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from pipeline.crm.enumerations import Option
 from pipeline.crm.mapping import json_object, sha256
@@ -91,6 +93,13 @@ class CrmClient(ABC):
     def merge_contacts(self, primary_id: str, merged_id: str) -> str:
         """Merge `merged_id` into `primary_id`; returns the surviving id."""
 
+    @contextmanager
+    def transaction(self) -> Iterator[Connection | None]:
+        """A backend that writes to the operational store itself (the outbox) makes its
+        writes inside this block one transaction, and yields its connection so the caller's
+        ledger rows commit with them; a remote CRM yields None."""
+        yield None
+
     def close(self) -> None:
         return None
 
@@ -103,6 +112,19 @@ class OutboxCrm(CrmClient):
     def __init__(self, engine: Engine, run_id: str | None = None) -> None:
         self._engine = engine
         self._run_id = run_id
+        self._conn: Connection | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection | None]:
+        if self._conn is not None:  # already inside one
+            yield self._conn
+            return
+        with self._engine.begin() as conn:
+            self._conn = conn
+            try:
+                yield conn
+            finally:
+                self._conn = None
 
     def describe(self) -> str:
         return "CRM outbox (crm_outbox table in the operational store; nothing leaves this machine)"
@@ -127,11 +149,9 @@ class OutboxCrm(CrmClient):
         stmt = dialect_insert(self._engine, crm_outbox).on_conflict_do_nothing(
             index_elements=["operation", "object_type", "object_key", "payload_sha256"]
         )
-        with self._engine.begin() as conn:
-            return max(
-                execute_many(conn, stmt, values, {"created_at": utcnow()}),
-                0,
-            )
+        with self.transaction() as conn:
+            assert conn is not None
+            return max(execute_many(conn, stmt, values, {"created_at": utcnow()}), 0)
 
     def _contacts(self, operation: str, batch: pl.DataFrame) -> BatchResult:
         self._append(

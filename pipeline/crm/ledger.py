@@ -183,31 +183,20 @@ def company_ids(engine: Engine, backend: str) -> dict[str, str | None]:
         return {domain: crm_id for domain, crm_id in rows}
 
 
-def record_companies(
-    engine: Engine, backend: str, ids: dict[str, str | None], names: dict[str, str]
-) -> None:
-    if not ids:
-        return
-    stmt = dialect_insert(engine, crm_companies)
+def record_companies(conn: Connection, backend: str, rows: pl.DataFrame) -> int:
+    """Remember the companies the CRM acknowledged: `rows` has domain, crm_id, name."""
+    stmt = dialect_insert(conn, crm_companies)
     stmt = stmt.on_conflict_do_update(
         index_elements=["backend", "domain"],
         set_={k: stmt.excluded[k] for k in ("crm_id", "name", "synced_at")},
     )
-    now = utcnow()
-    with engine.begin() as conn:
-        conn.execute(
-            stmt,
-            [
-                {
-                    "backend": backend,
-                    "domain": d,
-                    "crm_id": i,
-                    "name": names.get(d),
-                    "synced_at": now,
-                }
-                for d, i in ids.items()
-            ],
-        )
+    execute_many(
+        conn,
+        stmt,
+        rows.select("domain", "crm_id", "name").sort("domain"),
+        {"backend": backend, "synced_at": utcnow()},
+    )
+    return rows.height
 
 
 def record_rejections(

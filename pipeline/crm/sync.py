@@ -19,6 +19,7 @@ Every write to the CRM goes through `_send`, one call per batch.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import ClassVar, TypeVar
 
@@ -454,35 +455,36 @@ def _ensure_companies(
     )
     for start in range(0, missing.height, batch_size):
         chunk = missing.slice(start, batch_size)
-        result = _send("companies", chunk.height, lambda c=chunk: client.ensure_companies(c))
-        names = dict(
-            chunk.select(
+        with client.transaction() as shared:
+            result = _send("companies", chunk.height, lambda c=chunk: client.ensure_companies(c))
+            acked = chunk.join(
+                _ids_frame(result.ids, "domain", "crm_id"), on="domain", how="inner"
+            ).select(
                 "domain",
-                pl.col("payload").str.json_path_match("$.name").fill_null(""),
-            ).iter_rows()
-        )
-        ids = {d: i for d, i in result.ids.items() if d in names}
-        record_companies(engine, client.backend, ids, names)
-        known.update(ids)
-        report.companies += len(ids)
-        failed = [e for e in result.errors if e.key in names]
-        if failed:
-            with engine.begin() as conn:
+                "crm_id",
+                pl.col("payload").str.json_path_match("$.name").alias("name"),
+            )
+            failed = chunk.join(_errors_frame(result).rename({"id_value": "domain"}), on="domain")
+            same_store = shared is not None and shared.engine is engine
+            with nullcontext(shared) if same_store else engine.begin() as conn:
+                record_companies(conn, client.backend, acked)
                 report.companies_rejected += record_rejections(
                     conn,
                     client.backend,
                     run_id,
                     (
                         {
-                            "id_value": e.key,
-                            "category": e.category,
-                            "message": f"company {e.key}: {e.message}",
-                            "input": chunk.filter(pl.col("domain") == e.key)["payload"][0],
+                            "id_value": domain,
+                            "category": category,
+                            "message": f"company {domain}: {message}",
+                            "input": payload,
                         }
-                        for e in failed
+                        for domain, payload, category, message in failed.iter_rows()
                     ),
                 )
-            report.count_errors([e.category for e in failed])
+        known.update(acked.select("domain", "crm_id").iter_rows())
+        report.companies += acked.height
+        report.count_errors(failed["category"].to_list())
     return _ids_frame(known, "domain", "company_id")
 
 
@@ -601,58 +603,64 @@ def sync_contacts(
         rows = todo.filter(pl.col("route") == kind)
         for start in range(0, rows.height, limit):
             batch = rows.slice(start, limit)
-            result = _send(
-                kind, batch.height, lambda k=kind, b=batch: _write_contacts(client, k, b)
-            )
-            number += 1
-            report.batches += 1
-            report.sent += batch.height
-            report.created += len(result.created)
-            acked = (
-                batch.join(_ids_frame(result.ids, "id_value", "_ack"), on="id_value", how="inner")
-                .with_columns(pl.coalesce("_ack", "crm_id").alias("crm_id"))
-                .drop("_ack")
-            )
-            failed = _errors_frame(result).join(
-                batch.select("id_value", "entity_id", "payload"), on="id_value", how="left"
-            )
-            associated, association_rejections = pl.DataFrame(schema=_ASSOCIATED), []
-            if associations.with_contacts:
-                associated, association_rejections = associations.send_now(acked)
-            with engine.begin() as conn:
-                record_synced(
-                    conn,
-                    client.backend,
-                    acked.join(
-                        associated.rename({"domain": "acknowledged_domain"}),
-                        on="entity_id",
-                        how="left",
-                    ).select(
-                        "entity_id",
-                        "id_value",
-                        "crm_id",
-                        "properties",
-                        pl.col("hash").alias("properties_hash"),
-                        pl.col("acknowledged_domain").alias("associated_domain"),
-                    ),
-                    run_id,
+            # The outbox writes the batch, its associations and its ledger rows in one
+            # transaction; for HubSpot the ledger commits once HubSpot acknowledged.
+            with client.transaction() as shared:
+                result = _send(
+                    kind, batch.height, lambda k=kind, b=batch: _write_contacts(client, k, b)
                 )
-                report.rejected += record_rejections(
-                    conn,
-                    client.backend,
-                    run_id,
-                    (
-                        {
-                            "entity_id": r["entity_id"],
-                            "id_value": r["id_value"],
-                            "category": r["category"],
-                            "message": r["message"],
-                            "input": r["payload"] or "{}",
-                        }
-                        for r in failed.iter_rows(named=True)
-                    ),
+                number += 1
+                report.batches += 1
+                report.sent += batch.height
+                report.created += len(result.created)
+                acked = (
+                    batch.join(
+                        _ids_frame(result.ids, "id_value", "_ack"), on="id_value", how="inner"
+                    )
+                    .with_columns(pl.coalesce("_ack", "crm_id").alias("crm_id"))
+                    .drop("_ack")
                 )
-                record_rejections(conn, client.backend, run_id, association_rejections)
+                failed = _errors_frame(result).join(
+                    batch.select("id_value", "entity_id", "payload"), on="id_value", how="left"
+                )
+                associated, association_rejections = pl.DataFrame(schema=_ASSOCIATED), []
+                if associations.with_contacts:
+                    associated, association_rejections = associations.send_now(acked)
+                same_store = shared is not None and shared.engine is engine
+                with nullcontext(shared) if same_store else engine.begin() as conn:
+                    record_synced(
+                        conn,
+                        client.backend,
+                        acked.join(
+                            associated.rename({"domain": "acknowledged_domain"}),
+                            on="entity_id",
+                            how="left",
+                        ).select(
+                            "entity_id",
+                            "id_value",
+                            "crm_id",
+                            "properties",
+                            pl.col("hash").alias("properties_hash"),
+                            pl.col("acknowledged_domain").alias("associated_domain"),
+                        ),
+                        run_id,
+                    )
+                    report.rejected += record_rejections(
+                        conn,
+                        client.backend,
+                        run_id,
+                        (
+                            {
+                                "entity_id": r["entity_id"],
+                                "id_value": r["id_value"],
+                                "category": r["category"],
+                                "message": r["message"],
+                                "input": r["payload"] or "{}",
+                            }
+                            for r in failed.iter_rows(named=True)
+                        ),
+                    )
+                    record_rejections(conn, client.backend, run_id, association_rejections)
             report.count_errors(failed["category"].to_list())
             progress(f"batch {number}/{batches}: {acked.height} synced, {failed.height} rejected")
             if not associations.with_contacts:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid); Postgres gets a bigint.
@@ -131,7 +132,15 @@ crm_sync_ledger = Table(
     Column("run_id", String(64)),
     # The company domain this contact's association was acknowledged for (null: none yet).
     Column("associated_domain", String(255)),
-    Index("ix_crm_sync_ledger_crm_id", "backend", "crm_id"),
+    # Only rows with a CRM id are looked up by it (outbox rows have none): a partial index
+    # spares the outbox sync an index entry per contact.
+    Index(
+        "ix_crm_sync_ledger_crm_id",
+        "backend",
+        "crm_id",
+        sqlite_where=text("crm_id IS NOT NULL"),
+        postgresql_where=text("crm_id IS NOT NULL"),
+    ),
 )
 
 crm_companies = Table(

@@ -1,5 +1,5 @@
-"""CRM sync: which company each contact's association was acknowledged for, and ledger hashes
-on the vectorized canonical JSON.
+"""CRM sync: which company each contact's association was acknowledged for, ledger hashes
+on the vectorized canonical JSON, and a partial index on CRM ids.
 
 `crm_sync_ledger.associated_domain` records the company domain a contact's association was
 acknowledged for, so associations can be sent in large batches across contact batches and a
@@ -10,6 +10,8 @@ The properties hash is now the SHA-256 of `json.dumps(properties, sort_keys=True
 separators=(",", ":"), ensure_ascii=False)`, computed vectorized; the old one escaped
 non-ASCII characters. Rows whose hash changes are rehashed here, so no contact is re-sent
 only because of the upgrade.
+
+The index on CRM ids covers only rows that have one (outbox rows have none).
 
 Revision ID: 0004_crm_associations
 Revises: 0003
@@ -32,6 +34,15 @@ COMPANY_KEY = "__company"
 
 def upgrade() -> None:
     op.add_column("crm_sync_ledger", sa.Column("associated_domain", sa.String(255)))
+    # Only rows with a CRM id are looked up by it: outbox rows (none) stay out of the index.
+    op.drop_index("ix_crm_sync_ledger_crm_id", "crm_sync_ledger")
+    op.create_index(
+        "ix_crm_sync_ledger_crm_id",
+        "crm_sync_ledger",
+        ["backend", "crm_id"],
+        sqlite_where=sa.text("crm_id IS NOT NULL"),
+        postgresql_where=sa.text("crm_id IS NOT NULL"),
+    )
     conn = op.get_bind()
     ledger = sa.table(
         "crm_sync_ledger",
@@ -79,5 +90,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_crm_sync_ledger_crm_id", "crm_sync_ledger")
+    op.create_index("ix_crm_sync_ledger_crm_id", "crm_sync_ledger", ["backend", "crm_id"])
     with op.batch_alter_table("crm_sync_ledger") as batch:
         batch.drop_column("associated_domain")
