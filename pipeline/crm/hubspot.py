@@ -428,6 +428,28 @@ class HubSpotCrm(CrmClient):
                 result.errors.append(RecordError(str(key).lower(), category, message))
         return result
 
+    def _batch_call(
+        self,
+        what: str,
+        endpoint: Any,
+        body_argument: str,
+        body_model: Any,
+        make_input: Callable[[int], Any],
+        keys: list[str],
+        parse: Callable[[tuple[int, dict[str, Any]], list[int]], BatchResult],
+        config: Any,
+    ) -> BatchResult:
+        """One object batch call (inputs built per position), refusals isolated by `keys`."""
+
+        def send(positions: list[int]) -> BatchResult:
+            body = body_model(
+                inputs=[make_input(p) for p in positions], local_vars_configuration=config
+            )
+            answer = self._call(what, endpoint, raw=True, **{body_argument: body})
+            return parse(answer, positions)
+
+        return self._isolating(keys, send)
+
     def upsert_contacts(self, batch: pl.DataFrame) -> BatchResult:
         return self._in_batches(batch, BATCH_LIMIT, self._upsert)
 
@@ -435,29 +457,21 @@ class HubSpotCrm(CrmClient):
         config = self._config
         emails = batch["id_value"].to_list()
         props = _properties(batch["payload"].to_list())
-
-        def send(positions: list[int]) -> BatchResult:
-            body = BatchInputSimplePublicObjectBatchInputUpsert(
-                inputs=[
-                    SimplePublicObjectBatchInputUpsert(
-                        id_property="email",
-                        id=emails[p],
-                        properties=props[p],
-                        local_vars_configuration=config,
-                    )
-                    for p in positions
-                ],
+        return self._batch_call(
+            "upsert contacts",
+            self._contacts.upsert,
+            "batch_input_simple_public_object_batch_input_upsert",
+            BatchInputSimplePublicObjectBatchInputUpsert,
+            lambda p: SimplePublicObjectBatchInputUpsert(
+                id_property="email",
+                id=emails[p],
+                properties=props[p],
                 local_vars_configuration=config,
-            )
-            answer = self._call(
-                "upsert contacts",
-                self._contacts.upsert,
-                batch_input_simple_public_object_batch_input_upsert=body,
-                raw=True,
-            )
-            return self._result(answer)
-
-        return self._isolating(emails, send)
+            ),
+            emails,
+            lambda answer, _positions: self._result(answer),
+            config,
+        )
 
     def create_contacts(self, batch: pl.DataFrame) -> BatchResult:
         return self._in_batches(batch, BATCH_LIMIT, self._create)
@@ -467,27 +481,23 @@ class HubSpotCrm(CrmClient):
         emails = batch["id_value"].to_list()
         props = _properties(batch["payload"].to_list())
 
-        def send(positions: list[int]) -> BatchResult:
-            body = BatchInputSimplePublicObjectBatchInputForCreate(
-                inputs=[
-                    SimplePublicObjectBatchInputForCreate(
-                        associations=[], properties=props[p], local_vars_configuration=config
-                    )
-                    for p in positions
-                ],
-                local_vars_configuration=config,
-            )
-            answer = self._call(
-                "create contacts",
-                self._contacts.create,
-                batch_input_simple_public_object_batch_input_for_create=body,
-                raw=True,
-            )
+        def parse(answer: tuple[int, dict[str, Any]], positions: list[int]) -> BatchResult:
             result = self._result(answer, {str(i): emails[p] for i, p in enumerate(positions)})
             result.created = set(result.ids)  # every record a create returns is new
             return result
 
-        return self._isolating(emails, send)
+        return self._batch_call(
+            "create contacts",
+            self._contacts.create,
+            "batch_input_simple_public_object_batch_input_for_create",
+            BatchInputSimplePublicObjectBatchInputForCreate,
+            lambda p: SimplePublicObjectBatchInputForCreate(
+                associations=[], properties=props[p], local_vars_configuration=config
+            ),
+            emails,
+            parse,
+            config,
+        )
 
     def update_contacts(self, batch: pl.DataFrame) -> BatchResult:
         return self._in_batches(batch, BATCH_LIMIT, self._update)
@@ -498,31 +508,23 @@ class HubSpotCrm(CrmClient):
         emails = batch["id_value"].to_list()
         props = _properties(batch["payload"].to_list())
         email_of = dict(zip(ids, emails, strict=True))
-
-        def send(positions: list[int]) -> BatchResult:
-            body = BatchInputSimplePublicObjectBatchInput(
-                inputs=[
-                    SimplePublicObjectBatchInput(
-                        id=ids[p], properties=props[p], local_vars_configuration=config
-                    )
-                    for p in positions
-                ],
-                local_vars_configuration=config,
-            )
-            answer = self._call(
-                "update contacts",
-                self._contacts.update,
-                batch_input_simple_public_object_batch_input=body,
-                raw=True,
-            )
-            return self._result(answer, email_of)
-
         # A refusal names record ids: isolate on them, report by email.
-        isolated = self._isolating(ids, send)
-        isolated.errors = [
-            RecordError(email_of.get(e.key, e.key), e.category, e.message) for e in isolated.errors
+        result = self._batch_call(
+            "update contacts",
+            self._contacts.update,
+            "batch_input_simple_public_object_batch_input",
+            BatchInputSimplePublicObjectBatchInput,
+            lambda p: SimplePublicObjectBatchInput(
+                id=ids[p], properties=props[p], local_vars_configuration=config
+            ),
+            ids,
+            lambda answer, _positions: self._result(answer, email_of),
+            config,
+        )
+        result.errors = [
+            RecordError(email_of.get(e.key, e.key), e.category, e.message) for e in result.errors
         ]
-        return isolated
+        return result
 
     # --- companies --------------------------------------------------------------------------
 
@@ -585,24 +587,9 @@ class HubSpotCrm(CrmClient):
             for p, d in zip(_properties(batch["payload"].to_list()), domains, strict=True)
         ]
 
-        def send(positions: list[int]) -> BatchResult:
-            body = CompanyBatchCreate(
-                inputs=[
-                    CompanyCreate(
-                        associations=[], properties=props[p], local_vars_configuration=config
-                    )
-                    for p in positions
-                ],
-                local_vars_configuration=config,
-            )
-            status, answer = self._call(
-                "create companies",
-                self._companies.create,
-                batch_input_simple_public_object_batch_input_for_create=body,
-                raw=True,
-            )
+        def parse(answer: tuple[int, dict[str, Any]], positions: list[int]) -> BatchResult:
             result = self._result(
-                (status, answer), {str(i): domains[p] for i, p in enumerate(positions)}, "domain"
+                answer, {str(i): domains[p] for i, p in enumerate(positions)}, "domain"
             )
             # A 207's errors may name an input by position or not at all: every domain HubSpot
             # did not create is reported, with the first error's reason.
@@ -614,7 +601,18 @@ class HubSpotCrm(CrmClient):
             ]
             return result
 
-        return self._isolating(domains, send)
+        return self._batch_call(
+            "create companies",
+            self._companies.create,
+            "batch_input_simple_public_object_batch_input_for_create",
+            CompanyBatchCreate,
+            lambda p: CompanyCreate(
+                associations=[], properties=props[p], local_vars_configuration=config
+            ),
+            domains,
+            parse,
+            config,
+        )
 
     # --- associations -----------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, TypeVar
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from pipeline.crm.client import BatchResult, CrmClient
 from pipeline.crm.enumerations import EnumerationMatches, Option, match_options
@@ -110,6 +110,17 @@ def _ref(crm_id: str | None, entity_id: str) -> str:
     return crm_id or f"entity:{entity_id}"
 
 
+def _audit(conn: Connection, action: str, subject: str, run_id: str | None, pair: dict) -> None:
+    audit.record(
+        conn,
+        actor="crm_sync",
+        action=action,
+        subject=subject,
+        run_id=run_id,
+        details={"entity": pair["entity_id"], "merged_entity": pair["other_entity_id"]},
+    )
+
+
 def apply_merges(
     merges: pl.DataFrame,
     client: CrmClient,
@@ -143,14 +154,7 @@ def apply_merges(
             if row["crm_id"] is not None and survivor != row["crm_id"]:
                 # HubSpot gives the merged record a new id; the survivor's ledger row follows.
                 set_crm_id(conn, client.backend, row["entity_id"], survivor)
-            audit.record(
-                conn,
-                actor="crm_sync",
-                action=f"{client.backend}.merge_contacts",
-                subject=f"{merged} -> {survivor}",
-                run_id=run_id,
-                details={"entity": row["entity_id"], "merged_entity": row["other_entity_id"]},
-            )
+            _audit(conn, f"{client.backend}.merge_contacts", f"{merged} -> {survivor}", run_id, row)
         report.merges += 1
     # A survivor with no ledger row at all (never synced) takes over the merged record.
     orphans = pairs.join(ledger.select("entity_id"), on="entity_id", how="anti").unique(
@@ -163,13 +167,8 @@ def apply_merges(
         for row in orphans.iter_rows(named=True):
             ref = _ref(row["other_crm_id"], row["other_entity_id"])
             adopt(conn, client.backend, row["entity_id"], row["other_entity_id"], ref, run_id)
-            audit.record(
-                conn,
-                actor="crm_sync",
-                action=f"{client.backend}.adopt_contact",
-                subject=f"{row['entity_id']} -> {ref}",
-                run_id=run_id,
-                details={"entity": row["entity_id"], "merged_entity": row["other_entity_id"]},
+            _audit(
+                conn, f"{client.backend}.adopt_contact", f"{row['entity_id']} -> {ref}", run_id, row
             )
             report.adopted += 1
 
