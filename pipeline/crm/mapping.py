@@ -78,7 +78,9 @@ class CrmMapping(_Strict):
 def load_mapping(path: str | Path | None = None) -> CrmMapping:
     path = Path(path) if path else DEFAULT_MAPPING
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader when present: the pure-Python one takes ~0.2 s on this file.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
         mapping = CrmMapping.model_validate(data)
     except FileNotFoundError:
         raise MappingError(f"{path}: CRM mapping not found") from None
