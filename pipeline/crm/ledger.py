@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 
-from pipeline.store.sql import dialect_insert, execute_many, utcnow
+from pipeline.store.sql import dialect_insert, execute_many, fetch_frame, utcnow
 from pipeline.store.tables import (
     crm_companies,
     crm_contact_changes,
@@ -60,15 +60,7 @@ def load_ledger(engine: Engine, backend: str) -> pl.DataFrame:
     t = crm_sync_ledger
     query = select(*(t.c[name] for name in LEDGER_SCHEMA)).where(t.c.backend == backend)
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in LEDGER_SCHEMA]
-    # Built column by column: polars builds a frame from 100,000s of row tuples ~10x slower.
-    return pl.DataFrame(
-        [
-            pl.Series(name, values, dtype)
-            for (name, dtype), values in zip(LEDGER_SCHEMA.items(), columns, strict=True)
-        ]
-    )
+        return fetch_frame(conn, query, LEDGER_SCHEMA)
 
 
 def record_synced(conn: Connection, backend: str, rows: pl.DataFrame, run_id: str | None) -> int:

@@ -66,3 +66,28 @@ def execute_many(
         params = frame.rows(named=True)
     result = conn.exec_driver_sql(str(compiled), params)
     return result.rowcount
+
+
+def fetch_frame(conn: Connection, query: Executable, schema: Mapping[str, Any]) -> pl.DataFrame:
+    """The rows of `query` as a polars frame with `schema`, read through the driver's own
+    cursor: SQLAlchemy's Row objects cost ~a third of the time at 100,000s of rows (the CRM
+    ledger). Columns must come out of the driver as the schema's types (strings here)."""
+    compiled = query.compile(dialect=conn.dialect)
+    params = compiled.construct_params()
+    if compiled.positional:
+        bound: Any = tuple(params[name] for name in compiled.positiontup or [])
+    else:
+        bound = params
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), bound)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    return pl.DataFrame(
+        [
+            pl.Series(name, values, dtype)
+            for (name, dtype), values in zip(schema.items(), columns, strict=True)
+        ]
+    )
