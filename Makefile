@@ -4,15 +4,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo dev test webhooks lint format bench clean
+.PHONY: install lock upgrade demo dev test webhooks pause-all resume-all lint format bench clean
 
-$(BIN)/dagster: pyproject.toml
+# The environment is what requirements.lock pins (hashes checked), then the project itself.
+$(BIN)/dagster: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(BIN)/dagster
+
+# Upgrades on purpose: re-resolve every pin from pyproject.toml's ranges, then `make install`.
+# (After adding a dependency, `make lock` keeps the other pins where they can stay.)
+LOCK = $(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	--generate-hashes --quiet -o requirements.lock
+lock: install  ## re-resolve requirements.lock for a changed pyproject.toml, keeping pins
+	$(LOCK)
+upgrade: install  ## re-resolve requirements.lock with the newest versions allowed
+	$(LOCK) --upgrade
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
@@ -34,6 +45,12 @@ test: install  ## the whole suite, as CI runs it (no tests collected counts as a
 	  if [ -z "$$url" ] && [ -n "$$CI" ]; then echo "CI: Postgres did not start" >&2; exit 1; fi; \
 	  LEADS_TEST_DATABASE_URL="$$url" $(BIN)/pytest -n 2 -q; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+pause-all: install $(DAGSTER_HOME)/dagster.yaml  ## the kill switch: stop every side effect now
+	$(BIN)/python -m pipeline pause-all
+
+resume-all: install $(DAGSTER_HOME)/dagster.yaml  ## turn side effects back on
+	$(BIN)/python -m pipeline resume-all
 
 webhooks: install  ## the webhook receiver on 127.0.0.1:8787
 	$(BIN)/python -m pipeline webhooks serve

@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date, datetime
+
 import polars as pl
-from dagster import AssetCheckResult, MetadataValue
+from dagster import AssetCheckResult, MetadataValue, TableColumn, TableRecord, TableSchema
+
+# Cells longer than this are cut in previews (a notes field must not swamp the table).
+_CELL_CHARS = 80
+_BAR_WIDTH = 30
+
+
+def _cell(value: object) -> str | int | float | bool | None:
+    if value is None or isinstance(value, bool | int | float):
+        return value  # type: ignore[return-value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    text = str(value)
+    return text if len(text) <= _CELL_CHARS else text[: _CELL_CHARS - 1] + "…"
 
 
 def preview(frame: pl.DataFrame, rows: int = 10) -> MetadataValue:
-    """A fixed-width preview; polars' own table rendering reads well in the UI's markdown."""
-    if frame.is_empty():
-        return MetadataValue.md("_empty_")
-    with pl.Config(tbl_rows=rows, tbl_cols=12, fmt_str_lengths=40, tbl_width_chars=200):
-        return MetadataValue.md(f"```\n{frame.head(rows)}\n```")
+    """The first rows as a table the UI renders (sortable columns), with their types."""
+    head = frame.head(rows)
+    schema = TableSchema(
+        columns=[TableColumn(name=name, type=str(dtype)) for name, dtype in head.schema.items()]
+    )
+    records = [
+        TableRecord({k: _cell(v) for k, v in row.items()}) for row in head.iter_rows(named=True)
+    ]
+    return MetadataValue.table(records=records, schema=schema)
+
+
+def bar_chart(values: Mapping[str, int | float], label: str = "count") -> MetadataValue:
+    """A horizontal bar chart in markdown: one row per key, in the mapping's order."""
+    if not values:
+        return MetadataValue.md("_nothing to chart_")
+    top = max(values.values()) or 1
+    lines = [f"| | {label} | |", "|---|---:|---|"]
+    for key, value in values.items():
+        bar = "█" * max(1 if value else 0, round(_BAR_WIDTH * value / top))
+        shown = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+        lines.append(f"| {key} | {shown} | {bar} |")
+    return MetadataValue.md("\n".join(lines))
 
 
 def counts(frame: pl.DataFrame, column: str) -> MetadataValue:

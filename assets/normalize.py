@@ -12,7 +12,7 @@ from dagster import (
     multi_asset,
 )
 
-from assets.metadata import counts, preview, unique_ids_check
+from assets.metadata import bar_chart, counts, preview, unique_ids_check
 from assets.partitions import PARTITIONED, arrival_day
 from pipeline.normalize.leads import REJECT_REASONS, normalize_leads
 from pipeline.quality import validate_normalized_leads
@@ -99,6 +99,9 @@ def normalized_leads(
         metadata={
             "rows": rejected.height,
             "by_reason": counts(rejected, "reason"),
+            "reasons_chart": bar_chart(
+                {r: int((rejected["reason"] == r).sum()) for r in REJECT_REASONS}, "rows"
+            ),
             "reasons": MetadataValue.json(REJECT_REASONS),
             "preview": preview(rejected.select("source_file", "row_number", "reason", "detail")),
         },

@@ -21,7 +21,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from assets.metadata import preview
+from assets.metadata import bar_chart, preview
 from pipeline.scoring import score_leads
 from pipeline.scoring.drift import grade_counts, psi, score_bins
 from resources.scoring import IcpSource
@@ -117,6 +117,8 @@ def scored_leads(
             "leads": scored.height,
             "grade_counts": MetadataValue.json(grades),
             "score_bins": MetadataValue.json(bins),
+            "grade_chart": bar_chart(grades, "leads"),
+            "score_histogram": bar_chart(bins, "leads"),
             "mean_score": round(float(scored["lead_score"].mean() or 0.0), 2),
             "icp": rules.name,
             "icp_path": str(path),

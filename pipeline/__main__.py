@@ -1,13 +1,21 @@
-"""Command line: `python -m pipeline demo | summary | dedupe | webhooks | score-fit`."""
+"""Command line: `python -m pipeline demo | summary | dedupe | webhooks | drive | score-fit |
+pause-all | resume-all | sql | outreach`."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
-from pipeline.config import load_settings
+from pipeline import operations_cli
+from pipeline.config import ConfigError, load_settings
+from pipeline.drive import cli as drive_cli
+from pipeline.marts import cli as sql_cli
+from pipeline.outreach import cli as outreach_cli
 from pipeline.scoring import learn as score_fit
 from pipeline.summary import summarize
 from pipeline.webhooks import cli as webhooks_cli
@@ -56,6 +64,39 @@ def run_dedupe(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Dagster's notices about its own beta parameters are for us, not for the terminal.
+    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(argv)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one paragraph for a person; the traceback goes to a log file
+        return _crashed(exc, argv)
+
+
+def _crashed(exc: Exception, argv: list[str]) -> int:
+    """Tell a crash as one paragraph (what, where, why, what to do) and keep the traceback
+    under LEADS_DATA_DIR/logs/ (LEADS_DEBUG=1 prints it instead)."""
+    from pipeline.failures import record_crash, service_hints
+
+    if os.environ.get("LEADS_DEBUG"):
+        raise exc
+    command = " ".join(a for a in argv[:2] if not a.startswith("-"))
+    try:
+        settings = load_settings()
+        logs, hints = settings.data_dir / "logs", service_hints(settings)
+    except ConfigError:
+        logs, hints = Path(tempfile.gettempdir()) / "lead-pipeline-logs", ({}, {})
+    failure = record_crash(exc, command, logs)
+    print(failure.paragraph(*hints), file=sys.stderr)
+    return 1
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser(
@@ -75,9 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     dd.add_argument("--threshold", type=float, help="match probability needed to link")
     dd.add_argument("--explain", nargs=2, metavar=("ID1", "ID2"), help="explain one pair")
     webhooks_cli.add_parser(sub)
+    operations_cli.add_parser(sub)
+    sql_cli.add_parser(sub)
+    outreach_cli.add_parser(sub)
+    drive_cli.add_parser(sub)
     fit = sub.add_parser("score-fit", help="learn the ICP's points from historical outcomes")
     score_fit.add_arguments(fit)
     args = parser.parse_args(argv)
+    if getattr(args, "func", None) is not None:  # commands that registered their own runner
+        return args.func(args)
     if args.command == "dedupe":
         return run_dedupe(args)
     if args.command == "webhooks":
@@ -87,11 +134,23 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings()
     if args.command == "demo":
-        from pipeline.definitions import run_ingest_for_all_arrivals  # the Dagster layer
+        from pipeline.definitions import build_definitions  # the Dagster layer
+        from pipeline.definitions.runner import run_demo
 
-        if not run_ingest_for_all_arrivals(settings):
+        # A source that cannot be listed (Drive refusing, a missing folder) ends, like any
+        # crash, in one paragraph from main().
+        failure = run_demo(settings, build_definitions(settings))
+        if failure is not None:
+            from pipeline.failures import service_hints
+
+            print(f"\n{failure.paragraph(*service_hints(settings))}", file=sys.stderr)
             return 1
     print(summarize(settings.warehouse_path).render())
+    if args.command == "demo" and settings.email_send_mode == "draft_only":
+        from pipeline.outreach.preview import plan_text
+        from pipeline.store import open_store
+
+        print("\n" + plan_text(open_store(settings.store_url), settings.email_send_mode))
     if args.command == "demo":
         print("\nNext: `make dev` opens the Dagster UI (lineage, runs, checks, backfills).")
     return 0

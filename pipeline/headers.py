@@ -14,6 +14,7 @@ from pipeline.schema import LEAD_FIELDS
 
 DEFAULT_ALIASES = Path(__file__).with_name("header_aliases.yaml")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_PATH_SPLIT = re.compile(r"[.\[\]/]+")
 
 
 def header_key(header: str) -> str:
@@ -58,16 +59,60 @@ def load_aliases(override: Path | None = None) -> Mapping[str, str]:
     return mapping
 
 
-def map_headers(headers: Iterable[str], aliases: Mapping[str, str]) -> dict[str, str]:
-    """original header -> canonical field; the first column claiming a field wins.
+def _path_parts(header: str) -> list[str]:
+    """`contact.phones[0].number` -> ['contact', 'phones', 'number'] (flattened JSON paths)."""
+    return [p for p in _PATH_SPLIT.split(str(header)) if p and not p.isdigit()]
 
-    Columns that map to nothing (or lose to an earlier column) stay only in `original`.
+
+def field_of(header: str, aliases: Mapping[str, str]) -> str | None:
+    """The canonical field a header names, or None.
+
+    A flattened path (`name.first`, `company.address.country`) is tried whole, then by its
+    meaningful parts: parent and leaf (`company name`), leaf and parent (`first name`), then
+    the leaf alone (`country`). So `company.name` is the company, never a person's name.
     """
-    claimed: dict[str, str] = {}
-    taken: set[str] = set()
+    field = aliases.get(header_key(header))
+    if field is not None:
+        return field
+    parts = _path_parts(header)
+    if not parts:
+        return None
+    leaf = parts[-1]
+    candidates = [parts[-2] + leaf, leaf + parts[-2]] if len(parts) > 1 else []
+    # A list of values (`emails[1]`, `phones`) names the field in the plural.
+    singular = leaf[:-1] if leaf.lower().endswith("s") and not leaf.lower().endswith("ss") else ""
+    for candidate in (*candidates, leaf, singular):
+        field = aliases.get(header_key(candidate)) if candidate else None
+        if field is not None:
+            return field
+    return None
+
+
+def columns_by_field(headers: Iterable[str], aliases: Mapping[str, str]) -> dict[str, list[str]]:
+    """canonical field -> every header that maps to it, in file order.
+
+    A file may name a field twice (two `Email` columns, `Phone` and `Work Phone`): the first
+    non-blank value of a row wins and the others are kept as that row's alternate values.
+    """
+    by_field: dict[str, list[str]] = {}
     for header in headers:
-        field = aliases.get(header_key(header))
-        if field and field not in taken:
-            claimed[header] = field
-            taken.add(field)
-    return claimed
+        field = field_of(header, aliases)
+        if field is not None:
+            by_field.setdefault(field, []).append(header)
+    return by_field
+
+
+def map_headers(headers: Iterable[str], aliases: Mapping[str, str]) -> dict[str, str]:
+    """original header -> canonical field, the first column naming a field only.
+
+    Columns that map to nothing (or name a field an earlier column named) stay only in
+    `original`; `columns_by_field` has them all.
+    """
+    return {columns[0]: field for field, columns in columns_by_field(headers, aliases).items()}
+
+
+def header_score(cells: Iterable[object], aliases: Mapping[str, str]) -> int:
+    """How many distinct lead fields a row of cells names: the header row scores highest."""
+    fields = {field_of(str(c), aliases) for c in cells if c is not None and str(c).strip()}
+    fields.discard(None)
+    return len(fields)

@@ -43,6 +43,9 @@ PROVENANCE_SCHEMA: dict[str, pl.DataType] = {
 RAW_LEADS_SCHEMA: dict[str, pl.DataType] = {
     **PROVENANCE_SCHEMA,
     **{field: pl.String() for field in LEAD_FIELDS},
+    # Further values of a field the file named twice (two Email columns), as JSON
+    # {field: [values]}; the first non-blank value is the field's.
+    "alternate_values": pl.String(),
     # The row exactly as it was in the file (original headers -> values), as JSON.
     "original": pl.String(),
     # Set when the row itself is broken (e.g. more fields than the header); routed to rejects.
@@ -69,6 +72,9 @@ QUARANTINED_FILES_SCHEMA: dict[str, pl.DataType] = {
     "sha256": pl.String(),
     "arrived_at": pl.Datetime("us"),
     "error": pl.String(),
+    # The exception's class (FileParseError for the expected ones) and where it was raised.
+    "error_type": pl.String(),
+    "error_where": pl.String(),
     "quarantine_path": pl.String(),
     "arrival_day": pl.Datetime("us"),
 }

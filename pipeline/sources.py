@@ -4,20 +4,30 @@ A file has a stable `file_id` across versions (a path in a folder, a file id in 
 `version` that changes when its content may have changed. Arrival is the modification time
 (Drive's `modifiedTime`); change detection uses the inode change time, which a copy that
 preserves an old modification time still bumps, so such a file is not missed.
+
+Each backend reads its changes from an opaque cursor of its own (`SourceChanges`): the folder's
+is the last (change time, path) looked at, Drive's a change-feed page token (pipeline/drive/).
 """
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import os
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 mimetypes.add_type("application/x-ndjson", ".ndjson")
 mimetypes.add_type("application/x-ndjson", ".jsonl")
 mimetypes.add_type("text/tab-separated-values", ".tsv")
+
+
+class FileUnavailable(RuntimeError):
+    """One listed file cannot be fetched (removed since the listing, too large to export...):
+    the others of the day still load."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +42,48 @@ class SourceFile:
     version: str
     change_ns: int = 0
     checksum: str | None = None
+    # What names the content without reading it (Drive: md5Checksum and size, or a Google
+    # Sheet's version); None: the bytes are hashed (a folder).
+    content_key: str | None = None
 
     @property
     def arrived_at(self) -> datetime:
         return self.modified_at
+
+
+@dataclass(frozen=True)
+class SourceChanges:
+    """A page of a source's changes: the files with (possibly) new content, in order, and the
+    cursor to read on from. `resume_at[i]` is a cursor from which `files[i]` is read again, for
+    a reader that stops part-way through the page (a sensor out of time)."""
+
+    files: list[SourceFile]
+    resume_at: list[str | None]
+    cursor: str | None
+    more: bool
+    removed: list[str] = field(default_factory=list)  # names of files recorded as removed
+    ignored: Counter[str] = field(default_factory=Counter)  # why -> how many
+    api_calls: int = 0
+    # Why reading stopped before the end (a spent quota, an unavailable service): the cursor
+    # still covers what was read, and the next read resumes there.
+    interrupted: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceListing:
+    """The lead files of a listing, and what was left out of it (why -> how many)."""
+
+    files: list[SourceFile]
+    ignored: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    """One file version in the landing zone; `fetched_bytes` is 0 when it was already there."""
+
+    sha256: str
+    path: Path
+    fetched_bytes: int
 
 
 def utc_from_ns(ns: int) -> datetime:
@@ -100,6 +148,11 @@ class LocalFolder:
         ]
         return sorted(files, key=lambda f: (f.arrived_at, f.file_id))
 
+    def oldest_arrival(self) -> datetime | None:
+        """The earliest arrival among the folder's files (None when it holds none)."""
+        mtimes = [entry.stat().st_mtime_ns for entry in self._entries()]
+        return utc_from_ns(min(mtimes)) if mtimes else None
+
     def changed_since(
         self, cursor: tuple[int, str] | None, limit: int
     ) -> tuple[list[SourceFile], bool]:
@@ -121,5 +174,32 @@ class LocalFolder:
         changed.sort(key=lambda f: (f.change_ns, f.file_id))
         return changed[:limit], len(changed) > limit
 
+    def read_changes(self, cursor: str | None, limit: int) -> SourceChanges:
+        """`changed_since` with the cursor as an opaque string (JSON of change_ns, file_id)."""
+        position = _decode_position(cursor)
+        files, more = self.changed_since(position, limit)
+        resume_at: list[str | None] = [cursor]
+        resume_at += [_encode_position(f) for f in files[:-1]]
+        return SourceChanges(
+            files=files,
+            resume_at=resume_at[: len(files)],
+            cursor=_encode_position(files[-1]) if files else cursor,
+            more=more,
+        )
+
+    def path_of(self, file: SourceFile) -> Path:
+        return self.root / file.file_id
+
     def read_bytes(self, file: SourceFile) -> bytes:
-        return (self.root / file.file_id).read_bytes()
+        return self.path_of(file).read_bytes()
+
+
+def _decode_position(cursor: str | None) -> tuple[int, str] | None:
+    if not cursor:
+        return None
+    data = json.loads(cursor)
+    return int(data["change_ns"]), str(data["file_id"])
+
+
+def _encode_position(file: SourceFile) -> str:
+    return json.dumps({"change_ns": file.change_ns, "file_id": file.file_id})

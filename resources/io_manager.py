@@ -15,6 +15,32 @@ from dagster_duckdb import DuckDBIOManager
 from dagster_duckdb.io_manager import DuckDbClient
 
 
+def _evolve(connection, table_slice: TableSlice, table: str) -> None:
+    """Bring an existing table to the frame's columns when the contract changed.
+
+    An unpartitioned table was just emptied for this output, so it is recreated; a
+    partitioned one keeps the other partitions' rows and gains the new columns (their
+    old rows read null there), so an upgrade never needs a manual migration.
+    """
+    existing = connection.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [table_slice.schema, table_slice.table],
+    ).fetchall()
+    if not existing:
+        return
+    have = {name for (name,) in existing}
+    incoming = connection.execute("describe select * from incoming_frame").fetchall()
+    missing = [(name, dtype) for name, dtype, *_ in incoming if name not in have]
+    if not missing:
+        return
+    if not table_slice.partition_dimensions:
+        connection.execute(f"drop table {table}")
+        return
+    for name, dtype in missing:
+        connection.execute(f'alter table {table} add column "{name}" {dtype}')
+
+
 class PolarsDuckDBTypeHandler(DbTypeHandler[pl.DataFrame]):
     def handle_output(
         self, context: OutputContext, table_slice: TableSlice, obj: pl.DataFrame, connection
@@ -24,6 +50,7 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[pl.DataFrame]):
         connection.register("incoming_frame", arrow)
         try:
             connection.execute(f"create schema if not exists {table_slice.schema}")
+            _evolve(connection, table_slice, table)
             connection.execute(
                 f"create table if not exists {table} as select * from incoming_frame limit 0"
             )

@@ -1,9 +1,12 @@
 """Turn webhook inbox rows into runs.
 
 The cursor is the last inbox id looked at. HubSpot and email events go, in chunks, to the
-processing job; Drive notifications only say "something changed", so a burst of them becomes
-one ingest run for today's arrival day, the same work the file-arrival sensor would request
-(files it lands are then already landed when that sensor looks). Run keys are built from the
+processing job; Drive notifications only say "something changed". With the Drive lead source
+(LEADS_SOURCE=drive) they wake the file-arrival sensor, which reads Drive's change feed and
+requests runs for the days that have new content; the inbox sensor only marks them dispatched
+to it. Otherwise a burst of them becomes one ingest run for today's arrival day, the same work
+the file-arrival sensor would request (files it lands are then already landed when that sensor
+looks). Run keys are built from the
 events' fingerprints (and attempt counts, for retries and replays), so a tick that is evaluated
 twice never starts a second run for the same events.
 """
@@ -28,6 +31,8 @@ from pipeline.store.inbox import StoredEvent, events_after, events_to_retry, mar
 from resources.ops_store import OpsStore
 
 PAGE_SIZE = 1_000
+# The "run key" Drive notifications are dispatched to when the file-arrival sensor reads them.
+WOKE_FILE_ARRIVAL = "file_arrival_sensor"
 EVENTS_PER_RUN = 200
 TICK_BUDGET_SECONDS = 20.0
 
@@ -40,13 +45,19 @@ def _key(prefix: str, events: list[StoredEvent]) -> str:
 
 
 def plan_runs(
-    events: list[StoredEvent], process_job: str, ingest_job: str, today: str
+    events: list[StoredEvent],
+    process_job: str,
+    ingest_job: str,
+    today: str,
+    drive_wakes_file_arrival: bool = False,
 ) -> tuple[list[RunRequest], dict[int, str]]:
     """Run requests for a page of events, and the run key each event went to."""
     requests: list[RunRequest] = []
     keys: dict[int, str] = {}
     drive = [e for e in events if e.source == "drive"]
-    if drive:
+    if drive and drive_wakes_file_arrival:
+        keys.update(dict.fromkeys((e.id for e in drive), WOKE_FILE_ARRIVAL))
+    elif drive:
         key = _key("drive-changes", drive)
         requests.append(
             RunRequest(
@@ -79,8 +90,11 @@ def build_webhook_inbox_sensor(
     process_job: Any,
     ingest_job: Any,
     minimum_interval_seconds: int = 15,
+    drive_wakes_file_arrival: bool = False,
 ):
-    """`process_job` and `ingest_job` are job definitions (op job and asset job)."""
+    """`process_job` and `ingest_job` are job definitions (op job and asset job);
+    `drive_wakes_file_arrival` (the Drive lead source): Drive notifications are left to the
+    file-arrival sensor instead of requesting an ingest run of today."""
 
     @sensor(
         name="webhook_inbox_sensor",
@@ -103,21 +117,25 @@ def build_webhook_inbox_sensor(
         seen = 0
         retries = events_to_retry(engine, cursor, PAGE_SIZE)
         if retries:
-            planned, keys = plan_runs(retries, process_job.name, ingest_job.name, today)
+            planned, keys = plan_runs(
+                retries, process_job.name, ingest_job.name, today, drive_wakes_file_arrival
+            )
             requests += planned
             mark_dispatched(engine, keys)
         while time.monotonic() - started < TICK_BUDGET_SECONDS:
             page = events_after(engine, cursor, PAGE_SIZE)
             if not page:
                 break
-            planned, keys = plan_runs(page, process_job.name, ingest_job.name, today)
+            planned, keys = plan_runs(
+                page, process_job.name, ingest_job.name, today, drive_wakes_file_arrival
+            )
             requests += planned
             mark_dispatched(engine, keys)
             cursor = page[-1].id
             seen += len(page)
             if len(page) < PAGE_SIZE:
                 break
-        if not requests:
+        if not requests and seen == 0 and not retries:
             return SkipReason("webhook inbox: nothing new")
         context.log.info(
             f"webhook inbox: {seen} new and {len(retries)} retried event(s) -> "

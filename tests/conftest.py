@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# Tests use arrival days from 2024 on; without this the first partition would be the oldest
+# file's day in the developer's folder (assets/partitions.py), read when assets are imported.
+os.environ.setdefault("LEADS_PARTITION_START", "2024-01-01")
+
 from pipeline.config import PROJECT_ROOT, Settings
 from pipeline.headers import load_aliases
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import polars as pl
@@ -10,6 +9,7 @@ import pytest
 from dagster import asset, materialize
 
 from assets.crm import crm_contacts
+from pipeline.config import ConfigError, load_settings
 from pipeline.crm.changes import suppressed
 from pipeline.definitions import crm_from
 from pipeline.store.inbox import InboxEvent, accept_events, events_by_id
@@ -80,13 +80,13 @@ def test_the_rejected_rate_check_fails_above_the_limit(tmp_path):
 def test_hubspot_without_a_token_is_a_configuration_error(settings, monkeypatch):
     monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN", raising=False)
     with pytest.raises(ValueError, match="HUBSPOT_ACCESS_TOKEN"):
-        crm_from(dataclasses.replace(settings, crm_backend="hubspot"))
-    with pytest.raises(ValueError, match="'outbox' or 'hubspot'"):
-        crm_from(dataclasses.replace(settings, crm_backend="salesforce"))
+        crm_from(settings.model_copy(update={"crm_backend": "hubspot"}))
+    monkeypatch.setenv("CRM_BACKEND", "salesforce")
+    with pytest.raises(ConfigError, match=r"CRM_BACKEND='salesforce'.*'outbox' or 'hubspot'"):
+        load_settings()
+    monkeypatch.setenv("CRM_BACKEND", "hubspot")
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-secret")
-    assert isinstance(
-        crm_from(dataclasses.replace(settings, crm_backend="hubspot")), HubSpotCrmResource
-    )
+    assert isinstance(crm_from(load_settings(data_dir=settings.data_dir)), HubSpotCrmResource)
     assert isinstance(crm_from(settings), OutboxCrmResource)
 
 

@@ -119,17 +119,19 @@ def test_leads_without_an_email_are_counted_not_sent(store):
     assert (report.no_email, report.sent) == (1, 2)
 
 
-def test_the_0004_migration_rehashes_non_ascii_rows_and_backfills_associations(tmp_path):
+def test_the_crm_associations_migration_rehashes_and_backfills(tmp_path):
     """Rows written by the old sync keep matching: a re-run after the upgrade sends nothing."""
     import hashlib
 
+    from alembic.script import ScriptDirectory
     from sqlalchemy import text
 
     from pipeline.store.engine import create_store_engine
-    from pipeline.store.migrate import upgrade
+    from pipeline.store.migrate import alembic_config, upgrade
 
+    before = ScriptDirectory.from_config(alembic_config()).get_revision("0007_crm_associations")
     engine = create_store_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
-    upgrade(engine, "0003")
+    upgrade(engine, str(before.down_revision))
     frame = scored(2).with_columns(pl.Series("first_name", ["Zoë", "Ann"]))
     old_rows = []
     for row in frame.iter_rows(named=True):
@@ -171,18 +173,40 @@ def test_the_0004_migration_rehashes_non_ascii_rows_and_backfills_associations(t
                 " ('outbox', 'company0.com', 'Company 0', '2026-11-30 10:00:00')"
             )
         )
+        # The old outbox's upsert of the "Zoë" contact, with the old escapes.
+        old_payload = json.dumps(
+            {k: v for k, v in json.loads(old_rows[0][2]).items() if k != "__company"},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        conn.execute(
+            text(
+                "INSERT INTO crm_outbox (run_id, operation, object_type, object_key, payload,"
+                " payload_sha256, created_at) VALUES ('old', 'upsert', 'contact', :k, :p, :h,"
+                " '2026-11-30 10:00:00')"
+            ),
+            {
+                "k": old_rows[0][1],
+                "p": old_payload,
+                "h": hashlib.sha256(old_payload.encode()).hexdigest(),
+            },
+        )
     upgrade(engine)
     ledger = {r["entity_id"]: r for r in load_ledger(engine, "outbox").iter_rows(named=True)}
     assert ledger["E00001"]["properties_hash"] == old_rows[1][3]  # ASCII: the same hash
     assert ledger["E00000"]["properties_hash"] != old_rows[0][3]  # "Zoë": rehashed
     assert ledger["E00000"]["associated_domain"] == "company0.com"
     assert ledger["E00001"]["associated_domain"] is None  # its company was never recorded
+    [old] = outbox(engine)
+    assert "Zoë" in old["payload"]
+    assert old["payload_sha256"] == hashlib.sha256(old["payload"].encode()).hexdigest()
     report = sync_contacts(
         frame, NO_MERGES, load_mapping(), OutboxCrm(engine, "after"), engine, run_id="after"
     )
     assert (report.unchanged, report.sent) == (2, 0)
     # Its company and association were never recorded: planned now, nothing else.
     assert [o["object_key"] for o in outbox(engine)] == [
+        "person0@company0.com",  # the old row, now in UTF-8
         "company1.com",
         "person1@company1.com->company1.com",
     ]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import polars as pl
 import pytest
 from dagster import asset, materialize
 
 from assets.enrich import enriched_leads
+from pipeline.config import ConfigError as SettingsError
+from pipeline.config import load_settings
 from pipeline.definitions import enrichment_from
 from pipeline.enrich import ConfigError
 from resources.enrichment import OfflineEnrichment, WaterfallEnrichment
@@ -81,7 +81,8 @@ def test_enriched_leads_fails_loudly_when_a_provider_refuses_its_key(tmp_path, m
 def test_http_enrichment_without_keys_is_a_configuration_error(settings, monkeypatch):
     monkeypatch.delenv("EMAIL_FINDER_API_KEY", raising=False)
     with pytest.raises(ConfigError, match="EMAIL_FINDER_API_KEY"):
-        enrichment_from(dataclasses.replace(settings, enrichment="http"))
-    with pytest.raises(ValueError, match="'offline' or 'http'"):
-        enrichment_from(dataclasses.replace(settings, enrichment="magic"))
+        enrichment_from(settings.model_copy(update={"enrichment": "http"}))
+    monkeypatch.setenv("LEADS_ENRICHMENT", "magic")
+    with pytest.raises(SettingsError, match=r"LEADS_ENRICHMENT='magic'.*'offline' or 'http'"):
+        load_settings()
     assert isinstance(enrichment_from(settings), OfflineEnrichment)

@@ -46,7 +46,9 @@ def test_new_files_request_one_run_per_arrival_day(tmp_path):
         isinstance(r, RunRequest) and r.run_key.startswith(r.partition_key)
         for r in result.run_requests
     )
-    assert json.loads(result.cursor)["file_id"] in {"a.csv", "b.csv", "old.csv"}
+    cursor = json.loads(result.cursor)
+    assert cursor["backend"] == "folder"
+    assert json.loads(cursor["position"])["file_id"] in {"a.csv", "b.csv", "old.csv"}
 
 
 def test_nothing_changed_is_a_skip(tmp_path):
@@ -88,3 +90,28 @@ def test_large_backlog_is_paged_through_the_cursor(tmp_path):
         assert int(result.run_requests[0].tags["leads/new_files"]) <= 4
         cursor = result.cursor
     assert seen_pages == 3
+
+
+def test_a_cursor_in_the_first_format_is_read_as_the_folders_position(tmp_path):
+    """Cursors written before each backend kept its own (change_ns, file_id) still resume."""
+    folder, source, settings, sensor = _setup(tmp_path)
+    (folder / "a.csv").write_text("email\na@x.com\n")
+    first = _tick(sensor, source, settings)
+    legacy = json.loads(first.cursor)["position"]
+    assert set(json.loads(legacy)) == {"change_ns", "file_id"}
+    assert isinstance(_tick(sensor, source, settings, legacy), SkipReason)
+
+
+def test_a_tick_out_of_time_resumes_at_the_first_file_it_did_not_hash(tmp_path, monkeypatch):
+    from sensors import file_arrival
+
+    folder, source, settings, sensor = _setup(tmp_path)
+    for i in range(3):
+        (folder / f"f{i}.csv").write_text(f"email\nf{i}@x.com\n")
+    monkeypatch.setattr(file_arrival, "TICK_BUDGET_SECONDS", -1.0)
+    stopped = _tick(sensor, source, settings)
+    assert isinstance(stopped, SkipReason)  # nothing looked at: the cursor stays
+    assert "more to page through" in (stopped.skip_message or "")
+    monkeypatch.setattr(file_arrival, "TICK_BUDGET_SECONDS", 20.0)
+    resumed = _tick(sensor, source, settings, None)  # a skip keeps the cursor it had
+    assert sum(int(r.tags["leads/new_files"]) for r in resumed.run_requests) == 3

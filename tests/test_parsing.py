@@ -123,20 +123,24 @@ def _xlsx_bytes(sheets: dict[str, pl.DataFrame]) -> bytes:
     return buffer.getvalue()
 
 
-def test_xlsx_first_sheet_by_default_and_all_on_request(aliases, parse_kwargs):
+def test_xlsx_every_lead_sheet_by_default_first_or_all_on_request(aliases, parse_kwargs):
     data = _xlsx_bytes(
         {
             "Leads": pl.DataFrame({"E-mail Address": ["a@b.co"], "Full Name": ["Ann Lee"]}),
             "More": pl.DataFrame({"Email": ["c@d.co", "e@f.co"]}),
+            "Prices": pl.DataFrame({"Product": ["Pro"], "Price": ["49"]}),
         }
     )
     assert detect_format("partner.xlsx", data) == "xlsx"
-    first = parse_file("partner.xlsx", data, aliases, **parse_kwargs)
+    leads = parse_file("partner.xlsx", data, aliases, **parse_kwargs)
+    assert leads.rows["email"].to_list() == ["a@b.co", "c@d.co", "e@f.co"]
+    assert leads.rows["sheet"].to_list() == ["Leads", "More", "More"]
+    assert leads.rows["lead_id"].n_unique() == 3
+    assert leads.ignored_sheets == {"Prices": "no column maps to an email, phone or name"}
+    first = parse_file("partner.xlsx", data, aliases, excel_sheets="first", **parse_kwargs)
     assert first.rows["email"].to_list() == ["a@b.co"]
-    both = parse_file("partner.xlsx", data, aliases, excel_sheets="all", **parse_kwargs)
-    assert both.rows["email"].to_list() == ["a@b.co", "c@d.co", "e@f.co"]
-    assert both.rows["sheet"].to_list() == ["Leads", "More", "More"]
-    assert both.rows["lead_id"].n_unique() == 3
+    every = parse_file("partner.xlsx", data, aliases, excel_sheets="all", **parse_kwargs)
+    assert every.rows["sheet"].unique(maintain_order=True).to_list() == ["Leads", "More", "Prices"]
 
 
 @pytest.mark.parametrize(

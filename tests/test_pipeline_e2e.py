@@ -6,6 +6,7 @@ import io
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -170,3 +171,61 @@ def test_bundled_sample_drive_end_to_end(tmp_path):
     assert len(split) <= 1, f"people split over several entities: {split}"
     for a, b in sample.MUST_STAY_APART:
         assert not people[a] & people[b], f"{a} and {b} were merged"
+
+
+def test_one_bad_file_never_costs_the_day(settings, monkeypatch):
+    """A classic-Mac CSV (CR only) used to fail the whole day from the delimiter sniffer;
+    now it loads, and a fault injected into the reader for one file, a zip bomb and a
+    corrupt workbook each quarantine only themselves: the run succeeds and a check warns."""
+    import csv
+    import gzip
+    import zipfile
+
+    import pipeline.parsing
+
+    folder = settings.source_dir
+    (folder / "classic_mac.csv").write_bytes(b"Email,Name\rmac@apple.example,Mac Ann\r")
+    (folder / "good.csv").write_text("Email,Name\ngood@acme.com,Good Guy\n")
+    (folder / "cursed.csv").write_text("Email,Name\ncursed@acme.com,CURSED\n")
+    (folder / "broken.xlsx").write_bytes(b"PK\x03\x04this is not a workbook")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("inner.csv", "Email,Name\ninner@zip.io,Zip Zed\n")
+        archive.writestr("bomb.csv", b"\x00" * 3_000_000)
+    (folder / "export.zip").write_bytes(buffer.getvalue())
+    (folder / "leads.csv.gz").write_bytes(gzip.compress(b"Email,Name\ngz@acme.com,Gee Zed\n"))
+
+    real_sniff = pipeline.parsing.sniff_delimiter
+
+    def faulty_sniff(text: str) -> str:
+        if "CURSED" in text:
+            raise csv.Error("new-line character seen in unquoted field")
+        return real_sniff(text)
+
+    monkeypatch.setattr(pipeline.parsing, "sniff_delimiter", faulty_sniff)
+    limited = settings.model_copy(update={"max_uncompressed_bytes": 1_000_000})
+    with DagsterInstance.ephemeral() as instance:
+        defs = build_definitions(limited)
+        day = arrival_partition_key(datetime.now(UTC).replace(tzinfo=None))
+        result = defs.resolve_job_def(ingest_job.name).execute_in_process(
+            instance=instance, partition_key=day
+        )
+        assert result.success
+        checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        assert not checks["no_files_quarantined"].passed
+        assert checks["no_files_quarantined"].severity.value == "WARN"
+    leads = _table(settings, "normalized_leads")
+    assert sorted(leads["email"].to_list()) == [
+        "good@acme.com",
+        "gz@acme.com",
+        "inner@zip.io",
+        "mac@apple.example",
+    ]
+    quarantined = _table(settings, "quarantined_files").sort("name")
+    assert quarantined["name"].to_list() == ["broken.xlsx", "cursed.csv", "export.zip!bomb.csv"]
+    cursed = quarantined.row(1, named=True)
+    assert cursed["error_type"] == "Error"
+    assert "new-line character seen in unquoted field" in cursed["error"]
+    assert "faulty_sniff" in cursed["error_where"]
+    assert "zip bomb" in quarantined["error"][2]
+    assert all(Path(p).exists() for p in quarantined["quarantine_path"])

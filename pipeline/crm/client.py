@@ -53,6 +53,17 @@ class BatchResult:
         return self
 
 
+@dataclass(frozen=True)
+class CrmTask:
+    """A task for the contact's owner (an outreach sequence's `crm_task` step)."""
+
+    key: str  # stable per task: a re-run plans the same key
+    email: str
+    contact_id: str | None
+    subject: str
+    body: str
+
+
 class CrmClient(ABC):
     backend: str
     batch_limit: int  # records per create/update/upsert/company call
@@ -99,6 +110,10 @@ class CrmClient(ABC):
         writes inside this block one transaction, and yields its connection so the caller's
         ledger rows commit with them; a remote CRM yields None."""
         yield None
+
+    def create_tasks(self, tasks: list[CrmTask]) -> None:
+        """Create follow-up tasks on contacts (only the outbox backend does, so far)."""
+        raise NotImplementedError(f"the {self.backend} CRM backend cannot create tasks yet")
 
     def close(self) -> None:
         return None
@@ -185,6 +200,22 @@ class OutboxCrm(CrmClient):
         ).select("object_key", json_object(["company", "contact"]).alias("payload"))
         self._append("associate", "contact_company", rows)
         return BatchResult(ids=dict(pairs.select("id_value", "company_id").iter_rows()))
+
+    def create_tasks(self, tasks: list[CrmTask]) -> None:
+        rows = pl.DataFrame(
+            {
+                "object_key": [t.key for t in tasks],
+                "contact": [t.email for t in tasks],
+                "subject": [t.subject for t in tasks],
+                "body": [t.body for t in tasks],
+            },
+            schema=dict.fromkeys(("object_key", "contact", "subject", "body"), pl.String),
+        )
+        self._append(
+            "create",
+            "task",
+            rows.select("object_key", json_object(["body", "contact", "subject"]).alias("payload")),
+        )
 
     def merge_contacts(self, primary_id: str, merged_id: str) -> str:
         row = pl.DataFrame(

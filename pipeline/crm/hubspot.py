@@ -299,7 +299,8 @@ class HubSpotCrm(CrmClient):
             except API_EXCEPTIONS as exc:
                 raise self._error(what, exc) from None
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise TransientError(f"{what}: {type(exc).__name__}") from None
+                # urllib3's message names the host and the cause (never a header or token).
+                raise TransientError(f"{what}: {type(exc).__name__}: {exc}") from None
 
         def before_sleep(state: RetryCallState) -> None:
             self.retries += 1

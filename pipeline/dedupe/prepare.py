@@ -24,8 +24,7 @@ def read_table(path: Path) -> pl.DataFrame:
     if suffix in (".csv", ".tsv", ".txt"):
         from pipeline.parsing import read_tables
 
-        tables, *_ = read_tables(path.name, path.read_bytes())
-        return tables[0].frame
+        return read_tables(path.name, path.read_bytes(), load_aliases()).tables[0].frame
     raise ValueError(f"{path}: expected a .csv or .parquet file")
 
 

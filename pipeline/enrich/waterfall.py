@@ -26,6 +26,7 @@ from pipeline.enrich.cache import CachedAnswer, cached, input_key, store_answers
 from pipeline.enrich.config import EnrichmentConfig
 from pipeline.enrich.http_provider import AuthError, CircuitOpen, HttpProvider, ProviderFailure
 from pipeline.enrich.offline import OFFLINE, offline_fields
+from pipeline.store.pause import PauseGate
 from pipeline.store.spend import try_spend
 from pipeline.store.sql import utcnow
 
@@ -167,6 +168,8 @@ def _fetch_all(
     lock = threading.Lock()
     ttl = timedelta(days=provider.config.ttl_days)
     ticker = _Progress(provider.name, len(lookups), stats, progress)
+    # The kill switch: a paid lookup is a side effect, checked before each (at most 1/s).
+    gate = PauseGate(engine if provider.config.paid else None, f"{provider.name} lookups")
 
     def flush() -> None:
         with lock:
@@ -176,8 +179,10 @@ def _fetch_all(
             store_answers(engine, provider.name, batch, ttl)
 
     def one(key: str, lookup: dict[str, Any]) -> None:
+        gate.check()
+        outcome: tuple[str, CachedAnswer | None]
         if provider.auth_failed or provider.circuit_open:
-            outcome: tuple[str, CachedAnswer | None] = (FAILED, None)
+            outcome = (FAILED, None)
             error = "auth" if provider.auth_failed else "circuit_open"
         elif provider.config.paid and not budget.take():
             outcome, error = (BUDGET, None), ""
@@ -206,11 +211,16 @@ def _fetch_all(
             flush()
         ticker.tick()
 
-    with ThreadPoolExecutor(max_workers=provider.config.concurrency) as pool:
-        futures = [pool.submit(one, key, lookup) for key, lookup in lookups.items()]
-        for future in as_completed(futures):
-            future.result()
-    flush()
+    try:
+        with ThreadPoolExecutor(max_workers=provider.config.concurrency) as pool:
+            futures = [pool.submit(one, key, lookup) for key, lookup in lookups.items()]
+            for future in as_completed(futures):
+                if future.exception() is not None:  # paused: stop the rest, keep what was paid
+                    for pending_future in futures:
+                        pending_future.cancel()
+                future.result()
+    finally:
+        flush()
     ticker.tick(force=True)
     return outcomes
 

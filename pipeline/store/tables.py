@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -206,4 +207,222 @@ suppression_list = Table(
     Column("reason", String(64), nullable=False),
     Column("source", String(64), nullable=False),
     Column("added_at", DateTime(timezone=True), nullable=False),
+)
+
+# The kill switch (`python -m pipeline pause-all`): one row, read by every side-effecting step
+# before each batch (CRM writes, paid enrichment, email, Drive channels).
+operations_pause = Table(
+    "operations_pause",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("paused", Boolean, nullable=False),
+    Column("changed_by", String(120), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text),
+)
+
+# The sensors and schedules pause-all turned off, so resume-all turns on exactly those.
+paused_automations = Table(
+    "paused_automations",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("paused_at", DateTime(timezone=True), nullable=False),
+)
+
+# --- Email (pipeline/email) -------------------------------------------------------------
+# Every message any domain drafts or sends, once: the idempotency key is reserved before the
+# provider is called, `sending` marks the call in flight (a row left there by a crash is in
+# doubt and never re-sent blindly), and the provider's id is recorded after.
+email_messages = Table(
+    "email_messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("purpose", String(32), nullable=False),
+    # What the message belongs to, for its domain (outreach: "enrolment:<id>").
+    Column("ref", String(120)),
+    # draft: a draft only, whatever happens; send: goes out once approved.
+    Column("intent", String(8), nullable=False),
+    Column("backend", String(16), nullable=False),
+    Column("mailbox", String(320), nullable=False),
+    Column("from_header", String(400), nullable=False),
+    Column("to_email", String(320), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text),
+    Column("headers", Text, nullable=False),  # JSON: extra headers (List-Unsubscribe, ...)
+    Column("message_id", String(300), nullable=False, unique=True),
+    Column("in_reply_to", String(300)),
+    Column("provider_thread_hint", String(300)),  # e.g. the Gmail thread to reply in
+    # awaiting_approval -> approved -> sending -> sent | drafted; failed, in_doubt, denied,
+    # cancelled (the recipient stopped the sequence first), suppressed.
+    Column("status", String(20), nullable=False),
+    Column("not_before", DateTime(timezone=True)),
+    Column("provider_id", String(300)),
+    Column("provider_thread_id", String(300)),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("decided_by", String(120)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Index("ix_email_messages_status", "status"),
+    Index("ix_email_messages_mailbox_sent_at", "mailbox", "sent_at"),
+    Index("ix_email_messages_to_email", "to_email"),
+    Index("ix_email_messages_ref", "ref"),
+)
+
+# The outbox backend: rendered messages (whole MIME text) that never leave this machine.
+email_outbox = Table(
+    "email_outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", String(300), nullable=False, unique=True),
+    Column("kind", String(8), nullable=False),  # draft | sent
+    Column("mailbox", String(320), nullable=False),
+    Column("to_email", String(320), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Keys generated once and shared by every process (the unsubscribe link signing key, when
+# UNSUBSCRIBE_SECRET is not set).
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("key", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# --- Outreach sequences (pipeline/outreach) ----------------------------------------------
+outreach_enrolments = Table(
+    "outreach_enrolments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sequence", String(120), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("entity_id", String(64)),
+    Column("domain", String(255)),
+    # A message from anyone at `domain` stops this enrolment (the sequence's stop rule).
+    Column("stop_on_domain_reply", Boolean, nullable=False, server_default="0"),
+    Column("mailbox", String(320), nullable=False),
+    # enrolled, scheduled, pending_approval, sent, replied, bounced, unsubscribed, completed,
+    # paused, stopped
+    Column("state", String(24), nullable=False),
+    Column("step", Integer, nullable=False),  # the next step to do (0-based)
+    Column("steps_total", Integer, nullable=False),
+    Column("next_due_at", DateTime(timezone=True)),
+    Column("timezone", String(64), nullable=False),
+    Column("timezone_source", String(16), nullable=False),
+    Column("country", String(2)),
+    Column("context", Text, nullable=False),  # JSON: the template variables
+    Column("reason", Text, nullable=False),  # why enrolled, in words
+    Column("thread_message_id", String(300)),  # the first message's Message-ID
+    Column("provider_thread_id", String(300)),
+    Column("last_message_at", DateTime(timezone=True)),
+    Column("enrolled_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("sequence", "email"),
+    Index("ix_outreach_enrolments_state_due", "state", "next_due_at"),
+    Index("ix_outreach_enrolments_email", "email"),
+    Index("ix_outreach_enrolments_provider_thread", "provider_thread_id"),
+)
+
+# Every state change of an enrolment, with its cause and who or what made it.
+outreach_transitions = Table(
+    "outreach_transitions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("enrolment_id", Id, ForeignKey("outreach_enrolments.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("from_state", String(24)),
+    Column("to_state", String(24), nullable=False),
+    Column("step", Integer),
+    Column("cause", String(64), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("details", Text),
+    Index("ix_outreach_transitions_enrolment", "enrolment_id"),
+    Index("ix_outreach_transitions_at", "at"),
+)
+
+# Per sending mailbox: paused (bounce rate, or by hand), and the reply poll's cursor.
+outreach_mailboxes = Table(
+    "outreach_mailboxes",
+    metadata,
+    Column("address", String(320), primary_key=True),
+    Column("paused", Boolean, nullable=False, server_default="0"),
+    Column("paused_reason", Text),
+    Column("changed_by", String(120)),
+    Column("changed_at", DateTime(timezone=True)),
+    Column("polled_at", DateTime(timezone=True)),
+)
+
+# Changes the CRM must learn about (an unsubscribe): written where they happen (the
+# receiver), pushed by the next sequence tick through the CRM backend.
+outreach_crm_updates = Table(
+    "outreach_crm_updates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),
+    Column("change", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | done | not_in_crm
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+    Column("detail", Text),
+    UniqueConstraint("email", "change"),
+)
+
+# One sequence tick at a time across processes (the schedule, `outreach tick`, approvals).
+outreach_leases = Table(
+    "outreach_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# The Drive lead source's view of its watched folders (pipeline/drive/tree.py): every folder and
+# file found below DRIVE_FOLDER_IDS, so a change can be placed (inside the watched tree or not)
+# without asking Drive for each file's ancestors, and a file that was trashed, deleted or moved
+# out is recorded as removed (and never ingested again from a stale listing).
+drive_items = Table(
+    "drive_items",
+    metadata,
+    Column("file_id", String(128), primary_key=True),
+    Column("root_id", String(128), nullable=False),  # the watched folder it lies under
+    Column("parent_id", String(128)),
+    Column("name", String(1024), nullable=False),
+    Column("mime_type", String(255), nullable=False),
+    Column("is_folder", Boolean, nullable=False),
+    Column("drive_id", String(128)),  # the shared drive, if any
+    Column("content_key", String(200)),  # md5Checksum + size, or a Sheet's version
+    Column("size_bytes", BigInteger),
+    Column("modified_at", DateTime(timezone=True)),
+    # present | removed (trashed, deleted, access lost, moved out of the watched folders)
+    Column("state", String(16), nullable=False),
+    Column("removed_reason", String(120)),
+    Column("removed_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_drive_items_parent", "parent_id"),
+    Index("ix_drive_items_folders", "is_folder", "state"),
+)
+
+# Drive push channels (`python -m pipeline drive watch`): what Google needs to stop one (id and
+# resource id), where it posts, and until when; renewals open a new channel, then stop the old.
+drive_channels = Table(
+    "drive_channels",
+    metadata,
+    Column("channel_id", String(64), primary_key=True),
+    Column("resource_id", String(200), nullable=False),
+    Column("address", String(2048), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("opened_by", String(120), nullable=False),
+    Column("stopped_at", DateTime(timezone=True)),
+    Column("stopped_by", String(120)),
+    Column("replaced_by", String(64)),
 )

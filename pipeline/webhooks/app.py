@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import html
 import logging
 import sys
 import threading
@@ -22,9 +23,11 @@ from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from pipeline.email.unsubscribe import BadToken, UnsubscribeLinks, signing_key
+from pipeline.outreach.stops import unsubscribe as stop_unsubscribe
 from pipeline.store import open_store
 from pipeline.store.inbox import InboxEvent
 from pipeline.webhooks.config import WebhookConfig
@@ -88,6 +91,23 @@ class BodyTooLarge(Exception):
     pass
 
 
+def _page(message: str, token: str | None) -> str:
+    """The unsubscribe page: a message, and a button when there is something to confirm."""
+    form = (
+        f'<form method="post" action="/unsubscribe/{html.escape(token)}">'
+        '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+        '<button type="submit">Unsubscribe</button></form>'
+        if token
+        else ""
+    )
+    return (
+        '<!doctype html><html><head><meta charset="utf-8"><title>Unsubscribe</title>'
+        '<meta name="robots" content="noindex"></head>'
+        f'<body style="font-family:sans-serif;max-width:32em;margin:3em auto">'
+        f"<p>{message}</p>{form}</body></html>"
+    )
+
+
 def _error(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers or None)
 
@@ -110,6 +130,7 @@ def create_app(config: WebhookConfig, engine: Engine | None = None) -> Starlette
     store = engine if engine is not None else open_store(config.database_url)
     enabled = config.enabled()
     state: dict[str, InboxWriter] = {}
+    links: dict[str, UnsubscribeLinks] = {}
 
     @asynccontextmanager
     async def lifespan(_app: Starlette):  # type: ignore[no-untyped-def]
@@ -217,6 +238,47 @@ def create_app(config: WebhookConfig, engine: Engine | None = None) -> Starlette
             request, "email", verify_email_request, lambda body, _h: email_events(body)
         )
 
+    async def unsubscribe_page(request: Request) -> HTMLResponse:
+        """GET: a confirmation page with a button. Mail scanners follow links, so a GET
+        alone unsubscribes nobody."""
+        token = request.path_params["token"]
+        try:
+            claim = await run_in_threadpool(lambda: unsubscribe_links().verify(token))
+        except BadToken:
+            return HTMLResponse(_page("This unsubscribe link is not valid.", None), 400)
+        return HTMLResponse(_page(f"Unsubscribe {html.escape(claim.email)}?", token))
+
+    async def unsubscribe_now(request: Request) -> Response:
+        """POST: RFC 8058 one-click (body `List-Unsubscribe=One-Click`), or the page's
+        button. No login: the token is signed."""
+        token = request.path_params["token"]
+        try:
+            await _read_body(request, 4096)
+            claim = await run_in_threadpool(lambda: unsubscribe_links().verify(token))
+        except BodyTooLarge:
+            return _error(413, "body too large")
+        except BadToken:
+            return HTMLResponse(_page("This unsubscribe link is not valid.", None), 400)
+        try:
+            await run_in_threadpool(
+                stop_unsubscribe, store, claim.email, source=f"one_click:{claim.purpose}"
+            )
+        except Exception as exc:
+            log.error("webhooks: unsubscribe not recorded: %s", type(exc).__name__)
+            return _error(
+                503, "could not record the unsubscribe; retry later", **{"Retry-After": "5"}
+            )
+        return HTMLResponse(
+            _page(f"{html.escape(claim.email)} is unsubscribed. You will get no more of "
+                  "these emails.", None)
+        )  # fmt: skip
+
+    def unsubscribe_links() -> UnsubscribeLinks:
+        if "links" not in links:
+            key = signing_key(store, config.unsubscribe_secret)
+            links["links"] = UnsubscribeLinks(key, config.public_base_url or "")
+        return links["links"]
+
     async def healthz(_request: Request) -> JSONResponse:
         def ping() -> None:
             with store.connect() as conn:
@@ -234,6 +296,8 @@ def create_app(config: WebhookConfig, engine: Engine | None = None) -> Starlette
             Route("/webhooks/drive", drive, methods=["POST"]),
             Route("/webhooks/email-events", email, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
+            Route("/unsubscribe/{token}", unsubscribe_now, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

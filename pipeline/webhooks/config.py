@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
+
+from pydantic import SecretStr
 
 from pipeline.config import load_settings
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
-
-
-def _flag(name: str, default: bool = False) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +22,8 @@ class WebhookConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # HubSpot signs the URL it called; behind a proxy that is not the URL we see.
     public_base_url: str | None = None
+    # Signs unsubscribe links (None: the key kept in the operational store).
+    unsubscribe_secret: str | None = field(default=None, repr=False)
 
     def enabled(self) -> dict[str, bool]:
         return {
@@ -35,15 +34,20 @@ class WebhookConfig:
 
 
 def load_webhook_config() -> WebhookConfig:
-    settings = load_settings()  # also reads .env
-    ids = os.environ.get("DRIVE_CHANNEL_IDS", "")
+    """The receiver's part of the settings (validated with the rest in pipeline.config)."""
+    settings = load_settings()
+
+    def secret(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
     return WebhookConfig(
         database_url=settings.store_url,
-        hubspot_client_secret=os.environ.get("HUBSPOT_CLIENT_SECRET") or None,
-        hubspot_accept_legacy=_flag("HUBSPOT_ACCEPT_LEGACY_SIGNATURES"),
-        drive_channel_token=os.environ.get("DRIVE_CHANNEL_TOKEN") or None,
-        drive_channel_ids=frozenset(i.strip() for i in ids.split(",") if i.strip()),
-        email_events_secret=os.environ.get("EMAIL_EVENTS_SECRET") or None,
-        max_body_bytes=int(os.environ.get("LEADS_WEBHOOK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
-        public_base_url=os.environ.get("LEADS_WEBHOOK_PUBLIC_URL") or None,
+        hubspot_client_secret=secret(settings.hubspot_client_secret),
+        hubspot_accept_legacy=settings.hubspot_accept_legacy_signatures,
+        drive_channel_token=secret(settings.drive_channel_token),
+        drive_channel_ids=settings.drive_channel_ids,
+        email_events_secret=secret(settings.email_events_secret),
+        max_body_bytes=settings.webhook_max_body_bytes,
+        public_base_url=settings.webhook_public_url,
+        unsubscribe_secret=secret(settings.unsubscribe_secret),
     )

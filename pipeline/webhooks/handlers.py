@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from pipeline.crm.changes import apply_hubspot_event, suppress
+from pipeline.outreach.stops import stop_for_email_event
 from pipeline.store.inbox import StoredEvent
 from pipeline.webhooks.events import EmailEvent, HubSpotEvent
 
@@ -82,8 +83,13 @@ def handle_email(engine: Engine, event: StoredEvent) -> str:
     )
     if reason or hard_bounce:
         suppress(engine, parsed.email, reason or "hard_bounce", "email_events")
-        return f"email {parsed.type}: suppressed an address at {parsed.email.split('@')[-1]}"
-    return f"email {parsed.type} recorded"
+    # Every reply, bounce, complaint or unsubscribe stops the address's outreach sequences.
+    stopped = stop_for_email_event(
+        engine, parsed.type, parsed.email, at=parsed.occurred_at, message_id=parsed.message_id
+    )
+    domain = parsed.email.split("@")[-1]
+    done = "suppressed an address" if reason or hard_bounce else "recorded"
+    return f"email {parsed.type}: {done} at {domain}; {stopped} sequence enrolment(s) stopped"
 
 
 HANDLERS: dict[str, Callable[[Engine, StoredEvent], str]] = {

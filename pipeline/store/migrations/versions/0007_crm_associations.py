@@ -11,10 +11,13 @@ separators=(",", ":"), ensure_ascii=False)`, computed vectorized; the old one es
 non-ASCII characters. Rows whose hash changes are rehashed here, so no contact is re-sent
 only because of the upgrade.
 
+The outbox's payloads are canonical JSON in UTF-8 now too: rows written with escapes are
+rewritten (and rehashed), so the same operation planned again is still recognised as planned.
+
 The index on CRM ids covers only rows that have one (outbox rows have none).
 
-Revision ID: 0004_crm_associations
-Revises: 0003
+Revision ID: 0007_crm_associations
+Revises: 0006_drive_channels
 Create Date: 2026-12-06
 """
 
@@ -24,8 +27,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_crm_associations"
-down_revision = "0003"
+revision = "0007_crm_associations"
+down_revision = "0006_drive_channels"
 branch_labels = None
 depends_on = None
 
@@ -73,6 +76,7 @@ def upgrade() -> None:
                 "domain": domain if (backend, domain) in known else None,
             }
         )
+    _outbox_in_utf8(conn)
     if updates:
         conn.execute(
             sa.update(ledger)
@@ -86,6 +90,38 @@ def upgrade() -> None:
                 associated_domain=sa.bindparam("domain"),
             ),
             updates,
+        )
+
+
+def _outbox_in_utf8(conn: sa.Connection) -> None:
+    outbox = sa.table(
+        "crm_outbox",
+        sa.column("id", sa.Integer),
+        sa.column("payload", sa.Text),
+        sa.column("payload_sha256", sa.String),
+    )
+    escaped = conn.execute(
+        sa.select(outbox.c.id, outbox.c.payload).where(outbox.c.payload.like("%\\u%"))
+    ).all()
+    rows = []
+    for row_id, payload in escaped:
+        text = json.dumps(
+            json.loads(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        if text != payload:
+            rows.append(
+                {
+                    "b_id": row_id,
+                    "new_payload": text,
+                    "new_sha": hashlib.sha256(text.encode()).hexdigest(),
+                }
+            )
+    if rows:
+        conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.id == sa.bindparam("b_id"))
+            .values(payload=sa.bindparam("new_payload"), payload_sha256=sa.bindparam("new_sha")),
+            rows,
         )
 
 

@@ -1,0 +1,1 @@
+"""Outreach sequences: YAML config, send windows, enrolment, stop conditions, the tick."""
