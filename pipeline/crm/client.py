@@ -11,8 +11,9 @@ per call.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -29,6 +30,29 @@ CONTACT_COLUMNS = ("id_value", "payload")  # + crm_ref for updates
 COMPANY_COLUMNS = ("domain", "payload")
 ASSOCIATION_COLUMNS = ("id_value", "contact_id", "domain", "company_id")
 OUTBOX_BATCH = 100_000  # rows per outbox statement: memory stays bounded, progress shows
+
+
+def contact_batch(batch: pl.DataFrame | Sequence[tuple]) -> pl.DataFrame:
+    """The frame the contact batch methods work on. Callers outside the sync may pass lists
+    instead: (email, properties) for upserts and creates, (CRM id, email, properties) for
+    updates (outreach's opt-out updates do)."""
+    if isinstance(batch, pl.DataFrame):
+        return batch
+    rows = list(batch)
+    schema = {"id_value": pl.String, "payload": pl.String}
+    if rows and len(rows[0]) == 3:
+        schema = {"crm_ref": pl.String, **schema}
+    return pl.DataFrame(
+        [
+            (
+                *row[:-1],
+                json.dumps(row[-1], sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+            )
+            for row in rows
+        ],
+        schema=schema,
+        orient="row",
+    )
 
 
 @dataclass(frozen=True)
@@ -169,6 +193,7 @@ class OutboxCrm(CrmClient):
             return max(execute_many(conn, stmt, values, {"created_at": utcnow()}), 0)
 
     def _contacts(self, operation: str, batch: pl.DataFrame) -> BatchResult:
+        batch = contact_batch(batch)
         self._append(
             operation, "contact", batch.select(pl.col("id_value").alias("object_key"), "payload")
         )
@@ -181,6 +206,7 @@ class OutboxCrm(CrmClient):
         return self._contacts("create", batch)
 
     def update_contacts(self, batch: pl.DataFrame) -> BatchResult:
+        batch = contact_batch(batch)
         self._append(
             "update", "contact", batch.select(pl.col("id_value").alias("object_key"), "payload")
         )

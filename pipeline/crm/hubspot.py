@@ -67,7 +67,7 @@ from hubspot.crm.properties import ApiException as PropertiesApiException
 from sqlalchemy import Engine
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from pipeline.crm.client import BatchResult, CrmClient, RecordError
+from pipeline.crm.client import BatchResult, CrmClient, RecordError, contact_batch
 from pipeline.crm.enumerations import Option
 from pipeline.crm.mapping import MappingError
 from pipeline.ratelimit import RollingWindow
@@ -452,7 +452,7 @@ class HubSpotCrm(CrmClient):
         return self._isolating(keys, send)
 
     def upsert_contacts(self, batch: pl.DataFrame) -> BatchResult:
-        return self._in_batches(batch, BATCH_LIMIT, self._upsert)
+        return self._in_batches(contact_batch(batch), BATCH_LIMIT, self._upsert)
 
     def _upsert(self, batch: pl.DataFrame) -> BatchResult:
         config = self._config
@@ -475,7 +475,7 @@ class HubSpotCrm(CrmClient):
         )
 
     def create_contacts(self, batch: pl.DataFrame) -> BatchResult:
-        return self._in_batches(batch, BATCH_LIMIT, self._create)
+        return self._in_batches(contact_batch(batch), BATCH_LIMIT, self._create)
 
     def _create(self, batch: pl.DataFrame) -> BatchResult:
         config = self._config
@@ -501,7 +501,7 @@ class HubSpotCrm(CrmClient):
         )
 
     def update_contacts(self, batch: pl.DataFrame) -> BatchResult:
-        return self._in_batches(batch, BATCH_LIMIT, self._update)
+        return self._in_batches(contact_batch(batch), BATCH_LIMIT, self._update)
 
     def _update(self, batch: pl.DataFrame) -> BatchResult:
         config = self._config
