@@ -24,6 +24,7 @@ from assets import (
     enrich,
     ingest,
     normalize,
+    outreach,
     scoring,
     webhooks,
 )
@@ -33,7 +34,17 @@ from pipeline.definitions.backends import WAREHOUSE_SCHEMA, Backends
 from pipeline.marts import SqlProject, load_project
 
 # Every module whose assets the warehouse IO manager stores: the tables models may read.
-WAREHOUSE_ASSET_MODULES = (ingest, normalize, dedupe, enrich, scoring, crm, crm_sync_runs, webhooks)
+WAREHOUSE_ASSET_MODULES = (
+    ingest,
+    normalize,
+    dedupe,
+    enrich,
+    scoring,
+    crm,
+    crm_sync_runs,
+    webhooks,
+    outreach,
+)
 
 marts_job = define_asset_job(
     "marts_job",
