@@ -55,6 +55,23 @@ def counts(frame: pl.DataFrame, column: str) -> MetadataValue:
     return MetadataValue.json({str(k): int(v) for k, v in grouped.iter_rows()})
 
 
+def date_orders_table(orders: pl.DataFrame) -> MetadataValue:
+    """The day/month order of each file's numeric dates as a markdown table."""
+    if orders.is_empty():
+        return MetadataValue.md("_no numeric day/month dates_")
+    lines = [
+        "| file | column | read | decided by | day-first / month-first / ambiguous values |",
+        "|---|---|---|---|---|",
+    ]
+    for row in orders.iter_rows(named=True):
+        lines.append(
+            f"| {row['source_file']} | {row['column']} | {row['order']} | {row['decided_by']} "
+            f"| {row['day_first_values']} / {row['month_first_values']} / "
+            f"{row['ambiguous_values']} |"
+        )
+    return MetadataValue.md("\n".join(lines))
+
+
 def unique_ids_check(check_name: str, asset_key: str, frame: pl.DataFrame, column: str):
     """A check result that fails when any id in `column` appears twice."""
     duplicated = frame.height - frame[column].n_unique()

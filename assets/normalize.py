@@ -12,7 +12,7 @@ from dagster import (
     multi_asset,
 )
 
-from assets.metadata import bar_chart, counts, preview, unique_ids_check
+from assets.metadata import bar_chart, counts, date_orders_table, preview, unique_ids_check
 from assets.partitions import PARTITIONED, arrival_day
 from pipeline.normalize.leads import REJECT_REASONS, normalize_leads
 from pipeline.quality import validate_normalized_leads
@@ -34,7 +34,9 @@ NULL_RATE_COLUMNS = ("email_canonical", "phone_e164", "full_name", "company", "d
             description=(
                 "One row per usable raw row: email (valid flag, canonical form, role and "
                 "free-mail flags), names split and case-fixed, company and matching key, "
-                "registrable domain, E.164 phone, ISO country, seniority and department."
+                "registrable domain, E.164 phone and its extension, ISO country, seniority "
+                "and department, created_at read in each file's day/month order (metadata: "
+                "date_orders)."
             ),
         ),
         "rejected_rows": AssetOut(
@@ -74,10 +76,17 @@ NULL_RATE_COLUMNS = ("email_canonical", "phone_e164", "full_name", "company", "d
 def normalized_leads(
     context: AssetExecutionContext, raw_leads: pl.DataFrame, settings: PipelineSettings
 ):
-    leads, rejected = normalize_leads(raw_leads, settings.default_country)
+    result = normalize_leads(raw_leads, settings.default_country)
+    leads, rejected = result.leads, result.rejected
     context.log.info(
         f"{raw_leads.height} raw rows -> {leads.height} leads, {rejected.height} rejected"
     )
+    by_convention = result.date_orders.filter(pl.col("decided_by").str.contains("convention"))
+    for file, column, order in by_convention.select("source_file", "column", "order").rows():
+        context.log.info(
+            f"{file} ({column}): no value decides the day/month order; read {order}, the "
+            f"convention of LEADS_DEFAULT_COUNTRY={settings.default_country}"
+        )
     yield Output(
         leads,
         output_name="normalized_leads",
@@ -86,6 +95,14 @@ def normalized_leads(
             "valid_emails": int(leads["email_valid"].sum()),
             "valid_phones": int(leads["phone_valid"].sum()),
             "by_country": counts(leads, "country"),
+            # Numeric dates (05/09/2026): the day/month order each file was read in, and why.
+            "date_orders": date_orders_table(result.date_orders),
+            "dates_read_by_country_convention": MetadataValue.json(
+                {
+                    "default_country": settings.default_country,
+                    "files": by_convention["source_file"].to_list(),
+                }
+            ),
             "preview": preview(
                 leads.select(
                     "full_name", "email_canonical", "phone_e164", "company", "domain", "country"

@@ -59,7 +59,8 @@ def main() -> None:
     times = []
     for i in range(args.repeat):
         started, cpu = time.perf_counter(), time.process_time()
-        leads, rejected = normalize_leads(raw)
+        result = normalize_leads(raw)
+        leads, rejected = result.leads, result.rejected
         times.append(time.perf_counter() - started)
         cpu = time.process_time() - cpu
         print(f"normalize run {i + 1}: {times[-1]:.2f} s (cpu {cpu:.2f} s)", flush=True)

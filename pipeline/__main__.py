@@ -1,5 +1,5 @@
 """Command line: `python -m pipeline demo | summary | dedupe | webhooks | drive | score-fit |
-pause-all | resume-all | sql | outreach`."""
+pause-all | resume-all | sql | outreach | agent`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 from pipeline import operations_cli
+from pipeline.agent import cli as agent_cli
 from pipeline.config import ConfigError, load_settings
 from pipeline.drive import cli as drive_cli
 from pipeline.marts import cli as sql_cli
@@ -120,6 +121,7 @@ def _main(argv: list[str] | None) -> int:
     sql_cli.add_parser(sub)
     outreach_cli.add_parser(sub)
     drive_cli.add_parser(sub)
+    agent_cli.add_parser(sub)
     fit = sub.add_parser("score-fit", help="learn the ICP's points from historical outcomes")
     score_fit.add_arguments(fit)
     args = parser.parse_args(argv)
@@ -134,6 +136,11 @@ def _main(argv: list[str] | None) -> int:
 
     settings = load_settings()
     if args.command == "demo":
+        from pipeline.agent.demo import demo_settings
+
+        settings, notes = demo_settings(settings)
+        for note in notes:
+            print(note)
         from pipeline.definitions import build_definitions  # the Dagster layer
         from pipeline.definitions.runner import run_demo
 
@@ -152,6 +159,10 @@ def _main(argv: list[str] | None) -> int:
 
         print("\n" + plan_text(open_store(settings.store_url), settings.email_send_mode))
     if args.command == "demo":
+        from pipeline.agent.demo import demo_text, sample_forms
+
+        ids = [sub.conversion_id for _, sub in sample_forms()]  # type: ignore[attr-defined]
+        print("\n" + demo_text(settings, ids))
         print("\nNext: `make dev` opens the Dagster UI (lineage, runs, checks, backfills).")
     return 0
 

@@ -160,8 +160,41 @@ class Settings(BaseSettings):
     drive_folder_ids: Annotated[tuple[str, ...], NoDecode] = Field((), alias="DRIVE_FOLDER_IDS")
     drive_oauth_token_file: ExistingFile = Field(None, alias="DRIVE_OAUTH_TOKEN_FILE")
     drive_poll_seconds: PositiveInt = Field(60, alias="DRIVE_POLL_SECONDS")
+    # The LLM (pipeline/llm): `template` writes without a model; `openai` uses the official
+    # client against any OpenAI-compatible server. Chosen explicitly, never a silent fallback.
+    llm_backend: Literal["template", "openai"] = Field("template", alias="LLM_BACKEND")
+    openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
+    llm_model: str = Field("gpt-4o-mini", min_length=1, alias="LLM_MODEL")
+    # Tokens (prompt + answer) all LLM calls of a UTC day may use together; spent, calls stop
+    # cleanly until tomorrow.
+    llm_daily_token_budget: PositiveInt | None = Field(200_000, alias="LLM_DAILY_TOKEN_BUDGET")
+    # How the server is asked for JSON: json_schema (response_format), tools (a function
+    # call) or json_object (the schema in the instructions), for servers that lack the first.
+    llm_structured_output: Literal["json_schema", "tools", "json_object"] = Field(
+        "json_schema", alias="LLM_STRUCTURED_OUTPUT"
+    )
+    llm_timeout_seconds: float = Field(60.0, gt=0, alias="LLM_TIMEOUT_SECONDS")
+    llm_max_retries: int = Field(3, ge=0, le=10, alias="LLM_MAX_RETRIES")
+    # USD per million tokens, for the cost in the audit log (known OpenAI models have defaults).
+    llm_price_input_per_mtok: float | None = Field(None, ge=0, alias="LLM_PRICE_INPUT_PER_MTOK")
+    llm_price_output_per_mtok: float | None = Field(None, ge=0, alias="LLM_PRICE_OUTPUT_PER_MTOK")
+
+    # The prospecting agent (pipeline/agent): its YAML (owner, our side, slot and message
+    # rules), where mail history and busy times come from.
+    agent_config: ExistingFile = Field(None, alias="AGENT_CONFIG")
+    mail_history_backend: Literal["local", "gmail"] = Field("local", alias="MAIL_HISTORY_BACKEND")
+    # local: a folder of .eml files or an mbox; unset, the agent has no mail history.
+    mail_archive: Path | None = Field(None, alias="MAIL_ARCHIVE")
+    calendar_backend: Literal["ics", "google"] = Field("ics", alias="CALENDAR_BACKEND")
+    # ics: the owner's busy times; unset, drafts propose no times (nothing to check them by).
+    calendar_ics: ExistingFile = Field(None, alias="CALENDAR_ICS")
 
     @field_validator(
+        "mail_history_backend",
+        "calendar_backend",
+        "llm_backend",
+        "llm_structured_output",
         "enrichment",
         "crm_backend",
         "excel_sheets",

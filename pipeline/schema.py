@@ -92,6 +92,8 @@ NORMALIZED_SCHEMA: dict[str, pl.DataType] = {
     "email": pl.String(),
     "email_valid": pl.Boolean(),
     "email_canonical": pl.String(),
+    # The person's other valid addresses, from a file that named the email twice.
+    "additional_emails": pl.List(pl.String()),
     "email_domain": pl.String(),
     "is_role_email": pl.Boolean(),
     "is_free_email": pl.Boolean(),

@@ -12,7 +12,11 @@ from pipeline.file_intake import IntakeLimits
 class PipelineSettings(ConfigurableResource):
     data_dir: str = Field(description="Where the warehouse, landing zone and quarantine live.")
     default_country: str = Field(
-        default="US", description="ISO alpha-2 country for phone numbers without one."
+        default="US",
+        description=(
+            "ISO alpha-2 country for phone numbers without one, and whose convention reads "
+            "numeric dates (05/09/2026) that no value of their file decides."
+        ),
     )
     excel_sheets: Literal["leads", "first", "all"] = Field(
         default="leads",

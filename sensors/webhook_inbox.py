@@ -50,10 +50,29 @@ def plan_runs(
     ingest_job: str,
     today: str,
     drive_wakes_file_arrival: bool = False,
+    form_job: str | None = None,
 ) -> tuple[list[RunRequest], dict[int, str]]:
-    """Run requests for a page of events, and the run key each event went to."""
+    """Run requests for a page of events, and the run key each event went to. Form
+    submissions (source `forms`) go to `form_job`, the prospecting agent's job."""
     requests: list[RunRequest] = []
     keys: dict[int, str] = {}
+    forms = [e for e in events if e.source == "forms"] if form_job else []
+    for start in range(0, len(forms), EVENTS_PER_RUN):
+        chunk = forms[start : start + EVENTS_PER_RUN]
+        key = _key("form-submissions", chunk)
+        requests.append(
+            RunRequest(
+                run_key=key,
+                job_name=form_job,
+                run_config=RunConfig(
+                    ops={"form_submissions": {"config": {"inbox_ids": [e.id for e in chunk]}}}
+                ),
+                tags={"leads/trigger": "form_webhook", "leads/events": str(len(chunk))},
+            )
+        )
+        keys.update(dict.fromkeys((e.id for e in chunk), key))
+    if forms:
+        events = [e for e in events if e.source != "forms"]
     drive = [e for e in events if e.source == "drive"]
     if drive and drive_wakes_file_arrival:
         keys.update(dict.fromkeys((e.id for e in drive), WOKE_FILE_ARRIVAL))
@@ -91,19 +110,23 @@ def build_webhook_inbox_sensor(
     ingest_job: Any,
     minimum_interval_seconds: int = 15,
     drive_wakes_file_arrival: bool = False,
+    form_job: Any | None = None,
 ):
     """`process_job` and `ingest_job` are job definitions (op job and asset job);
     `drive_wakes_file_arrival` (the Drive lead source): Drive notifications are left to the
-    file-arrival sensor instead of requesting an ingest run of today."""
+    file-arrival sensor instead of requesting an ingest run of today; form submissions go to
+    `form_job` (the agent's asset job) when given."""
+    form_name = form_job.name if form_job is not None else None
 
     @sensor(
         name="webhook_inbox_sensor",
-        jobs=[process_job, ingest_job],
+        jobs=[process_job, ingest_job, *([form_job] if form_job is not None else [])],
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
         description=(
             "Pages through the webhook inbox from the last id seen and requests processing "
-            "runs (HubSpot, email events) or an ingest run (Drive change notifications)."
+            "runs (HubSpot, email events), an ingest run (Drive change notifications) or "
+            "prospecting agent runs (form submissions)."
         ),
     )
     def webhook_inbox_sensor(
@@ -118,7 +141,12 @@ def build_webhook_inbox_sensor(
         retries = events_to_retry(engine, cursor, PAGE_SIZE)
         if retries:
             planned, keys = plan_runs(
-                retries, process_job.name, ingest_job.name, today, drive_wakes_file_arrival
+                retries,
+                process_job.name,
+                ingest_job.name,
+                today,
+                drive_wakes_file_arrival=drive_wakes_file_arrival,
+                form_job=form_name,
             )
             requests += planned
             mark_dispatched(engine, keys)
@@ -127,7 +155,12 @@ def build_webhook_inbox_sensor(
             if not page:
                 break
             planned, keys = plan_runs(
-                page, process_job.name, ingest_job.name, today, drive_wakes_file_arrival
+                page,
+                process_job.name,
+                ingest_job.name,
+                today,
+                drive_wakes_file_arrival=drive_wakes_file_arrival,
+                form_job=form_name,
             )
             requests += planned
             mark_dispatched(engine, keys)

@@ -320,8 +320,20 @@ def test_repeated_headers_first_non_blank_wins_and_the_rest_are_kept():
     assert rows["phone"].to_list() == ["+1 415 555 0134", "+44 20 7946 0958"]
     assert json.loads(rows["alternate_values"][0]) == {"email": ["ann.lee@gmail.com"]}
     assert rows["alternate_values"][1] is None
-    _, rejected = normalize_leads(rows, "US")
+    leads, rejected = normalize_leads(rows, "US")
     assert rejected.height == 0
+    # The second address is the same person's: kept, canonical, for dedupe and enrichment.
+    assert leads["additional_emails"].to_list() == [["annlee@gmail.com"], None]  # canonical
+
+
+def test_additional_emails_are_valid_distinct_and_not_the_primary():
+    data = (
+        b"Email,Email,Email,Name\n"
+        b"Ann@Acme.com,ann@acme.com,a.n.n+x@gmail.com,Ann\n"
+        b"bob@beta.io,not-an-email,bob@beta.io,Bob\n"
+    )
+    leads, _ = normalize_leads(_parse("three.csv", data).rows, "US")
+    assert leads["additional_emails"].to_list() == [["ann@gmail.com"], None]
 
 
 # --- per-file isolation ----------------------------------------------------------------------

@@ -7,7 +7,8 @@ import pytest
 
 from pipeline.normalize.companies import company_columns
 from pipeline.normalize.countries import country_expr
-from pipeline.normalize.dates import datetime_expr, parse_datetimes
+from pipeline.normalize.dates import parse_dates
+from pipeline.normalize.distinct import with_distinct
 from pipeline.normalize.domains import host_expr, registrable_domains
 from pipeline.normalize.emails import normalize_emails
 from pipeline.normalize.names import normalize_names
@@ -101,7 +102,8 @@ def test_honorifics_and_suffixes_are_separated():
     ],
 )
 def test_company_display_and_matching_key(raw, display, key):
-    row = pl.DataFrame({"c": [raw]}).select(company_columns(pl.col("c"))).to_dicts()[0]
+    frame = pl.DataFrame({"c": [raw]}, schema={"c": pl.String})
+    row = with_distinct(frame, [("c", company_columns)]).to_dicts()[0]
     assert (row["company"], row["company_key"]) == (display, key)
 
 
@@ -155,18 +157,15 @@ def test_country_to_iso_alpha2(raw, code):
     ],
 )
 def test_title_to_seniority_and_department(title, seniority, department):
-    row = (
-        pl.DataFrame({"t": [title]}, schema={"t": pl.String})
-        .select(title_columns(pl.col("t")))
-        .to_dicts()[0]
-    )
+    frame = pl.DataFrame({"t": [title]}, schema={"t": pl.String})
+    row = with_distinct(frame, [("t", title_columns)]).to_dicts()[0]
     assert (row["seniority"], row["department"]) == (seniority, department)
 
 
 def test_dates_in_common_formats():
     values = ["2026-10-01", "10/31/2025", "31.12.2024", "2026-01-02T03:04:05Z", "garbage", None]
-    parsed = pl.DataFrame({"d": values}).select(datetime_expr(pl.col("d"))).to_series()
-    assert parse_datetimes(pl.Series("d", values)).equals(parsed)
+    files = ["a.csv", "b.csv", "c.csv", "a.csv", "a.csv", "a.csv"]
+    parsed = parse_dates(pl.Series("d", values), pl.Series(files)).values
     assert [d.date().isoformat() if d else None for d in parsed] == [
         "2026-10-01",
         "2025-10-31",

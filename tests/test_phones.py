@@ -1,7 +1,8 @@
 """parse_phones: nasty inputs, and exact agreement with `phonenumbers` row by row.
 
-The reference below is written independently of pipeline.normalize.phones: plain `re` for the
-canonical text (the module docstring's rules 1-4), then phonenumbers itself (rule 5).
+The reference below is written independently of pipeline.normalize.phones: phonenumbers' own
+extension helpers and plain `re` for the canonical text (the module docstring's rules 1-4),
+then phonenumbers itself (rule 5).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from decimal import Decimal
 import phonenumbers
 import polars as pl
 import pytest
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneNumberType, phonenumberutil
 from phonenumbers.phonenumberutil import SUPPORTED_REGIONS
 
 from pipeline.normalize import phones
@@ -21,7 +22,6 @@ from pipeline.normalize.phones import OUTPUT_SCHEMA, parse_phones, slow_path_sha
 
 Row = tuple[str | None, bool, str | None, str | None]  # e164, valid, extension, region
 
-_EXT = re.compile(r"(?i)[0-9)][\s,;]*(?:extension|extn|ext|x|#)[\s.:#-]*([0-9]{1,10})[\s#]*$")
 _SCI = re.compile(r"^\s*(?:[0-9]+(?:\.[0-9]+)?[eE]\+?[0-9]{1,2}|[0-9]+\.0+)\s*$")
 _INVALID: Row = (None, False, None, None)
 
@@ -30,8 +30,11 @@ def reference(raw: str | None, region: str | None, default: str = "US") -> Row:
     """One row the slow, obvious way."""
     if raw is None:
         return _INVALID
-    match = _EXT.search(raw)
-    body, ext = (raw[: match.start() + 1], match.group(1)) if match else (raw, None)
+    # The extension is phonenumbers' own reading (its helpers, run on the text alone).
+    ext, before = phonenumberutil._maybe_strip_extension(
+        phonenumberutil._extract_possible_number(raw)
+    )
+    body, ext = (before, ext) if ext else (raw, None)
     digits = re.sub(r"[^0-9]", "", body)
     first = re.search(r"[0-9+]", body)
     plus = first is not None and first.group() == "+"

@@ -221,7 +221,12 @@ def test_email_events_are_verified_parsed_and_stored(client, store):
 def test_healthz_reports_the_store_and_enabled_endpoints(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json()["endpoints"] == {"hubspot": True, "drive": True, "email": True}
+    assert response.json()["endpoints"] == {
+        "hubspot": True,
+        "drive": True,
+        "email": True,
+        "forms": True,  # the prospecting agent's form submissions, signed like HubSpot's
+    }
 
 
 def test_secrets_never_appear_in_responses_or_logs(store_url, caplog):

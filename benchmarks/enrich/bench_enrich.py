@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.enrich import EnrichmentConfig, enrich_leads, open_providers  # noqa: E402
-from pipeline.enrich.lists import disposable_domains, free_mail_domains  # noqa: E402
+from pipeline.normalize.mail_domains import disposable_domains, free_mail_domains  # noqa: E402
 from pipeline.store import open_store  # noqa: E402
 from tests.fakes.enrichment_vendor import (  # noqa: E402
     VendorServer,

@@ -16,9 +16,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from pipeline.crm.enumerations import Option
 from pipeline.crm.mapping import json_object, sha256
@@ -88,6 +90,32 @@ class CrmTask:
     body: str
 
 
+@dataclass(frozen=True)
+class CrmRecord:
+    """One contact, company or task as the CRM holds it (the prospecting agent's lookups)."""
+
+    object_type: str  # contact | company | task
+    id: str
+    properties: dict[str, str | None] = field(default_factory=dict)
+    created: bool = False  # made by this call
+
+
+@dataclass(frozen=True)
+class FollowUpTask:
+    """A follow-up task for a person (the owner), linked to a contact; `key` is stable per
+    task so a re-run finds it instead of making a second one."""
+
+    key: str
+    contact_id: str
+    email: str
+    subject: str
+    body: str
+    due_at: datetime
+    owner_email: str
+    owner_id: str | None = None
+    priority: str = "MEDIUM"
+
+
 class CrmClient(ABC):
     backend: str
     batch_limit: int  # records per create/update/upsert/company call
@@ -142,6 +170,38 @@ class CrmClient(ABC):
     def close(self) -> None:
         return None
 
+    # --- single-record lookups and writes (the prospecting agent) ---------------------------
+    # Not abstract: a backend without them says so when they are used.
+    def _lacks(self, what: str) -> NotImplementedError:
+        return NotImplementedError(f"the {self.backend} CRM backend cannot {what}")
+
+    def find_contact(self, email: str) -> CrmRecord | None:
+        """The contact with this email, or None."""
+        raise self._lacks("look contacts up")
+
+    def find_company(self, domain: str) -> CrmRecord | None:
+        """The company with this domain, or None."""
+        raise self._lacks("look companies up")
+
+    def create_contact(self, email: str, properties: dict[str, str]) -> CrmRecord:
+        """Create the contact (an existing one with the email is returned instead)."""
+        raise self._lacks("create contacts one by one")
+
+    def create_company(self, domain: str, properties: dict[str, str]) -> CrmRecord:
+        raise self._lacks("create companies one by one")
+
+    def owner_id(self, email: str) -> str | None:
+        """The CRM user (owner) with this email, or None."""
+        return None
+
+    def find_task(self, task: FollowUpTask) -> str | None:
+        """The id of this task if it was created before (by its key), or None."""
+        raise self._lacks("look tasks up")
+
+    def create_task(self, task: FollowUpTask) -> str:
+        """Create one task for the owner, linked to the contact; returns its id."""
+        raise self._lacks("create tasks")
+
 
 class OutboxCrm(CrmClient):
     backend = "outbox"
@@ -171,8 +231,20 @@ class OutboxCrm(CrmClient):
     def check_properties(self, object_type: str, names: set[str]) -> dict[str, list[Option]]:
         return {}  # any property is fine in the outbox; HubSpot checks its own list
 
-    def _append(self, operation: str, object_type: str, rows: pl.DataFrame) -> int:
-        """rows: object_key, payload (JSON text); one statement, one transaction."""
+    def _append(
+        self, operation: str, object_type: str, rows: pl.DataFrame | list[tuple[str, Any]]
+    ) -> int:
+        """rows: object_key, payload (JSON text), or a list of (key, payload dict); one
+        statement, one transaction."""
+        if isinstance(rows, list):
+            rows = pl.DataFrame(
+                [
+                    (key, json.dumps(p, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+                    for key, p in rows
+                ],
+                schema={"object_key": pl.String, "payload": pl.String},
+                orient="row",
+            )
         if rows.is_empty():
             return 0
         # In index order: SQLite inserts into the unique index's B-tree page by page instead
@@ -257,3 +329,79 @@ class OutboxCrm(CrmClient):
             row.select("object_key", json_object(["merged", "primary"]).alias("payload")),
         )
         return primary_id
+
+    # --- single-record lookups and writes (the prospecting agent) ---------------------------
+    # An outbox record's id is its first planned row's ("outbox:<crm_outbox.id>"); its
+    # properties are every planned payload for the key, later ones winning.
+    def _planned(self, object_type: str, key: str, operations: tuple[str, ...]) -> CrmRecord | None:
+        t = crm_outbox
+        query = (
+            select(t.c.id, t.c.payload)
+            .where(
+                t.c.object_type == object_type,
+                t.c.object_key == key,
+                t.c.operation.in_(operations),
+            )
+            .order_by(t.c.id)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return None
+        properties: dict[str, str | None] = {}
+        for row in rows:
+            payload = json.loads(row.payload)
+            if isinstance(payload, dict):
+                properties.update({k: None if v is None else str(v) for k, v in payload.items()})
+        return CrmRecord(object_type, f"outbox:{rows[0].id}", properties)
+
+    def find_contact(self, email: str) -> CrmRecord | None:
+        return self._planned("contact", email.lower(), ("upsert", "create"))
+
+    def find_company(self, domain: str) -> CrmRecord | None:
+        return self._planned("company", domain.lower(), ("upsert", "create"))
+
+    def create_contact(self, email: str, properties: dict[str, str]) -> CrmRecord:
+        email = email.lower()
+        found = self.find_contact(email)
+        if found is not None:
+            return found
+        self._append("create", "contact", [(email, {**properties, "email": email})])
+        made = self.find_contact(email)
+        assert made is not None
+        return CrmRecord("contact", made.id, made.properties, created=True)
+
+    def create_company(self, domain: str, properties: dict[str, str]) -> CrmRecord:
+        domain = domain.lower()
+        found = self.find_company(domain)
+        if found is not None:
+            return found
+        self._append("create", "company", [(domain, {**properties, "domain": domain})])
+        made = self.find_company(domain)
+        assert made is not None
+        return CrmRecord("company", made.id, made.properties, created=True)
+
+    def owner_id(self, email: str) -> str | None:
+        return email.lower()  # the outbox names owners by email
+
+    def find_task(self, task: FollowUpTask) -> str | None:
+        found = self._planned("task", task.key, ("create",))
+        return found.id if found else None
+
+    def create_task(self, task: FollowUpTask) -> str:
+        found = self.find_task(task)
+        if found is not None:
+            return found
+        payload = {
+            "contact": task.email,
+            "contact_id": task.contact_id,
+            "subject": task.subject,
+            "body": task.body,
+            "owner": task.owner_id or task.owner_email,
+            "due_at": task.due_at.isoformat(),
+            "priority": task.priority,
+        }
+        self._append("create", "task", [(task.key, payload)])
+        made = self.find_task(task)
+        assert made is not None
+        return made

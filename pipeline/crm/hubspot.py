@@ -69,6 +69,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from pipeline.crm.client import BatchResult, CrmClient, RecordError, contact_batch
 from pipeline.crm.enumerations import Option
+from pipeline.crm.hubspot_records import HubSpotRecords
 from pipeline.crm.mapping import MappingError
 from pipeline.ratelimit import RollingWindow
 from pipeline.retrying import TransientError, WaitRespectingRetryAfter, retry_after_seconds
@@ -216,7 +217,7 @@ def _properties(payloads: list[str]) -> list[dict[str, str]]:
     return [json.loads(p) for p in payloads]
 
 
-class HubSpotCrm(CrmClient):
+class HubSpotCrm(HubSpotRecords, CrmClient):
     backend = "hubspot"
     batch_limit = BATCH_LIMIT
     association_limit = ASSOCIATION_LIMIT
@@ -239,6 +240,7 @@ class HubSpotCrm(CrmClient):
             )
         self._base_url = (base_url or HUBSPOT_API).rstrip("/")
         api = HubSpot(access_token=access_token, host=self._base_url)
+        self._api = api  # the single-record calls (hubspot_records.py) build APIs from it
         # Handed to request models, which otherwise each build a Configuration of their own.
         self._config = ContactsConfiguration()
         self._company_config = CompaniesConfiguration()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dagster import Definitions, definitions
 
 from pipeline.config import Settings, load_settings
+from pipeline.definitions.agent import agent_definitions
 from pipeline.definitions.backends import Backends, crm_from, enrichment_from, lead_source_from
 from pipeline.definitions.crm import crm_definitions, crm_job
 from pipeline.definitions.dedupe import dedupe_definitions, dedupe_job
@@ -39,6 +40,7 @@ DOMAINS: tuple[Domain, ...] = (
     crm_definitions,
     webhooks_definitions,
     outreach_definitions,
+    agent_definitions,
     marts_definitions,
     drive_definitions,
     operations_definitions,

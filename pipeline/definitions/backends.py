@@ -16,12 +16,14 @@ from dagster import EnvVar
 from pipeline.config import Settings
 from pipeline.scoring import DEFAULT_ICP_PATH
 from pipeline.store import redact_url
+from resources.agent import AgentResource
 from resources.crm import CrmResource, HubSpotCrmResource, OutboxCrmResource
 from resources.drive_channels import DriveChannelSettings
 from resources.email import EmailResource
 from resources.enrichment import EnrichmentProvider, OfflineEnrichment, WaterfallEnrichment
 from resources.io_manager import LeadsWarehouseIOManager
 from resources.lead_source import DriveLeadSource, LeadSource, LocalFolderLeadSource
+from resources.llm import LlmResource
 from resources.ops_store import OpsStore
 from resources.outreach import SequencesResource
 from resources.scoring import IcpSource
@@ -134,6 +136,52 @@ def email_from(settings: Settings) -> EmailResource:
     )
 
 
+def llm_from(settings: Settings) -> LlmResource:
+    """LLM_BACKEND; `openai` without OPENAI_API_KEY (or an OPENAI_BASE_URL of a server that
+    needs no key) is a configuration error here, never a quiet switch to templates."""
+    from pipeline.config import ConfigError
+
+    if settings.llm_backend == "openai" and not (
+        settings.openai_api_key or settings.openai_base_url
+    ):
+        raise ConfigError(
+            "LLM_BACKEND=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL pointing at an "
+            "OpenAI-compatible server that needs no key)"
+        )
+    return LlmResource(
+        backend=settings.llm_backend,
+        api_key=_secret_env("OPENAI_API_KEY", settings.openai_api_key),  # type: ignore[arg-type]
+        base_url=settings.openai_base_url,
+        model=settings.llm_model,
+        daily_token_budget=settings.llm_daily_token_budget,
+        structured_output=settings.llm_structured_output,
+        timeout_seconds=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+        price_input_per_mtok=settings.llm_price_input_per_mtok,
+        price_output_per_mtok=settings.llm_price_output_per_mtok,
+    )
+
+
+def agent_from(settings: Settings) -> AgentResource:
+    """AGENT_CONFIG, MAIL_HISTORY_BACKEND/MAIL_ARCHIVE, CALENDAR_BACKEND/CALENDAR_ICS."""
+
+    def text(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    return AgentResource(
+        config_path=text(settings.agent_config),
+        mail_history_backend=settings.mail_history_backend,
+        mail_archive=text(settings.mail_archive),
+        calendar_backend=settings.calendar_backend,
+        calendar_ics=text(settings.calendar_ics),
+        google_application_credentials=text(settings.google_application_credentials),
+        google_impersonate=settings.google_impersonate,
+        google_api_base_url=settings.google_api_base_url,
+        gmail_oauth_token_file=text(settings.gmail_oauth_token_file),
+        default_country=settings.default_country,
+    )
+
+
 def ops_store_from(settings: Settings) -> OpsStore:
     return OpsStore(database_url=_store_url(settings), max_attempts=settings.webhook_max_attempts)
 
@@ -163,6 +211,14 @@ class Backends:
     @cached_property
     def email(self) -> EmailResource:
         return email_from(self.settings)
+
+    @cached_property
+    def agent(self) -> AgentResource:
+        return agent_from(self.settings)
+
+    @cached_property
+    def llm(self) -> LlmResource:
+        return llm_from(self.settings)
 
     @cached_property
     def sequences(self) -> SequencesResource:
@@ -214,5 +270,6 @@ class Backends:
             f"lead source: {self.lead_source.describe()}; warehouse: "
             f"{self.settings.warehouse_path}; operational store: "
             f"{redact_url(self.settings.store_url)}; {self.enrichment.describe()}; "
-            f"CRM backend: {self.settings.crm_backend}; {self.email.describe()}"
+            f"CRM backend: {self.settings.crm_backend}; {self.email.describe()}; "
+            f"{self.llm.describe()}"
         )

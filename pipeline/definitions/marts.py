@@ -18,6 +18,7 @@ from dagster import (
 )
 
 from assets import (
+    agent,
     crm,
     crm_sync_runs,
     dedupe,
@@ -44,6 +45,7 @@ WAREHOUSE_ASSET_MODULES = (
     crm_sync_runs,
     webhooks,
     outreach,
+    agent,
 )
 
 marts_job = define_asset_job(

@@ -113,6 +113,17 @@ def run_demo(settings: Settings, definitions: Definitions) -> FailedRun | None:
             f"outreach: skipped in the demo (EMAIL_SEND_MODE={settings.email_send_mode}; the "
             "demo only ever drafts)"
         )
+    from pipeline.agent.demo import queue_samples
+
+    queue_samples(settings)
+    steps.append(
+        (
+            "agent_job",
+            "the prospecting agent: two sample form submissions to drafts and CRM tasks "
+            "(data/sample_agent/forms; drafts only, never sent)",
+            {},
+        )
+    )
     return run_steps(definitions, steps)
 
 

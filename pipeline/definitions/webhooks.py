@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions, load_assets_from_modules
 
 from assets import webhooks
+from assets.agent import agent_job
 from pipeline.config import Settings
 from pipeline.definitions.backends import Backends
 from pipeline.definitions.ingest import ingest_job
@@ -20,6 +21,7 @@ def webhooks_definitions(settings: Settings, backends: Backends) -> Definitions:
                 webhooks.process_webhook_events,
                 ingest_job,
                 drive_wakes_file_arrival=settings.lead_source == "drive",
+                form_job=agent_job,
             )
         ],
         resources=backends.resources("ops_store", "io_manager"),

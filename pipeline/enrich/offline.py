@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.enrich.lists import disposable_domains, free_mail_domains
 from pipeline.normalize.emails import email_columns
+from pipeline.normalize.mail_domains import disposable_domains, free_mail_series
 from pipeline.normalize.phones import parse_phones
 
 OFFLINE = "offline"
@@ -35,12 +35,11 @@ def email_quality(frame: pl.DataFrame) -> pl.DataFrame:
     (a guess: undeliverable for bad syntax or a throwaway domain, risky for role addresses)."""
     flags = email_columns(frame.lazy().select("email")).collect()
     domain = flags["email_domain"]
-    free = domain.is_in(list(free_mail_domains())).fill_null(False) | flags["is_free_email"]
     disposable = domain.is_in(list(disposable_domains())).fill_null(False)
     return pl.DataFrame(
         {
             "email_valid": flags["email_valid"],
-            "is_free_email": free,
+            "is_free_email": flags["is_free_email"],
             "is_disposable_email": disposable,
             "is_role_email": flags["is_role_email"].fill_null(False),
             "_email_domain": domain,
@@ -61,10 +60,9 @@ def offline_fields(frame: pl.DataFrame, default_country: str = "US") -> pl.DataF
     """The offline provider's answers, one row per row of `frame` (which needs `email`,
     `domain` and `phone_e164`): the email_quality columns plus company, website, country."""
     quality = email_quality(frame)
-    free_list = list(free_mail_domains())
     domain = pl.col("domain")
     business_domain = (
-        pl.when(domain.is_not_null() & ~domain.is_in(free_list))
+        pl.when(domain.is_not_null() & ~domain.is_in(free_mail_series()))
         .then(domain)
         .when(~pl.col("is_free_email") & ~pl.col("is_disposable_email"))
         .then(pl.col("_email_domain"))

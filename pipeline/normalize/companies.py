@@ -1,37 +1,83 @@
-"""Company names: a display form and a matching key without legal suffixes or punctuation."""
+"""Company names: a display form and a matching key without legal forms or punctuation.
+
+The legal forms are cleanco's terms (~320, from every jurisdiction it covers: `GmbH & Co.
+KG`, `A/S`, `Oyj`, `K.K.`, `S.A. de C.V.`, `sp. z o.o.`, ...), folded exactly as the names
+are, plus the project's own list (spellings cleanco lacks, such as `BV` or `SL` without dots,
+and words the project has always dropped for matching: `group`, `holding`).
+"""
 
 from __future__ import annotations
 
+from functools import cache
+
 import polars as pl
+from cleanco.clean import get_unique_terms
 
 from pipeline.normalize import empty_to_null, squash_spaces
 
-# Legal forms, as whole tokens after punctuation is removed ("S.A." -> "s a" -> "sa").
-LEGAL_SUFFIXES = (
+# Not stripped although cleanco lists them: ordinary words at the end of English names
+# ("Acme UK" is the UK arm, not a legal form; "Private" alone is no form either).
+NOT_LEGAL_FORMS = frozenset({"uk", "private", "ok"})
+# The project's own list, kept beside cleanco's: spellings cleanco lacks (BV, SL, Pty written
+# without dots), and words that do not tell two companies apart for matching.
+EXTRA_TERMS = (
     "inc", "incorporated", "llc", "llp", "lp", "ltd", "limited", "plc", "corp", "corporation",
-    "co", "company", "gmbh", "ag", "kg", "ug", "ohg", "se", "sa", "sas", "sarl", "sasu",
-    "eurl", "spa", "srl", "bv", "nv", "vof", "oy", "ab", "as", "asa", "aps", "pty", "kk",
-    "sl", "sau", "lda", "pvt", "pte", "sp z o o", "s a", "s r l", "s p a", "b v", "n v",
-    "e k", "ek", "mbh", "holding", "holdings", "group",
+    "co", "company", "gmbh", "ag", "kg", "ug", "ohg", "se", "sa", "sas", "sarl", "sasu", "eurl",
+    "spa", "srl", "bv", "nv", "vof", "oy", "ab", "as", "asa", "aps", "pty", "kk", "sl", "sau",
+    "lda", "pvt", "pte", "sp z o o", "e k", "ek", "mbh", "cie", "cia", "holding", "holdings",
+    "group",
 )  # fmt: skip
-_SUFFIX_RE = r"(?:\s(?:" + "|".join(sorted(LEGAL_SUFFIXES, key=len, reverse=True)) + r"))+$"
+# "GmbH & Co. KG", "GmbH u. Co. KG", "S.A. et Cie", "S.A.B. de C.V.": a legal form may
+# follow one of these.
+_CONNECTORS = ("and", "und", "u", "et", "y", "e", "en", "de")
 
 
-def company_columns(raw: pl.Expr) -> list[pl.Expr]:
-    """company (display), company_key (for matching)."""
-    display = squash_spaces(raw).str.strip_chars(" ,;\"'")
-    display = empty_to_null(display)
-    key = (
-        display.str.normalize("NFKD")
+def _key_text(text: pl.Expr) -> pl.Expr:
+    """Accents off, lower case, '&' as 'and', every other non-alphanumeric run as one space."""
+    return (
+        text.str.normalize("NFKD")
         .str.replace_all(r"\p{M}", "")
         .str.to_lowercase()
         .str.replace_all("&", " and ", literal=True)
         .str.replace_all(r"[^\p{L}\p{N}]+", " ")
         .str.strip_chars()
-        .str.replace(r"^the\s", "")
     )
-    key = (" " + key).str.replace(_SUFFIX_RE, "").str.strip_chars()
+
+
+@cache
+def legal_terms() -> tuple[str, ...]:
+    """Every legal form as the matching key spells it ('GmbH & Co. KG' -> 'gmbh and co kg')."""
+    raw = pl.Series(sorted(get_unique_terms()) + list(EXTRA_TERMS), dtype=pl.String)
+    keyed = raw.to_frame("t").select(_key_text(pl.col("t"))).to_series()
+    terms = {t for t in keyed.to_list() if t and t not in NOT_LEGAL_FORMS}
+    return tuple(sorted(terms, key=lambda t: (-len(t), t)))
+
+
+@cache
+def _suffix_pattern() -> str:
+    """A run of legal forms at the end of a key (each may follow a connector)."""
+    terms = "|".join(legal_terms())
+    connectors = "|".join(_CONNECTORS)
+    return rf"(?:\s(?:(?:{connectors})\s)?(?:{terms}))+$"
+
+
+def company_columns(raw: pl.Expr) -> list[list[pl.Expr]]:
+    """company (display), company_key (for matching); staged for `distinct.with_distinct`.
+
+    A name that is nothing but a legal form ("AG") keeps it as its key.
+    """
+    display = empty_to_null(squash_spaces(raw).str.strip_chars(" ,;\"'"))
+    full = pl.col("_c_full")
+    stripped = (" " + full).str.replace(_suffix_pattern(), "").str.strip_chars()
     return [
-        display.alias("company"),
-        empty_to_null(key).alias("company_key"),
+        [
+            display.alias("company"),
+            _key_text(display).str.replace(r"^the\s", "").alias("_c_full"),
+        ],
+        [
+            pl.col("company"),
+            empty_to_null(pl.when(stripped != "").then(stripped).otherwise(full)).alias(
+                "company_key"
+            ),
+        ],
     ]

@@ -1,9 +1,14 @@
-"""Company domains: from the website (or a work email), reduced to the registrable domain."""
+"""Company domains: from the website (or a work email), reduced to the registrable domain.
+
+Internationalized domains are kept, in one canonical form: the ASCII (punycode) one that DNS,
+CRMs and enrichment APIs use, so `bücher.de` and `xn--bcher-kva.de` are the same company.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 
+import idna
 import polars as pl
 from publicsuffixlist import PublicSuffixList
 
@@ -14,13 +19,30 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList()
 
 
+def ascii_host(host: str) -> str | None:
+    """'Bücher.de' -> 'xn--bcher-kva.de' (IDNA 2008 with UTS #46 mapping); None when the
+    host is no valid internationalized name."""
+    if host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return None
+
+
 def registrable_domain(host: str) -> str | None:
-    """'shop.acme.co.uk' -> 'acme.co.uk'; None when the host has no registrable part."""
-    return _psl().privatesuffix(host)
+    """'shop.acme.co.uk' -> 'acme.co.uk', 'shop.bücher.de' -> 'xn--bcher-kva.de'; None when
+    the host has no registrable part."""
+    ascii_form = ascii_host(host)
+    return None if ascii_form is None else _psl().privatesuffix(ascii_form)
 
 
 def host_expr(raw: pl.Expr) -> pl.Expr:
-    """Strip scheme, credentials, `www.`, port, path and query with vectorized regexes."""
+    """Strip scheme, credentials, `www.`, port, path and query with vectorized regexes.
+
+    Labels may hold letters of any script; the top-level label is letters, or an
+    internationalized TLD in its ASCII form (`xn--p1ai`).
+    """
     host = (
         raw.str.strip_chars()
         .str.to_lowercase()
@@ -31,7 +53,7 @@ def host_expr(raw: pl.Expr) -> pl.Expr:
         .str.strip_chars(".")
         .str.replace(r"^www\d?\.", "")
     )
-    return pl.when(host.str.contains(r"^[a-z0-9.-]+\.[a-z]{2,}$")).then(host)
+    return pl.when(host.str.contains(r"^[\p{L}\p{N}.-]+\.(?:\p{L}{2,}|xn--[a-z0-9-]+)$")).then(host)
 
 
 def registrable_domains(hosts: pl.Series) -> pl.Series:

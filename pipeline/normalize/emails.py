@@ -1,14 +1,17 @@
-"""Email cleanup, validity, a canonical form for matching, and role / free-mail flags."""
+"""Email cleanup, validity, a canonical form for matching, and role / free-mail flags
+(free-mail: the maintained list in `mail_domains`)."""
 
 from __future__ import annotations
 
 import polars as pl
 
 from pipeline.normalize import ENGINE, empty_to_null
+from pipeline.normalize.mail_domains import free_mail_series
 
 # Pragmatic syntax check (RFC 5322 is far looser than what mail servers accept in practice).
 LOCAL_PATTERN = r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$"
-DOMAIN_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$"
+# The top-level label: letters, or an internationalized TLD in its ASCII form (.xn--p1ai).
+DOMAIN_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,24}|xn--[a-z0-9-]{1,59})$"
 EMAIL_PATTERN = LOCAL_PATTERN[:-1] + "@" + DOMAIN_PATTERN[1:]
 
 # Providers that ignore dots in the local part.
@@ -19,20 +22,6 @@ ROLE_LOCAL_PARTS = (
     "enquiries", "enquiry", "inquiries", "help", "noreply", "no-reply", "billing", "accounts",
     "hr", "jobs", "careers", "press", "media", "webmaster", "postmaster", "service", "mail",
     "kontakt", "vertrieb", "bonjour", "contato", "reception", "general", "orders",
-)  # fmt: skip
-
-FREE_MAIL_DOMAINS = (
-    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de",
-    "ymail.com", "hotmail.com", "hotmail.co.uk", "hotmail.fr", "hotmail.de", "outlook.com",
-    "outlook.fr", "outlook.de", "live.com", "live.co.uk", "live.fr", "msn.com", "aol.com",
-    "icloud.com", "me.com", "mac.com", "proton.me", "protonmail.com", "pm.me", "gmx.de",
-    "gmx.net", "gmx.com", "gmx.at", "gmx.ch", "web.de", "t-online.de", "freenet.de",
-    "orange.fr", "wanadoo.fr", "free.fr", "laposte.net", "sfr.fr", "libero.it", "virgilio.it",
-    "yandex.ru", "yandex.com", "mail.ru", "qq.com", "163.com", "126.com", "zoho.com",
-    "fastmail.com", "hey.com", "tutanota.com", "btinternet.com", "sky.com", "comcast.net",
-    "verizon.net", "att.net", "sbcglobal.net", "bigpond.com", "rediffmail.com", "seznam.cz",
-    "wp.pl", "o2.pl", "interia.pl", "bluewin.ch", "telenet.be", "skynet.be", "ziggo.nl",
-    "kpnmail.nl", "hetnet.nl", "home.nl", "planet.nl",
 )  # fmt: skip
 
 
@@ -79,7 +68,7 @@ def email_columns(frame: pl.LazyFrame, column: str = "email") -> pl.LazyFrame:
             .alias("email_canonical"),
             domain.alias("email_domain"),
             (valid & local.is_in(ROLE_LOCAL_PARTS)).alias("is_role_email"),
-            (valid & domain.is_in(FREE_MAIL_DOMAINS)).alias("is_free_email"),
+            (valid & domain.is_in(free_mail_series())).alias("is_free_email"),
         )
     )
 
@@ -88,4 +77,45 @@ def normalize_emails(frame: pl.DataFrame, column: str = "email") -> pl.DataFrame
     """Adds (or replaces) the `email_columns` columns."""
     return frame.with_columns(
         email_columns(frame.lazy(), column).collect(engine=ENGINE).get_columns()
+    )
+
+
+def additional_emails(alternates: pl.Series, primary: pl.Series) -> pl.Series:
+    """Each row's other valid addresses, canonical and distinct, from `alternate_values`
+    (a file that names the email twice: a second address is still the same person's);
+    the row's own canonical email is left out. Only rows that have alternates are worked on.
+    """
+    empty = pl.Series("additional_emails", [None] * len(alternates), dtype=pl.List(pl.String))
+    rows = alternates.is_not_null()
+    if not rows.any():
+        return empty
+    decoded = alternates.str.json_decode(pl.Struct({"email": pl.List(pl.String)}))
+    others = (
+        pl.DataFrame({"_row": pl.int_range(0, len(alternates), eager=True), "email": decoded})
+        .filter(rows)
+        .with_columns(pl.col("email").struct.field("email"))
+        .explode("email")
+        .drop_nulls("email")
+    )
+    if others.is_empty():
+        return empty
+    canonical = (
+        email_columns(others.lazy(), "email").collect().select("email_valid", "email_canonical")
+    )
+    found = (
+        others.select("_row")
+        .hstack(canonical)
+        .filter(pl.col("email_valid"))
+        .join(
+            pl.DataFrame({"_row": pl.int_range(0, len(primary), eager=True), "_own": primary}),
+            on="_row",
+        )
+        .filter(pl.col("email_canonical") != pl.col("_own").fill_null(""))
+        .group_by("_row", maintain_order=True)
+        .agg(pl.col("email_canonical").unique(maintain_order=True).alias("additional_emails"))
+    )
+    return (
+        pl.DataFrame({"_row": pl.int_range(0, len(alternates), eager=True)})
+        .join(found, on="_row", how="left")
+        .sort("_row")["additional_emails"]
     )

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import polars as pl
 
 from pipeline.normalize import ENGINE, empty_to_null, squash_spaces
 from pipeline.normalize.companies import company_columns
 from pipeline.normalize.countries import country_expr
-from pipeline.normalize.dates import parse_datetimes
+from pipeline.normalize.dates import parse_dates
 from pipeline.normalize.distinct import attach, collect_distinct
 from pipeline.normalize.domains import host_expr, registrable_domains
-from pipeline.normalize.emails import email_columns
+from pipeline.normalize.emails import additional_emails, email_columns
+from pipeline.normalize.mail_domains import personal_mail_series
 from pipeline.normalize.names import name_columns, name_specs
 from pipeline.normalize.phones import parse_phones
 from pipeline.normalize.titles import title_columns
@@ -85,8 +88,27 @@ def _parse_phones(frame: pl.DataFrame, default_country: str) -> pl.DataFrame:
     return phones.with_columns(mobile.alias("mobile_e164"))
 
 
+@dataclass(frozen=True)
+class NormalizedLeads:
+    """normalize_leads' answer. It still unpacks as `leads, rejected = normalize_leads(...)`,
+    the pair it used to be."""
+
+    leads: pl.DataFrame  # NORMALIZED_SCHEMA
+    rejected: pl.DataFrame  # REJECTED_ROWS_SCHEMA
+    # How numeric dates were read, per source file and column (dates.ORDER_SCHEMA).
+    date_orders: pl.DataFrame
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        return iter((self.leads, self.rejected))
+
+
 def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataFrame:
-    """Every canonical field cleaned and typed; flags instead of drops for bad values.
+    """Every canonical field cleaned and typed; flags instead of drops for bad values."""
+    return _normalize_fields(raw, default_country)[0]
+
+
+def _normalize_fields(raw: pl.DataFrame, default_country: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """normalize_fields' frame, and the day/month orders its dates were read in.
 
     The fields are independent, so they are computed as one batch of lazy plans
     (`collect_all` runs them side by side on the cores). The phones need only the country
@@ -104,7 +126,7 @@ def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataF
     )
     with ThreadPoolExecutor(2) as pool:
         phones = pool.submit(_parse_phones, first, default_country)
-        dates = pool.submit(parse_datetimes, raw["created_at"])
+        dates = pool.submit(parse_dates, raw["created_at"], raw["source_file"], default_country)
         specs = [
             *name_specs("first_name", "last_name", "full_name"),
             ("company", company_columns),
@@ -117,12 +139,14 @@ def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataF
             [email_columns(lazy, "email"), lazy.select(*[_clean_text(c) for c in _TEXT_COLUMNS])],
         )
         frame = attach(raw, [*parts, first.select("country", "phone_raw")])
-        # A company's domain: its website, else a work (non-free-mail) email's domain.
+        # A company's domain: its website, else a work email's domain (not a free-mail or
+        # throwaway provider's; a personal address before a role one).
+        work_mail = ~pl.col("email_domain").is_in(personal_mail_series())
         host = frame.select(
             pl.coalesce(
                 "_website_host",
-                pl.when(~pl.col("is_free_email") & ~pl.col("is_role_email")).then("email_domain"),
-                pl.when(~pl.col("is_free_email")).then("email_domain"),
+                pl.when(work_mail & ~pl.col("is_role_email")).then("email_domain"),
+                pl.when(work_mail).then("email_domain"),
             )
         ).to_series()
         domain = registrable_domains(host).alias("domain")
@@ -131,7 +155,7 @@ def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataF
         frame.lazy()
         .pipe(name_columns)
         .with_columns(
-            created_at.alias("created_at"),
+            created_at.values.alias("created_at"),
             parsed["phone_e164"],
             parsed["phone_valid"],
             parsed["phone_extension"],
@@ -142,7 +166,7 @@ def normalize_fields(raw: pl.DataFrame, default_country: str = "US") -> pl.DataF
         .collect(engine=ENGINE)
     )
     added = [c for c in _ADDED_COLUMNS if c in frame.columns]
-    return frame.select([c for c in frame.columns if c not in added] + added)
+    return frame.select([c for c in frame.columns if c not in added] + added), created_at.orders
 
 
 def _reject_detail() -> pl.Expr:
@@ -171,12 +195,14 @@ def _reject_detail() -> pl.Expr:
     )
 
 
-def normalize_leads(
-    raw: pl.DataFrame, default_country: str = "US"
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(normalized_leads, rejected_rows): every raw row lands in exactly one of the two."""
+def normalize_leads(raw: pl.DataFrame, default_country: str = "US") -> NormalizedLeads:
+    """normalized_leads and rejected_rows (every raw row lands in exactly one of the two),
+    and how each file's numeric dates were read (`default_country`: LEADS_DEFAULT_COUNTRY,
+    for phone numbers without a country and dates no value of the file decides)."""
     all_empty = pl.all_horizontal(pl.col(list(LEAD_FIELDS)).is_null())
-    frame = normalize_fields(raw, default_country).with_columns(
+    fields, date_orders = _normalize_fields(raw, default_country)
+    frame = fields.with_columns(
+        additional_emails(fields["alternate_values"], fields["email_canonical"]),
         pl.when(pl.col("parse_error").is_not_null())
         .then(pl.lit("malformed_row"))
         .when(all_empty)
@@ -188,7 +214,7 @@ def normalize_leads(
             & pl.col("last_name").is_null()
         )
         .then(pl.lit("no_identity"))
-        .alias("_reason")
+        .alias("_reason"),
     )
     if frame["_reason"].null_count() == frame.height:  # the usual case: no copies
         accepted, rejected = frame, frame.clear()
@@ -200,4 +226,4 @@ def normalize_leads(
         rejected.with_columns(pl.col("_reason").alias("reason"), _reject_detail().alias("detail")),
         REJECTED_ROWS_SCHEMA,
     )
-    return accepted, rejected
+    return NormalizedLeads(accepted, rejected, date_orders)

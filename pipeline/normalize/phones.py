@@ -11,8 +11,11 @@ Every region of the metadata is replayed; tests/test_phones.py checks that, and 
 
 Semantics, pinned by tests/test_phones.py:
 
-1. Extension: a trailing ``x``/``ext``/``ext.``/``extn``/``extension``/``#`` marker and 1-10 digits,
-   right after a digit or ``)``, is cut off; it is reported for valid numbers only.
+1. Extension: found exactly as ``phonenumbers.parse`` finds it, in every syntax it reads
+   (RFC 3966 ``;ext=12``, ``ext.``/``extn``/``extension``/``anexo``, ``x``/``#``/``~``/``int``,
+   American ``- 503#``, auto-dial ``,,`` and ``;``), in the text from its first digit or ``+``
+   when what precedes the marker is a viable number; the number proper is what precedes it.
+   It is reported, apart (``phone_extension``), for valid numbers only.
 2. Excel damage (``4.155550134E9``, ``4155550134.0``) is turned back into the integer's digits.
 3. The rest becomes its canonical text: its ASCII digits, with ``+`` in front when a ``+`` comes
    before the first digit; ``00`` followed by a non-zero digit also means ``+``. Everything else
@@ -58,8 +61,51 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
     "phone_region": pl.String(),
 }
 
-# The digit (or ")") before the marker is captured so that "fax 4155550134" is not an extension.
-_EXT_RE = r"(?i)[0-9)][\s,;]*(?:extension|extn|ext|x|#)[\s.:#-]*([0-9]{1,10})[\s#]*$"
+# Extensions exactly as phonenumbers finds them (phonenumberutil's _EXTN_PATTERNS_FOR_PARSING,
+# _extract_possible_number and _is_viable_phone_number, written out for Rust's regex engine;
+# tests/test_normalize_libraries.py checks the answers against phonenumbers.parse itself):
+# RFC 3966 ";ext=", explicit labels ("ext.", "extension", "anexo", ...), one-character or
+# ambiguous ones ("x", "#", "~", "int"), American "- 503#", and auto-dial ",," or ";".
+_EXT_SPACE, _EXT_AFTER_LABEL = r"[ \u00A0\t,]*", r"[:.\uFF0E]?[ \u00A0\t,-]*"
+_EXT_MARKERS = "|".join(
+    (
+        r";ext=(\d{1,20})",
+        _EXT_SPACE
+        + r"(?:e?xt(?:ensi(?:o\u0301?|\u00F3))?n?|\uFF45?\uFF58\uFF54\uFF4E?"
+        + r"|\u0434\u043E\u0431|anexo)"
+        + _EXT_AFTER_LABEL
+        + r"(\d{1,20})#?",
+        _EXT_SPACE
+        + r"(?:[x\uFF58#\uFF03~\uFF5E]|int|\uFF49\uFF4E\uFF54)"
+        + _EXT_AFTER_LABEL
+        + r"(\d{1,9})#?",
+        r"[- ]+(\d{1,6})#",
+        r"[ \u00A0\t]*(?:,{2}|;)" + _EXT_AFTER_LABEL + r"(\d{1,15})#?",
+        r"[ \u00A0\t]*,+" + _EXT_AFTER_LABEL + r"(\d{1,9})#?",
+    )
+)
+# The leftmost marker that runs to the end, as phonenumbers' search finds it: the extension is
+# the first of its six digit groups that matched, the number what precedes it. (Anchored at
+# the end only, so the regex engine can search backwards from there.)
+_EXT_RE = rf"(?is)(?:{_EXT_MARKERS})$"
+# Only texts holding one of these can carry an extension marker (the rest skip the regexes):
+# ASCII letters, ",;#~", and the full-width and Cyrillic letters of phonenumbers' labels.
+_EXT_HINT = r"[a-zA-Z,;#~\x{FF03}\x{FF5E}\x{FF45}\x{FF58}\x{FF54}\x{FF49}\x{0434}\x{0414}]"
+# What phonenumbers reads of a text: from the first digit or "+", without trailing
+# punctuation, and up to a second number ("/x...").
+_POSSIBLE_START = r"^[^+\uFF0B\d]+"
+_POSSIBLE_FIRST = r"[+\uFF0B\d]"
+_POSSIBLE_TRAILING = r"(?:_|[^#\w])+$"
+_SECOND_NUMBER = r"(?s)[\\/] *x.*$"
+# A viable number: two digits, or three digits or more among phone punctuation and letters.
+_PUNCTUATION = (
+    r"\-x\u2010-\u2015\u2212\u30FC\uFF0D-\uFF0F \u00A0\u00AD\u200B\u2060\u3000()"
+    r"\uFF08\uFF09\uFF3B\uFF3D.\[\]/~\u2053\u223C\uFF5E"
+)
+_VIABLE = (
+    rf"(?i)^(?:\d{{2}}|[+\uFF0B]*(?:[{_PUNCTUATION}*]*\d){{3,}}[{_PUNCTUATION}*a-z\d]*)"
+    rf"(?:{_EXT_MARKERS})?$"
+)
 _SCI_RE = r"^\s*(?:[0-9]+(?:\.[0-9]+)?[eE]\+?[0-9]{1,2}|[0-9]+\.0+)\s*$"
 # "+" before the first digit, or digits starting 00 and a non-zero digit (separators aside).
 _LEAD_RE = r"^[^0-9+]*(\+|0[^0-9]*0[^0-9]*[1-9])"
@@ -778,10 +824,11 @@ def _excel_digits(text: str) -> str | None:
 
 
 def _digits(
-    raw: pl.Series, ext_length: np.ndarray, idd: np.ndarray
+    raw: pl.Series, number_end: np.ndarray, idd: np.ndarray
 ) -> tuple[pl.Series, np.ndarray]:
-    """Each text's ASCII digits, less its extension's and, where `idd` and long enough, the
-    leading "00"; also which rows did lose their "00".
+    """Each text's ASCII digits before byte `number_end` (where the number proper ends and an
+    extension begins; -1: the whole text), less, where `idd` and long enough, the leading
+    "00"; also which rows did lose their "00".
 
     Why numpy: stripping non-digits is the single most expensive step, and a mask over the
     Arrow bytes costs half of polars' regex replace_all.
@@ -803,6 +850,10 @@ def _digits(
     np.cumsum(is_digit, out=running[1:])
     at_offsets = running[offsets]
     total = (at_offsets[1:] - at_offsets[:-1]).astype(np.int64)
+    # The digits after the number proper (an extension's, a second number's) are the last.
+    cut = number_end >= 0
+    ext_length = np.zeros(size, dtype=np.int64)
+    ext_length[cut] = at_offsets[1:][cut] - running[offsets[:-1][cut] + number_end[cut]]
     count = total - ext_length
     idd = idd & (count > 2)
     if idd.any() or ext_length.any():
@@ -826,6 +877,48 @@ def _digits(
     return pl.Series("d", array, dtype=pl.String), idd
 
 
+def _extensions(raw: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """Each text's extension as phonenumbers reads it (null when none), and the byte offset at
+    which its number proper ends (-1 when there is no extension).
+
+    Only texts with a letter, comma, semicolon, hash or tilde can hold a marker: the regexes
+    run on those alone.
+    """
+    size = len(raw)
+    hinted = raw.str.contains(_EXT_HINT).fill_null(False).arg_true()
+    ext = pl.repeat(None, size, dtype=pl.String, eager=True)
+    number_end = np.full(size, -1, dtype=np.int64)
+    if not len(hinted):
+        return ext, number_end
+    text, possible, number = pl.col("raw"), pl.col("_possible"), pl.col("number")
+    parts = possible.str.extract_groups(_EXT_RE)
+    found = (
+        pl.DataFrame({"row": hinted, "raw": raw.gather(hinted)})
+        .with_columns(
+            text.str.replace(_POSSIBLE_START, "")
+            .str.replace(_POSSIBLE_TRAILING, "")
+            .str.replace(_SECOND_NUMBER, "")
+            .alias("_possible")
+        )
+        .with_columns(pl.coalesce(parts.struct.field(str(g)) for g in range(1, 7)).alias("ext"))
+        .filter(pl.col("ext").is_not_null())
+        .with_columns(possible.str.replace(_EXT_RE, "").alias("number"))
+        # phonenumbers keeps the marker as part of the number when what precedes it is no
+        # viable number.
+        .filter(number.str.contains(_VIABLE))
+        .select(
+            "row",
+            "ext",
+            # The number starts at the text's first digit or "+" (byte offsets both).
+            (text.str.find(_POSSIBLE_FIRST) + number.str.len_bytes()).alias("end"),
+        )
+    )
+    if found.height == 0:
+        return ext, number_end
+    number_end[found["row"].to_numpy()] = found["end"].to_numpy()
+    return ext.scatter(found["row"], found["ext"]), number_end
+
+
 def _canonical(
     raw: pl.Series, region: pl.Series | None, offset: int | pl.Series = 0
 ) -> tuple[pl.DataFrame, pl.Series]:
@@ -835,17 +928,13 @@ def _canonical(
     """
     text = pl.col("raw")
     found = pl.DataFrame({"raw": raw}).select(
-        text.str.extract(_EXT_RE, 1).alias("ext"),
         text.str.extract(_LEAD_RE, 1).alias("lead"),
         text.str.contains(_SCI_RE).fill_null(False).alias("sci"),
     )
-    ext, lead = found["ext"], found["lead"]
-    # The extension's digits are the last digits of the text; "00" and a non-zero digit mean "+".
-    digits, idd = _digits(
-        raw,
-        ext.str.len_bytes().fill_null(0).cast(pl.Int64).to_numpy(),
-        (lead != "+").fill_null(False).to_numpy(),
-    )
+    lead = found["lead"]
+    ext, number_end = _extensions(raw)
+    # "00" and a non-zero digit mean "+".
+    digits, idd = _digits(raw, number_end, (lead != "+").fill_null(False).to_numpy())
     frame = pl.DataFrame(
         {
             "d": digits,

@@ -426,3 +426,88 @@ drive_channels = Table(
     Column("stopped_by", String(120)),
     Column("replaced_by", String(64)),
 )
+
+
+# --- LLM calls (pipeline/llm) ------------------------------------------------------------
+# Tokens used per UTC day, against LLM_DAILY_TOKEN_BUDGET: a call reserves its estimate
+# before it goes out (atomically, under the cap) and settles to the real usage after.
+llm_spend = Table(
+    "llm_spend",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("tokens", BigInteger, nullable=False),
+    Column("calls", BigInteger, nullable=False),
+)
+
+# Answers per content hash (the caller's key with the model, schema and instructions), so
+# the same question is paid for once.
+llm_cache = Table(
+    "llm_cache",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("purpose", String(64), nullable=False),
+    Column("model", String(120), nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# --- The prospecting agent (pipeline/agent) ----------------------------------------------
+# One row per form submission (HubSpot's conversionId), whatever channel brought it.
+agent_submissions = Table(
+    "agent_submissions",
+    metadata,
+    Column("submission_id", String(120), primary_key=True),
+    Column("form_id", String(120)),
+    Column("portal_id", String(40)),
+    Column("page_url", Text),
+    Column("submitted_at", DateTime(timezone=True)),
+    Column("origin", String(16), nullable=False),  # webhook | file
+    Column("inbox_id", Id),
+    Column("email", String(320)),
+    Column("submission", Text, nullable=False),  # the Forms API object, as received
+    Column("prospect", Text),  # JSON: the prospect as the project's normalizers made it
+    # in_progress -> done; dead (a step dead-lettered); rejected (unusable submission)
+    Column("status", String(16), nullable=False),
+    Column("step", String(32)),  # the step to do next (None once done)
+    Column("detail", Text),  # why rejected, dead or waiting
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_agent_submissions_status", "status"),
+)
+
+# Each step of each submission once: claimed (`running`), then `done` with its result, or
+# `failed` (tried again from `next_attempt_at`), `waiting` (the LLM budget is spent) or
+# `dead` (dead-lettered after the configured attempts).
+agent_steps = Table(
+    "agent_steps",
+    metadata,
+    Column("submission_id", String(120), primary_key=True),
+    Column("step", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("inputs_sha256", String(64)),
+    Column("result", Text),  # JSON
+    Column("error", Text),
+    Column("run_id", String(64)),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("duration_ms", Integer),
+    Index("ix_agent_steps_status", "status", "next_attempt_at"),
+)
+
+# Steps that failed for good, with the step named; `agent replay` puts them back in line.
+agent_dead_letters = Table(
+    "agent_dead_letters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("submission_id", String(120), nullable=False),
+    Column("step", String(32), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("dead_at", DateTime(timezone=True), nullable=False),
+    Column("replayed_at", DateTime(timezone=True)),
+    Index("ix_agent_dead_letters_submission", "submission_id"),
+)

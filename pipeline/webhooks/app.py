@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from pipeline.agent.intake import MalformedSubmission, submission_events
 from pipeline.email.unsubscribe import BadToken, UnsubscribeLinks, signing_key
 from pipeline.outreach.stops import unsubscribe as stop_unsubscribe
 from pipeline.store import open_store
@@ -41,6 +42,7 @@ SECRET_VARIABLE = {
     "hubspot": "HUBSPOT_CLIENT_SECRET",
     "drive": "DRIVE_CHANNEL_TOKEN",
     "email": "EMAIL_EVENTS_SECRET",
+    "forms": "HUBSPOT_CLIENT_SECRET",
 }
 
 
@@ -238,6 +240,17 @@ def create_app(config: WebhookConfig, engine: Engine | None = None) -> Starlette
             request, "email", verify_email_request, lambda body, _h: email_events(body)
         )
 
+    def parse_forms(body: bytes, _headers: dict[str, str]) -> list[InboxEvent]:
+        try:
+            return submission_events(body)
+        except MalformedSubmission as exc:
+            raise MalformedBody(str(exc)) from None
+
+    async def forms(request: Request) -> JSONResponse:
+        """HubSpot Forms API submission objects (one, or an array), signed with HubSpot's v3
+        signature like /webhooks/hubspot; the prospecting agent drafts a reply to each."""
+        return await receive(request, "forms", verify_hubspot_request, parse_forms)
+
     async def unsubscribe_page(request: Request) -> HTMLResponse:
         """GET: a confirmation page with a button. Mail scanners follow links, so a GET
         alone unsubscribes nobody."""
@@ -295,6 +308,7 @@ def create_app(config: WebhookConfig, engine: Engine | None = None) -> Starlette
             Route("/webhooks/hubspot", hubspot, methods=["POST"]),
             Route("/webhooks/drive", drive, methods=["POST"]),
             Route("/webhooks/email-events", email, methods=["POST"]),
+            Route("/webhooks/forms", forms, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
             Route("/unsubscribe/{token}", unsubscribe_now, methods=["POST"]),

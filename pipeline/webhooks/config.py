@@ -30,6 +30,8 @@ class WebhookConfig:
             "hubspot": bool(self.hubspot_client_secret),
             "drive": bool(self.drive_channel_token),
             "email": bool(self.email_events_secret),
+            # Form submissions for the prospecting agent, signed like HubSpot's webhooks.
+            "forms": bool(self.hubspot_client_secret),
         }
 
 

@@ -2,7 +2,9 @@
 
 Mailboxes are the users the service account impersonates (the token's `sub`). It keeps
 sent messages and drafts per mailbox (parsed from the `raw` MIME), answers `rfc822msgid:`
-searches, lists threads `after:` a time, and serves threads with metadata headers. Inbound
+searches, lists threads matching a query (`after:`, `from:`/`to:`/`cc:` an address, a
+domain or `me`, a `{...}` group of alternatives, `-from:me`) and serves threads with metadata
+headers and snippets. `seed` adds a past message (either direction) for mail history. Inbound
 messages (replies, bounces) are added by tests with `receive`. `fail_next_send` scripts a
 Google error for the next messages.send.
 """
@@ -17,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
+from email.utils import getaddresses
 
 from tests.fakes.google_api import GoogleApiServer, Reply, Request, google_error
 
@@ -133,13 +136,64 @@ class FakeGmail:
             self.inbox.append(stored)
         return stored
 
+    def seed(
+        self, mailbox: str, sender: str, to: str, subject: str, body: str, at_ms: int,
+        thread_id: str | None = None, cc: str | None = None,
+    ) -> Stored:  # fmt: skip
+        """A past message in `mailbox`: from the mailbox (filed as sent) or to it (inbox)."""
+        headers = f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+        if cc:
+            headers += f"Cc: {cc}\r\n"
+        raw = base64.urlsafe_b64encode((headers + "\r\n" + body + "\r\n").encode()).decode()
+        outgoing = mailbox.lower() in sender.lower()
+        with self.lock:
+            stored = self._new(mailbox, raw, thread_id, ["SENT"] if outgoing else ["INBOX"])
+            stored.internal_ms = at_ms
+            (self.sent if outgoing else self.inbox).append(stored)
+        return stored
+
+    @staticmethod
+    def _addresses(message: Message, *names: str) -> list[str]:
+        values = [str(v) for name in names for v in (message.get_all(name) or [])]
+        return [a.lower() for _, a in getaddresses(values) if a]
+
+    def _term_matches(self, stored: Stored, term: str) -> bool:
+        field_name, _, wanted = term.partition(":")
+        headers = {"from": ("From",), "to": ("To", "Cc"), "cc": ("Cc",)}.get(field_name)
+        if headers is None:
+            return True  # an operator this fake does not model narrows nothing
+        wanted = stored.mailbox if wanted.lower() == "me" else wanted.lower()
+        addresses = self._addresses(stored.message, *headers)
+        if "@" in wanted:
+            return wanted in addresses
+        return any(a.rpartition("@")[2] == wanted for a in addresses)
+
+    def _query_matches(self, stored: Stored, query: str) -> bool:
+        for group in re.findall(r"\{([^}]*)\}", query):
+            if not any(self._term_matches(stored, t) for t in group.split()):
+                return False
+        rest = re.sub(r"\{[^}]*\}", " ", query).split()
+        for term in rest:
+            if term.startswith("after:") or term.startswith("rfc822msgid:"):
+                continue
+            negated = term.startswith("-")
+            if self._term_matches(stored, term.lstrip("-")) == negated:
+                return False
+        return True
+
     def _list_threads(self, request: Request, _match: re.Match[str]) -> Reply:
         query = (request.query.get("q") or [""])[0]
         after = re.search(r"after:(\d+)", query)
         since_ms = int(after.group(1)) * 1000 if after else 0
         mailbox = self._mailbox(request)
         threads = sorted(
-            {s.thread_id for s in self.inbox if s.mailbox == mailbox and s.internal_ms >= since_ms}
+            {
+                s.thread_id
+                for s in self.inbox + self.sent
+                if s.mailbox == mailbox
+                and s.internal_ms >= since_ms
+                and self._query_matches(s, query)
+            }
         )
         return Reply(
             200, {"threads": [{"id": t, "snippet": "", "historyId": "1"} for t in threads]}
@@ -164,6 +218,7 @@ class FakeGmail:
                         "threadId": s.thread_id,
                         "labelIds": s.labels,
                         "internalDate": str(s.internal_ms),
+                        "snippet": _snippet(s.message),
                         "payload": {
                             "headers": [
                                 {"name": name, "value": str(s.message[name])}
@@ -176,3 +231,12 @@ class FakeGmail:
                 ],
             },
         )
+
+
+def _snippet(message: Message) -> str:
+    """The start of the plain text, as Gmail's `snippet`."""
+    part = message
+    if message.is_multipart():
+        part = next((p for p in message.walk() if p.get_content_type() == "text/plain"), message)
+    payload = part.get_payload(decode=True) or b""
+    return " ".join(payload.decode("utf-8", "replace").split())[:120]

@@ -42,6 +42,16 @@ Endpoints (objectType `contacts` or `companies`; `contact`, `company`, `0-1`, `0
 - PUT  /crm/v4/objects/{from}/{fromId}/associations/default/{to}/{toId} -> 200 (404 if missing)
 - GET  /crm/v4/objects/{objectType}/{id}/associations/{toObjectType}   -> {"results": [...]}
 
+Single records and the prospecting agent's calls (tests/test_agent_hubspot.py):
+
+- POST /crm/v3/objects/{contacts|companies}              -> 201 the record; 400 VALIDATION_ERROR
+  for values HubSpot would refuse; 409 CONFLICT "Contact already exists. Existing ID: N"
+- POST /crm/v3/objects/tasks                              -> 201 the task; `hs_timestamp` is
+  required; `associations` must name existing contacts with type 204 (task -> contact), else 400
+- POST /crm/v3/objects/tasks/search                       -> as for contacts (`tasks` dict)
+- GET  /crm/v3/owners?email=...                           -> {"results": [owner, ...]}
+  (`state.add_owner(email, first, last)` seeds one)
+
 Batch rules: more than `MAX_BATCH_INPUTS` (100) inputs is a whole-call 400 VALIDATION_ERROR, and
 so is an id repeated in one upsert/update batch. A single record fails (207; its error has
 `context["ids"] == [its id or email]` and `errors[0].code` saying why, the message holding
@@ -133,7 +143,12 @@ _SINGULAR = {"contacts": "CONTACT", "companies": "COMPANY"}
 # HubSpot-defined default association type ids, per direction.
 ASSOCIATION_TYPE_IDS = {("contacts", "companies"): 279, ("companies", "contacts"): 280}
 # Who owns each object's "last modified" system property.
-_MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate"}
+_MODIFIED_PROPERTY = {
+    "contacts": "lastmodifieddate",
+    "companies": "hs_lastmodifieddate",
+    "tasks": "hs_lastmodifieddate",
+}
+TASK_TO_CONTACT_TYPE_ID = 204
 # What HubSpot returns when the caller names no properties.
 _DEFAULT_VIEW = {
     "contacts": (
@@ -417,11 +432,20 @@ class HubSpotState:
     _window: deque[float] = field(default_factory=deque, init=False, repr=False)
     _daily_used: int = field(default=0, init=False, repr=False)
     _ids: dict[str, itertools.count[int]] = field(default_factory=dict, init=False, repr=False)
+    # Tasks (id -> record) and the contacts each is linked to; owners (users with seats).
+    tasks: dict[str, CrmObject] = field(default_factory=dict, init=False, repr=False)
+    task_contacts: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
+    owners: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.poison_emails = {email.lower() for email in self.poison_emails}
         # Distinct id ranges per type, so a contact id passed as a company id is a 404.
-        self._ids = {"contacts": itertools.count(1001), "companies": itertools.count(9_000_001)}
+        self._ids = {
+            "contacts": itertools.count(1001),
+            "companies": itertools.count(9_000_001),
+            "tasks": itertools.count(70_000_001),
+            "owners": itertools.count(50_001),
+        }
         for object_type, rows in _DEFAULT_PROPERTIES.items():
             self._schema[object_type] = {}
             for name, label, type_, field_type, options in rows:
@@ -594,6 +618,27 @@ class HubSpotState:
         if changed:
             record.updated_at = self.clock()
         return changed
+
+    def add_owner(self, email: str, first_name: str = "", last_name: str = "") -> str:
+        """Seed a HubSpot user (owner); returns its owner id."""
+        with self.lock:
+            owner_id = str(next(self._ids["owners"]))
+            stamp = iso(self.clock())
+            self.owners.append(
+                {
+                    "id": owner_id,
+                    "email": email.lower(),
+                    "type": "PERSON",
+                    "firstName": first_name,
+                    "lastName": last_name,
+                    "userId": int(owner_id) + 1000,
+                    "userIdIncludingInactive": int(owner_id) + 1000,
+                    "createdAt": stamp,
+                    "updatedAt": stamp,
+                    "archived": False,
+                }
+            )
+            return owner_id
 
     # --- associations ----------------------------------------------------------------------
 
@@ -1042,6 +1087,83 @@ class _Api:
             answer["paging"] = {"next": {"after": str(after + limit), "link": ""}}
         return 200, answer, {}
 
+    def create_one(self, object_type: str, body: Any) -> Answer:
+        """POST /crm/v3/objects/{type}: one record, 201; refusals as whole-call errors."""
+        if not isinstance(body, dict):
+            raise _Reject(400, error_body("Invalid input JSON", "VALIDATION_ERROR"))
+        props = _stringify(body.get("properties") or {})
+        email = props.get("email", "").strip().lower()
+        error = self._check_properties(object_type, props, email or "0")
+        if error is not None:
+            raise _Reject(
+                400, error_body(error["message"], "VALIDATION_ERROR", errors=error["errors"])
+            )
+        if object_type == "contacts" and email:
+            existing = self.state.contact_by_email(email)
+            if existing is not None:
+                raise _Reject(
+                    409,
+                    error_body(f"Contact already exists. Existing ID: {existing.id}", "CONFLICT"),
+                )
+        record = self.state._create(object_type, props)
+        return 201, record.to_json(), {}
+
+    def create_task(self, body: Any) -> Answer:
+        if not isinstance(body, dict):
+            raise _Reject(400, error_body("Invalid input JSON", "VALIDATION_ERROR"))
+        props = _stringify(body.get("properties") or {})
+        if not props.get("hs_timestamp"):
+            raise _Reject(
+                400,
+                error_body(
+                    'Property values were not valid: [{"isValid":false,"message":"hs_timestamp '
+                    'is required","error":"REQUIRED_FIELD","name":"hs_timestamp"}]',
+                    "VALIDATION_ERROR",
+                ),
+            )
+        contacts: set[str] = set()
+        for link in body.get("associations") or []:
+            to_id = str((link.get("to") or {}).get("id", ""))
+            types = [int(t.get("associationTypeId", 0)) for t in link.get("types") or []]
+            contact = self.state.get("contacts", to_id)
+            if contact is None or TASK_TO_CONTACT_TYPE_ID not in types:
+                raise _Reject(
+                    400,
+                    error_body(
+                        f"One or more associations are invalid: contact {to_id}, types {types}",
+                        "VALIDATION_ERROR",
+                    ),
+                )
+            contacts.add(contact.id)
+        now = self.state.clock()
+        task = CrmObject(str(next(self.state._ids["tasks"])), "tasks", props, now, now)
+        self.state.tasks[task.id] = task
+        self.state.task_contacts[task.id] = contacts
+        return 201, task.to_json(), {}
+
+    def search_tasks(self, body: Any) -> Answer:
+        if not isinstance(body, dict):
+            raise _Reject(400, error_body("Invalid search request", "VALIDATION_ERROR"))
+        groups = body.get("filterGroups") or []
+        matches = [
+            task
+            for task in self.state.tasks.values()
+            if not groups or any(self._group_matches(task, g) for g in groups)
+        ]
+        matches.sort(key=lambda r: int(r.id))
+        limit = min(int(body.get("limit") or 10), 200)
+        wanted = body.get("properties") or ["hs_task_subject", "hs_timestamp"]
+        return (
+            200,
+            {"total": len(matches), "results": [t.to_json(wanted) for t in matches[:limit]]},
+            {},
+        )
+
+    def list_owners(self, query: dict[str, list[str]]) -> Answer:
+        email = (query.get("email") or [""])[0].lower()
+        found = [o for o in self.state.owners if not email or o["email"] == email]
+        return 200, {"results": found}, {}
+
     def _group_matches(self, record: CrmObject, group: dict[str, Any]) -> bool:
         values = {**record.properties, **record.system_properties()}
         return all(
@@ -1185,6 +1307,17 @@ class _Api:
     def _resolve(
         self, method: str, p: list[str], query: dict[str, list[str]], body: Any
     ) -> Callable[[], Answer] | None:
+        if p[:4] == ["crm", "v3", "objects", "tasks"]:
+            if method == "POST" and len(p) == 4:
+                return lambda: self.create_task(body)
+            if method == "POST" and p[4:] == ["search"]:
+                return lambda: self.search_tasks(body)
+            return None
+        if method == "POST" and len(p) == 4 and p[:3] == ["crm", "v3", "objects"]:
+            single_type = _object_type(p[3])
+            return lambda: self.create_one(single_type, body)
+        if method == "GET" and p[:3] == ["crm", "v3", "owners"] and len(p) == 3:
+            return lambda: self.list_owners(query)
         if method == "GET" and len(p) == 4 and p[:3] == ["crm", "v3", "properties"]:
             object_type = _object_type(p[3])
             return lambda: self.properties(object_type)
