@@ -58,6 +58,27 @@ def contact_batch(batch: pl.DataFrame | Sequence[tuple]) -> pl.DataFrame:
 
 
 @dataclass(frozen=True)
+class Association:
+    """One contact-company link, as single-record callers (the prospecting agent) pass it."""
+
+    email: str
+    contact_id: str | None
+    domain: str
+    company_id: str | None
+
+
+def association_batch(pairs: pl.DataFrame | Sequence[Association]) -> pl.DataFrame:
+    """The frame `associate` works on (id_value, contact_id, domain, company_id)."""
+    if isinstance(pairs, pl.DataFrame):
+        return pairs
+    return pl.DataFrame(
+        [(p.email, p.contact_id, p.domain, p.company_id) for p in pairs],
+        schema=dict.fromkeys(ASSOCIATION_COLUMNS, pl.String),
+        orient="row",
+    )
+
+
+@dataclass(frozen=True)
 class RecordError:
     """One record the CRM refused: its id value (or input position), category and message."""
 
@@ -291,6 +312,7 @@ class OutboxCrm(CrmClient):
         return BatchResult(ids=dict.fromkeys(companies["domain"].to_list(), None))
 
     def associate(self, pairs: pl.DataFrame) -> BatchResult:
+        pairs = association_batch(pairs)
         rows = pairs.select(
             pl.concat_str("id_value", pl.lit("->"), "domain").alias("object_key"),
             pl.col("domain").alias("company"),

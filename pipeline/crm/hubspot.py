@@ -67,7 +67,13 @@ from hubspot.crm.properties import ApiException as PropertiesApiException
 from sqlalchemy import Engine
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from pipeline.crm.client import BatchResult, CrmClient, RecordError, contact_batch
+from pipeline.crm.client import (
+    BatchResult,
+    CrmClient,
+    RecordError,
+    association_batch,
+    contact_batch,
+)
 from pipeline.crm.enumerations import Option
 from pipeline.crm.hubspot_records import HubSpotRecords
 from pipeline.crm.mapping import MappingError
@@ -620,6 +626,7 @@ class HubSpotCrm(HubSpotRecords, CrmClient):
     # --- associations -----------------------------------------------------------------------
 
     def associate(self, pairs: pl.DataFrame) -> BatchResult:
+        pairs = association_batch(pairs)
         has_ids = pl.col("contact_id").is_not_null() & pl.col("company_id").is_not_null()
         result = self._in_batches(pairs.filter(has_ids), ASSOCIATION_LIMIT, self._associate)
         result.errors += [

@@ -16,8 +16,8 @@ rewritten (and rehashed), so the same operation planned again is still recognise
 
 The index on CRM ids covers only rows that have one (outbox rows have none).
 
-Revision ID: 0007_crm_associations
-Revises: 0006_drive_channels
+Revision ID: 0008_crm_associations
+Revises: 0007_agent
 Create Date: 2026-12-06
 """
 
@@ -27,8 +27,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_crm_associations"
-down_revision = "0006_drive_channels"
+revision = "0008_crm_associations"
+down_revision = "0007_agent"
 branch_labels = None
 depends_on = None
 
