@@ -16,6 +16,7 @@ from dagster import (
 )
 
 from assets.metadata import preview
+from pipeline.crm.hubspot import HubSpotCrm
 from pipeline.crm.ledger import load_ledger, rejections
 from pipeline.crm.mapping import load_mapping
 from pipeline.crm.sync import sync_contacts
@@ -76,9 +77,36 @@ def crm_contacts(
                 if isinstance(v, int) and not isinstance(v, bool)
             },
             "backend": client.backend,
+            # HubSpot only: retried requests and the seconds spent waiting out 429s.
+            **(
+                {
+                    "retries": MetadataValue.int(client.retries),
+                    "rate_limit_wait_seconds": MetadataValue.float(
+                        round(client.rate_limit_wait_seconds, 3)
+                    ),
+                }
+                if isinstance(client, HubSpotCrm)
+                else {}
+            ),
             "mode": report.mode,
             "rejected_rate": MetadataValue.float(report.rejected_rate),
             "errors_by_category": MetadataValue.json(report.errors_by_category),
+            # Free text mapped onto enumerations (HubSpot's industry): rows per method, the
+            # values nothing matched (not sent), and what each distinct value became.
+            **{
+                f"{key.split('.')[-1]}_mapping": MetadataValue.json(counts)
+                for key, counts in report.enumerations.items()
+            },
+            **{
+                f"{key.split('.')[-1]}_unmapped": MetadataValue.json(
+                    dict(list(values.items())[:50])
+                )
+                for key, values in report.unmapped.items()
+            },
+            **{
+                f"{key.split('.')[-1]}_matches": preview(matches, rows=20)
+                for key, matches in report.enumeration_matches.items()
+            },
             "rejections": preview(
                 pl.DataFrame(rejected).select("id_value", "category", "message")
                 if rejected

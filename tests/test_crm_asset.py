@@ -53,6 +53,10 @@ def test_crm_contacts_on_the_outbox_reports_what_it_planned(tmp_path):
     assert ledger.height == 12 and set(ledger["status"]) == {"synced"}
     metadata = result.asset_materializations_for_node("crm_contacts")[0].metadata
     assert metadata["sent"].value == 12 and metadata["backend"].value == "outbox"
+    # The fixture's free-text industry ("Software") reaches HubSpot's options by an alias.
+    assert metadata["industry_mapping"].value == {"alias": 12}
+    assert metadata["industry_unmapped"].value == {}
+    assert metadata["associations"].value == 12
     [check] = result.get_asset_check_evaluations()
     assert check.passed
     again = run(tmp_path, OutboxCrmResource())

@@ -4,6 +4,8 @@ rate limits and manual edits arriving by webhook."""
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 
@@ -13,6 +15,7 @@ from pipeline.crm.ledger import load_ledger, rejections
 from pipeline.crm.mapping import MappingError, load_mapping
 from pipeline.crm.sync import sync_contacts
 from pipeline.store import audit
+from tests.contracts.hubspot_contract import assert_conforms
 from tests.crm_fixtures import NO_MERGES, merges, scored
 from tests.fakes.hubspot_server import CONTACTS_UPSERT, HubSpotServer, HubSpotState
 
@@ -21,9 +24,12 @@ CUSTOM = ["lead_score", "lead_grade", "lead_score_reasons", "lead_source_file", 
 
 @pytest.fixture
 def hubspot():
+    """The fake portal; when the test ends, every request the backend sent must conform to
+    HubSpot's published contract (tests/contracts/hubspot)."""
     state = HubSpotState(extra_properties={"contacts": CUSTOM})
     with HubSpotServer(state) as server:
         yield server
+    assert_conforms(state.requests)
 
 
 def client(server, store, **kw) -> HubSpotCrm:
@@ -91,7 +97,7 @@ def test_partial_failures_land_in_rejections_and_the_rest_is_synced(hubspot, sql
     assert set(found) == {"person3@company0.com", "person4@company1.com"}
     assert found["person3@company0.com"]["category"] == "VALIDATION_ERROR"
     assert found["person3@company0.com"]["entity_id"] == "E00003"
-    assert '"email": "person3@company0.com"' in found["person3@company0.com"]["input"]
+    assert json.loads(found["person3@company0.com"]["input"])["email"] == "person3@company0.com"
     # Rejected records are not in the ledger, so the next run tries them again.
     hubspot.state.poison_emails = set()
     again = sync(hubspot, sqlite_store, scored(10))

@@ -117,3 +117,96 @@ def test_leads_without_an_email_are_counted_not_sent(store):
     )
     report = sync(store, frame, "run-1")
     assert (report.no_email, report.sent) == (1, 2)
+
+
+def test_the_crm_associations_migration_rehashes_and_backfills(tmp_path):
+    """Rows written by the old sync keep matching: a re-run after the upgrade sends nothing."""
+    import hashlib
+
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from pipeline.store.engine import create_store_engine
+    from pipeline.store.migrate import alembic_config, upgrade
+
+    before = ScriptDirectory.from_config(alembic_config()).get_revision("0008_crm_associations")
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    upgrade(engine, str(before.down_revision))
+    frame = scored(2).with_columns(pl.Series("first_name", ["Zoë", "Ann"]))
+    old_rows = []
+    for row in frame.iter_rows(named=True):
+        payload = {
+            "__company": row["domain"],
+            "company": row["company"],
+            "country": "US",
+            "email": row["email"],
+            "entity_id": row["entity_id"],
+            "firstname": row["first_name"],
+            "jobtitle": "VP Sales",
+            "lastname": row["last_name"],
+            "lead_grade": "B",
+            "lead_score": "50",
+            "lead_score_reasons": "+25 VP-level title",
+            "lead_source_file": "trade_show.csv",
+            "website": row["website"],
+        }
+        # What the old sync stored: sorted keys, default separators; hashed with ASCII escapes.
+        digest = hashlib.sha256(
+            json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()
+        old_rows.append(
+            (row["entity_id"], row["email"], json.dumps(payload, sort_keys=True), digest)
+        )
+    with engine.begin() as conn:
+        for entity_id, email, properties, digest in old_rows:
+            conn.execute(
+                text(
+                    "INSERT INTO crm_sync_ledger (backend, entity_id, id_value, properties,"
+                    " properties_hash, status, synced_at) VALUES ('outbox', :e, :v, :p, :h,"
+                    " 'synced', '2026-11-30 10:00:00')"
+                ),
+                {"e": entity_id, "v": email, "p": properties, "h": digest},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO crm_companies (backend, domain, name, synced_at) VALUES"
+                " ('outbox', 'company0.com', 'Company 0', '2026-11-30 10:00:00')"
+            )
+        )
+        # The old outbox's upsert of the "Zoë" contact, with the old escapes.
+        old_payload = json.dumps(
+            {k: v for k, v in json.loads(old_rows[0][2]).items() if k != "__company"},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        conn.execute(
+            text(
+                "INSERT INTO crm_outbox (run_id, operation, object_type, object_key, payload,"
+                " payload_sha256, created_at) VALUES ('old', 'upsert', 'contact', :k, :p, :h,"
+                " '2026-11-30 10:00:00')"
+            ),
+            {
+                "k": old_rows[0][1],
+                "p": old_payload,
+                "h": hashlib.sha256(old_payload.encode()).hexdigest(),
+            },
+        )
+    upgrade(engine)
+    ledger = {r["entity_id"]: r for r in load_ledger(engine, "outbox").iter_rows(named=True)}
+    assert ledger["E00001"]["properties_hash"] == old_rows[1][3]  # ASCII: the same hash
+    assert ledger["E00000"]["properties_hash"] != old_rows[0][3]  # "Zoë": rehashed
+    assert ledger["E00000"]["associated_domain"] == "company0.com"
+    assert ledger["E00001"]["associated_domain"] is None  # its company was never recorded
+    [old] = outbox(engine)
+    assert "Zoë" in old["payload"]
+    assert old["payload_sha256"] == hashlib.sha256(old["payload"].encode()).hexdigest()
+    report = sync_contacts(
+        frame, NO_MERGES, load_mapping(), OutboxCrm(engine, "after"), engine, run_id="after"
+    )
+    assert (report.unchanged, report.sent) == (2, 0)
+    # Its company and association were never recorded: planned now, nothing else.
+    assert [o["object_key"] for o in outbox(engine)] == [
+        "person0@company0.com",  # the old row, now in UTF-8
+        "company1.com",
+        "person1@company1.com->company1.com",
+    ]

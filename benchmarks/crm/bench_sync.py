@@ -6,11 +6,10 @@ Claims checked (exit status 1 when one fails):
 - contacts-only mapping: throughput >= 90% of the ceiling the limit allows (190 requests per
   10 s x 100 contacts per upsert = 1,900 contacts/s), zero 429s, zero failed batches or
   rejected records, never more than the limit in any 10-second window as the server saw it;
+- full mapping (companies + associations): >= 90% of the same contacts-only ceiling, with the
+  same zero-429 / zero-failure / window claims: associations go out 2,000 per call across
+  contact batches, companies are searched 100 domains per call;
 - the unchanged re-run of each mode makes zero write calls.
-
-The full mapping (companies + associations) is measured too and reported, not held to the
-contacts ceiling: every contact batch is followed by an association batch, and each company
-domain costs one search (4 per second) before the first contact is sent.
 
 The fake runs in this process, in a thread (it shares the GIL with the client). Its request
 handler is used as is except for TCP_NODELAY (`--nagle` keeps the fake's default): http.server
@@ -343,7 +342,7 @@ def run_mode(
         failures.append(f"{first.name}: sent {first.contacts:,} of {args.contacts:,}")
     if again.writes:
         failures.append(f"{again.name}: {again.writes} write calls")
-    if mode == "contacts" and first.contacts_per_second < 0.9 * ceiling:
+    if mode in ("contacts", "full") and first.contacts_per_second < 0.9 * ceiling:
         failures.append(
             f"{first.name}: {first.contacts_per_second:,.0f} contacts/s is under 90% of "
             f"the {ceiling:,.0f}/s ceiling"

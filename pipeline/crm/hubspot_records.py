@@ -35,6 +35,8 @@ from hubspot.crm.owners import ApiException as OwnersApiException
 
 from pipeline.crm.client import CrmRecord, FollowUpTask
 
+SEARCH_SORTS = ["hs_object_id"]
+
 TASK_TO_CONTACT = 204  # HubSpot-defined association type: task -> contact
 CONTACT_PROPERTIES = [
     "email",
@@ -95,6 +97,8 @@ class HubSpotRecords:
             ],
             properties=CONTACT_PROPERTIES,
             limit=1,
+            sorts=SEARCH_SORTS,  # HubSpot's spec requires sorts and after
+            after="0",
         )
         found = self._call(
             "search contacts",
@@ -115,6 +119,8 @@ class HubSpotRecords:
             ],
             properties=COMPANY_PROPERTIES,
             limit=1,
+            sorts=SEARCH_SORTS,  # HubSpot's spec requires sorts and after
+            after="0",
         )
         found = self._call(
             "search companies",
@@ -132,7 +138,9 @@ class HubSpotRecords:
             made = self._call(
                 "create contact",
                 self._api.crm.contacts.basic_api.create,
-                simple_public_object_input_for_create=ContactInput(properties=values),
+                simple_public_object_input_for_create=ContactInput(
+                    associations=[], properties=values
+                ),
             )
         except CrmError as exc:
             existing = _EXISTING_ID.search(str(exc))
@@ -152,7 +160,7 @@ class HubSpotRecords:
         made = self._call(
             "create company",
             self._api.crm.companies.basic_api.create,
-            simple_public_object_input_for_create=CompanyInput(properties=values),
+            simple_public_object_input_for_create=CompanyInput(associations=[], properties=values),
         )
         return _record("company", made, created=True)
 
@@ -179,6 +187,8 @@ class HubSpotRecords:
             ],
             properties=["hs_task_subject"],
             limit=1,
+            sorts=SEARCH_SORTS,  # HubSpot's spec requires sorts and after
+            after="0",
         )
         found = self._call(
             "search tasks",

@@ -1,20 +1,32 @@
 """The sync ledger and its neighbours in the operational store.
 
 Per backend and entity: the CRM id and the hash of the properties last written, so a sync
-sends only what changed; the company ids by domain; the rejections; and what changed on the
-CRM side (manual edits, deletions), which the next sync must respect.
+sends only what changed, and the company its association was acknowledged for; the company
+ids by domain; the rejections; and what changed on the CRM side (manual edits, deletions),
+which the next sync must respect. Writes are set-based: one executemany per acknowledged
+batch, in the caller's transaction.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    String,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
-from pipeline.store.sql import dialect_insert, utcnow
+from pipeline.store.sql import dialect_insert, execute_many, fetch_frame, utcnow
 from pipeline.store.tables import (
     crm_companies,
     crm_contact_changes,
@@ -28,33 +40,35 @@ LEDGER_SCHEMA = {
     "crm_id": pl.String,
     "properties_hash": pl.String,
     "status": pl.String,
+    "associated_domain": pl.String,
 }
 # Writes HubSpot attributes to our own private app; anything else is a person or another tool.
 OWN_CHANGE_SOURCES = frozenset({"INTEGRATION", "API"})
 
 
-@dataclass(frozen=True)
-class LedgerRow:
-    entity_id: str
-    id_value: str
-    crm_id: str | None
-    properties: dict[str, str]
-    properties_hash: str
+SYNCED_COLUMNS = (
+    "entity_id",
+    "id_value",
+    "crm_id",
+    "properties",
+    "properties_hash",
+    "associated_domain",
+)
 
 
 def load_ledger(engine: Engine, backend: str) -> pl.DataFrame:
     t = crm_sync_ledger
-    query = select(t.c.entity_id, t.c.id_value, t.c.crm_id, t.c.properties_hash, t.c.status)
+    query = select(*(t.c[name] for name in LEDGER_SCHEMA)).where(t.c.backend == backend)
     with engine.connect() as conn:
-        rows = conn.execute(query.where(t.c.backend == backend)).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=LEDGER_SCHEMA, orient="row")
+        return fetch_frame(conn, query, LEDGER_SCHEMA)
 
 
-def record_synced(
-    conn: Connection, backend: str, rows: list[LedgerRow], run_id: str | None
-) -> None:
-    if not rows:
-        return
+def record_synced(conn: Connection, backend: str, rows: pl.DataFrame, run_id: str | None) -> int:
+    """Upsert what the CRM acknowledged: `rows` has SYNCED_COLUMNS (properties as canonical
+    JSON; associated_domain where the association was acknowledged with the contact, else
+    null, which keeps what the ledger had)."""
+    if rows.is_empty():
+        return 0
     now = utcnow()
     stmt = dialect_insert(conn, crm_sync_ledger)
     stmt = stmt.on_conflict_do_update(
@@ -63,24 +77,77 @@ def record_synced(
             k: stmt.excluded[k]
             for k in ("id_value", "crm_id", "properties", "properties_hash", "synced_at", "run_id")
         }
-        | {"status": "synced", "merged_into": None},
+        | {
+            "status": "synced",
+            "merged_into": None,
+            "associated_domain": func.coalesce(
+                stmt.excluded.associated_domain, crm_sync_ledger.c.associated_domain
+            ),
+        },
     )
-    conn.execute(
+    execute_many(
+        conn,
         stmt,
-        [
-            {
-                "backend": backend,
-                "entity_id": r.entity_id,
-                "id_value": r.id_value,
-                "crm_id": r.crm_id,
-                "properties": json.dumps(r.properties, sort_keys=True),
-                "properties_hash": r.properties_hash,
-                "synced_at": now,
-                "run_id": run_id,
-            }
-            for r in rows
-        ],
+        rows.select(SYNCED_COLUMNS).sort("entity_id"),  # primary key order: fewer page misses
+        {"backend": backend, "synced_at": now, "run_id": run_id},
     )
+    return rows.height
+
+
+def record_associated(conn: Connection, backend: str, rows: pl.DataFrame) -> int:
+    """Remember the acknowledged associations: `rows` has entity_id and domain."""
+    if rows.is_empty():
+        return 0
+    t = crm_sync_ledger
+    stmt = (
+        update(t)
+        .where(t.c.backend == bindparam("b_backend"), t.c.entity_id == bindparam("b_entity"))
+        .values(associated_domain=bindparam("b_domain"))
+    )
+    execute_many(
+        conn,
+        stmt,
+        rows.select(pl.col("entity_id").alias("b_entity"), pl.col("domain").alias("b_domain")).sort(
+            "b_entity"
+        ),
+        {"b_backend": backend},
+    )
+    return rows.height
+
+
+def adopt(
+    conn: Connection, backend: str, survivor: str, merged: str, crm_ref: str, run_id: str | None
+) -> None:
+    """A survivor entity never synced takes over the merged entity's CRM record: its ledger
+    row starts as a copy of the merged one (so the next sync sends it as a change of that
+    record, by id), and the merged row is marked merged."""
+    t = crm_sync_ledger
+    source = select(
+        t.c.backend,
+        literal(survivor).label("entity_id"),
+        t.c.id_value,
+        literal(crm_ref).label("crm_id"),
+        t.c.properties,
+        t.c.properties_hash,
+        literal("synced").label("status"),
+        literal(utcnow(), DateTime(timezone=True)).label("synced_at"),
+        literal(run_id, String).label("run_id"),
+        t.c.associated_domain,
+    ).where(t.c.backend == backend, t.c.entity_id == merged)
+    columns = [
+        "backend",
+        "entity_id",
+        "id_value",
+        "crm_id",
+        "properties",
+        "properties_hash",
+        "status",
+        "synced_at",
+        "run_id",
+        "associated_domain",
+    ]
+    conn.execute(insert(t).from_select(columns, source))
+    mark_merged(conn, backend, merged, survivor, run_id)
 
 
 def mark_merged(
@@ -108,31 +175,20 @@ def company_ids(engine: Engine, backend: str) -> dict[str, str | None]:
         return {domain: crm_id for domain, crm_id in rows}
 
 
-def record_companies(
-    engine: Engine, backend: str, ids: dict[str, str | None], names: dict[str, str]
-) -> None:
-    if not ids:
-        return
-    stmt = dialect_insert(engine, crm_companies)
+def record_companies(conn: Connection, backend: str, rows: pl.DataFrame) -> int:
+    """Remember the companies the CRM acknowledged: `rows` has domain, crm_id, name."""
+    stmt = dialect_insert(conn, crm_companies)
     stmt = stmt.on_conflict_do_update(
         index_elements=["backend", "domain"],
         set_={k: stmt.excluded[k] for k in ("crm_id", "name", "synced_at")},
     )
-    now = utcnow()
-    with engine.begin() as conn:
-        conn.execute(
-            stmt,
-            [
-                {
-                    "backend": backend,
-                    "domain": d,
-                    "crm_id": i,
-                    "name": names.get(d),
-                    "synced_at": now,
-                }
-                for d, i in ids.items()
-            ],
-        )
+    execute_many(
+        conn,
+        stmt,
+        rows.select("domain", "crm_id", "name").sort("domain"),
+        {"backend": backend, "synced_at": utcnow()},
+    )
+    return rows.height
 
 
 def record_rejections(
@@ -146,7 +202,11 @@ def record_rejections(
             "id_value": r.get("id_value"),
             "category": r["category"][:64],
             "message": r["message"][:4000],
-            "input": json.dumps(r.get("input", {}), sort_keys=True, default=str),
+            "input": (
+                r["input"]
+                if isinstance(r.get("input"), str)
+                else json.dumps(r.get("input", {}), sort_keys=True, default=str)
+            ),
             "rejected_at": utcnow(),
         }
         for r in rows

@@ -1,37 +1,59 @@
 """Diff-based, idempotent sync of golden, scored leads to the CRM.
 
-Order of work: merges recorded by the dedupe core first (so survivors are consolidated),
-then the companies the changed contacts need, then the contacts in batches (each followed by
-its associations), each batch's ledger rows committed as soon as the CRM acknowledged it. A
-run killed halfway and re-run therefore resends at most the batch in flight, which upserts by
-email make harmless; an unchanged re-run sends nothing at all.
+Order of work: merges recorded by the dedupe core first (so survivors are consolidated: both
+records merged in the CRM, or a survivor never synced adopting the merged entity's record),
+then the companies the contacts need, then the contacts in batches (the backend's size: 100
+for HubSpot, tens of thousands for the outbox), each batch's ledger rows committed in one
+set-based statement as soon as the CRM acknowledged it. Associations are collected across
+contact batches and sent in the backend's larger association batches; each acknowledged one
+is recorded in the ledger (`associated_domain`), so a run killed halfway and re-run resends at
+most the batches in flight (upserts by email make that harmless) and sends exactly the
+associations still missing; an unchanged re-run sends nothing at all.
+
+Planning is vectorized: payloads, their canonical JSON and SHA-256, the diff against the
+ledger, manual edits and enumeration mapping are polars expressions over the whole frame.
+
+Every write to the CRM goes through `_send`, one call per batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import ClassVar, TypeVar
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from pipeline.crm.client import Association, BatchResult, CrmClient
+from pipeline.crm.client import BatchResult, CrmClient
+from pipeline.crm.enumerations import EnumerationMatches, Option, match_options
 from pipeline.crm.ledger import (
-    LedgerRow,
+    adopt,
     company_ids,
     load_ledger,
     manual_edits,
     mark_merged,
+    record_associated,
     record_companies,
     record_rejections,
     record_synced,
     set_crm_id,
 )
-from pipeline.crm.mapping import CrmMapping, payload_hash, payloads, property_frame
+from pipeline.crm.mapping import (
+    CrmMapping,
+    PropertyMap,
+    json_object,
+    property_frame,
+    sha256,
+    with_member,
+)
 from pipeline.store import audit
 
-BATCH_SIZE = 100  # HubSpot's limit for batch endpoints
+BATCH_SIZE = 100  # HubSpot's limit for batch endpoints (the outbox's batches are larger)
 COMPANY_KEY = "__company"
+_ASSOCIATED = {"entity_id": pl.String, "domain": pl.String}
+T = TypeVar("T")
 
 
 @dataclass
@@ -48,24 +70,55 @@ class SyncReport:
     created: int = 0
     rejected: int = 0
     merges: int = 0
+    adopted: int = 0
     companies: int = 0
+    companies_rejected: int = 0
     associations: int = 0
+    associations_rejected: int = 0
     batches: int = 0
+    association_batches: int = 0
     preserved_manual_edits: int = 0
     errors_by_category: dict[str, int] = field(default_factory=dict)
+    # Per mapped enumeration ("companies.industry"): rows per method, unmapped values.
+    enumerations: dict[str, dict[str, int]] = field(default_factory=dict)
+    unmapped: dict[str, dict[str, int]] = field(default_factory=dict)
+    enumeration_matches: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
 
     @property
     def rejected_rate(self) -> float:
         return self.rejected / self.sent if self.sent else 0.0
 
     def as_dict(self) -> dict[str, object]:
-        data = dict(self.__dict__)
+        data = {k: v for k, v in self.__dict__.items() if k != "enumeration_matches"}
         data["rejected_rate"] = round(self.rejected_rate, 4)
         return data
+
+    def count_errors(self, categories: list[str]) -> None:
+        for category in categories:
+            self.errors_by_category[category] = self.errors_by_category.get(category, 0) + 1
+
+
+def _send(kind: str, size: int, call: Callable[[], T]) -> T:
+    """The one place every CRM write passes, once per batch (`kind`: upsert, create, update,
+    companies, associate, merge; `size`: its inputs). A check that must run before each
+    batch (a pause flag, a budget) belongs here."""
+    del kind, size
+    return call()
 
 
 def _ref(crm_id: str | None, entity_id: str) -> str:
     return crm_id or f"entity:{entity_id}"
+
+
+def _audit(conn: Connection, action: str, subject: str, run_id: str | None, pair: dict) -> None:
+    audit.record(
+        conn,
+        actor="crm_sync",
+        action=action,
+        subject=subject,
+        run_id=run_id,
+        details={"entity": pair["entity_id"], "merged_entity": pair["other_entity_id"]},
+    )
 
 
 def apply_merges(
@@ -75,96 +128,363 @@ def apply_merges(
     run_id: str | None,
     report: SyncReport,
 ) -> None:
-    """Merge CRM records of entities the dedupe core merged, when both were synced."""
+    """Merge the CRM records of entities the dedupe core merged when both were synced; when
+    only the merged one was, the survivor adopts its record."""
     if merges.is_empty():
         return
-    ledger = load_ledger(engine, client.backend).filter(pl.col("status") == "synced")
+    ledger = load_ledger(engine, client.backend)
+    synced = ledger.filter(pl.col("status") == "synced").drop("status")
+    other = synced.rename(lambda c: f"other_{c}" if c != "entity_id" else "other_entity_id")
     pairs = (
         merges.filter(pl.col("event") == "merge")
         .select("entity_id", "other_entity_id")
-        .unique()
-        .join(ledger, on="entity_id", how="inner")
-        .join(
-            ledger.rename(lambda c: f"other_{c}" if c != "entity_id" else "other_entity_id"),
-            on="other_entity_id",
-            how="inner",
-        )
+        .unique(maintain_order=True)
         .filter(pl.col("entity_id") != pl.col("other_entity_id"))
+        .join(other, on="other_entity_id", how="inner")
     )
-    for row in pairs.iter_rows(named=True):
+    both = pairs.join(synced, on="entity_id", how="inner")
+    for row in both.iter_rows(named=True):
         primary = _ref(row["crm_id"], row["entity_id"])
         merged = _ref(row["other_crm_id"], row["other_entity_id"])
         if primary == merged:
             continue
-        survivor = client.merge_contacts(primary, merged)
+        survivor = _send("merge", 1, lambda p=primary, m=merged: client.merge_contacts(p, m))
         with engine.begin() as conn:
             mark_merged(conn, client.backend, row["other_entity_id"], row["entity_id"], run_id)
             if row["crm_id"] is not None and survivor != row["crm_id"]:
                 # HubSpot gives the merged record a new id; the survivor's ledger row follows.
                 set_crm_id(conn, client.backend, row["entity_id"], survivor)
-            audit.record(
-                conn,
-                actor="crm_sync",
-                action=f"{client.backend}.merge_contacts",
-                subject=f"{merged} -> {survivor}",
-                run_id=run_id,
-                details={"entity": row["entity_id"], "merged_entity": row["other_entity_id"]},
-            )
+            _audit(conn, f"{client.backend}.merge_contacts", f"{merged} -> {survivor}", run_id, row)
         report.merges += 1
+    # A survivor with no ledger row at all (never synced) takes over the merged record.
+    orphans = pairs.join(ledger.select("entity_id"), on="entity_id", how="anti").unique(
+        "other_entity_id", keep="first", maintain_order=True
+    )
+    orphans = orphans.unique("entity_id", keep="first", maintain_order=True)
+    if orphans.is_empty():
+        return
+    with engine.begin() as conn:
+        for row in orphans.iter_rows(named=True):
+            ref = _ref(row["other_crm_id"], row["other_entity_id"])
+            adopt(conn, client.backend, row["entity_id"], row["other_entity_id"], ref, run_id)
+            _audit(
+                conn, f"{client.backend}.adopt_contact", f"{row['entity_id']} -> {ref}", run_id, row
+            )
+            report.adopted += 1
+
+
+def _default_options(values: list[str]) -> list[Option]:
+    return [Option(v, v.replace("_", " ").title()) for v in values]
+
+
+def _mapped_properties(
+    frame: pl.DataFrame,
+    properties: dict[str, PropertyMap],
+    what: str,
+    mapping: CrmMapping,
+    portal_options: dict[str, list[Option]],
+    report: SyncReport,
+) -> pl.DataFrame:
+    """The property columns, with enumeration properties mapped onto their options."""
+    props = property_frame(frame, properties, what)
+    for name, prop in properties.items():
+        if prop.options is None:
+            continue
+        enumeration = mapping.enumerations[prop.options]
+        options = portal_options.get(name) or _default_options(enumeration.options)
+        mapped, matches = match_options(props[name], enumeration, options)
+        props = props.with_columns(mapped.alias(name))
+        _report_enumeration(report, f"{what}.{name}", matches)
+    return props
+
+
+def _report_enumeration(report: SyncReport, key: str, matches: EnumerationMatches) -> None:
+    report.enumerations[key] = matches.counts()
+    report.unmapped[key] = matches.unmapped()
+    report.enumeration_matches[key] = matches.matches
+
+
+def _without_manual_edits(
+    props: pl.DataFrame, crm_ids: pl.Series, edits: set[tuple[str, str]], owned: frozenset[str]
+) -> tuple[pl.DataFrame, int]:
+    """Properties a person edited in the CRM (and the pipeline does not own) left out."""
+    preserved = 0
+    for name in props.columns:
+        if name in owned:
+            continue
+        edited = [crm_id for crm_id, prop in edits if prop == name]
+        if not edited:
+            continue
+        hit = crm_ids.is_in(edited).fill_null(False) & props[name].is_not_null()
+        preserved += int(hit.sum())
+        props = props.with_columns(pl.when(hit).then(None).otherwise(pl.col(name)).alias(name))
+    return props, preserved
 
 
 def _plan(
-    scored: pl.DataFrame, mapping: CrmMapping, engine: Engine, backend: str, report: SyncReport
+    scored: pl.DataFrame,
+    mapping: CrmMapping,
+    engine: Engine,
+    backend: str,
+    options: dict[str, dict[str, list[Option]]],
+    report: SyncReport,
 ) -> pl.DataFrame:
-    """Per entity: email, payload, hash, ledger state and whether it must be sent."""
-    contact_props = property_frame(scored, mapping.contacts.properties, "contacts")
+    """Per entity: email, payload (canonical JSON), ledger properties and hash, company, and
+    the ledger's state."""
+    contact_props = _mapped_properties(
+        scored, mapping.contacts.properties, "contacts", mapping, options["contacts"], report
+    )
     id_prop = mapping.contacts.id_property
     frame = pl.DataFrame(
         {
             "entity_id": scored["entity_id"].cast(pl.String),
             "id_value": contact_props[id_prop].str.to_lowercase(),
-            "payload": payloads(contact_props),
-        },
-        schema={"entity_id": pl.String, "id_value": pl.String, "payload": pl.Object},
+        }
     )
     if mapping.companies is not None:
-        company_props = property_frame(scored, mapping.companies.properties, "companies")
-        free = scored["is_free_email"] if "is_free_email" in scored.columns else None
-        domains = company_props[mapping.companies.key]
-        if free is not None:
-            domains = pl.select(pl.when(~free.fill_null(False)).then(domains)).to_series()
-        frame = frame.with_columns(
-            domains.alias("domain"),
-            pl.Series("company_payload", payloads(company_props), pl.Object),
+        company_props = _mapped_properties(
+            scored,
+            mapping.companies.properties,
+            "companies",
+            mapping,
+            options["companies"],
+            report,
         )
+        domains = company_props[mapping.companies.key].str.to_lowercase()
+        if "is_free_email" in scored.columns:
+            free = scored["is_free_email"].fill_null(False)
+            domains = pl.select(pl.when(~free).then(domains)).to_series()
+        company_json = company_props.select(json_object(company_props.columns)).to_series()
+        frame = frame.with_columns(domains.alias("domain"), company_json.alias("company_payload"))
     else:
         frame = frame.with_columns(
             pl.lit(None, pl.String).alias("domain"),
-            pl.lit(None, pl.Object).alias("company_payload"),
+            pl.lit(None, pl.String).alias("company_payload"),
         )
     report.considered = frame.height
     report.no_email = frame["id_value"].null_count()
-    ledger = load_ledger(engine, backend)
-    frame = frame.filter(pl.col("id_value").is_not_null()).join(
-        ledger.rename({"id_value": "ledger_id_value"}), on="entity_id", how="left"
-    )
+    ledger = load_ledger(engine, backend).rename({"id_value": "ledger_id_value"})
+    frame = frame.with_row_index("_row").join(ledger, on="entity_id", how="left")
+    frame = frame.sort("_row")
+    # Manual edits and payloads are computed on the property columns aligned with `frame`.
+    props = contact_props.with_columns(frame["domain"].alias(COMPANY_KEY))
     edits = manual_edits(engine)
-    owned = mapping.owned()
-    final_payloads, hashes = [], []
-    for row in frame.select("crm_id", "payload", "domain").iter_rows():
-        crm_id, payload, domain = row
-        payload = dict(payload)
-        if crm_id is not None and edits:
-            for prop in [p for p in payload if p not in owned and (crm_id, p) in edits]:
-                del payload[prop]
-                report.preserved_manual_edits += 1
-        if domain:
-            payload[COMPANY_KEY] = domain
-        final_payloads.append(payload)
-        hashes.append(payload_hash(payload))
-    return frame.with_columns(
-        pl.Series("payload", final_payloads, pl.Object), pl.Series("hash", hashes, pl.String)
+    if edits:
+        contact_only, preserved = _without_manual_edits(
+            props.drop(COMPANY_KEY), frame["crm_id"], edits, mapping.owned()
+        )
+        props = contact_only.with_columns(props[COMPANY_KEY])
+        report.preserved_manual_edits = preserved
+    columns = [c for c in props.columns if c != COMPANY_KEY]
+    encoded = (
+        props.select(json_object(columns).alias("payload"), pl.col(COMPANY_KEY))
+        .select(
+            "payload",
+            with_member(pl.col("payload"), COMPANY_KEY, pl.col(COMPANY_KEY)).alias("properties"),
+        )
+        .with_columns(sha256(pl.col("properties")).alias("hash"))
     )
+    frame = frame.with_columns(encoded)
+    return frame.filter(pl.col("id_value").is_not_null()).drop("_row")
+
+
+def _rejection_rows(frame: pl.DataFrame, category: str, message: str) -> list[dict]:
+    return [
+        {
+            "entity_id": entity_id,
+            "id_value": id_value,
+            "category": category,
+            "message": message,
+            "input": payload,
+        }
+        for entity_id, id_value, payload in frame.select(
+            "entity_id", "id_value", "payload"
+        ).iter_rows()
+    ]
+
+
+def _errors_frame(result: BatchResult) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "id_value": [e.key for e in result.errors],
+            "category": [e.category for e in result.errors],
+            "message": [e.message for e in result.errors],
+        },
+        schema={"id_value": pl.String, "category": pl.String, "message": pl.String},
+    )
+
+
+def _ids_frame(ids: dict[str, str | None], key: str, value: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        {key: list(ids), value: list(ids.values())}, schema={key: pl.String, value: pl.String}
+    )
+
+
+class _Associations:
+    """Contact-company associations, sent in the backend's association batches; each
+    acknowledged one is recorded in the ledger (`associated_domain`).
+
+    When one contact batch can fill an association batch (the outbox), a batch's
+    associations go out with it and are recorded in the same ledger statement as its
+    contacts. Otherwise (HubSpot: 100 contacts, 2,000 associations per call) they are
+    collected across contact batches, and each association batch is recorded as it is
+    acknowledged."""
+
+    SCHEMA: ClassVar[dict[str, pl.DataType]] = {
+        "entity_id": pl.String,
+        "id_value": pl.String,
+        "contact_id": pl.String,
+        "domain": pl.String,
+        "company_id": pl.String,
+    }
+
+    def __init__(
+        self,
+        client: CrmClient,
+        engine: Engine,
+        run_id: str | None,
+        report: SyncReport,
+        companies: pl.DataFrame,
+        batch_size: int,
+        progress: Callable[[str], None],
+    ) -> None:
+        self._client, self._engine, self._run_id = client, engine, run_id
+        self._report, self._progress = report, progress
+        self._companies = companies  # domain, company_id
+        self._batch_size = batch_size
+        self._pending = pl.DataFrame(schema=self.SCHEMA)
+        self.with_contacts = client.batch_limit >= batch_size
+
+    def _wanted(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """Of acknowledged contacts (entity_id, id_value, crm_id, domain, associated_domain),
+        those whose company is known and whose association is not yet acknowledged."""
+        return (
+            rows.filter(
+                pl.col("domain").is_not_null()
+                & (
+                    pl.col("associated_domain").is_null()
+                    | (pl.col("associated_domain") != pl.col("domain"))
+                )
+            )
+            .join(self._companies, on="domain", how="inner")
+            .select(
+                "entity_id",
+                "id_value",
+                pl.col("crm_id").alias("contact_id"),
+                "domain",
+                "company_id",
+            )
+            .cast(self.SCHEMA)  # type: ignore[arg-type]
+        )
+
+    def _deliver(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, list[dict]]:
+        """Send one association batch: (acknowledged entity_id, domain), rejection rows."""
+        result = _send(
+            "associate",
+            batch.height,
+            lambda: self._client.associate(
+                batch.select("id_value", "contact_id", "domain", "company_id")
+            ),
+        )
+        done = batch.join(
+            _ids_frame(result.ids, "id_value", "_ack"), on="id_value", how="semi"
+        ).select("entity_id", "domain")
+        failed = batch.join(_errors_frame(result), on="id_value", how="inner")
+        rejected = [
+            {
+                "entity_id": r["entity_id"],
+                "id_value": r["id_value"],
+                "category": r["category"],
+                "message": f"association with {r['domain']}: {r['message']}",
+                "input": {"contact": r["contact_id"], "company": r["company_id"]},
+            }
+            for r in failed.iter_rows(named=True)
+        ]
+        self._report.associations += done.height
+        self._report.associations_rejected += len(rejected)
+        self._report.association_batches += 1
+        self._report.count_errors(failed["category"].to_list())
+        self._progress(f"associations: {done.height} acknowledged, {len(rejected)} rejected")
+        return done, rejected
+
+    def send_now(self, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[dict]]:
+        """Send the associations of `rows` now; the caller records the result."""
+        wanted = self._wanted(rows)
+        done, rejected = [pl.DataFrame(schema={"entity_id": pl.String, "domain": pl.String})], []
+        for start in range(0, wanted.height, self._batch_size):
+            ok, bad = self._deliver(wanted.slice(start, self._batch_size))
+            done.append(ok)
+            rejected += bad
+        return pl.concat(done), rejected
+
+    def add(self, rows: pl.DataFrame) -> None:
+        """Queue the associations of `rows`; send every full batch (recorded as it goes)."""
+        self._pending = pl.concat([self._pending, self._wanted(rows)])
+        while self._pending.height >= self._batch_size:
+            self._flush_one()
+
+    def flush(self) -> None:
+        while not self._pending.is_empty():
+            self._flush_one()
+
+    def _flush_one(self) -> None:
+        batch = self._pending.head(self._batch_size)
+        self._pending = self._pending.slice(self._batch_size)
+        done, rejected = self._deliver(batch)
+        with self._engine.begin() as conn:
+            record_associated(conn, self._client.backend, done)
+            record_rejections(conn, self._client.backend, self._run_id, rejected)
+
+
+def _ensure_companies(
+    client: CrmClient,
+    engine: Engine,
+    run_id: str | None,
+    needed: pl.DataFrame,
+    report: SyncReport,
+    batch_size: int,
+) -> pl.DataFrame:
+    """The companies `needed` (domain, company_payload) found or created; every known
+    company as (domain, company_id)."""
+    known = company_ids(engine, client.backend)
+    missing = (
+        needed.filter(pl.col("domain").is_not_null() & ~pl.col("domain").is_in(list(known)))
+        .unique("domain", keep="first", maintain_order=True)
+        .select("domain", pl.col("company_payload").alias("payload"))
+    )
+    for start in range(0, missing.height, batch_size):
+        chunk = missing.slice(start, batch_size)
+        with client.transaction() as shared:
+            result = _send("companies", chunk.height, lambda c=chunk: client.ensure_companies(c))
+            acked = chunk.join(
+                _ids_frame(result.ids, "domain", "crm_id"), on="domain", how="inner"
+            ).select(
+                "domain",
+                "crm_id",
+                pl.col("payload").str.json_path_match("$.name").alias("name"),
+            )
+            failed = chunk.join(_errors_frame(result).rename({"id_value": "domain"}), on="domain")
+            same_store = shared is not None and shared.engine is engine
+            with nullcontext(shared) if same_store else engine.begin() as conn:
+                record_companies(conn, client.backend, acked)
+                report.companies_rejected += record_rejections(
+                    conn,
+                    client.backend,
+                    run_id,
+                    (
+                        {
+                            "id_value": domain,
+                            "category": category,
+                            "message": f"company {domain}: {message}",
+                            "input": payload,
+                        }
+                        for domain, payload, category, message in failed.iter_rows()
+                    ),
+                )
+        known.update(acked.select("domain", "crm_id").iter_rows())
+        report.companies += acked.height
+        report.count_errors(failed["category"].to_list())
+    return _ids_frame(known, "domain", "company_id")
 
 
 def sync_contacts(
@@ -175,132 +495,185 @@ def sync_contacts(
     engine: Engine,
     *,
     run_id: str | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
+    association_batch_size: int | None = None,
     progress: Callable[[str], None] = lambda _m: None,
     after_batch: Callable[[int], None] | None = None,
 ) -> SyncReport:
     mode = mapping.contacts.mode
     report = SyncReport(backend=client.backend, mode=mode)
-    client.check_properties("contacts", set(mapping.contacts.properties))
+    options = {"contacts": client.check_properties("contacts", set(mapping.contacts.properties))}
     if mapping.companies is not None:
-        client.check_properties("companies", set(mapping.companies.properties))
+        options["companies"] = client.check_properties(
+            "companies", set(mapping.companies.properties)
+        )
     apply_merges(merges, client, engine, run_id, report)
-    plan = _plan(scored, mapping, engine, client.backend, report)
+    plan = _plan(scored, mapping, engine, client.backend, options, report)
     live = pl.col("status").is_null() | (pl.col("status") == "synced")
     plan = plan.filter(live)
     is_new = pl.col("properties_hash").is_null()
     changed = ~is_new & (pl.col("properties_hash") != pl.col("hash"))
-    report.new = plan.filter(is_new).height
-    report.changed = plan.filter(changed).height
-    report.unchanged = plan.filter(~is_new & ~changed).height
+    counts = plan.select(
+        is_new.sum().alias("new"),
+        changed.sum().alias("changed"),
+        (~is_new & ~changed).sum().alias("unchanged"),
+    ).row(0)
+    report.new, report.changed, report.unchanged = (int(n) for n in counts)
     wanted = {"upsert": is_new | changed, "create_only": is_new, "update_only": changed}[mode]
     todo = plan.filter(wanted)
     report.skipped_by_mode = plan.filter((is_new | changed) & ~wanted).height
     # One contact per email: a second entity with the same address would overwrite the first.
-    todo = todo.with_row_index("_row")
-    first = pl.col("_row") == pl.col("_row").min().over("id_value")
+    first = pl.int_range(pl.len()).over("id_value") == 0
     duplicate = todo.filter(~first)
-    todo = todo.filter(first).drop("_row")
+    todo = todo.filter(first)
     if not duplicate.is_empty():
         with engine.begin() as conn:
             report.rejected += record_rejections(
                 conn,
                 client.backend,
                 run_id,
-                (
-                    {
-                        "entity_id": r["entity_id"],
-                        "id_value": r["id_value"],
-                        "category": "DUPLICATE_EMAIL",
-                        "message": "another entity already syncs this email in this run",
-                        "input": {k: v for k, v in r["payload"].items() if k != COMPANY_KEY},
-                    }
-                    for r in duplicate.iter_rows(named=True)
+                _rejection_rows(
+                    duplicate,
+                    "DUPLICATE_EMAIL",
+                    "another entity already syncs this email in this run",
                 ),
             )
         report.errors_by_category["DUPLICATE_EMAIL"] = duplicate.height
-    if todo.is_empty():
+    # Contacts synced earlier whose association was never acknowledged (a crash, a failure).
+    unassociated = plan.filter(
+        ~wanted
+        & pl.col("properties_hash").is_not_null()
+        & pl.col("domain").is_not_null()
+        & (
+            pl.col("associated_domain").is_null()
+            | (pl.col("associated_domain") != pl.col("domain"))
+        )
+    )
+    if todo.is_empty() and unassociated.is_empty():
         progress(f"nothing to send: {report.unchanged} unchanged, {report.skipped_by_mode} skipped")
         return report
 
-    known_companies = company_ids(engine, client.backend)
-    wanted_companies: dict[str, dict[str, str]] = {}
-    for domain, company in todo.select("domain", "company_payload").iter_rows():
-        if domain and domain not in known_companies and domain not in wanted_companies:
-            wanted_companies[domain] = dict(company or {})
-    for start in range(0, len(wanted_companies), batch_size):
-        chunk = dict(list(wanted_companies.items())[start : start + batch_size])
-        ids = client.ensure_companies(chunk)
-        record_companies(
-            engine, client.backend, ids, {d: p.get("name", "") for d, p in chunk.items()}
-        )
-        known_companies.update(ids)
-        report.companies += len(ids)
+    limit = min(batch_size or client.batch_limit, client.batch_limit)
+    companies = _ensure_companies(
+        client,
+        engine,
+        run_id,
+        pl.concat([todo, unassociated]).select("domain", "company_payload"),
+        report,
+        limit,
+    )
+    associations = _Associations(
+        client,
+        engine,
+        run_id,
+        report,
+        companies,
+        min(association_batch_size or client.association_limit, client.association_limit),
+        progress,
+    )
+    associations.add(unassociated)  # what earlier runs left, sent with this run's
 
+    route = {
+        "create_only": pl.lit("create"),
+        "update_only": pl.lit("update"),
+        # A record known by id whose email changed (or was adopted from a merged entity)
+        # is updated by id: an upsert by the new email would create a second contact.
+        "upsert": pl.when(
+            pl.col("crm_id").is_not_null() & (pl.col("ledger_id_value") != pl.col("id_value"))
+        )
+        .then(pl.lit("update"))
+        .otherwise(pl.lit("upsert")),
+    }[mode]
+    todo = todo.with_columns(
+        route.alias("route"),
+        pl.coalesce("crm_id", pl.concat_str(pl.lit("entity:"), "entity_id")).alias("crm_ref"),
+    )
     total = todo.height
+    batches = sum(
+        -(-todo.filter(pl.col("route") == r).height // limit)
+        for r in ("upsert", "create", "update")
+    )
     progress(
         f"{client.backend}: sending {total} contacts ({report.new} new, {report.changed} changed, "
-        f"{report.unchanged} unchanged) in batches of {batch_size}"
+        f"{report.unchanged} unchanged) in {batches} batches of up to {limit}"
     )
-    rows = todo.select("entity_id", "id_value", "crm_id", "payload", "hash", "domain").rows()
-    for number, start in enumerate(range(0, total, batch_size), start=1):
-        batch = rows[start : start + batch_size]
-        result = _send(client, mode, batch)
-        report.batches += 1
-        report.sent += len(batch)
-        report.created += len(result.created)
-        synced, associations = [], []
-        by_email = {r[1]: r for r in batch}
-        for email, crm_id in result.ids.items():
-            row = by_email.get(email)
-            if row is None:
-                continue
-            entity_id, _, _, payload, digest, domain = row
-            synced.append(LedgerRow(entity_id, email, crm_id, payload, digest))
-            if domain and domain in known_companies:
-                associations.append(Association(email, crm_id, domain, known_companies[domain]))
-        if associations:
-            client.associate(associations)
-            report.associations += len(associations)
-        rejected_rows = []
-        for error in result.errors:
-            row = by_email.get(error.key)
-            rejected_rows.append(
-                {
-                    "entity_id": row[0] if row else None,
-                    "id_value": error.key,
-                    "category": error.category,
-                    "message": error.message,
-                    "input": {k: v for k, v in row[3].items() if k != COMPANY_KEY} if row else {},
-                }
-            )
-            report.errors_by_category[error.category] = (
-                report.errors_by_category.get(error.category, 0) + 1
-            )
-        with engine.begin() as conn:
-            record_synced(conn, client.backend, synced, run_id)
-            report.rejected += record_rejections(conn, client.backend, run_id, rejected_rows)
-        progress(
-            f"batch {number}/{-(-total // batch_size)}: {len(synced)} synced, "
-            f"{len(rejected_rows)} rejected"
-        )
-        if after_batch is not None:
-            after_batch(number)
+    number = 0
+    for kind in ("upsert", "create", "update"):
+        rows = todo.filter(pl.col("route") == kind)
+        for start in range(0, rows.height, limit):
+            batch = rows.slice(start, limit)
+            # The outbox writes the batch, its associations and its ledger rows in one
+            # transaction; for HubSpot the ledger commits once HubSpot acknowledged.
+            with client.transaction() as shared:
+                result = _send(
+                    kind, batch.height, lambda k=kind, b=batch: _write_contacts(client, k, b)
+                )
+                number += 1
+                report.batches += 1
+                report.sent += batch.height
+                report.created += len(result.created)
+                acked = (
+                    batch.join(
+                        _ids_frame(result.ids, "id_value", "_ack"), on="id_value", how="inner"
+                    )
+                    .with_columns(pl.coalesce("_ack", "crm_id").alias("crm_id"))
+                    .drop("_ack")
+                )
+                failed = _errors_frame(result).join(
+                    batch.select("id_value", "entity_id", "payload"), on="id_value", how="left"
+                )
+                associated, association_rejections = pl.DataFrame(schema=_ASSOCIATED), []
+                if associations.with_contacts:
+                    associated, association_rejections = associations.send_now(acked)
+                same_store = shared is not None and shared.engine is engine
+                with nullcontext(shared) if same_store else engine.begin() as conn:
+                    record_synced(
+                        conn,
+                        client.backend,
+                        acked.join(
+                            associated.rename({"domain": "acknowledged_domain"}),
+                            on="entity_id",
+                            how="left",
+                        ).select(
+                            "entity_id",
+                            "id_value",
+                            "crm_id",
+                            "properties",
+                            pl.col("hash").alias("properties_hash"),
+                            pl.col("acknowledged_domain").alias("associated_domain"),
+                        ),
+                        run_id,
+                    )
+                    report.rejected += record_rejections(
+                        conn,
+                        client.backend,
+                        run_id,
+                        (
+                            {
+                                "entity_id": r["entity_id"],
+                                "id_value": r["id_value"],
+                                "category": r["category"],
+                                "message": r["message"],
+                                "input": r["payload"] or "{}",
+                            }
+                            for r in failed.iter_rows(named=True)
+                        ),
+                    )
+                    record_rejections(conn, client.backend, run_id, association_rejections)
+            report.count_errors(failed["category"].to_list())
+            progress(f"batch {number}/{batches}: {acked.height} synced, {failed.height} rejected")
+            if not associations.with_contacts:
+                associations.add(acked)
+            if after_batch is not None:
+                after_batch(number)
+    associations.flush()
     return report
 
 
-def _send(client: CrmClient, mode: str, batch: list[tuple]) -> BatchResult:
-    def body(payload: dict[str, str]) -> dict[str, str]:
-        return {k: v for k, v in payload.items() if k != COMPANY_KEY}
-
-    if mode == "update_only":
-        return client.update_contacts(
-            [
-                (_ref(crm_id, entity_id), email, body(p))
-                for entity_id, email, crm_id, p, _, _ in batch
-            ]
-        )
-    inputs = [(email, body(p)) for _, email, _, p, _, _ in batch]
-    if mode == "create_only":
-        return client.create_contacts(inputs)
-    return client.upsert_contacts(inputs)
+def _write_contacts(client: CrmClient, kind: str, batch: pl.DataFrame) -> BatchResult:
+    if kind == "update":
+        return client.update_contacts(batch.select("crm_ref", "id_value", "payload"))
+    contacts = batch.select("id_value", "payload")
+    if kind == "create":
+        return client.create_contacts(contacts)
+    return client.upsert_contacts(contacts)

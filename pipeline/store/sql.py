@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Table
+import polars as pl
+from sqlalchemy import Connection, Engine, Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -21,3 +24,70 @@ def dialect_insert(bind: Engine | Connection, table: Table):  # type: ignore[no-
     """An INSERT with `on_conflict_do_nothing/update` for the engine's or connection's
     dialect (both SQLite and Postgres speak ON CONFLICT)."""
     return (postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def execute_many(
+    conn: Connection,
+    stmt: Executable,
+    rows: pl.DataFrame,
+    constants: Mapping[str, Any] | None = None,
+) -> int:
+    """Run `stmt` (an INSERT/UPDATE with one bind parameter per column of `rows` and per
+    key of `constants`) for every row through the driver's own executemany, compiled once.
+
+    SQLAlchemy's executemany builds and processes a parameter dict per row, which cost more
+    than SQLite's own work at 100,000s of rows (the CRM outbox and ledger). Row values must
+    be strings or None (no type processing is applied to them); the constants are processed
+    once by their types. Returns the driver's row count (-1 if unknown).
+    """
+    if rows.is_empty():
+        return 0
+    dialect = conn.dialect
+    columns = rows.columns
+    compiled = stmt.compile(dialect=dialect, column_keys=[*columns, *(constants or {})])
+    # Every other bind parameter's value, processed once by its type: the constants, and
+    # literal values inside the statement (an ON CONFLICT's SET status = 'synced').
+    fixed: dict[str, Any] = {}
+    for name, value in compiled.construct_params(
+        dict.fromkeys(columns) | dict(constants or {})
+    ).items():
+        if name in columns:
+            continue
+        processor = compiled.binds[name].type.bind_processor(dialect)
+        if processor is not None and value is not None:
+            value = processor(value)
+        if isinstance(value, datetime) and dialect.name == "sqlite":
+            value = value.isoformat(" ")  # what sqlite3's adapter would do for every row
+        fixed[name] = value
+    frame = rows.with_columns(pl.lit(v, allow_object=True).alias(k) for k, v in fixed.items())
+    if compiled.positional:
+        params: list[Any] = frame.select(list(compiled.positiontup or [])).rows()
+    else:
+        params = frame.rows(named=True)
+    result = conn.exec_driver_sql(str(compiled), params)
+    return result.rowcount
+
+
+def fetch_frame(conn: Connection, query: Executable, schema: Mapping[str, Any]) -> pl.DataFrame:
+    """The rows of `query` as a polars frame with `schema`, read through the driver's own
+    cursor: SQLAlchemy's Row objects cost ~a third of the time at 100,000s of rows (the CRM
+    ledger). Columns must come out of the driver as the schema's types (strings here)."""
+    compiled = query.compile(dialect=conn.dialect)
+    params = compiled.construct_params()
+    if compiled.positional:
+        bound: Any = tuple(params[name] for name in compiled.positiontup or [])
+    else:
+        bound = params
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), bound)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    return pl.DataFrame(
+        [
+            pl.Series(name, values, dtype)
+            for (name, dtype), values in zip(schema.items(), columns, strict=True)
+        ]
+    )

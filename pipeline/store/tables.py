@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid); Postgres gets a bigint.
@@ -116,7 +117,8 @@ enrichment_spend = Table(
 
 # --- CRM sync ----------------------------------------------------------------------------
 # Per backend and entity: the CRM id and what was last written (hash and values), so only new
-# or changed entities are sent. Updated per acknowledged batch (crash safety).
+# or changed entities are sent. Updated per acknowledged batch (crash safety), and per
+# acknowledged association batch (associated_domain).
 crm_sync_ledger = Table(
     "crm_sync_ledger",
     metadata,
@@ -130,7 +132,17 @@ crm_sync_ledger = Table(
     Column("merged_into", String(64)),
     Column("synced_at", DateTime(timezone=True), nullable=False),
     Column("run_id", String(64)),
-    Index("ix_crm_sync_ledger_crm_id", "backend", "crm_id"),
+    # The company domain this contact's association was acknowledged for (null: none yet).
+    Column("associated_domain", String(255)),
+    # Only rows with a CRM id are looked up by it (outbox rows have none): a partial index
+    # spares the outbox sync an index entry per contact.
+    Index(
+        "ix_crm_sync_ledger_crm_id",
+        "backend",
+        "crm_id",
+        sqlite_where=text("crm_id IS NOT NULL"),
+        postgresql_where=text("crm_id IS NOT NULL"),
+    ),
 )
 
 crm_companies = Table(

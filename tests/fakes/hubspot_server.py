@@ -93,7 +93,9 @@ State helpers (they take `state.lock`; hold it yourself to read the dicts while 
 - traffic: `requests` (list of `Seen(method, path, query, body, status, at)`, status 0 for a
   dropped connection), `count(method=, path=, status=)`, `write_calls(successful_only=False)`
   (POST/PUT/PATCH/DELETE except search and batch/read, rejected attempts included),
-  `force(*faults)`, `reset_rate_limits()`; path constants such as `CONTACTS_UPSERT`.
+  `force(*faults)` (a `Fault(path=...)` waits for a request to that path),
+`other_app_requests(n, seconds_ago)` (another app spending the shared window),
+`reset_rate_limits()`; path constants such as `CONTACTS_UPSERT`.
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 MAX_BATCH_INPUTS = 100
 MAX_ASSOCIATION_INPUTS = 2000
+MAX_SEARCH_VALUES = 100
 RATE_WINDOW_SECONDS = 10.0
 
 CONTACTS_UPSERT = "/crm/v3/objects/contacts/batch/upsert"
@@ -121,6 +124,7 @@ CONTACTS_CREATE = "/crm/v3/objects/contacts/batch/create"
 CONTACTS_UPDATE = "/crm/v3/objects/contacts/batch/update"
 CONTACTS_READ = "/crm/v3/objects/contacts/batch/read"
 CONTACTS_MERGE = "/crm/v3/objects/contacts/merge"
+COMPANIES_UPSERT = "/crm/v3/objects/companies/batch/upsert"
 COMPANIES_SEARCH = "/crm/v3/objects/companies/search"
 COMPANIES_CREATE = "/crm/v3/objects/companies/batch/create"
 ASSOCIATE_CONTACTS_COMPANIES = "/crm/v4/associations/contacts/companies/batch/associate/default"
@@ -370,12 +374,14 @@ class Merge:
 @dataclass
 class Fault:
     """A scripted answer: `status` with HubSpot's usual body for it, or your own `body`
-    (dict -> JSON, str -> text/html); `drop=True` closes the connection without answering."""
+    (dict -> JSON, str -> text/html); `drop=True` closes the connection without answering.
+    With `path`, it waits for the first request to that path (others are served normally)."""
 
     status: int = 500
     body: dict[str, Any] | str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    path: str | None = None
 
 
 @dataclass
@@ -685,6 +691,14 @@ class HubSpotState:
                 for s in self.requests
                 if is_write(s.method, s.path) and (not successful_only or 200 <= s.status < 300)
             )
+
+    def other_app_requests(self, count: int, seconds_ago: float = 0.0) -> None:
+        """Spend `count` slots of the rolling window as another app on the portal would,
+        `seconds_ago` (they free up `RATE_WINDOW_SECONDS` after that)."""
+        with self.lock:
+            at = time.monotonic() - seconds_ago
+            self._window.extend([at] * count)
+            self._window = deque(sorted(self._window))
 
     def reset_rate_limits(self) -> None:
         with self.lock:
@@ -1043,6 +1057,16 @@ class _Api:
         if not isinstance(body, dict):
             raise _Reject(400, error_body("Invalid search request", "VALIDATION_ERROR"))
         groups = body.get("filterGroups") or []
+        for group in groups:
+            for flt in group.get("filters") or []:
+                if len(flt.get("values") or []) > MAX_SEARCH_VALUES:
+                    raise _Reject(
+                        400,
+                        error_body(
+                            f"A filter may carry at most {MAX_SEARCH_VALUES} values",
+                            "VALIDATION_ERROR",
+                        ),
+                    )
         limit = min(int(body.get("limit") or 10), 200)
         after = int(body.get("after") or 0)
         cutoff = self.state.clock().timestamp() - self.state.search_lag
@@ -1411,9 +1435,13 @@ class _Handler(BaseHTTPRequestHandler):
             if not authorized:
                 status, payload, headers = 401, auth_error_body(), {}
             else:
-                fault = state.forced.popleft() if state.forced else None
+                fault = state.forced[0] if state.forced else None
                 if isinstance(fault, int):
                     fault = Fault(fault)
+                if fault is not None and fault.path not in (None, url.path):
+                    fault = None  # it waits for its own path
+                elif fault is not None:
+                    state.forced.popleft()
                 if fault is not None and fault.drop:
                     status, payload, headers, drop = 0, None, {}, True
                 elif fault is not None:
