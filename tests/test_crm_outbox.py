@@ -129,7 +129,7 @@ def test_the_crm_associations_migration_rehashes_and_backfills(tmp_path):
     from pipeline.store.engine import create_store_engine
     from pipeline.store.migrate import alembic_config, upgrade
 
-    before = ScriptDirectory.from_config(alembic_config()).get_revision("0008_crm_associations")
+    before = ScriptDirectory.from_config(alembic_config()).get_revision("0009_crm_associations")
     engine = create_store_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
     upgrade(engine, str(before.down_revision))
     frame = scored(2).with_columns(pl.Series("first_name", ["Zoë", "Ann"]))

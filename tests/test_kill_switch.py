@@ -106,3 +106,31 @@ def test_pause_all_turns_off_running_automations_and_resume_restores_only_those(
         assert running("file_arrival_sensor") and running("automation")
         assert not running("webhook_inbox_sensor")  # it was off before the pause: stays off
         assert not pause.is_paused(engine)
+
+
+def test_no_crm_write_after_the_switch_mid_run_and_resume_finishes_the_job(store):
+    """HubSpot through the official client: pause after the first contact batch is
+    acknowledged; nothing more reaches HubSpot, the run fails naming who paused it, and after
+    resume-all a re-run sends exactly the rest, each contact once."""
+    from tests.crm_fixtures import scored
+    from tests.fakes.hubspot_server import CONTACTS_UPSERT, HubSpotServer, HubSpotState
+    from tests.test_crm_hubspot import CUSTOM, sync, upserted_inputs
+
+    with HubSpotServer(HubSpotState(extra_properties={"contacts": CUSTOM})) as hubspot:
+
+        def pause_after_first(batch: int) -> None:
+            if batch == 1:
+                pause.pause(store, "ops@test", "bad import")
+
+        with pytest.raises(pause.SideEffectsPaused, match=r"CRM .* batch .*paused by ops@test"):
+            sync(hubspot, store, scored(350), after_batch=pause_after_first)
+        writes = [r for r in hubspot.state.requests if r.method == "POST" and "/batch/" in r.path]
+        upserts = [r for r in writes if r.path == CONTACTS_UPSERT]
+        assert len(upserts) == 1 and len(hubspot.state.contacts) == 100
+        assert writes[-1].path == CONTACTS_UPSERT or "associations" in writes[-1].path
+
+        pause.resume(store, "ops@test")
+        report = sync(hubspot, store, scored(350))
+        assert report.sent == 250
+        assert len(hubspot.state.contacts) == 350
+        assert len(upserted_inputs(hubspot.state)) == 350  # nothing sent twice

@@ -49,6 +49,7 @@ from pipeline.crm.mapping import (
     with_member,
 )
 from pipeline.store import audit
+from pipeline.store.pause import check_not_paused
 
 BATCH_SIZE = 100  # HubSpot's limit for batch endpoints (the outbox's batches are larger)
 COMPANY_KEY = "__company"
@@ -98,11 +99,11 @@ class SyncReport:
             self.errors_by_category[category] = self.errors_by_category.get(category, 0) + 1
 
 
-def _send(kind: str, size: int, call: Callable[[], T]) -> T:
+def _send(engine: Engine, kind: str, size: int, call: Callable[[], T]) -> T:
     """The one place every CRM write passes, once per batch (`kind`: upsert, create, update,
-    companies, associate, merge; `size`: its inputs). A check that must run before each
-    batch (a pause flag, a budget) belongs here."""
-    del kind, size
+    companies, associate, merge; `size`: its inputs). The kill switch is read here, so a
+    run in flight stops before its next write when side effects are paused."""
+    check_not_paused(engine, f"CRM {kind} batch of {size}")
     return call()
 
 
@@ -148,7 +149,9 @@ def apply_merges(
         merged = _ref(row["other_crm_id"], row["other_entity_id"])
         if primary == merged:
             continue
-        survivor = _send("merge", 1, lambda p=primary, m=merged: client.merge_contacts(p, m))
+        survivor = _send(
+            engine, "merge", 1, lambda p=primary, m=merged: client.merge_contacts(p, m)
+        )
         with engine.begin() as conn:
             mark_merged(conn, client.backend, row["other_entity_id"], row["entity_id"], run_id)
             if row["crm_id"] is not None and survivor != row["crm_id"]:
@@ -380,6 +383,7 @@ class _Associations:
     def _deliver(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, list[dict]]:
         """Send one association batch: (acknowledged entity_id, domain), rejection rows."""
         result = _send(
+            self._engine,
             "associate",
             batch.height,
             lambda: self._client.associate(
@@ -455,7 +459,9 @@ def _ensure_companies(
     for start in range(0, missing.height, batch_size):
         chunk = missing.slice(start, batch_size)
         with client.transaction() as shared:
-            result = _send("companies", chunk.height, lambda c=chunk: client.ensure_companies(c))
+            result = _send(
+                engine, "companies", chunk.height, lambda c=chunk: client.ensure_companies(c)
+            )
             acked = chunk.join(
                 _ids_frame(result.ids, "domain", "crm_id"), on="domain", how="inner"
             ).select(
@@ -606,7 +612,10 @@ def sync_contacts(
             # transaction; for HubSpot the ledger commits once HubSpot acknowledged.
             with client.transaction() as shared:
                 result = _send(
-                    kind, batch.height, lambda k=kind, b=batch: _write_contacts(client, k, b)
+                    engine,
+                    kind,
+                    batch.height,
+                    lambda k=kind, b=batch: _write_contacts(client, k, b),
                 )
                 number += 1
                 report.batches += 1

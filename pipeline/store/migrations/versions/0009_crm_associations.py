@@ -16,8 +16,8 @@ rewritten (and rehashed), so the same operation planned again is still recognise
 
 The index on CRM ids covers only rows that have one (outbox rows have none).
 
-Revision ID: 0008_crm_associations
-Revises: 0007_agent
+Revision ID: 0009_crm_associations
+Revises: 0008_dedupe_labels
 Create Date: 2026-12-06
 """
 
@@ -27,8 +27,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_crm_associations"
-down_revision = "0007_agent"
+revision = "0009_crm_associations"
+down_revision = "0008_dedupe_labels"
 branch_labels = None
 depends_on = None
 
