@@ -20,6 +20,7 @@ from pipeline.definitions.dedupe import dedupe_definitions, dedupe_job
 from pipeline.definitions.enrich import enrich_definitions, enrich_job
 from pipeline.definitions.ingest import ingest_definitions, ingest_job
 from pipeline.definitions.marts import marts_definitions, marts_job
+from pipeline.definitions.monitoring import monitoring_definitions
 from pipeline.definitions.operations import operations_definitions
 from pipeline.definitions.outreach import outreach_definitions
 from pipeline.definitions.webhooks import webhooks_definitions
@@ -38,6 +39,7 @@ DOMAINS: tuple[Domain, ...] = (
     crm_definitions,
     webhooks_definitions,
     outreach_definitions,
+    monitoring_definitions,
     marts_definitions,
     operations_definitions,
 )

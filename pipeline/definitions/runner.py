@@ -165,8 +165,9 @@ def failed_run(job: str, result: ExecuteInProcessResult) -> FailedRun:
 def _execute(
     definitions: Definitions, job_name: str, instance: DagsterInstance, **kwargs
 ) -> FailedRun | None:
+    run_config = {**QUIET, **kwargs.pop("run_config", {})}  # a job's own config beside QUIET
     result = definitions.resolve_job_def(job_name).execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET, **kwargs
+        instance=instance, raise_on_error=False, run_config=run_config, **kwargs
     )
     return None if result.success else failed_run(job_name, result)
 

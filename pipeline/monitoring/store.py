@@ -148,3 +148,96 @@ def save_classifications(
                 dialect_insert(conn, c).values(rows[start : start + 1000]).on_conflict_do_nothing()
             )
     return len(rows)
+
+
+def notifications_table(engine: Engine) -> pl.DataFrame:
+    """Every instant alert per user and event, with its email's status."""
+    from pipeline.store.tables import email_messages as m
+    from pipeline.store.tables import monitoring_notifications as n
+
+    query = (
+        select(
+            n.c.id.label("notification_id"),
+            n.c.user_email,
+            n.c.event_id,
+            e.c.account_key,
+            i.c.title,
+            c.c.relevance,
+            c.c.category,
+            n.c.email_key,
+            m.c.status.label("email_status"),
+            n.c.created_at,
+            m.c.sent_at,
+        )
+        .select_from(
+            n.join(e, e.c.id == n.c.event_id)
+            .join(i, i.c.id == e.c.item_id)
+            .outerjoin(c, c.c.event_id == e.c.id)
+            .outerjoin(m, m.c.idempotency_key == n.c.email_key)
+        )
+        .order_by(n.c.id)
+    )
+    schema = {
+        "notification_id": pl.Int64,
+        "user_email": pl.String,
+        "event_id": pl.Int64,
+        "account_key": pl.String,
+        "title": pl.String,
+        "relevance": pl.Float64,
+        "category": pl.String,
+        "email_key": pl.String,
+        "email_status": pl.String,
+        "created_at": pl.Datetime("us", "UTC"),
+        "sent_at": pl.Datetime("us", "UTC"),
+    }
+    return _rows(engine, query, schema)
+
+
+def digests_table(engine: Engine) -> pl.DataFrame:
+    """Every digest per user, frequency and period, with its email's status."""
+    from pipeline.store.tables import email_messages as m
+    from pipeline.store.tables import monitoring_digests as d
+
+    query = (
+        select(
+            d.c.id.label("digest_id"),
+            d.c.user_email,
+            d.c.frequency,
+            d.c.period,
+            d.c.window_start,
+            d.c.window_end,
+            d.c["items"],
+            d.c.status,
+            m.c.status.label("email_status"),
+            d.c.email_key,
+            d.c.created_at,
+            m.c.sent_at,
+        )
+        .select_from(d.outerjoin(m, m.c.idempotency_key == d.c.email_key))
+        .order_by(d.c.id)
+    )
+    schema = {
+        "digest_id": pl.Int64,
+        "user_email": pl.String,
+        "frequency": pl.String,
+        "period": pl.String,
+        "window_start": pl.Datetime("us", "UTC"),
+        "window_end": pl.Datetime("us", "UTC"),
+        "items": pl.Int64,
+        "status": pl.String,
+        "email_status": pl.String,
+        "email_key": pl.String,
+        "created_at": pl.Datetime("us", "UTC"),
+        "sent_at": pl.Datetime("us", "UTC"),
+    }
+    return _rows(engine, query, schema)
+
+
+def _rows(engine: Engine, query: Select, schema: dict) -> pl.DataFrame:
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query)]
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, datetime) and value.tzinfo is None:
+                row[key] = value.replace(tzinfo=UTC)
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
