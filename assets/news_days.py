@@ -18,9 +18,9 @@ DEFAULT_WINDOW_DAYS = 30
 PARTITIONED = {"partition_expr": "news_day"}
 
 
-def _oldest_folder_item() -> date | None:
-    """The oldest dated item in the folder sources (a quick pass; any problem: None, and
-    the definitions' own load reports a bad config)."""
+def folder_item_days() -> list[date]:
+    """The days of the dated items in the folder sources (a quick pass; any problem: none,
+    and the definitions' own load reports a bad config)."""
     try:
         import feedparser
 
@@ -28,7 +28,7 @@ def _oldest_folder_item() -> date | None:
         from pipeline.monitoring.sources.feeds import FEED_SUFFIXES
 
         settings = load_settings()
-        oldest: date | None = None
+        days: set[date] = set()
         for source in load_sources(settings.monitoring_sources).sources:
             if source.type != "folder" or not source.enabled:
                 continue
@@ -38,11 +38,10 @@ def _oldest_folder_item() -> date | None:
                 for entry in feedparser.parse(path.read_bytes()).entries:
                     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
                     if parsed:
-                        day = date(parsed.tm_year, parsed.tm_mon, parsed.tm_mday)
-                        oldest = day if oldest is None else min(oldest, day)
-        return oldest
+                        days.add(date(parsed.tm_year, parsed.tm_mon, parsed.tm_mday))
+        return sorted(days)
     except Exception:
-        return None
+        return []
 
 
 def default_start(today: date | None = None) -> date:
@@ -51,8 +50,8 @@ def default_start(today: date | None = None) -> date:
         return settings.monitoring_partition_start
     today = today or datetime.now(UTC).date()
     start = today - timedelta(days=DEFAULT_WINDOW_DAYS)
-    oldest = _oldest_folder_item()
-    return min(start, oldest) if oldest is not None else start
+    days = folder_item_days()
+    return min(start, days[0]) if days else start
 
 
 NEWS_START = default_start().isoformat()

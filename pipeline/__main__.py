@@ -1,5 +1,5 @@
 """Command line: `python -m pipeline demo | summary | dedupe | webhooks | score-fit |
-pause-all | resume-all | sql | outreach`."""
+pause-all | resume-all | sql | outreach | monitoring`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from pipeline import operations_cli
 from pipeline.config import ConfigError, load_settings
 from pipeline.marts import cli as sql_cli
+from pipeline.monitoring import cli as monitoring_cli
 from pipeline.outreach import cli as outreach_cli
 from pipeline.scoring import learn as score_fit
 from pipeline.summary import summarize
@@ -93,6 +94,7 @@ def _main(argv: list[str] | None) -> int:
     operations_cli.add_parser(sub)
     sql_cli.add_parser(sub)
     outreach_cli.add_parser(sub)
+    monitoring_cli.add_parser(sub)
     fit = sub.add_parser("score-fit", help="learn the ICP's points from historical outcomes")
     score_fit.add_arguments(fit)
     args = parser.parse_args(argv)
@@ -125,6 +127,9 @@ def _main(argv: list[str] | None) -> int:
 
         print("\n" + plan_text(open_store(settings.store_url), settings.email_send_mode))
     if args.command == "demo":
+        from pipeline.monitoring.preview import demo_previews
+
+        print("\n" + demo_previews(settings))
         print("\nNext: `make dev` opens the Dagster UI (lineage, runs, checks, backfills).")
     return 0
 

@@ -210,7 +210,26 @@ def run_demo(settings: Settings, definitions: Definitions) -> FailedRun | None:
             f"outreach: skipped in the demo (EMAIL_SEND_MODE={settings.email_send_mode}; the "
             "demo only ever drafts)"
         )
+    steps += monitoring_steps()
     return run_steps(definitions, steps)
+
+
+def monitoring_steps() -> list[tuple[str, str, dict]]:
+    """Collect and classify the news in the feed folders, day by day, then today."""
+    from datetime import UTC, datetime
+
+    from assets.news_days import folder_item_days, news_day_key
+
+    days = [news_day_key(d) for d in folder_item_days()]
+    today = news_day_key(datetime.now(UTC))
+    return [
+        (
+            "monitoring_refresh_job",
+            f"monitoring the accounts' news for {day}" + (" (today)" if day == today else ""),
+            {"partition_key": day},
+        )
+        for day in sorted({*days, today})
+    ]
 
 
 def run_steps(definitions: Definitions, steps: Iterable[tuple[str, str, dict]]) -> FailedRun | None:

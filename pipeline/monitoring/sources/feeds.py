@@ -31,6 +31,7 @@ from pipeline.monitoring.sources import (
 )
 from pipeline.monitoring.sources.http import HttpFetcher, default_classify
 from pipeline.monitoring.text import clean_text
+from pipeline.store.sql import sha256_hex
 
 FEED_SUFFIXES = {".xml", ".rss", ".atom", ".rdf", ".feed", ".json"}
 
@@ -133,23 +134,35 @@ def fetch_folder(
         data = path.read_bytes()
         report.requests += 1
         label = str(path.relative_to(folder))
+        sha = sha256_hex(data)
         try:
-            sha = ctx.archive.keep(
+            items, note = parse_feed(data, source, base_url=None, raw_sha256=sha, label=label)
+        except BrokenFeed as exc:
+            broken += 1
+            report.error(str(exc))
+            ctx.archive.keep(
                 source.name,
                 ctx.window.day,
                 data,
                 request=f"file:{label}",
                 status=None,
                 kind=source.type,
+                error=str(exc),
             )
-            items, note = parse_feed(data, source, base_url=None, raw_sha256=sha, label=label)
-        except BrokenFeed as exc:
-            broken += 1
-            report.error(str(exc))
             target = quarantine / source.name / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
             continue
+        ctx.archive.keep(
+            source.name,
+            ctx.window.day,
+            data,
+            request=f"file:{label}",
+            status=None,
+            kind=source.type,
+            error=note,
+            items=len(items),
+        )
         if note:
             report.error(note)
         rows += _keep_window(items, ctx)
@@ -177,8 +190,6 @@ def fetch_rss(source: Source, ctx: FetchContext, report: SourceReport) -> pl.Dat
         )
     finally:
         http.close()
-    from pipeline.store.sql import sha256_hex
-
     items, note = parse_feed(
         response.content,
         source,
