@@ -38,7 +38,7 @@ AFTER_CUES = (
     "named", "files", "filed", "sued", "sues", "partners", "signs", "signed", "agreed",
     "agrees", "posted", "posts", "cuts", "lays off", "laid off", "beat", "beats", "missed",
     "misses", "plans", "expands", "opens", "introduces", "releases", "released", "recalls",
-    "settles", "settled", "faces", "confirmed", "confirms", "employees", "customers",
+    "settles", "settled", "faces", "fined", "confirmed", "confirms", "employees", "customers",
     "investors", "headquarters", "inc", "earnings", "quarterly", "layoffs", "merger",
 )  # fmt: skip
 # ...or precede it.
