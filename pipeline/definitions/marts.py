@@ -23,7 +23,10 @@ from assets import (
     dedupe,
     enrich,
     ingest,
+    monitoring,
+    monitoring_notify,
     normalize,
+    outreach,
     scoring,
     webhooks,
 )
@@ -33,7 +36,19 @@ from pipeline.definitions.backends import WAREHOUSE_SCHEMA, Backends
 from pipeline.marts import SqlProject, load_project
 
 # Every module whose assets the warehouse IO manager stores: the tables models may read.
-WAREHOUSE_ASSET_MODULES = (ingest, normalize, dedupe, enrich, scoring, crm, crm_sync_runs, webhooks)
+WAREHOUSE_ASSET_MODULES = (
+    ingest,
+    normalize,
+    dedupe,
+    enrich,
+    scoring,
+    crm,
+    crm_sync_runs,
+    webhooks,
+    outreach,
+    monitoring,
+    monitoring_notify,
+)
 
 marts_job = define_asset_job(
     "marts_job",
