@@ -159,8 +159,29 @@ class Settings(BaseSettings):
     monitoring_refresh_cron: str = Field("0 * * * *", alias="MONITORING_REFRESH_CRON")
     # First news-day partition; unset: 30 days back, or the oldest day in the feed folders.
     monitoring_partition_start: date | None = Field(None, alias="MONITORING_PARTITION_START")
+    # The LLM (pipeline/llm): `template` writes without a model; `openai` uses the official
+    # client against any OpenAI-compatible server. Chosen explicitly, never a silent fallback.
+    llm_backend: Literal["template", "openai"] = Field("template", alias="LLM_BACKEND")
+    openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
+    llm_model: str = Field("gpt-4o-mini", min_length=1, alias="LLM_MODEL")
+    # Tokens (prompt + answer) all LLM calls of a UTC day may use together; spent, calls stop
+    # cleanly until tomorrow.
+    llm_daily_token_budget: PositiveInt | None = Field(200_000, alias="LLM_DAILY_TOKEN_BUDGET")
+    # How the server is asked for JSON: json_schema (response_format), tools (a function
+    # call) or json_object (the schema in the instructions), for servers that lack the first.
+    llm_structured_output: Literal["json_schema", "tools", "json_object"] = Field(
+        "json_schema", alias="LLM_STRUCTURED_OUTPUT"
+    )
+    llm_timeout_seconds: float = Field(60.0, gt=0, alias="LLM_TIMEOUT_SECONDS")
+    llm_max_retries: int = Field(3, ge=0, le=10, alias="LLM_MAX_RETRIES")
+    # USD per million tokens, for the cost in the audit log (known OpenAI models have defaults).
+    llm_price_input_per_mtok: float | None = Field(None, ge=0, alias="LLM_PRICE_INPUT_PER_MTOK")
+    llm_price_output_per_mtok: float | None = Field(None, ge=0, alias="LLM_PRICE_OUTPUT_PER_MTOK")
 
     @field_validator(
+        "llm_backend",
+        "llm_structured_output",
         "enrichment",
         "crm_backend",
         "excel_sheets",

@@ -20,6 +20,7 @@ from resources.email import EmailResource
 from resources.enrichment import EnrichmentProvider, OfflineEnrichment, WaterfallEnrichment
 from resources.io_manager import LeadsWarehouseIOManager
 from resources.lead_source import LeadSource, LocalFolderLeadSource
+from resources.llm import LlmResource
 from resources.monitoring import MonitoringResource
 from resources.ops_store import OpsStore
 from resources.outreach import SequencesResource
@@ -103,6 +104,32 @@ def email_from(settings: Settings) -> EmailResource:
     )
 
 
+def llm_from(settings: Settings) -> LlmResource:
+    """LLM_BACKEND; `openai` without OPENAI_API_KEY (or an OPENAI_BASE_URL of a server that
+    needs no key) is a configuration error here, never a quiet switch to templates."""
+    from pipeline.config import ConfigError
+
+    if settings.llm_backend == "openai" and not (
+        settings.openai_api_key or settings.openai_base_url
+    ):
+        raise ConfigError(
+            "LLM_BACKEND=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL pointing at an "
+            "OpenAI-compatible server that needs no key)"
+        )
+    return LlmResource(
+        backend=settings.llm_backend,
+        api_key=_secret_env("OPENAI_API_KEY", settings.openai_api_key),  # type: ignore[arg-type]
+        base_url=settings.openai_base_url,
+        model=settings.llm_model,
+        daily_token_budget=settings.llm_daily_token_budget,
+        structured_output=settings.llm_structured_output,
+        timeout_seconds=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+        price_input_per_mtok=settings.llm_price_input_per_mtok,
+        price_output_per_mtok=settings.llm_price_output_per_mtok,
+    )
+
+
 def ops_store_from(settings: Settings) -> OpsStore:
     """The store resource; a URL from the environment is passed as an EnvVar so the UI shows
     the variable's name, never the password inside the URL."""
@@ -168,6 +195,10 @@ class Backends:
         return monitoring_from(self.settings)
 
     @cached_property
+    def llm(self) -> LlmResource:
+        return llm_from(self.settings)
+
+    @cached_property
     def sequences(self) -> SequencesResource:
         path = self.settings.sequences_config
         return SequencesResource(path=str(path) if path else None)
@@ -211,5 +242,6 @@ class Backends:
             f"lead source: {self.lead_source.describe()}; warehouse: "
             f"{self.settings.warehouse_path}; operational store: "
             f"{redact_url(self.settings.store_url)}; {self.enrichment.describe()}; "
-            f"CRM backend: {self.settings.crm_backend}; {self.email.describe()}"
+            f"CRM backend: {self.settings.crm_backend}; {self.email.describe()}; "
+            f"{self.llm.describe()}"
         )

@@ -500,3 +500,28 @@ monitoring_schedules = Table(
     Column("resumed_at", DateTime(timezone=True)),
     Column("resumed_by", String(120)),
 )
+
+# --- LLM calls (pipeline/llm) ------------------------------------------------------------
+# Tokens used per UTC day, against LLM_DAILY_TOKEN_BUDGET: a call reserves its estimate
+# before it goes out (atomically, under the cap) and settles to the real usage after.
+llm_spend = Table(
+    "llm_spend",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("tokens", BigInteger, nullable=False),
+    Column("calls", BigInteger, nullable=False),
+)
+
+# Answers per content hash (the caller's key with the model, schema and instructions), so
+# the same question is paid for once.
+llm_cache = Table(
+    "llm_cache",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("purpose", String(64), nullable=False),
+    Column("model", String(120), nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
