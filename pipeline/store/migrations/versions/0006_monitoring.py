@@ -2,7 +2,7 @@
 instant notifications, digests and the schedules' failure counts.
 
 Revision ID: 0006_monitoring
-Revises: 0005_outreach
+Revises: 0006_llm
 Create Date: 2026-12-07
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_monitoring"
-down_revision = "0005_outreach"
+down_revision = "0006_llm"
 branch_labels = None
 depends_on = None
 
