@@ -27,6 +27,7 @@ from pipeline.monitoring.accounts import monitored_accounts as build_accounts
 from pipeline.monitoring.names import build_index
 from pipeline.monitoring.refresh import classify_day, refresh_day
 from pipeline.monitoring.store import EVENT_COLUMNS, events_of_day
+from resources.llm import LlmResource
 from resources.monitoring import MonitoringResource
 from resources.ops_store import OpsStore
 
@@ -195,10 +196,11 @@ def classified_events(
     monitored_accounts: pl.DataFrame,
     monitoring: MonitoringResource,
     ops_store: OpsStore,
+    llm: LlmResource,
 ):
     engine = ops_store.engine
     day = _day(context)
-    classifier = monitoring.make_classifier(engine)
+    classifier = monitoring.make_classifier(engine, llm, context.run_id)
     result, saved = classify_day(engine, day, monitored_accounts, classifier, datetime.now(UTC))
     for note in result.notes:
         context.log.warning(note)

@@ -7,6 +7,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from sqlalchemy import Engine
 
+from pipeline.config import ConfigError
 from pipeline.monitoring.classify import Classifier, RulesClassifier
 from pipeline.monitoring.classify.rules import load_rules
 from pipeline.monitoring.config import (
@@ -18,6 +19,7 @@ from pipeline.monitoring.config import (
     load_sources,
 )
 from pipeline.monitoring.fetch import Keys
+from resources.llm import LlmResource
 
 
 class MonitoringResource(ConfigurableResource):
@@ -34,11 +36,6 @@ class MonitoringResource(ConfigurableResource):
     max_failures: int = Field(default=5, description="MONITORING_MAX_FAILURES")
     admin_email: str | None = Field(default=None, description="MONITORING_ADMIN_EMAIL")
     sender: str = Field(description="MONITORING_SENDER: the From of digests and alerts")
-    # The LLM classifier's settings (MONITORING_CLASSIFIER=llm).
-    llm_base_url: str | None = Field(default=None, description="OPENAI_BASE_URL")
-    llm_api_key: str | None = Field(default=None, description="OPENAI_API_KEY (an EnvVar)")
-    llm_model: str | None = Field(default=None, description="LLM_MODEL")
-    llm_daily_token_budget: int | None = Field(default=None, description="LLM_DAILY_TOKEN_BUDGET")
 
     def accounts_file(self) -> AccountsFile:
         return load_accounts_file(self.accounts_path)
@@ -57,17 +54,20 @@ class MonitoringResource(ConfigurableResource):
             google_api_base_url=self.google_api_base_url,
         )
 
-    def make_classifier(self, engine: Engine) -> Classifier:
+    def make_classifier(
+        self, engine: Engine, llm: LlmResource | None = None, run_id: str | None = None
+    ) -> Classifier:
+        """The rules, or the project's LLM resource (MONITORING_CLASSIFIER=llm needs
+        LLM_BACKEND=openai: the rules are never a silent stand-in)."""
         if self.classifier == "llm":
             from pipeline.monitoring.classify.llm import LlmClassifier
 
-            return LlmClassifier.from_settings(
-                engine,
-                base_url=self.llm_base_url,
-                api_key=self.llm_api_key,
-                model=self.llm_model,
-                daily_token_budget=self.llm_daily_token_budget,
-            )
+            if llm is None or not llm.enabled:
+                raise ConfigError(
+                    "MONITORING_CLASSIFIER=llm needs the LLM resource: LLM_BACKEND=openai with "
+                    "OPENAI_API_KEY / OPENAI_BASE_URL"
+                )
+            return LlmClassifier(llm.client(engine), run_id=run_id)
         return RulesClassifier(load_rules(self.rules_path))
 
     def describe(self) -> str:

@@ -35,6 +35,7 @@ from pipeline.store.audit import entries
 from pipeline.store.tables import email_messages
 from resources.email import EmailResource
 from resources.io_manager import LeadsWarehouseIOManager
+from resources.llm import LlmResource
 from resources.monitoring import MonitoringResource
 from resources.ops_store import OpsStore
 from schedules.monitoring import (
@@ -157,6 +158,7 @@ class Env:
             ),
             "ops_store": OpsStore(database_url=self.store_url),
             "email": EmailResource(),
+            "llm": LlmResource(),
             "monitoring": MonitoringResource(
                 accounts_path=paths["accounts"],
                 sources_path=paths["sources"],

@@ -44,7 +44,7 @@ from pipeline.monitoring.names import build_index  # noqa: E402
 from pipeline.monitoring.notify import events_for, render  # noqa: E402
 from pipeline.monitoring.raw import RawArchive  # noqa: E402
 from pipeline.monitoring.sources import FetchContext, FetchWindow  # noqa: E402
-from pipeline.monitoring.store import classified_between, save_classifications  # noqa: E402
+from pipeline.monitoring.store import classified_between, events_of_day, save_classifications  # noqa: E402
 from pipeline.store import open_store  # noqa: E402
 from tests.fakes.google_api import GoogleApiServer  # noqa: E402
 from tests.fakes.news_api import Corpus, NewsApiServer, NewsState, google_cse_route  # noqa: E402
@@ -242,19 +242,11 @@ def main() -> int:
         )
         store_wall += w
         stored_events += res.events_new
-    # Classify what was stored (as classified_events does), dated through the month.
-    everything = classified_between(engine, None, datetime(2030, 1, 1, tzinfo=UTC))
-    todo = everything.join(names, on="account_key")
-    classified = classify_rules(todo, rules)
+    # Classify what was stored (as classified_events does, day by day), dated that evening.
     for day in days:
-        ids = todo.filter(pl.col("news_day") == day).get_column("event_id")
-        save_classifications(
-            engine,
-            classified.filter(pl.col("event_id").is_in(ids.to_list())),
-            "rules",
-            None,
-            datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=23),
-        )
+        todo = events_of_day(engine, day).join(names, on="account_key")
+        at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=23)
+        save_classifications(engine, classify_rules(todo, rules), "rules", None, at)
 
     # --- digests ----------------------------------------------------------------------------------
     users = PreferencesFile.model_validate(

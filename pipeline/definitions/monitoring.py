@@ -55,5 +55,5 @@ def monitoring_definitions(settings: Settings, backends: Backends) -> Definition
         jobs=[monitoring_refresh_job, monitoring_alerts_job, monitoring_digest_job],
         schedules=build_schedules(settings.monitoring_refresh_cron),
         sensors=[build_alerts_sensor(monitoring_alerts_job), monitoring_schedule_health],
-        resources=backends.resources("ops_store", "email", "monitoring", "io_manager"),
+        resources=backends.resources("ops_store", "email", "monitoring", "llm", "io_manager"),
     )
