@@ -194,19 +194,17 @@ def schedules_check(engine: Engine) -> AssetCheckResult:
 CHECK_NAME = "monitoring_schedules_running"
 
 
-@asset_check(
-    asset="monitoring_events",
-    name=CHECK_NAME,
-    description="No monitoring schedule paused itself (MONITORING_MAX_FAILURES failed runs).",
-)
-def events_schedules_running(ops_store: OpsStore) -> AssetCheckResult:
-    return schedules_check(ops_store.engine)
+def _schedules_running(asset: str):  # type: ignore[no-untyped-def]
+    @asset_check(
+        asset=asset,
+        name=CHECK_NAME,
+        description="No monitoring schedule paused itself (MONITORING_MAX_FAILURES failed runs).",
+    )
+    def _check(ops_store: OpsStore) -> AssetCheckResult:
+        return schedules_check(ops_store.engine)
+
+    return _check
 
 
-@asset_check(
-    asset="digests",
-    name=CHECK_NAME,
-    description="No monitoring schedule paused itself (MONITORING_MAX_FAILURES failed runs).",
-)
-def digests_schedules_running(ops_store: OpsStore) -> AssetCheckResult:
-    return schedules_check(ops_store.engine)
+events_schedules_running = _schedules_running("monitoring_events")
+digests_schedules_running = _schedules_running("digests")

@@ -93,22 +93,19 @@ def _fetch_one(
                 keys.google_cse_id,
                 keys.google_api_base_url,
             )
-    except SideEffectsPaused as exc:
-        report.status = "paused"
-        report.error(str(exc))
-        items = empty_items()
-    except AuthRefused as exc:
-        report.status = "auth"
-        report.error(str(exc))
-        items = empty_items()
-    except QuotaExhausted as exc:
-        report.status = "quota"
+    except (SideEffectsPaused, SourceError) as exc:
+        # A spent quota or a refused key stops this source for the run, like a failure.
+        report.status = (
+            "paused"
+            if isinstance(exc, SideEffectsPaused)
+            else "auth"
+            if isinstance(exc, AuthRefused)
+            else "quota"
+            if isinstance(exc, QuotaExhausted)
+            else "failed"
+        )
         if str(exc) not in report.errors:
             report.error(str(exc))
-        items = empty_items()
-    except SourceError as exc:
-        report.status = "failed"
-        report.error(str(exc))
         items = empty_items()
     except Exception as exc:  # a bug or an unexpected answer: this source only
         report.status = "failed"

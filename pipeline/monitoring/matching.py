@@ -141,29 +141,13 @@ def match_items(
             match_text=pl.col("label"),
             in_title=pl.col("in_title"),
         ),
-        domain_hits.select(
-            "item_idx",
-            "account_key",
-            tier=pl.lit(TIER_PLAIN),
-            corroborated=pl.lit(True),
-            matched_by=pl.lit("domain"),
-            match_text=pl.col("label"),
-            in_title=pl.col("in_title"),
-        ),
+        _strong(domain_hits, "domain", pl.col("label"), pl.col("in_title")),
     ]
     if domains is not None and "link_domain" in items.columns and not domains.is_empty():
         evidence.append(
             items.select(pl.col("item_idx").cast(pl.Int64), pl.col("link_domain").cast(pl.String))
             .join(domains.rename({"domain": "link_domain"}), on="link_domain")
-            .select(
-                "item_idx",
-                "account_key",
-                tier=pl.lit(TIER_PLAIN),
-                corroborated=pl.lit(True),
-                matched_by=pl.lit("link"),
-                match_text=pl.col("link_domain"),
-                in_title=pl.lit(True),
-            )
+            .pipe(_strong, "link", pl.col("link_domain"), pl.lit(True))
         )
     if source_accounts and "source" in items.columns:
         pairs = pl.DataFrame(
@@ -174,15 +158,7 @@ def match_items(
         evidence.append(
             items.select(pl.col("item_idx").cast(pl.Int64), "source")
             .join(pairs, on="source")
-            .select(
-                "item_idx",
-                "account_key",
-                tier=pl.lit(TIER_PLAIN),
-                corroborated=pl.lit(True),
-                matched_by=pl.lit("source"),
-                match_text=pl.col("source"),
-                in_title=pl.lit(True),
-            )
+            .pipe(_strong, "source", pl.col("source"), pl.lit(True))
         )
     found = pl.concat(evidence, how="vertical_relaxed")
     # Proof beside a name that needs it: a cue, context word, the domain, a link or the source.
@@ -205,6 +181,19 @@ def match_items(
         .select(list(EVENT_SCHEMA))
         .cast(EVENT_SCHEMA)  # type: ignore[arg-type]
         .sort("item_idx", "account_key")
+    )
+
+
+def _strong(frame: pl.DataFrame, by: str, text: pl.Expr, in_title: pl.Expr) -> pl.DataFrame:
+    """Evidence that needs no more proof (a domain, a link, the company's own source)."""
+    return frame.select(
+        "item_idx",
+        "account_key",
+        tier=pl.lit(TIER_PLAIN),
+        corroborated=pl.lit(True),
+        matched_by=pl.lit(by),
+        match_text=text,
+        in_title=in_title,
     )
 
 

@@ -138,21 +138,11 @@ def fetch_folder(
         try:
             items, note = parse_feed(data, source, base_url=None, raw_sha256=sha, label=label)
         except BrokenFeed as exc:
+            items, note = [], str(exc)
             broken += 1
-            report.error(str(exc))
-            ctx.archive.keep(
-                source.name,
-                ctx.window.day,
-                data,
-                request=f"file:{label}",
-                status=None,
-                kind=source.type,
-                error=str(exc),
-            )
             target = quarantine / source.name / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
-            continue
         ctx.archive.keep(
             source.name,
             ctx.window.day,

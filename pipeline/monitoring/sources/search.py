@@ -11,6 +11,7 @@ caps a run, and a spent quota stops the source for the run (reported, the others
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -104,6 +105,35 @@ class _Budget:
             raise RequestBudgetSpent(f"{self.source.name}: max_requests_per_run ({cap}) reached")
 
 
+def ask_all(
+    queries: list[str],
+    ask_one: Callable[[str], None],
+    report: SourceReport,
+    http: HttpFetcher,
+    rows: list[dict],
+) -> None:
+    """Each query in turn (`ask_one` pages through it into `rows`); this run's request cap
+    ends the run with what it has; a spent quota too, or fails the source if nothing came."""
+    done = 0
+    try:
+        for query in queries:
+            ask_one(query)
+            done += 1
+    except RequestBudgetSpent as exc:
+        report.status = "partial"
+        report.note = f"{exc}: {done} of {len(queries)} queries asked; the rest next run"
+    except QuotaExhausted as exc:
+        report.error(str(exc))
+        report.status = "quota" if not rows else "partial"
+        report.note = f"quota spent after {done} of {len(queries)} queries"
+        if not rows:
+            raise
+    finally:
+        http.close()
+    if report.note is None:
+        report.note = f"{len(queries)} queries"
+
+
 # --- NewsAPI ---------------------------------------------------------------------------------
 def newsapi_classify(response: httpx.Response, source: Source) -> Exception | None:
     """NewsAPI answers errors as {"status": "error", "code": ..., "message": ...}."""
@@ -153,61 +183,48 @@ def fetch_newsapi(
     budget = _Budget(source, report)
     rows: list[dict] = []
     queries = batch_queries(ctx.queries, source.query_max_chars)
-    done = 0
-    try:
-        for query in queries:
-            for page in range(1, source.max_pages + 1):
-                budget.check()
-                params = {
-                    "q": query,
-                    "from": start.strftime("%Y-%m-%dT%H:%M:%S"),
-                    "to": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-                    "sortBy": "publishedAt",
-                    "pageSize": source.page_size,
-                    "page": page,
-                }
-                if source.language:
-                    params["language"] = source.language
-                response = http.get(f"{base}/v2/everything", params, {"X-Api-Key": api_key})
-                if response.status_code == 426:
-                    break  # maximumResultsReached: the plan's last page
-                body = response.json()
-                if body.get("status") != "ok":
-                    raise SourceError(f"{source.name}: answer without status ok: {str(body)[:200]}")
-                sha = sha256_hex(response.content)
-                articles = body.get("articles") or []
-                zone = _zone(source)
-                for a in articles:
-                    published, assumed = parse_date(a.get("publishedAt"), zone)
-                    item = _item(
-                        source,
-                        a.get("title"),
-                        a.get("description") or a.get("content"),
-                        a.get("url"),
-                        published,
-                        assumed,
-                        (a.get("source") or {}).get("name"),
-                        sha,
-                    )
-                    if item and (window.live or window.keeps(published)):
-                        rows.append(item)
-                total = int(body.get("totalResults") or 0)
-                if len(articles) < source.page_size or page * source.page_size >= total:
-                    break
-            done += 1
-    except RequestBudgetSpent as exc:
-        report.status = "partial"
-        report.note = f"{exc}: {done} of {len(queries)} queries asked; the rest next run"
-    except QuotaExhausted as exc:
-        report.error(str(exc))
-        report.status = "quota" if not rows else "partial"
-        report.note = f"quota spent after {done} of {len(queries)} queries"
-        if not rows:
-            raise
-    finally:
-        http.close()
-    if report.note is None:
-        report.note = f"{len(queries)} queries"
+
+    def ask_one(query: str) -> None:
+        for page in range(1, source.max_pages + 1):
+            budget.check()
+            params = {
+                "q": query,
+                "from": start.strftime("%Y-%m-%dT%H:%M:%S"),
+                "to": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+                "sortBy": "publishedAt",
+                "pageSize": source.page_size,
+                "page": page,
+            }
+            if source.language:
+                params["language"] = source.language
+            response = http.get(f"{base}/v2/everything", params, {"X-Api-Key": api_key})
+            if response.status_code == 426:
+                break  # maximumResultsReached: the plan's last page
+            body = response.json()
+            if body.get("status") != "ok":
+                raise SourceError(f"{source.name}: answer without status ok: {str(body)[:200]}")
+            sha = sha256_hex(response.content)
+            articles = body.get("articles") or []
+            zone = _zone(source)
+            for a in articles:
+                published, assumed = parse_date(a.get("publishedAt"), zone)
+                item = _item(
+                    source,
+                    a.get("title"),
+                    a.get("description") or a.get("content"),
+                    a.get("url"),
+                    published,
+                    assumed,
+                    (a.get("source") or {}).get("name"),
+                    sha,
+                )
+                if item and (window.live or window.keeps(published)):
+                    rows.append(item)
+            total = int(body.get("totalResults") or 0)
+            if len(articles) < source.page_size or page * source.page_size >= total:
+                break
+
+    ask_all(queries, ask_one, report, http, rows)
     return pl.DataFrame(rows, schema=ITEM_SCHEMA) if rows else empty_items()
 
 
@@ -300,63 +317,50 @@ def fetch_google_cse(
     rows: list[dict] = []
     queries = batch_queries(ctx.queries, source.query_max_chars, max_words=32)
     num = min(source.page_size, 10)
-    done = 0
-    try:
-        for query in queries:
-            start = 1
-            for _page in range(source.max_pages):
-                budget.check()
-                params: dict[str, Any] = {
-                    "key": api_key,
-                    "cx": engine_id,
-                    "q": query,
-                    "num": num,
-                    "start": start,
-                }
-                if window.live:
-                    params["dateRestrict"] = f"d{source.lookback_days + 1}"
-                    params["sort"] = "date"
-                else:
-                    day = window.day.strftime("%Y%m%d")
-                    params["sort"] = f"date:r:{day}:{day}"
-                response = http.get(f"{base}/customsearch/v1", params)
-                body = response.json()
-                sha = sha256_hex(response.content)
-                for found in body.get("items") or []:
-                    published, assumed = _google_date(found, source, window.now)
-                    if published is None and not window.live:
-                        # The search was restricted to the day: an undated result is of it.
-                        published, assumed = window.start, True
-                    item = _item(
-                        source,
-                        found.get("title"),
-                        found.get("snippet"),
-                        found.get("link"),
-                        published,
-                        assumed,
-                        found.get("displayLink"),
-                        sha,
-                    )
-                    if item and (window.live or window.keeps(published)):
-                        rows.append(item)
-                following = (body.get("queries") or {}).get("nextPage") or []
-                if not following:
-                    break
-                start = int(following[0].get("startIndex", start + num))
-                if start > 91:  # the API serves the first 100 results only
-                    break
-            done += 1
-    except RequestBudgetSpent as exc:
-        report.status = "partial"
-        report.note = f"{exc}: {done} of {len(queries)} queries asked; the rest next run"
-    except QuotaExhausted as exc:
-        report.error(str(exc))
-        report.status = "quota" if not rows else "partial"
-        report.note = f"quota spent after {done} of {len(queries)} queries"
-        if not rows:
-            raise
-    finally:
-        http.close()
-    if report.note is None:
-        report.note = f"{len(queries)} queries"
+
+    def ask_one(query: str) -> None:
+        start = 1
+        for _page in range(source.max_pages):
+            budget.check()
+            params: dict[str, Any] = {
+                "key": api_key,
+                "cx": engine_id,
+                "q": query,
+                "num": num,
+                "start": start,
+            }
+            if window.live:
+                params["dateRestrict"] = f"d{source.lookback_days + 1}"
+                params["sort"] = "date"
+            else:
+                day = window.day.strftime("%Y%m%d")
+                params["sort"] = f"date:r:{day}:{day}"
+            response = http.get(f"{base}/customsearch/v1", params)
+            body = response.json()
+            sha = sha256_hex(response.content)
+            for found in body.get("items") or []:
+                published, assumed = _google_date(found, source, window.now)
+                if published is None and not window.live:
+                    # The search was restricted to the day: an undated result is of it.
+                    published, assumed = window.start, True
+                item = _item(
+                    source,
+                    found.get("title"),
+                    found.get("snippet"),
+                    found.get("link"),
+                    published,
+                    assumed,
+                    found.get("displayLink"),
+                    sha,
+                )
+                if item and (window.live or window.keeps(published)):
+                    rows.append(item)
+            following = (body.get("queries") or {}).get("nextPage") or []
+            if not following:
+                break
+            start = int(following[0].get("startIndex", start + num))
+            if start > 91:  # the API serves the first 100 results only
+                break
+
+    ask_all(queries, ask_one, report, http, rows)
     return pl.DataFrame(rows, schema=ITEM_SCHEMA) if rows else empty_items()
