@@ -47,7 +47,7 @@ def crm_owners(engine: Engine | None, property_name: str) -> dict[str, str]:
     t = crm_contact_changes
     query = (
         select(t.c.crm_id, t.c.value)
-        .where(t.c.property == property_name, t.c.change == "propertyChange")
+        .where(t.c.property == property_name, t.c.change == "property")
         .order_by(t.c.occurred_at, t.c.id)
     )
     with engine.connect() as conn:
