@@ -76,7 +76,7 @@ def test_accounts_from_synced_leads_and_the_accounts_file(sqlite_store):
             {
                 "event_fingerprint": "f1",
                 "crm_id": "4",
-                "change": "propertyChange",
+                "change": "property",  # as pipeline.crm.changes records a propertyChange
                 "property": "hubspot_owner_id",
                 "value": "77",
                 "occurred_at": datetime(2026, 12, 1, tzinfo=UTC),
