@@ -1,5 +1,5 @@
 """Command line: `python -m pipeline demo | summary | dedupe [review] | webhooks | drive |
-score-fit | pause-all | resume-all | sql | outreach | agent`."""
+score-fit | pause-all | resume-all | sql | outreach | agent | monitoring`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pipeline.config import ConfigError, load_settings
 from pipeline.dedupe import cli as dedupe_cli
 from pipeline.drive import cli as drive_cli
 from pipeline.marts import cli as sql_cli
+from pipeline.monitoring import cli as monitoring_cli
 from pipeline.outreach import cli as outreach_cli
 from pipeline.scoring import learn as score_fit
 from pipeline.summary import summarize
@@ -76,6 +77,7 @@ def _main(argv: list[str]) -> int:
     outreach_cli.add_parser(sub)
     drive_cli.add_parser(sub)
     agent_cli.add_parser(sub)
+    monitoring_cli.add_parser(sub)
     fit = sub.add_parser("score-fit", help="learn the ICP's points from historical outcomes")
     score_fit.add_arguments(fit)
     if argv[:2] == ["dedupe", "review"]:
@@ -119,6 +121,9 @@ def _main(argv: list[str]) -> int:
 
         ids = [sub.conversion_id for _, sub in sample_forms()]  # type: ignore[attr-defined]
         print("\n" + demo_text(settings, ids))
+        from pipeline.monitoring.preview import demo_previews
+
+        print("\n" + demo_previews(settings))
         print("\nNext: `make dev` opens the Dagster UI (lineage, runs, checks, backfills).")
     return 0
 

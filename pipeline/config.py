@@ -160,6 +160,30 @@ class Settings(BaseSettings):
     drive_folder_ids: Annotated[tuple[str, ...], NoDecode] = Field((), alias="DRIVE_FOLDER_IDS")
     drive_oauth_token_file: ExistingFile = Field(None, alias="DRIVE_OAUTH_TOKEN_FILE")
     drive_poll_seconds: PositiveInt = Field(60, alias="DRIVE_POLL_SECONDS")
+    # Client monitoring (pipeline/monitoring): accounts to watch, news sources, who hears what.
+    # Unset files mean the shipped samples in pipeline/monitoring/ (what `make demo` uses).
+    monitoring_accounts: ExistingFile = Field(None, alias="MONITORING_ACCOUNTS")
+    monitoring_sources: ExistingFile = Field(None, alias="MONITORING_SOURCES")
+    notify_preferences: ExistingFile = Field(None, alias="NOTIFY_PREFERENCES")
+    # The rules classifier's keyword and pattern rules (default pipeline/monitoring/rules.yaml).
+    monitoring_rules: ExistingFile = Field(None, alias="MONITORING_RULES")
+    # rules: offline keyword/pattern rules; llm: the project's LLM resource (pipeline/llm).
+    monitoring_classifier: Literal["rules", "llm"] = Field("rules", alias="MONITORING_CLASSIFIER")
+    news_api_key: SecretStr | None = Field(None, alias="NEWS_API_KEY")
+    google_cse_key: SecretStr | None = Field(None, alias="GOOGLE_CSE_KEY")
+    google_cse_id: str | None = Field(None, alias="GOOGLE_CSE_ID")
+    # Consecutive failed runs after which a monitoring schedule pauses itself.
+    monitoring_max_failures: PositiveInt = Field(5, alias="MONITORING_MAX_FAILURES")
+    # Who hears that a schedule paused itself (unset: the audit log, the run log and a failed
+    # check only), and the From of every digest, alert and admin message.
+    monitoring_admin_email: str | None = Field(None, alias="MONITORING_ADMIN_EMAIL")
+    monitoring_sender: str = Field(
+        "Account monitoring <monitoring@lead-pipeline.localhost>", alias="MONITORING_SENDER"
+    )
+    # The monitoring_refresh schedule (cron, UTC): fetch, match, classify.
+    monitoring_refresh_cron: str = Field("0 * * * *", alias="MONITORING_REFRESH_CRON")
+    # First news-day partition; unset: 30 days back, or the oldest day in the feed folders.
+    monitoring_partition_start: date | None = Field(None, alias="MONITORING_PARTITION_START")
     # The LLM (pipeline/llm): `template` writes without a model; `openai` uses the official
     # client against any OpenAI-compatible server. Chosen explicitly, never a silent fallback.
     llm_backend: Literal["template", "openai"] = Field("template", alias="LLM_BACKEND")
@@ -201,6 +225,7 @@ class Settings(BaseSettings):
         "lead_source",
         "email_backend",
         "email_send_mode",
+        "monitoring_classifier",
         mode="before",
     )
     @classmethod

@@ -22,6 +22,7 @@ from pipeline.definitions.drive import drive_definitions
 from pipeline.definitions.enrich import enrich_definitions, enrich_job
 from pipeline.definitions.ingest import ingest_definitions, ingest_job
 from pipeline.definitions.marts import marts_definitions, marts_job
+from pipeline.definitions.monitoring import monitoring_definitions
 from pipeline.definitions.operations import operations_definitions
 from pipeline.definitions.outreach import outreach_definitions
 from pipeline.definitions.webhooks import webhooks_definitions
@@ -41,6 +42,7 @@ DOMAINS: tuple[Domain, ...] = (
     webhooks_definitions,
     outreach_definitions,
     agent_definitions,
+    monitoring_definitions,
     marts_definitions,
     drive_definitions,
     operations_definitions,

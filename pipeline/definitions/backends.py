@@ -24,6 +24,7 @@ from resources.enrichment import EnrichmentProvider, OfflineEnrichment, Waterfal
 from resources.io_manager import LeadsWarehouseIOManager
 from resources.lead_source import DriveLeadSource, LeadSource, LocalFolderLeadSource
 from resources.llm import LlmResource
+from resources.monitoring import MonitoringResource
 from resources.ops_store import OpsStore
 from resources.outreach import SequencesResource
 from resources.scoring import IcpSource
@@ -186,6 +187,27 @@ def ops_store_from(settings: Settings) -> OpsStore:
     return OpsStore(database_url=_store_url(settings), max_attempts=settings.webhook_max_attempts)
 
 
+def monitoring_from(settings: Settings) -> MonitoringResource:
+    """The monitoring resource; provider keys as EnvVars (the UI shows their names)."""
+    return MonitoringResource(
+        accounts_path=str(settings.monitoring_accounts) if settings.monitoring_accounts else None,
+        sources_path=str(settings.monitoring_sources) if settings.monitoring_sources else None,
+        preferences_path=(
+            str(settings.notify_preferences) if settings.notify_preferences else None
+        ),
+        rules_path=str(settings.monitoring_rules) if settings.monitoring_rules else None,
+        classifier=settings.monitoring_classifier,
+        data_dir=str(settings.data_dir),
+        news_api_key=_secret_env("NEWS_API_KEY", settings.news_api_key),
+        google_cse_key=_secret_env("GOOGLE_CSE_KEY", settings.google_cse_key),
+        google_cse_id=settings.google_cse_id,
+        google_api_base_url=settings.google_api_base_url,
+        max_failures=settings.monitoring_max_failures,
+        admin_email=settings.monitoring_admin_email,
+        sender=settings.monitoring_sender,
+    )
+
+
 class Backends:
     """Every resource of the code location, built on first use from one `Settings`."""
 
@@ -215,6 +237,10 @@ class Backends:
     @cached_property
     def agent(self) -> AgentResource:
         return agent_from(self.settings)
+
+    @cached_property
+    def monitoring(self) -> MonitoringResource:
+        return monitoring_from(self.settings)
 
     @cached_property
     def llm(self) -> LlmResource:

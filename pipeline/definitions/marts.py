@@ -24,6 +24,8 @@ from assets import (
     dedupe,
     enrich,
     ingest,
+    monitoring,
+    monitoring_notify,
     normalize,
     outreach,
     scoring,
@@ -46,6 +48,8 @@ WAREHOUSE_ASSET_MODULES = (
     webhooks,
     outreach,
     agent,
+    monitoring,
+    monitoring_notify,
 )
 
 marts_job = define_asset_job(

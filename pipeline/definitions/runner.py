@@ -69,8 +69,9 @@ def failed_run(job: str, result: ExecuteInProcessResult) -> FailedRun:
 def _execute(
     definitions: Definitions, job_name: str, instance: DagsterInstance, **kwargs
 ) -> FailedRun | None:
+    run_config = {**QUIET, **kwargs.pop("run_config", {})}  # a job's own config beside QUIET
     result = definitions.resolve_job_def(job_name).execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET, **kwargs
+        instance=instance, raise_on_error=False, run_config=run_config, **kwargs
     )
     return None if result.success else failed_run(job_name, result)
 
@@ -124,7 +125,26 @@ def run_demo(settings: Settings, definitions: Definitions) -> FailedRun | None:
             {},
         )
     )
+    steps += monitoring_steps()
     return run_steps(definitions, steps)
+
+
+def monitoring_steps() -> list[tuple[str, str, dict]]:
+    """Collect and classify the news in the feed folders, day by day, then today."""
+    from datetime import UTC, datetime
+
+    from assets.news_days import folder_item_days, news_day_key
+
+    days = [news_day_key(d) for d in folder_item_days()]
+    today = news_day_key(datetime.now(UTC))
+    return [
+        (
+            "monitoring_refresh_job",
+            f"monitoring the accounts' news for {day}" + (" (today)" if day == today else ""),
+            {"partition_key": day},
+        )
+        for day in sorted({*days, today})
+    ]
 
 
 def run_steps(definitions: Definitions, steps: Iterable[tuple[str, str, dict]]) -> FailedRun | None:

@@ -428,6 +428,132 @@ drive_channels = Table(
     Column("replaced_by", String(64)),
 )
 
+# --- Client monitoring (pipeline/monitoring) ---------------------------------------------
+# Every news item matched to an account, once: the canonical URL's hash and the content hash
+# are both unique, so the same story from two sources or on two days is kept once.
+monitoring_items = Table(
+    "monitoring_items",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("item_key", String(64), nullable=False, unique=True),  # sha256 of the canonical URL
+    Column("content_hash", String(64), nullable=False, unique=True),
+    Column("canonical_url", Text),
+    Column("url", Text),
+    Column("title", Text, nullable=False),
+    Column("summary", Text),
+    Column("source", String(100), nullable=False),
+    Column("source_kind", String(16), nullable=False),
+    Column("publisher", String(300)),
+    Column("published_at", DateTime(timezone=True)),
+    Column("published_assumed", Boolean, nullable=False, server_default="0"),
+    # The news-day partition whose run collected it.
+    Column("news_day", Date, nullable=False),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    Column("run_id", String(64)),
+    Column("raw_sha256", String(64)),
+    Index("ix_monitoring_items_news_day", "news_day"),
+)
+
+# An item about an account, and what the match rests on.
+monitoring_events = Table(
+    "monitoring_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("item_id", Id, ForeignKey("monitoring_items.id"), nullable=False),
+    Column("account_key", String(300), nullable=False),
+    Column("news_day", Date, nullable=False),
+    Column("matched_by", String(16), nullable=False),
+    Column("match_text", String(300)),
+    Column("match_strength", Float, nullable=False),
+    Column("in_title", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("item_id", "account_key"),
+    Index("ix_monitoring_events_news_day", "news_day"),
+)
+
+# One classification per event (made once: classification runs only on new events). The id
+# orders them for the instant-alert sensor; `classified_at` places them in digests.
+monitoring_classifications = Table(
+    "monitoring_classifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", Id, ForeignKey("monitoring_events.id"), nullable=False, unique=True),
+    Column("relevance", Float, nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("classifier", String(16), nullable=False),
+    Column("model", String(120)),
+    Column("classified_at", DateTime(timezone=True), nullable=False),
+    Index("ix_monitoring_classifications_at", "classified_at"),
+)
+
+# Every request (or feed file) a source made, with its raw answer kept on disk for audit.
+monitoring_fetches = Table(
+    "monitoring_fetches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(64)),
+    Column("source", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("news_day", Date, nullable=False),
+    Column("live", Boolean, nullable=False),
+    Column("request", Text, nullable=False),  # the URL or file, keys removed
+    Column("http_status", Integer),
+    Column("items", Integer),
+    Column("error", Text),
+    Column("raw_sha256", String(64)),
+    Column("raw_path", Text),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    Index("ix_monitoring_fetches_source_at", "source", "fetched_at"),
+)
+
+# Instant alerts: one row per user and event, with the email that carried it.
+monitoring_notifications = Table(
+    "monitoring_notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_email", String(320), nullable=False),
+    Column("event_id", Id, ForeignKey("monitoring_events.id"), nullable=False),
+    Column("email_key", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_email", "event_id"),
+    Index("ix_monitoring_notifications_email_key", "email_key"),
+)
+
+# One digest per user, frequency and period (a local date, or an ISO week): never two.
+monitoring_digests = Table(
+    "monitoring_digests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_email", String(320), nullable=False),
+    Column("frequency", String(8), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("window_end", DateTime(timezone=True), nullable=False),
+    Column("items", Integer, nullable=False),
+    # queued (its email is reserved) | empty (nothing to say, not sent)
+    Column("status", String(16), nullable=False),
+    Column("email_key", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_email", "frequency", "period"),
+)
+
+# Per monitoring schedule: consecutive failed runs, and whether it paused itself.
+monitoring_schedules = Table(
+    "monitoring_schedules",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("paused", Boolean, nullable=False, server_default="0"),
+    Column("paused_at", DateTime(timezone=True)),
+    Column("paused_reason", Text),
+    Column("last_run_id", String(64)),
+    Column("last_status", String(16)),
+    Column("last_run_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("resumed_at", DateTime(timezone=True)),
+    Column("resumed_by", String(120)),
+)
 
 # --- LLM calls (pipeline/llm) ------------------------------------------------------------
 # Tokens used per UTC day, against LLM_DAILY_TOKEN_BUDGET: a call reserves its estimate

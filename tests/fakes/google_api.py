@@ -80,6 +80,8 @@ class GoogleState:
     # Subjects (impersonated users) the domain allows; None: any.
     allowed_subjects: set[str] | None = None
     tokens: dict[str, str | None] = field(default_factory=dict)  # access token -> subject
+    # API keys accepted as `key=` (APIs called with a key instead of OAuth).
+    api_keys: set[str] = field(default_factory=set)
     routes: list[tuple[str, re.Pattern[str], Handler]] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -175,7 +177,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(self, request: Request) -> Reply:
         state = self.server.state
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
-        if token not in state.tokens:
+        key = (request.query.get("key") or [None])[0]
+        if key is not None and not token:  # API-key authentication (e.g. Programmable Search)
+            if key not in state.api_keys:
+                return google_error(
+                    400, "badRequest", "API key not valid. Please pass a valid API key."
+                )
+        elif token not in state.tokens:
             return google_error(401, "authError", "Request had invalid authentication credentials.")
         for method, pattern, handler in state.routes:
             match = pattern.fullmatch(request.path)
