@@ -184,6 +184,12 @@ class CrmClient(ABC):
         ledger rows commit with them; a remote CRM yields None."""
         yield None
 
+    @property
+    def open_transaction(self) -> Connection | None:
+        """The connection of the transaction `transaction()` holds open, if any (reads made
+        meanwhile go through it: on SQLite another connection would wait for it)."""
+        return None
+
     def create_tasks(self, tasks: list[CrmTask]) -> None:
         """Create follow-up tasks on contacts (only the outbox backend does, so far)."""
         raise NotImplementedError(f"the {self.backend} CRM backend cannot create tasks yet")
@@ -245,6 +251,10 @@ class OutboxCrm(CrmClient):
                 yield conn
             finally:
                 self._conn = None
+
+    @property
+    def open_transaction(self) -> Connection | None:
+        return self._conn
 
     def describe(self) -> str:
         return "CRM outbox (crm_outbox table in the operational store; nothing leaves this machine)"

@@ -99,11 +99,11 @@ class SyncReport:
             self.errors_by_category[category] = self.errors_by_category.get(category, 0) + 1
 
 
-def _send(engine: Engine, kind: str, size: int, call: Callable[[], T]) -> T:
+def _send(client: CrmClient, engine: Engine, kind: str, size: int, call: Callable[[], T]) -> T:
     """The one place every CRM write passes, once per batch (`kind`: upsert, create, update,
     companies, associate, merge; `size`: its inputs). The kill switch is read here, so a
     run in flight stops before its next write when side effects are paused."""
-    check_not_paused(engine, f"CRM {kind} batch of {size}")
+    check_not_paused(client.open_transaction or engine, f"CRM {kind} batch of {size}")
     return call()
 
 
@@ -150,7 +150,7 @@ def apply_merges(
         if primary == merged:
             continue
         survivor = _send(
-            engine, "merge", 1, lambda p=primary, m=merged: client.merge_contacts(p, m)
+            client, engine, "merge", 1, lambda p=primary, m=merged: client.merge_contacts(p, m)
         )
         with engine.begin() as conn:
             mark_merged(conn, client.backend, row["other_entity_id"], row["entity_id"], run_id)
@@ -383,6 +383,7 @@ class _Associations:
     def _deliver(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, list[dict]]:
         """Send one association batch: (acknowledged entity_id, domain), rejection rows."""
         result = _send(
+            self._client,
             self._engine,
             "associate",
             batch.height,
@@ -460,7 +461,11 @@ def _ensure_companies(
         chunk = missing.slice(start, batch_size)
         with client.transaction() as shared:
             result = _send(
-                engine, "companies", chunk.height, lambda c=chunk: client.ensure_companies(c)
+                client,
+                engine,
+                "companies",
+                chunk.height,
+                lambda c=chunk: client.ensure_companies(c),
             )
             acked = chunk.join(
                 _ids_frame(result.ids, "domain", "crm_id"), on="domain", how="inner"
@@ -612,6 +617,7 @@ def sync_contacts(
             # transaction; for HubSpot the ledger commits once HubSpot acknowledged.
             with client.transaction() as shared:
                 result = _send(
+                    client,
                     engine,
                     kind,
                     batch.height,

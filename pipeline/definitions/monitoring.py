@@ -9,8 +9,9 @@ import logging
 from dagster import Definitions, load_assets_from_modules
 
 from assets import monitoring, monitoring_notify
-from pipeline.config import Settings
+from pipeline.config import ConfigError, Settings
 from pipeline.definitions.backends import Backends
+from pipeline.monitoring.classify.rules import load_rules
 from schedules.monitoring import (
     build_schedules,
     monitoring_alerts_job,
@@ -28,9 +29,14 @@ def monitoring_definitions(settings: Settings, backends: Backends) -> Definition
     resource.accounts_file()
     sources = resource.sources()
     resource.preferences()
-    resource.make_classifier(
-        backends.ops_store.engine
-    ) if settings.monitoring_classifier == "rules" else None
+    # Checked here without opening the operational store (building definitions opens nothing).
+    if settings.monitoring_classifier == "rules":
+        load_rules(resource.rules_path)
+    elif settings.llm_backend != "openai":
+        raise ConfigError(
+            "MONITORING_CLASSIFIER=llm needs the LLM resource: LLM_BACKEND=openai with "
+            "OPENAI_API_KEY / OPENAI_BASE_URL"
+        )
     for source in sources.sources:
         if source.enabled and source.type == "newsapi" and settings.news_api_key is None:
             log.warning(

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, select
 
 from pipeline.store import audit
 from pipeline.store.sql import dialect_insert, utcnow
@@ -39,10 +39,15 @@ class PauseState:
         return f"{'paused' if self.paused else 'resumed'} by {self.changed_by} at {when}{why}"
 
 
-def current(engine: Engine) -> PauseState | None:
-    """The switch's last change, or None when it was never used."""
-    with engine.connect() as conn:
-        row = conn.execute(select(operations_pause).where(operations_pause.c.id == _ROW)).first()
+def current(target: Engine | Connection) -> PauseState | None:
+    """The switch's last change, or None when it was never used. Pass the Connection of an
+    open transaction to read inside it (on SQLite a second connection would wait for it)."""
+    query = select(operations_pause).where(operations_pause.c.id == _ROW)
+    if isinstance(target, Connection):
+        row = target.execute(query).first()
+    else:
+        with target.connect() as conn:
+            row = conn.execute(query).first()
     if row is None:
         return None
     changed_at = row.changed_at
@@ -56,9 +61,9 @@ def is_paused(engine: Engine) -> bool:
     return state is not None and state.paused
 
 
-def check_not_paused(engine: Engine, what: str) -> None:
+def check_not_paused(target: Engine | Connection, what: str) -> None:
     """Raise `SideEffectsPaused` naming `what` was stopped, by whom, when and why."""
-    state = current(engine)
+    state = current(target)
     if state is not None and state.paused:
         raise SideEffectsPaused(
             f"{what} stopped: side effects are {state.describe()} "
