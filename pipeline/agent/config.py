@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline.config import ConfigError
 from pipeline.email.message import AddressError, bare_address
-from pipeline.outreach.config import SendWindow, supported_holiday_countries
+from pipeline.outreach.config import HolidayCountries, SendWindow
 from pipeline.outreach.templates import compile_template
 
 DEFAULT_AGENT_CONFIG = Path(__file__).with_name("agent.yaml")
@@ -62,16 +62,7 @@ class Slots(_Strict):
     offer: int = Field(3, ge=0, le=10)  # slots proposed in the message
     per_day: int = Field(1, ge=1, le=20)  # at most this many of them on one day
     min_notice_hours: float = Field(2, ge=0)
-    holidays: list[str] = Field(default_factory=list)
-
-    @field_validator("holidays")
-    @classmethod
-    def _countries(cls, value: list[str]) -> list[str]:
-        codes = [c.strip().upper() for c in value]
-        unknown = [c for c in codes if c not in supported_holiday_countries()]
-        if unknown:
-            raise ValueError(f"no holiday calendar for {unknown}")
-        return codes
+    holidays: HolidayCountries = Field(default_factory=list)
 
 
 class Message(_Strict):

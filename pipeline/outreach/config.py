@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import time
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 import yaml
 from jinja2 import TemplateSyntaxError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.config import ConfigError
 from pipeline.email.message import AddressError, bare_address
@@ -25,6 +25,23 @@ from pipeline.outreach.templates import compile_template
 
 DEFAULT_SEQUENCES = Path(__file__).with_name("sequences.yaml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@cache
+def supported_holiday_countries() -> frozenset[str]:
+    return frozenset(holidays.list_supported_countries())
+
+
+def _holiday_countries(value: list[str]) -> list[str]:
+    codes = [c.strip().upper() for c in value]
+    unknown = [c for c in codes if c not in supported_holiday_countries()]
+    if unknown:
+        raise ValueError(f"no holiday calendar for {unknown} (ISO country codes, e.g. US)")
+    return codes
+
+
+# Countries whose public holidays a calendar skips (sequences' sends, the agent's slots).
+HolidayCountries = Annotated[list[str], AfterValidator(_holiday_countries)]
 
 
 class SequenceConfigError(ConfigError):
@@ -163,22 +180,13 @@ class Sequence(_Strict):
     enrol: Enrol = Field(default_factory=Enrol)
     mailbox: Mailbox
     send_window: SendWindow = Field(default_factory=SendWindow)
-    holidays: list[str] = Field(default_factory=list)
+    holidays: HolidayCountries = Field(default_factory=list)
     # The recipient's own country's public holidays are skipped too.
     recipient_holidays: bool = True
     stagger_seconds: int = Field(45, ge=0, le=3600)
     stop: Stop = Field(default_factory=Stop)
     bounce_pause: BouncePause = Field(default_factory=BouncePause)
     steps: list[Step] = Field(min_length=1)
-
-    @field_validator("holidays")
-    @classmethod
-    def _countries(cls, value: list[str]) -> list[str]:
-        codes = [c.strip().upper() for c in value]
-        unknown = [c for c in codes if c not in supported_holiday_countries()]
-        if unknown:
-            raise ValueError(f"no holiday calendar for {unknown} (ISO country codes, e.g. US)")
-        return codes
 
 
 class CrmSettings(_Strict):
@@ -198,11 +206,6 @@ class SequencesFile(_Strict):
     sequences: list[Sequence] = Field(min_length=1)
     crm: CrmSettings = Field(default_factory=CrmSettings)
     tick: Tick = Field(default_factory=Tick)
-
-
-@cache
-def supported_holiday_countries() -> frozenset[str]:
-    return frozenset(holidays.list_supported_countries())
 
 
 def _where(loc: tuple[Any, ...]) -> str:

@@ -77,6 +77,13 @@ MODES = ("draft_only", "approval", "auto")
 LEASE = "sequence_tick"
 FIRST_POLL_LOOKBACK = timedelta(days=3)
 
+# A delivery outcome that moves its enrolment: (state, cause, whether the next step is off).
+_OUTCOME_MOVES = {
+    "bounced": ("bounced", "recipient refused", True),
+    "failed": ("stopped", "delivery failed", True),
+    "in_doubt": ("pending_approval", "delivery in doubt", False),
+}
+
 
 class TickBusy(RuntimeError):
     """Another tick holds the lease."""
@@ -549,40 +556,18 @@ class Outreach:
             row = conn.execute(select(t).where(t.c.id == int(message.ref.split(":")[1]))).one()
             if outcome.status in ("sent", "drafted"):
                 self._advance(conn, row, utc(message.sent_at) or now, cause=None, message=message)
-            elif outcome.status == "bounced":
+            elif outcome.status in _OUTCOME_MOVES:
+                to_state, cause, clears_due = _OUTCOME_MOVES[outcome.status]
                 transition(
                     conn,
                     [(row.id, row.state)],
-                    "bounced",
-                    cause="recipient refused",
+                    to_state,
+                    cause=cause,
                     actor=self.actor,
                     at=now,
                     step=row.step,
                     details={"error": outcome.error},
-                    values={"next_due_at": None},
-                )
-            elif outcome.status == "failed":
-                transition(
-                    conn,
-                    [(row.id, row.state)],
-                    "stopped",
-                    cause="delivery failed",
-                    actor=self.actor,
-                    at=now,
-                    step=row.step,
-                    details={"error": outcome.error},
-                    values={"next_due_at": None},
-                )
-            elif outcome.status == "in_doubt":
-                transition(
-                    conn,
-                    [(row.id, row.state)],
-                    "pending_approval",
-                    cause="delivery in doubt",
-                    actor=self.actor,
-                    at=now,
-                    step=row.step,
-                    details={"error": outcome.error},
+                    values={"next_due_at": None} if clears_due else None,
                 )
         if outcome.status == "bounced":
             from pipeline.crm.changes import suppress
