@@ -7,14 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jinja2 import TemplateSyntaxError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline.config import ConfigError
 from pipeline.email.message import AddressError, bare_address
 from pipeline.outreach.config import HolidayCountries, SendWindow
 from pipeline.outreach.templates import compile_template
+from pipeline.yaml_files import label, read_yaml, validate
 
 DEFAULT_AGENT_CONFIG = Path(__file__).with_name("agent.yaml")
 DEFAULT_TEMPLATE = Path(__file__).with_name("first_reply.j2")
@@ -122,23 +122,8 @@ class AgentConfig(_Strict):
         return bare_address(email)
 
 
-def _where(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def parse_agent_config(data: Any, source: str, base: Path | None = None) -> AgentConfig:
-    try:
-        parsed = AgentConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            f"{source}: {_where(e['loc']) or '(top level)'}: "
-            + e["msg"].removeprefix("Value error, ")
-            for e in exc.errors(include_url=False)
-        ]
-        raise AgentConfigError("; ".join(problems)) from None
+    parsed = validate(AgentConfig, data, source, AgentConfigError)
     hours = parsed.slots.working_hours
     if hours.start >= hours.end:
         raise AgentConfigError(
@@ -163,11 +148,6 @@ def parse_agent_config(data: Any, source: str, base: Path | None = None) -> Agen
 
 
 def load_agent_config(path: str | Path | None = None) -> AgentConfig:
-    file = Path(path) if path else DEFAULT_AGENT_CONFIG
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AgentConfigError(f"{file}: no such file (AGENT_CONFIG)") from None
-    except yaml.YAMLError as exc:
-        raise AgentConfigError(f"{file}: not valid YAML: {exc}") from None
-    return parse_agent_config(data, file.name if path is None else str(file), file.parent)
+    file, source = label(path, DEFAULT_AGENT_CONFIG)
+    data = read_yaml(file, "AGENT_CONFIG", AgentConfigError)
+    return parse_agent_config(data, source, file.parent)

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline.config import PROJECT_ROOT, ConfigError
 from pipeline.email.message import AddressError, bare_address
+from pipeline.yaml_files import M, read_yaml, validate
+from pipeline.yaml_files import label as file_label
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_ACCOUNTS = HERE / "accounts.yaml"
@@ -400,41 +401,16 @@ class PreferencesFile(_Strict):
 
 
 # --- loading ---------------------------------------------------------------------------------
-def _where(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def _read(path: Path, variable: str) -> Any:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MonitoringConfigError(f"{path}: no such file ({variable})") from None
-    except yaml.YAMLError as exc:
-        raise MonitoringConfigError(f"{path}: not valid YAML: {exc}") from None
-    return {} if data is None else data
+    return read_yaml(path, variable, MonitoringConfigError)
 
 
-def _parse(model: type[BaseModel], data: Any, source: str) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            message = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{source}: {_where(err['loc']) or '(top level)'}: {message}")
-        raise MonitoringConfigError("; ".join(problems)) from None
-
-
-def _label(path: str | Path | None, default: Path) -> tuple[Path, str]:
-    file = Path(path) if path else default
-    return file, (file.name if path is None else str(file))
+def _parse(model: type[M], data: Any, source: str) -> M:
+    return validate(model, data, source, MonitoringConfigError)
 
 
 def load_accounts_file(path: str | Path | None = None) -> AccountsFile:
-    file, label = _label(path, DEFAULT_ACCOUNTS)
+    file, label = file_label(path, DEFAULT_ACCOUNTS)
     parsed: AccountsFile = _parse(AccountsFile, _read(file, "MONITORING_ACCOUNTS"), label)
     for i, entry in enumerate(parsed.accounts):
         if not entry.name and not entry.domain:
@@ -443,7 +419,7 @@ def load_accounts_file(path: str | Path | None = None) -> AccountsFile:
 
 
 def load_sources(path: str | Path | None = None) -> SourcesFile:
-    file, label = _label(path, DEFAULT_SOURCES)
+    file, label = file_label(path, DEFAULT_SOURCES)
     parsed: SourcesFile = _parse(SourcesFile, _read(file, "MONITORING_SOURCES"), label)
     seen: dict[str, int] = {}
     for i, source in enumerate(parsed.sources):
@@ -463,7 +439,7 @@ def load_sources(path: str | Path | None = None) -> SourcesFile:
 
 
 def load_preferences(path: str | Path | None = None) -> PreferencesFile:
-    file, label = _label(path, DEFAULT_PREFERENCES)
+    file, label = file_label(path, DEFAULT_PREFERENCES)
     parsed: PreferencesFile = _parse(PreferencesFile, _read(file, "NOTIFY_PREFERENCES"), label)
     seen: dict[str, int] = {}
     for i, user in enumerate(parsed.users):

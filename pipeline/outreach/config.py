@@ -15,13 +15,13 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-import yaml
 from jinja2 import TemplateSyntaxError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from pipeline.config import ConfigError
 from pipeline.email.message import AddressError, bare_address
 from pipeline.outreach.templates import compile_template
+from pipeline.yaml_files import label, read_yaml, validate
 
 DEFAULT_SEQUENCES = Path(__file__).with_name("sequences.yaml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -208,22 +208,8 @@ class SequencesFile(_Strict):
     tick: Tick = Field(default_factory=Tick)
 
 
-def _where(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out.replace("from_", "from")
-
-
 def parse_sequences(data: Any, source: str) -> SequencesFile:
-    try:
-        parsed = SequencesFile.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            message = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{source}: {_where(err['loc']) or '(top level)'}: {message}")
-        raise SequenceConfigError("; ".join(problems)) from None
+    parsed = validate(SequencesFile, data, source, SequenceConfigError)
     _check(parsed, source)
     return parsed
 
@@ -277,11 +263,5 @@ def _check(parsed: SequencesFile, source: str) -> None:
 
 
 def load_sequences(path: str | Path | None = None) -> SequencesFile:
-    file = Path(path) if path else DEFAULT_SEQUENCES
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SequenceConfigError(f"{file}: no such file (SEQUENCES_CONFIG)") from None
-    except yaml.YAMLError as exc:
-        raise SequenceConfigError(f"{file}: not valid YAML: {exc}") from None
-    return parse_sequences(data, file.name if path is None else str(file))
+    file, source = label(path, DEFAULT_SEQUENCES)
+    return parse_sequences(read_yaml(file, "SEQUENCES_CONFIG", SequenceConfigError), source)
