@@ -99,11 +99,22 @@ class SyncReport:
             self.errors_by_category[category] = self.errors_by_category.get(category, 0) + 1
 
 
-def _send(engine: Engine, kind: str, size: int, call: Callable[[], T]) -> T:
+def _send(
+    engine: Engine,
+    kind: str,
+    size: int,
+    call: Callable[[], T],
+    shared: Connection | None = None,
+) -> T:
     """The one place every CRM write passes, once per batch (`kind`: upsert, create, update,
     companies, associate, merge; `size`: its inputs). The kill switch is read here, so a
-    run in flight stops before its next write when side effects are paused."""
-    check_not_paused(engine, f"CRM {kind} batch of {size}")
+    run in flight stops before its next write when side effects are paused. `shared`: the
+    outbox's open transaction on this same store, which the flag is read through (a second
+    SQLite connection would wait for the write lock that transaction holds)."""
+    same_store = shared is not None and shared.engine is engine
+    check_not_paused(
+        shared if same_store and shared is not None else engine, f"CRM {kind} batch of {size}"
+    )
     return call()
 
 
@@ -382,14 +393,17 @@ class _Associations:
 
     def _deliver(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, list[dict]]:
         """Send one association batch: (acknowledged entity_id, domain), rejection rows."""
-        result = _send(
-            self._engine,
-            "associate",
-            batch.height,
-            lambda: self._client.associate(
-                batch.select("id_value", "contact_id", "domain", "company_id")
-            ),
-        )
+        # Inside the contact batch's outbox transaction when sent with it (re-entered here).
+        with self._client.transaction() as shared:
+            result = _send(
+                self._engine,
+                "associate",
+                batch.height,
+                lambda: self._client.associate(
+                    batch.select("id_value", "contact_id", "domain", "company_id")
+                ),
+                shared,
+            )
         done = batch.join(
             _ids_frame(result.ids, "id_value", "_ack"), on="id_value", how="semi"
         ).select("entity_id", "domain")
@@ -460,7 +474,11 @@ def _ensure_companies(
         chunk = missing.slice(start, batch_size)
         with client.transaction() as shared:
             result = _send(
-                engine, "companies", chunk.height, lambda c=chunk: client.ensure_companies(c)
+                engine,
+                "companies",
+                chunk.height,
+                lambda c=chunk: client.ensure_companies(c),
+                shared,
             )
             acked = chunk.join(
                 _ids_frame(result.ids, "domain", "crm_id"), on="domain", how="inner"
@@ -616,6 +634,7 @@ def sync_contacts(
                     kind,
                     batch.height,
                     lambda k=kind, b=batch: _write_contacts(client, k, b),
+                    shared,
                 )
                 number += 1
                 report.batches += 1

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, select
 
 from pipeline.store import audit
 from pipeline.store.sql import dialect_insert, utcnow
@@ -39,10 +39,16 @@ class PauseState:
         return f"{'paused' if self.paused else 'resumed'} by {self.changed_by} at {when}{why}"
 
 
-def current(engine: Engine) -> PauseState | None:
-    """The switch's last change, or None when it was never used."""
-    with engine.connect() as conn:
-        row = conn.execute(select(operations_pause).where(operations_pause.c.id == _ROW)).first()
+def current(target: Engine | Connection) -> PauseState | None:
+    """The switch's last change, or None when it was never used. A Connection is read in its
+    own transaction: a caller holding SQLite's write lock (the CRM outbox's batch) would wait
+    on itself if the flag were read through a second connection."""
+    query = select(operations_pause).where(operations_pause.c.id == _ROW)
+    if isinstance(target, Connection):
+        row = target.execute(query).first()
+    else:
+        with target.connect() as conn:
+            row = conn.execute(query).first()
     if row is None:
         return None
     changed_at = row.changed_at
@@ -56,8 +62,9 @@ def is_paused(engine: Engine) -> bool:
     return state is not None and state.paused
 
 
-def check_not_paused(engine: Engine, what: str) -> None:
-    """Raise `SideEffectsPaused` naming `what` was stopped, by whom, when and why."""
+def check_not_paused(engine: Engine | Connection, what: str) -> None:
+    """Raise `SideEffectsPaused` naming `what` was stopped, by whom, when and why (read
+    through the caller's connection when it passes one, see `current`)."""
     state = current(engine)
     if state is not None and state.paused:
         raise SideEffectsPaused(
