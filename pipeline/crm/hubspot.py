@@ -75,6 +75,7 @@ from pipeline.crm.client import (
     contact_batch,
 )
 from pipeline.crm.enumerations import Option
+from pipeline.crm.hubspot_reads import HubSpotReads
 from pipeline.crm.hubspot_records import HubSpotRecords
 from pipeline.crm.mapping import MappingError
 from pipeline.ratelimit import RollingWindow
@@ -223,7 +224,7 @@ def _properties(payloads: list[str]) -> list[dict[str, str]]:
     return [json.loads(p) for p in payloads]
 
 
-class HubSpotCrm(HubSpotRecords, CrmClient):
+class HubSpotCrm(HubSpotRecords, HubSpotReads, CrmClient):
     backend = "hubspot"
     batch_limit = BATCH_LIMIT
     association_limit = ASSOCIATION_LIMIT
@@ -415,14 +416,19 @@ class HubSpotCrm(HubSpotRecords, CrmClient):
         answer: tuple[int, dict[str, Any]],
         emails_by_id: dict[str, str] | None = None,
         key_property: str = "email",
+        by_id_first: bool = False,
     ) -> BatchResult:
-        """A batch answer's JSON (HubSpot's BatchResponse / 207 BatchResponseWithErrors)."""
+        """A batch answer's JSON (HubSpot's BatchResponse / 207 BatchResponseWithErrors).
+        `by_id_first`: a record's id value is the one it was sent under (an update by id of
+        a contact whose own email is another address than the lead's)."""
         _, body = answer
         result = BatchResult()
         for record in body.get("results") or []:
             record_id = str(record["id"])
             props = record.get("properties") or {}
-            key = (props.get(key_property) or "").lower() or (emails_by_id or {}).get(record_id)
+            own = (props.get(key_property) or "").lower()
+            sent = (emails_by_id or {}).get(record_id)
+            key = (sent or own) if by_id_first else (own or sent)
             if not key:
                 continue
             result.ids[key] = record_id
@@ -527,7 +533,7 @@ class HubSpotCrm(HubSpotRecords, CrmClient):
                 id=ids[p], properties=props[p], local_vars_configuration=config
             ),
             ids,
-            lambda answer, _positions: self._result(answer, email_of),
+            lambda answer, _positions: self._result(answer, email_of, by_id_first=True),
             config,
         )
         result.errors = [
