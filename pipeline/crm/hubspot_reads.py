@@ -149,9 +149,10 @@ class HubSpotReads:
                     last = results[-1]
                     last_ms = _ms((last.get("properties") or {}).get(modified))
                 after = ((body.get("paging") or {}).get("next") or {}).get("after")
-                if not after:
+                more = bool(after) or int(body.get("total") or 0) > read
+                if not more:
                     return
-                if read + SEARCH_PAGE > SEARCH_CEILING:
+                if not after or read + SEARCH_PAGE > SEARCH_CEILING:
                     break  # the next page would lie beyond what one query may page through
             if last_ms is None:
                 return
@@ -173,11 +174,11 @@ class HubSpotReads:
         """Records modified exactly at `instant`, by id (each query from the last id read)."""
         last_id = 0
         while True:
-            read, after = 0, "0"
+            read, after, floor = 0, "0", last_id  # one query: the same filters on every page
             while True:
                 body = self._search(
                     object_type,
-                    [(modified, "EQ", str(instant)), ("hs_object_id", "GT", str(last_id))],
+                    [(modified, "EQ", str(instant)), ("hs_object_id", "GT", str(floor))],
                     "hs_object_id",
                     after,
                     properties,
@@ -188,9 +189,9 @@ class HubSpotReads:
                     read += len(results)
                     last_id = int(results[-1]["id"])
                 after = ((body.get("paging") or {}).get("next") or {}).get("after")
-                if not after:
+                if not after and int(body.get("total") or 0) <= read:
                     return
-                if read + SEARCH_PAGE > SEARCH_CEILING:
+                if not after or read + SEARCH_PAGE > SEARCH_CEILING:
                     break
 
     def current_contact_ids(self, ids: list[str]) -> dict[str, str | None]:

@@ -110,6 +110,7 @@ State helpers (they take `state.lock`; hold it yourself to read the dicts while 
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import json
 import re
@@ -356,13 +357,24 @@ class CrmObject:
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None = None
+    # (created_at, updated_at) -> their system properties: a search over a large portal reads
+    # them for every record, and formatting the timestamps is most of its time.
+    _system: tuple[tuple[datetime, datetime], dict[str, str]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def system_properties(self) -> dict[str, str]:
-        return {
-            "hs_object_id": self.id,
-            "createdate": iso(self.created_at),
-            _MODIFIED_PROPERTY[self.object_type]: iso(self.updated_at),
-        }
+        key = (self.created_at, self.updated_at)
+        if self._system is None or self._system[0] != key:
+            self._system = (
+                key,
+                {
+                    "hs_object_id": self.id,
+                    "createdate": iso(self.created_at),
+                    _MODIFIED_PROPERTY[self.object_type]: iso(self.updated_at),
+                },
+            )
+        return self._system[1]
 
     def to_json(self, wanted: Iterable[str] | None = None) -> dict[str, Any]:
         """The SDK's `SimplePublicObject`; `wanted=None` returns every stored property."""
@@ -806,6 +818,7 @@ _OPERATORS = {
 }
 
 
+@functools.lru_cache(maxsize=65536)
 def _number(value: Any) -> float | None:
     """A number, or a date as epoch milliseconds (HubSpot filters dates either way)."""
     if value is None:
@@ -824,9 +837,15 @@ def _number(value: Any) -> float | None:
     return moment.timestamp() * 1000
 
 
+def _value(record: CrmObject, name: str) -> str | None:
+    """A property's value as HubSpot reports it (system properties win)."""
+    system = record.system_properties()
+    return system[name] if name in system else record.properties.get(name)
+
+
 def _sort_key(record: CrmObject, name: str) -> tuple[int, float, str]:
     """Records without the property last; numbers and dates by value, text by text."""
-    value = {**record.properties, **record.system_properties()}.get(name)
+    value = _value(record, name)
     if value is None:
         return (1, 0.0, "")
     number = _number(value)
@@ -1209,7 +1228,9 @@ class _Api:
             "total": len(matches),
             "results": [record.to_json(wanted) for record in page],
         }
-        if after + limit < reachable:
+        # Like HubSpot, the next page is offered while matches remain, also past the
+        # ceiling: following it there is the 400 above.
+        if after + limit < len(matches):
             answer["paging"] = {"next": {"after": str(after + limit), "link": ""}}
         return 200, answer, {}
 
@@ -1314,9 +1335,8 @@ class _Api:
         return 200, {"results": found}, {}
 
     def _group_matches(self, record: CrmObject, group: dict[str, Any]) -> bool:
-        values = {**record.properties, **record.system_properties()}
         return all(
-            _filter_matches(values.get(flt.get("propertyName", "")), flt)
+            _filter_matches(_value(record, flt.get("propertyName", "")), flt)
             for flt in group.get("filters") or []
         )
 
