@@ -1,7 +1,9 @@
 """The `crm` group: golden, scored leads synced to the CRM (outbox or HubSpot).
 
 Writes go through the `hubspot_api` concurrency pool, so two runs never share the portal's
-rate limit unknowingly.
+rate limit unknowingly. Before it writes, the sync carries out the merge proposals a person
+approved and nobody merged yet (`pipeline.crm.merges`), and it updates the contact an entity
+holds in the CRM (read by `crm_records`) instead of creating another.
 """
 
 import polars as pl
@@ -10,6 +12,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetKey,
     MetadataValue,
     Output,
     asset,
@@ -19,9 +22,12 @@ from assets.metadata import preview
 from pipeline.crm.hubspot import HubSpotCrm
 from pipeline.crm.ledger import load_ledger, rejections
 from pipeline.crm.mapping import load_mapping
-from pipeline.crm.sync import sync_contacts
+from pipeline.crm.matches import entity_contacts
+from pipeline.crm.merges import execute_approved, load_steps
+from pipeline.crm.sync import merge_sender, sync_contacts
 from resources.crm import CrmResource
 from resources.ops_store import OpsStore
+from resources.warehouse import Warehouse
 
 CRM_POOL = "hubspot_api"
 
@@ -34,8 +40,10 @@ CRM_POOL = "hubspot_api"
         "Scored golden leads synced to the CRM as contacts (with their companies and "
         "associations), diff-based: only new or changed entities are sent. The table is the "
         "sync ledger: entity, email, CRM id, sync status. Rejected records are in the "
-        "operational store's crm_sync_rejections."
+        "operational store's crm_sync_rejections. An entity holding one contact of the CRM "
+        "(crm_records) updates it by id; approved merge proposals are merged first."
     ),
+    deps=[AssetKey("crm_merge_proposals")],
     check_specs=[
         AssetCheckSpec(
             "rejected_rate",
@@ -50,11 +58,26 @@ def crm_contacts(
     entity_events: pl.DataFrame,
     crm: CrmResource,
     ops_store: OpsStore,
+    warehouse: Warehouse,
 ):
     engine = ops_store.engine
     client = crm.client(engine, context.run_id)
     context.log.info(f"CRM backend: {client.describe()}")
     try:
+        merges = execute_approved(
+            client,
+            engine,
+            send=merge_sender(engine),
+            run_id=context.run_id,
+            progress=context.log.info,
+        )
+        contacts = None
+        records = warehouse.read("crm_records")
+        if records is not None and "member_ids" in scored_leads.columns:
+            steps = load_steps(engine, client.backend)
+            contacts = entity_contacts(
+                scored_leads.select("entity_id", "member_ids"), records, steps
+            )
         report = sync_contacts(
             scored_leads,
             entity_events,
@@ -63,6 +86,7 @@ def crm_contacts(
             engine,
             run_id=context.run_id,
             progress=context.log.info,
+            contacts=contacts,
         )
     finally:
         client.close()
@@ -89,6 +113,7 @@ def crm_contacts(
                 else {}
             ),
             "mode": report.mode,
+            "approved_merges": MetadataValue.json(merges.as_dict()),
             "rejected_rate": MetadataValue.float(report.rejected_rate),
             "errors_by_category": MetadataValue.json(report.errors_by_category),
             # Free text mapped onto enumerations (HubSpot's industry): rows per method, the

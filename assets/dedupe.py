@@ -5,6 +5,11 @@ shows the lineage while the engine keeps its data in memory between stages. Whet
 full, incremental or has nothing to do is the engine's decision (`pipeline.dedupe.runs`);
 `full_refresh` re-resolves everything, keeping ids stable. Labels people gave
 (`python -m pipeline dedupe review`, in the operational store) are honoured on every run.
+
+The CRM's contacts (`crm_leads`, when the CRM is read) are resolved with the leads, as a
+source of their own (pipeline.dedupe.provenance): an entity may hold file leads and CRM
+contacts. A contact whose values changed since the last run is re-resolved (a full run: its
+id is the same). `golden_leads` holds the entities with at least one lead from a file.
 """
 
 import json
@@ -27,9 +32,16 @@ from dagster import (
 )
 from pydantic import Field
 
-from assets.automation import FOLLOW_UPSTREAM
+from assets.automation import follow_upstream
 from assets.metadata import preview
 from pipeline.dedupe import DedupeResult, load_spec
+from pipeline.dedupe.provenance import (
+    address_links,
+    changed_since,
+    combined,
+    lead_entities_only,
+    with_links,
+)
 from pipeline.dedupe.review import (
     ReviewSource,
     entity_links,
@@ -183,13 +195,23 @@ def _previous_merged_share(context: AssetExecutionContext) -> float | None:
     return float(value.value) if value is not None else None
 
 
+def _last_resolution(context: AssetExecutionContext):  # type: ignore[no-untyped-def]
+    """When the entities were last written (naive UTC), or None."""
+    from datetime import UTC, datetime
+
+    event = context.instance.get_latest_materialization_event(AssetKey("lead_entities"))
+    if event is None:
+        return None
+    return datetime.fromtimestamp(event.timestamp, UTC).replace(tzinfo=None)
+
+
 @multi_asset(
     group_name=GROUP,
     outs={
         "lead_fingerprints": AssetOut(
             kinds={"polars", "duckdb"},
             # New arrivals re-resolve entities on their own when the daemon runs.
-            automation_condition=FOLLOW_UPSTREAM,
+            automation_condition=follow_upstream(["crm_leads"]),
             description="Blocking and comparison keys per lead (phonetic, nickname, prefixes).",
         ),
         "dedupe_pairs": AssetOut(
@@ -219,13 +241,19 @@ def _previous_merged_share(context: AssetExecutionContext) -> float | None:
             ),
         ),
     },
+    # The CRM's contacts, when it is read: optional (a table the warehouse may not have).
+    deps=[AssetKey("crm_leads")],
     internal_asset_deps={
-        "lead_fingerprints": {AssetKey("normalized_leads")},
+        "lead_fingerprints": {AssetKey("normalized_leads"), AssetKey("crm_leads")},
         "dedupe_pairs": {AssetKey("lead_fingerprints")},
         "dedupe_model": {AssetKey("dedupe_pairs")},
         "lead_entities": {AssetKey("dedupe_pairs"), AssetKey("dedupe_model")},
         "entity_events": {AssetKey("lead_entities")},
-        "golden_leads": {AssetKey("lead_entities"), AssetKey("normalized_leads")},
+        "golden_leads": {
+            AssetKey("lead_entities"),
+            AssetKey("normalized_leads"),
+            AssetKey("crm_leads"),
+        },
     },
     check_specs=[
         AssetCheckSpec(
@@ -253,7 +281,11 @@ def dedupe_leads(
     warehouse: Warehouse,
     ops_store: OpsStore,
 ):
-    labels = load_labels(ops_store.engine)
+    crm = warehouse.read("crm_leads")
+    records = combined(normalized_leads, crm)
+    links = address_links(records)
+    labels = with_links(load_labels(ops_store.engine), links)
+    changed = changed_since(records, _last_resolution(context))
     previous = PreviousRun(
         entities=warehouse.read("lead_entities"),
         model=warehouse.read("dedupe_model"),
@@ -262,18 +294,34 @@ def dedupe_leads(
         golden=warehouse.read("golden_leads"),
         events=warehouse.read("entity_events"),
     )
+    known = previous.entities if previous.entities is not None else None
+    recontact = (
+        changed.join(known, on="lead_id", how="semi").height
+        if known is not None and not changed.is_empty()
+        else 0
+    )
+    if recontact:
+        context.log.info(f"{recontact} CRM contact(s) changed since the last run: full run")
+    if crm is not None:
+        context.log.info(
+            f"resolving {normalized_leads.height} lead(s) with {crm.height} CRM contact(s) "
+            f"({links.height} link(s) from the contacts' additional addresses)"
+        )
     run = resolve(
-        normalized_leads,
+        records,
         previous,
         spec_name=config.spec,
         threshold=config.threshold,
-        full_refresh=config.full_refresh,
+        full_refresh=config.full_refresh or bool(recontact),
         labels=labels,
         progress=context.log.info,
     )
     spec = load_spec(config.spec)
     entities, golden, pairs, report = run.entities, run.golden, run.pairs, run.report
-    merged_share = 1 - golden.height / max(entities.height, 1)
+    # Entities of CRM contacts alone are no leads: nothing to enrich, score or sync.
+    leads_golden = lead_entities_only(golden, entities, normalized_leads)
+    lead_rows = entities.join(normalized_leads.select("lead_id"), on="lead_id", how="semi")
+    merged_share = 1 - leads_golden.height / max(lead_rows.height, 1)
     linked = pairs.filter(pl.col("match_probability") >= run.threshold)
     yield Output(run.fingerprints, output_name="lead_fingerprints")
     yield Output(
@@ -302,12 +350,14 @@ def dedupe_leads(
         entities,
         output_name="lead_entities",
         metadata={
-            "entities": golden.height,
+            "entities": leads_golden.height,
             "merged_share": round(merged_share, 4),
             "mode": run.mode,
             "timings_s": MetadataValue.json(report.get("timings_s", {})),
             "clustering": MetadataValue.json(report.get("clustering", {})),
-            **_entity_metadata(run, spec, normalized_leads, golden),
+            "crm_contacts": crm.height if crm is not None else 0,
+            "crm_address_links": links.height,
+            **_entity_metadata(run, spec, records, golden),
         },
     )
     yield Output(
@@ -319,15 +369,16 @@ def dedupe_leads(
         },
     )
     yield Output(
-        golden,
+        leads_golden,
         output_name="golden_leads",
         metadata={
+            "crm_only_entities": golden.height - leads_golden.height,
             "preview": preview(
-                golden.select(
+                leads_golden.select(
                     *[
                         c
                         for c in ("full_name", "email", "phone_e164", "company", "record_count")
-                        if c in golden.columns
+                        if c in leads_golden.columns
                     ]
                 )
             ),

@@ -1,5 +1,5 @@
 """Command line: `python -m pipeline demo | summary | dedupe [review] | webhooks | drive |
-score-fit | pause-all | resume-all | sql | outreach | agent | monitoring`."""
+score-fit | pause-all | resume-all | sql | outreach | agent | monitoring | crm merges`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from pipeline import operations_cli
 from pipeline.agent import cli as agent_cli
 from pipeline.config import ConfigError, load_settings
+from pipeline.crm import cli as crm_cli
 from pipeline.dedupe import cli as dedupe_cli
 from pipeline.drive import cli as drive_cli
 from pipeline.marts import cli as sql_cli
@@ -78,6 +79,7 @@ def _main(argv: list[str]) -> int:
     drive_cli.add_parser(sub)
     agent_cli.add_parser(sub)
     monitoring_cli.add_parser(sub)
+    crm_cli.add_parser(sub)
     fit = sub.add_parser("score-fit", help="learn the ICP's points from historical outcomes")
     score_fit.add_arguments(fit)
     if argv[:2] == ["dedupe", "review"]:
@@ -95,9 +97,11 @@ def _main(argv: list[str]) -> int:
     settings = load_settings()
     if args.command == "demo":
         from pipeline.agent.demo import demo_settings
+        from pipeline.crm.demo import demo_settings as crm_demo_settings
 
         settings, notes = demo_settings(settings)
-        for note in notes:
+        settings, crm_notes = crm_demo_settings(settings)
+        for note in notes + crm_notes:
             print(note)
         from pipeline.definitions import build_definitions  # the Dagster layer
         from pipeline.definitions.runner import run_demo
@@ -121,6 +125,9 @@ def _main(argv: list[str]) -> int:
 
         ids = [sub.conversion_id for _, sub in sample_forms()]  # type: ignore[attr-defined]
         print("\n" + demo_text(settings, ids))
+        from pipeline.crm.demo import demo_text as crm_demo_text
+
+        print("\n" + crm_demo_text(settings))
         from pipeline.monitoring.preview import demo_previews
 
         print("\n" + demo_previews(settings))

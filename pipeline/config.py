@@ -120,6 +120,18 @@ class Settings(BaseSettings):
     crm_max_rejected_rate: float = Field(0.05, ge=0, le=1, alias="CRM_MAX_REJECTED_RATE")
     # false: crm_contacts waits for a person (or a schedule) instead of following new scores.
     crm_auto_sync: bool = Field(True, alias="CRM_AUTO_SYNC")
+    # The CRM as a source (crm_records): a HubSpot contacts export (the CSV a portal exports),
+    # read instead of the portal itself; with CRM_BACKEND=hubspot and no file, the portal is
+    # read through its API. Optional: the companies export of the same portal.
+    crm_import_file: ExistingFile = Field(None, alias="CRM_IMPORT_FILE")
+    crm_import_companies_file: ExistingFile = Field(None, alias="CRM_IMPORT_COMPANIES_FILE")
+    # When crm_records reads what changed in the CRM (cron, UTC; it also runs once when missing).
+    crm_import_cron: str = Field("0 * * * *", alias="CRM_IMPORT_CRON")
+    # The record a merge of duplicates inside the CRM keeps: criteria in order, each deciding
+    # only where the ones before it tie (then the lowest record id).
+    crm_merge_survivor: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("oldest", "owner_set", "most_complete"), alias="CRM_MERGE_SURVIVOR"
+    )
     # The SQL models (dbt_like_sql/): each .sql file below it is one asset in group marts.
     sql_models_dir: Path = Field(PROJECT_ROOT / "dbt_like_sql", alias="LEADS_SQL_MODELS")
 
@@ -231,6 +243,13 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("crm_merge_survivor", mode="before")
+    @classmethod
+    def _survivor_rule(cls, value: Any) -> Any:
+        from pipeline.crm.survivor import parse_rule
+
+        return parse_rule(value) if isinstance(value, str) else value
 
     @field_validator("drive_channel_ids", mode="before")
     @classmethod

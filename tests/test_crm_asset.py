@@ -16,6 +16,7 @@ from pipeline.store.inbox import InboxEvent, accept_events, events_by_id
 from resources.crm import HubSpotCrmResource, OutboxCrmResource
 from resources.io_manager import LeadsWarehouseIOManager
 from resources.ops_store import OpsStore
+from resources.warehouse import Warehouse
 from tests.crm_fixtures import NO_MERGES, scored
 from tests.fakes.hubspot_server import HubSpotServer, HubSpotState
 from tests.test_crm_hubspot import CUSTOM
@@ -41,6 +42,7 @@ def run(tmp_path, crm):
             ),
             "ops_store": OpsStore(database_url=f"sqlite:///{tmp_path / 'ops.sqlite'}"),
             "crm": crm,
+            "warehouse": Warehouse(database=str(tmp_path / "wh.duckdb")),
         },
         raise_on_error=False,
     )

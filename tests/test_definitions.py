@@ -159,7 +159,8 @@ def test_demo_with_an_unreachable_crm_prints_the_host_and_the_cause(tmp_path):
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
-    assert "crm_job run failed in step crm_contacts talking to 127.0.0.1:9" in last
+    # The CRM is read before anything is written to it (crm_records, then the sync).
+    assert "crm_import_job run failed in step crm_records talking to 127.0.0.1:9" in last
     assert "connection refused" in last and "HUBSPOT_BASE_URL" in last
     assert "pat-na1-not-a-real-token" not in done.stdout + done.stderr
 

@@ -447,3 +447,53 @@ def test_concurrent_upserts_and_keep_alive(server: HubSpotServer, state: HubSpot
         response = connection.getresponse()
         assert response.status == 200 and json.loads(response.read())["results"]
     connection.close()
+
+
+def test_list_pages_every_record_and_search_stops_at_its_ceiling(
+    client: HubSpot, state: HubSpotState
+) -> None:
+    """The list endpoint pages by id through live (or archived) records, as the SDK's
+    models parse them; a search pages by offset and refuses to go past 10,000 results."""
+    from tests.fakes.hubspot_server import SEARCH_RESULT_CEILING
+
+    for i in range(230):
+        state.add_contact({"email": f"p{i}@x.com", "firstname": f"P{i}"})
+    state.archive("contacts", "1005")
+    basic = client.crm.contacts.basic_api
+    seen, after = [], None
+    while True:
+        page = basic.get_page(limit=100, after=after, properties=["email", "firstname"])
+        assert isinstance(
+            page, contacts.CollectionResponseSimplePublicObjectWithAssociationsForwardPaging
+        )
+        seen += [r.id for r in page.results]
+        if page.paging is None:
+            break
+        after = page.paging.next.after
+    assert len(seen) == 229 and "1005" not in seen and seen == sorted(seen, key=int)
+    archived = basic.get_page(limit=100, archived="true")
+    assert [r.id for r in archived.results] == ["1005"] and archived.results[0].archived
+    assert archived.results[0].archived_at is not None
+    with pytest.raises(contacts.ApiException) as refused:
+        basic.get_page(limit=101)
+    assert refused.value.status == 400
+    search = client.crm.contacts.search_api
+    request = contacts.PublicObjectSearchRequest(
+        filter_groups=[
+            contacts.FilterGroup(
+                filters=[
+                    contacts.Filter(property_name="hs_object_id", operator="GTE", value="1100")
+                ]
+            )
+        ],
+        sorts=[{"propertyName": "hs_object_id", "direction": "DESCENDING"}],
+        properties=["email"],
+        limit=10,
+        after="0",
+    )
+    found = search.do_search(public_object_search_request=request)
+    assert found.total == 131 and found.results[0].id == "1230"  # ids 1100..1230
+    request.after = str(SEARCH_RESULT_CEILING)
+    with pytest.raises(contacts.ApiException) as beyond:
+        search.do_search(public_object_search_request=request)
+    assert beyond.value.status == 400 and "10000" in beyond.value.body

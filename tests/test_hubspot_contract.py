@@ -5,12 +5,15 @@ v3, associations v4, properties v3). The fake portal records every request it re
 a scenario that exercises each operation the backend has (syncs in every mode with companies,
 a paged company search, associations, merges, an adopted record, the property checks, and
 each batch method called directly with more inputs than HubSpot takes in one call), every
-recorded body is validated. A request that matches no documented operation fails too.
+recorded body is validated; so are those of the CRM read as a source (list and search reads,
+merges of proposals, updates by id), query strings included. A request that matches no
+documented operation fails too.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from types import SimpleNamespace
 
 import polars as pl
@@ -33,6 +36,8 @@ from tests.fakes.hubspot_server import (
     HubSpotState,
 )
 from tests.test_crm_hubspot import CUSTOM
+
+NOW_LATER = datetime(2026, 11, 3, 12, 0)  # an incremental read two days after the first
 
 
 def request(method: str, path: str, body: object) -> SimpleNamespace:
@@ -166,5 +171,71 @@ def test_every_request_the_backend_sends_conforms_to_hubspots_contract(portal, s
         assert calls[path] > 0, f"the scenario never called {path}"
     paged = [s.body for s in state.requests if s.path == COMPANIES_SEARCH]
     assert any(body["after"] != "0" for body in paged), "no second search page was asked for"
+    assert all(s.status < 400 for s in state.requests), "the scenario should not fail a call"
+    assert_conforms(state.requests)
+
+
+def test_the_schemas_hold_the_reading_limits():
+    listing = "/crm/v3/objects/contacts"
+
+    def get(path: str, query: dict) -> SimpleNamespace:
+        return SimpleNamespace(method="GET", path=path, body=None, query=query)
+
+    assert violations([get(listing, {"limit": "100", "after": "1100", "archived": "true"})]) == []
+    assert violations([get(listing, {"limit": "101"})])  # pages of 100 at most
+    assert violations([get(listing, {"archived": "True"})])  # the SDK's spelling of a bool
+    assert violations([get(listing, {"properties": "email,first name"})])
+    assert violations([get("/crm/v3/objects/contacts/12", {"properties": "hs_object_id"})]) == []
+    search = {
+        "limit": 200,
+        "after": "9800",
+        "properties": ["lastmodifieddate"],
+        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        "filterGroups": [
+            {"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": "1"}]}
+        ],
+    }
+    assert violations([request("POST", "/crm/v3/objects/contacts/search", search)]) == []
+    beyond = search | {"after": "10000"}  # past the 10,000-result ceiling: HubSpot's 400
+    assert violations([request("POST", "/crm/v3/objects/contacts/search", beyond)])
+    two_sorts = search | {"sorts": ["createdate", "hs_object_id"]}
+    assert violations([request("POST", "/crm/v3/objects/contacts/search", two_sorts)])
+
+
+def test_every_request_reading_the_crm_and_merging_its_duplicates_conforms(sqlite_store):
+    """The CRM as a source: a full read and an incremental one, merge proposals approved and
+    merged (the current ids read first), and the sync updating a contact by id. (The search
+    ceiling's restarts and the reads by id of a bulk change are held to the contract in
+    tests/test_crm_import.py.)"""
+    from pipeline.crm.merges import approve, execute_approved
+    from pipeline.crm.proposals import refresh
+    from pipeline.crm.sync import merge_sender
+    from tests.crm_source_helpers import client, file_leads, read_portal
+    from tests.test_crm_source_sync import LEADS, _proposals, _seed, _sync
+
+    state = HubSpotState(extra_properties={"contacts": CUSTOM})
+    _seed(state)
+    with HubSpotServer(state) as server:
+        records, _ = read_portal(server)  # lists every record
+        _sync(server, sqlite_store, file_leads(LEADS), records)  # an update by id
+        proposals, _, _, _ = _proposals(server, sqlite_store, file_leads(LEADS))
+        refresh(sqlite_store, "hubspot", proposals)
+        approve(sqlite_store, proposals["id"].to_list(), "ann")
+        crm = client(server, sqlite_store)
+        execute_approved(crm, sqlite_store, send=merge_sender(sqlite_store))
+        _, read = read_portal(server, records, now=NOW_LATER)  # an incremental read
+        assert read.mode["contact"] == "incremental"
+    paths = Counter((s.method, s.path) for s in state.requests)
+    for call in (
+        ("GET", "/crm/v3/objects/contacts"),
+        ("GET", "/crm/v3/objects/companies"),
+        ("POST", "/crm/v3/objects/contacts/search"),
+        ("POST", "/crm/v3/objects/companies/search"),
+        ("POST", CONTACTS_MERGE),
+        ("POST", CONTACTS_UPDATE),
+    ):
+        assert paths[call] > 0, f"the scenario never called {call}"
+    assert any(m == "GET" and p.startswith("/crm/v3/objects/contacts/") for m, p in paths)
+    assert any(s.query.get("archived") == "true" for s in state.requests)
     assert all(s.status < 400 for s in state.requests), "the scenario should not fail a call"
     assert_conforms(state.requests)

@@ -134,3 +134,42 @@ def test_no_crm_write_after_the_switch_mid_run_and_resume_finishes_the_job(store
         assert report.sent == 250
         assert len(hubspot.state.contacts) == 350
         assert len(upserted_inputs(hubspot.state)) == 350  # nothing sent twice
+
+
+def test_the_outbox_sync_reads_the_switch_inside_its_own_transaction(store):
+    """Regression: the outbox holds SQLite's write lock for each batch; the switch was read
+    through a second connection, which waited out the busy timeout and failed every sync
+    with "database is locked". Now the flag is read in the batch's transaction: a run
+    completes, and a pause after the first batch stops the next one."""
+    from pipeline.crm.client import OutboxCrm
+    from pipeline.crm.mapping import load_mapping
+    from pipeline.crm.sync import sync_contacts
+    from tests.crm_fixtures import NO_MERGES, scored
+
+    def sync(frame, run_id, after_batch=None):
+        client = OutboxCrm(store, run_id)
+        return sync_contacts(
+            frame,
+            NO_MERGES,
+            load_mapping(),
+            client,
+            store,
+            run_id=run_id,
+            batch_size=10,
+            association_batch_size=10,
+            after_batch=after_batch,
+        )
+
+    started = time.monotonic()
+    assert sync(scored(25), "first").sent == 25
+    assert time.monotonic() - started < 10  # no busy-timeout wait
+
+    def pause_after_first(batch: int) -> None:
+        if batch == 1:
+            pause.pause(store, "ops@test", "stop")
+
+    frame = scored(25, score=80)
+    with pytest.raises(pause.SideEffectsPaused, match=r"CRM (update|upsert) batch"):
+        sync(frame, "second", after_batch=pause_after_first)
+    pause.resume(store, "ops@test")
+    assert sync(frame, "third").sent == 15  # the batch sent before the pause is not sent again

@@ -184,12 +184,6 @@ class CrmClient(ABC):
         ledger rows commit with them; a remote CRM yields None."""
         yield None
 
-    @property
-    def open_transaction(self) -> Connection | None:
-        """The connection of the transaction `transaction()` holds open, if any (reads made
-        meanwhile go through it: on SQLite another connection would wait for it)."""
-        return None
-
     def create_tasks(self, tasks: list[CrmTask]) -> None:
         """Create follow-up tasks on contacts (only the outbox backend does, so far)."""
         raise NotImplementedError(f"the {self.backend} CRM backend cannot create tasks yet")
@@ -221,6 +215,11 @@ class CrmClient(ABC):
         """The CRM user (owner) with this email, or None."""
         return None
 
+    def current_contact_ids(self, ids: list[str]) -> dict[str, str | None]:
+        """Each contact id -> the record it is now: itself, the record it was merged into,
+        or None (deleted). How a merge that happened just before a crash is found."""
+        raise self._lacks("look contact ids up")
+
     def find_task(self, task: FollowUpTask) -> str | None:
         """The id of this task if it was created before (by its key), or None."""
         raise self._lacks("look tasks up")
@@ -251,10 +250,6 @@ class OutboxCrm(CrmClient):
                 yield conn
             finally:
                 self._conn = None
-
-    @property
-    def open_transaction(self) -> Connection | None:
-        return self._conn
 
     def describe(self) -> str:
         return "CRM outbox (crm_outbox table in the operational store; nothing leaves this machine)"
@@ -415,6 +410,24 @@ class OutboxCrm(CrmClient):
 
     def owner_id(self, email: str) -> str | None:
         return email.lower()  # the outbox names owners by email
+
+    def current_contact_ids(self, ids: list[str]) -> dict[str, str | None]:
+        """Ids followed through the merges planned in the outbox (merged -> primary)."""
+        t = crm_outbox
+        query = select(t.c.payload).where(t.c.operation == "merge", t.c.object_type == "contact")
+        with self._engine.connect() as conn:
+            into = {}
+            for (payload,) in conn.execute(query):
+                pair = json.loads(payload)
+                into[str(pair["merged"])] = str(pair["primary"])
+        out: dict[str, str | None] = {}
+        for contact_id in ids:
+            current, seen = contact_id, set()
+            while current in into and current not in seen:
+                seen.add(current)
+                current = into[current]
+            out[contact_id] = current
+        return out
 
     def find_task(self, task: FollowUpTask) -> str | None:
         found = self._planned("task", task.key, ("create",))

@@ -75,6 +75,7 @@ from pipeline.crm.client import (
     contact_batch,
 )
 from pipeline.crm.enumerations import Option
+from pipeline.crm.hubspot_reads import HubSpotReads
 from pipeline.crm.hubspot_records import HubSpotRecords
 from pipeline.crm.mapping import MappingError
 from pipeline.ratelimit import RollingWindow
@@ -223,7 +224,7 @@ def _properties(payloads: list[str]) -> list[dict[str, str]]:
     return [json.loads(p) for p in payloads]
 
 
-class HubSpotCrm(HubSpotRecords, CrmClient):
+class HubSpotCrm(HubSpotRecords, HubSpotReads, CrmClient):
     backend = "hubspot"
     batch_limit = BATCH_LIMIT
     association_limit = ASSOCIATION_LIMIT
@@ -239,6 +240,7 @@ class HubSpotCrm(HubSpotRecords, CrmClient):
         max_attempts: int = 6,
         max_backoff_seconds: float = 30.0,
         timeout_seconds: float = 30.0,
+        searches_per_second: int = SEARCH_PER_SECOND,
     ) -> None:
         if not access_token:
             raise CrmAuthError(
@@ -259,7 +261,8 @@ class HubSpotCrm(HubSpotRecords, CrmClient):
         self._associations = api.crm.associations.v4.batch_api
         self._properties = api.crm.properties.core_api
         self._window = RollingWindow(requests_per_10s, 10.0)
-        self._search_window = RollingWindow(SEARCH_PER_SECOND, 1.0)
+        # HubSpot's own limit for search requests (a test against a local server may raise it).
+        self._search_window = RollingWindow(searches_per_second, 1.0)
         self._daily_limit = daily_limit
         self._engine = engine
         self._max_attempts = max_attempts
@@ -415,14 +418,19 @@ class HubSpotCrm(HubSpotRecords, CrmClient):
         answer: tuple[int, dict[str, Any]],
         emails_by_id: dict[str, str] | None = None,
         key_property: str = "email",
+        by_id_first: bool = False,
     ) -> BatchResult:
-        """A batch answer's JSON (HubSpot's BatchResponse / 207 BatchResponseWithErrors)."""
+        """A batch answer's JSON (HubSpot's BatchResponse / 207 BatchResponseWithErrors).
+        `by_id_first`: a record's id value is the one it was sent under (an update by id of
+        a contact whose own email is another address than the lead's)."""
         _, body = answer
         result = BatchResult()
         for record in body.get("results") or []:
             record_id = str(record["id"])
             props = record.get("properties") or {}
-            key = (props.get(key_property) or "").lower() or (emails_by_id or {}).get(record_id)
+            own = (props.get(key_property) or "").lower()
+            sent = (emails_by_id or {}).get(record_id)
+            key = (sent or own) if by_id_first else (own or sent)
             if not key:
                 continue
             result.ids[key] = record_id
@@ -527,7 +535,7 @@ class HubSpotCrm(HubSpotRecords, CrmClient):
                 id=ids[p], properties=props[p], local_vars_configuration=config
             ),
             ids,
-            lambda answer, _positions: self._result(answer, email_of),
+            lambda answer, _positions: self._result(answer, email_of, by_id_first=True),
             config,
         )
         result.errors = [

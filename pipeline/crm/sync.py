@@ -13,6 +13,13 @@ associations still missing; an unchanged re-run sends nothing at all.
 Planning is vectorized: payloads, their canonical JSON and SHA-256, the diff against the
 ledger, manual edits and enumeration mapping are polars expressions over the whole frame.
 
+With the CRM read as a source (`contacts`: the CRM contacts each entity holds, see
+`pipeline.crm.matches`), an entity holding exactly one live contact updates that contact by
+id (never creates another; the values a person keeps there are left alone: any value the
+contact holds that the pipeline did not write, and its email); one holding two or more waits
+for a person's merge decision; one whose contacts were all deleted in the CRM is not
+recreated; one holding none is created (an upsert by email, safe if the read lags).
+
 Every write to the CRM goes through `_send`, one call per batch.
 """
 
@@ -71,7 +78,12 @@ class SyncReport:
     created: int = 0
     rejected: int = 0
     merges: int = 0
+    merges_for_review: int = 0  # both records read from the CRM: a merge proposal's business
     adopted: int = 0
+    updated_existing: int = 0  # entities holding one CRM contact, updated by id
+    held_for_merge: int = 0  # entities holding two or more, waiting for a merge decision
+    deleted_in_crm: int = 0  # entities whose CRM contacts were deleted there: not recreated
+    preserved_crm_values: int = 0  # values a person keeps in the CRM, not overwritten
     companies: int = 0
     companies_rejected: int = 0
     associations: int = 0
@@ -99,12 +111,28 @@ class SyncReport:
             self.errors_by_category[category] = self.errors_by_category.get(category, 0) + 1
 
 
-def _send(client: CrmClient, engine: Engine, kind: str, size: int, call: Callable[[], T]) -> T:
+def _send(
+    engine: Engine,
+    kind: str,
+    size: int,
+    call: Callable[[], T],
+    shared: Connection | None = None,
+) -> T:
     """The one place every CRM write passes, once per batch (`kind`: upsert, create, update,
     companies, associate, merge; `size`: its inputs). The kill switch is read here, so a
-    run in flight stops before its next write when side effects are paused."""
-    check_not_paused(client.open_transaction or engine, f"CRM {kind} batch of {size}")
+    run in flight stops before its next write when side effects are paused. `shared`: the
+    outbox's open transaction on this same store, which the flag is read through (a second
+    SQLite connection would wait for the write lock that transaction holds)."""
+    same_store = shared is not None and shared.engine is engine
+    check_not_paused(
+        shared if same_store and shared is not None else engine, f"CRM {kind} batch of {size}"
+    )
     return call()
+
+
+def merge_sender(engine: Engine) -> Callable[[Callable[[], str]], str]:
+    """`_send` for one merge call at a time (approved merge proposals)."""
+    return lambda call: _send(engine, "merge", 1, call)
 
 
 def _ref(crm_id: str | None, entity_id: str) -> str:
@@ -128,9 +156,11 @@ def apply_merges(
     engine: Engine,
     run_id: str | None,
     report: SyncReport,
+    read_ids: frozenset[str] = frozenset(),
 ) -> None:
     """Merge the CRM records of entities the dedupe core merged when both were synced; when
-    only the merged one was, the survivor adopts its record."""
+    only the merged one was, the survivor adopts its record. Two records both read from
+    the CRM (`read_ids`) are a merge proposal's, merged only once a person approves."""
     if merges.is_empty():
         return
     ledger = load_ledger(engine, client.backend)
@@ -149,8 +179,11 @@ def apply_merges(
         merged = _ref(row["other_crm_id"], row["other_entity_id"])
         if primary == merged:
             continue
+        if primary in read_ids and merged in read_ids:
+            report.merges_for_review += 1
+            continue
         survivor = _send(
-            client, engine, "merge", 1, lambda p=primary, m=merged: client.merge_contacts(p, m)
+            engine, "merge", 1, lambda p=primary, m=merged: client.merge_contacts(p, m)
         )
         with engine.begin() as conn:
             mark_merged(conn, client.backend, row["other_entity_id"], row["entity_id"], run_id)
@@ -224,6 +257,67 @@ def _without_manual_edits(
     return props, preserved
 
 
+def _without_crm_values(
+    props: pl.DataFrame,
+    frame: pl.DataFrame,
+    written: pl.Series,
+    owned: frozenset[str],
+    id_property: str,
+) -> tuple[pl.DataFrame, int]:
+    """For entities holding one CRM contact: the values the contact holds that the pipeline
+    did not write (`written`: the ledger's last payload) left out, unless the mapping owns
+    the property; its email always (the contact is updated by id)."""
+    matched = frame["matched_id"].is_not_null()
+    if not matched.any():
+        return props, 0
+    theirs_json = frame["crm_properties"]
+    preserved = 0
+    for name in props.columns:
+        if name in owned and name != id_property:
+            continue
+        theirs = theirs_json.str.json_path_match(f"$.{name}")
+        held = matched & theirs.is_not_null() & (theirs != "") & props[name].is_not_null()
+        if name != id_property:
+            wrote = written.str.json_path_match(f"$.{name}")
+            held = held & (wrote.is_null() | (wrote != theirs))
+        held = held.fill_null(False)
+        hits = int(held.sum())
+        if hits:
+            preserved += hits
+            props = props.with_columns(pl.when(held).then(None).otherwise(pl.col(name)).alias(name))
+    return props, preserved
+
+
+def _written(engine: Engine, backend: str, entity_ids: pl.Series) -> pl.Series:
+    """The properties last written per entity (canonical JSON; null: none), aligned."""
+    from sqlalchemy import select
+
+    from pipeline.store.tables import crm_sync_ledger as t
+
+    wanted = entity_ids.drop_nulls().unique().to_list()
+    rows: list[tuple[str, str]] = []
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), 10_000):
+            chunk = wanted[start : start + 10_000]
+            rows += conn.execute(
+                select(t.c.entity_id, t.c.properties).where(
+                    t.c.backend == backend, t.c.entity_id.in_(chunk)
+                )
+            ).all()
+    found = pl.DataFrame(rows, schema={"entity_id": pl.String, "written": pl.String}, orient="row")
+    return entity_ids.to_frame("entity_id").join(
+        found, on="entity_id", how="left", maintain_order="left"
+    )["written"]
+
+
+_CONTACT_COLUMNS = {
+    "matched_id": pl.String,
+    "live": pl.UInt32,
+    "archived": pl.UInt32,
+    "crm_properties": pl.String,
+}
+
+
 def _plan(
     scored: pl.DataFrame,
     mapping: CrmMapping,
@@ -231,9 +325,10 @@ def _plan(
     backend: str,
     options: dict[str, dict[str, list[Option]]],
     report: SyncReport,
+    contacts: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Per entity: email, payload (canonical JSON), ledger properties and hash, company, and
-    the ledger's state."""
+    """Per entity: email, payload (canonical JSON), ledger properties and hash, company, the
+    ledger's state, and the CRM contacts it holds (`matched_id` when exactly one live)."""
     contact_props = _mapped_properties(
         scored, mapping.contacts.properties, "contacts", mapping, options["contacts"], report
     )
@@ -268,7 +363,14 @@ def _plan(
     report.no_email = frame["id_value"].null_count()
     ledger = load_ledger(engine, backend).rename({"id_value": "ledger_id_value"})
     frame = frame.with_row_index("_row").join(ledger, on="entity_id", how="left")
-    frame = frame.sort("_row")
+    if contacts is not None and not contacts.is_empty():
+        frame = frame.join(
+            contacts.select("entity_id", *_CONTACT_COLUMNS), on="entity_id", how="left"
+        )
+    else:
+        frame = frame.with_columns(pl.lit(None, t).alias(c) for c, t in _CONTACT_COLUMNS.items())
+    # The contact an entity holds is the one it updates, whatever the ledger remembers.
+    frame = frame.sort("_row").with_columns(pl.coalesce("matched_id", "crm_id").alias("crm_id"))
     # Manual edits and payloads are computed on the property columns aligned with `frame`.
     props = contact_props.with_columns(frame["domain"].alias(COMPANY_KEY))
     edits = manual_edits(engine)
@@ -278,6 +380,16 @@ def _plan(
         )
         props = contact_only.with_columns(props[COMPANY_KEY])
         report.preserved_manual_edits = preserved
+    if frame["matched_id"].is_not_null().any():
+        contact_only, kept = _without_crm_values(
+            props.drop(COMPANY_KEY),
+            frame,
+            _written(engine, backend, frame["entity_id"]),
+            mapping.owned(),
+            id_prop,
+        )
+        props = contact_only.with_columns(props[COMPANY_KEY])
+        report.preserved_crm_values = kept
     columns = [c for c in props.columns if c != COMPANY_KEY]
     encoded = (
         props.select(json_object(columns).alias("payload"), pl.col(COMPANY_KEY))
@@ -382,15 +494,17 @@ class _Associations:
 
     def _deliver(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, list[dict]]:
         """Send one association batch: (acknowledged entity_id, domain), rejection rows."""
-        result = _send(
-            self._client,
-            self._engine,
-            "associate",
-            batch.height,
-            lambda: self._client.associate(
-                batch.select("id_value", "contact_id", "domain", "company_id")
-            ),
-        )
+        # Inside the contact batch's outbox transaction when sent with it (re-entered here).
+        with self._client.transaction() as shared:
+            result = _send(
+                self._engine,
+                "associate",
+                batch.height,
+                lambda: self._client.associate(
+                    batch.select("id_value", "contact_id", "domain", "company_id")
+                ),
+                shared,
+            )
         done = batch.join(
             _ids_frame(result.ids, "id_value", "_ack"), on="id_value", how="semi"
         ).select("entity_id", "domain")
@@ -461,11 +575,11 @@ def _ensure_companies(
         chunk = missing.slice(start, batch_size)
         with client.transaction() as shared:
             result = _send(
-                client,
                 engine,
                 "companies",
                 chunk.height,
                 lambda c=chunk: client.ensure_companies(c),
+                shared,
             )
             acked = chunk.join(
                 _ids_frame(result.ids, "domain", "crm_id"), on="domain", how="inner"
@@ -510,7 +624,10 @@ def sync_contacts(
     association_batch_size: int | None = None,
     progress: Callable[[str], None] = lambda _m: None,
     after_batch: Callable[[int], None] | None = None,
+    contacts: pl.DataFrame | None = None,
 ) -> SyncReport:
+    """`contacts`: the CRM contacts each entity holds (`pipeline.crm.matches.
+    entity_contacts`), when the CRM is read as a source."""
     mode = mapping.contacts.mode
     report = SyncReport(backend=client.backend, mode=mode)
     options = {"contacts": client.check_properties("contacts", set(mapping.contacts.properties))}
@@ -518,12 +635,27 @@ def sync_contacts(
         options["companies"] = client.check_properties(
             "companies", set(mapping.companies.properties)
         )
-    apply_merges(merges, client, engine, run_id, report)
-    plan = _plan(scored, mapping, engine, client.backend, options, report)
+    read_ids: frozenset[str] = frozenset()
+    if contacts is not None and not contacts.is_empty():
+        read_ids = frozenset(
+            pl.concat([contacts["live_ids"].explode(), contacts["archived_ids"].explode()])
+            .drop_nulls()
+            .to_list()
+        )
+    apply_merges(merges, client, engine, run_id, report, read_ids)
+    plan = _plan(scored, mapping, engine, client.backend, options, report, contacts)
     live = pl.col("status").is_null() | (pl.col("status") == "synced")
     plan = plan.filter(live)
-    is_new = pl.col("properties_hash").is_null()
-    changed = ~is_new & (pl.col("properties_hash") != pl.col("hash"))
+    held = pl.col("live").fill_null(0) >= 2
+    gone = (pl.col("live").fill_null(0) == 0) & (pl.col("archived").fill_null(0) > 0)
+    report.held_for_merge = plan.filter(held).height
+    report.deleted_in_crm = plan.filter(gone).height
+    plan = plan.filter(~held & ~gone)
+    matched = pl.col("matched_id").is_not_null()
+    is_new = pl.col("properties_hash").is_null() & ~matched
+    changed = ~is_new & (
+        pl.col("properties_hash").is_null() | (pl.col("properties_hash") != pl.col("hash"))
+    )
     counts = plan.select(
         is_new.sum().alias("new"),
         changed.sum().alias("changed"),
@@ -587,14 +719,17 @@ def sync_contacts(
     route = {
         "create_only": pl.lit("create"),
         "update_only": pl.lit("update"),
-        # A record known by id whose email changed (or was adopted from a merged entity)
-        # is updated by id: an upsert by the new email would create a second contact.
+        # A record known by id whose email changed (or was adopted from a merged entity),
+        # and the contact an entity holds in the CRM, are updated by id: an upsert by the
+        # lead's email would create a second contact.
         "upsert": pl.when(
-            pl.col("crm_id").is_not_null() & (pl.col("ledger_id_value") != pl.col("id_value"))
+            matched
+            | (pl.col("crm_id").is_not_null() & (pl.col("ledger_id_value") != pl.col("id_value")))
         )
         .then(pl.lit("update"))
         .otherwise(pl.lit("upsert")),
     }[mode]
+    report.updated_existing = todo.filter(matched).height
     todo = todo.with_columns(
         route.alias("route"),
         pl.coalesce("crm_id", pl.concat_str(pl.lit("entity:"), "entity_id")).alias("crm_ref"),
@@ -617,11 +752,11 @@ def sync_contacts(
             # transaction; for HubSpot the ledger commits once HubSpot acknowledged.
             with client.transaction() as shared:
                 result = _send(
-                    client,
                     engine,
                     kind,
                     batch.height,
                     lambda k=kind, b=batch: _write_contacts(client, k, b),
+                    shared,
                 )
                 number += 1
                 report.batches += 1

@@ -196,17 +196,30 @@ def review_tables(path: Path) -> ReviewSource:
 
 
 def with_records(path: Path, review: ReviewSource, ids: pl.Series) -> ReviewSource:
-    """`review` with the compared values of the leads `ids`, read from the warehouse."""
+    """`review` with the compared values of the records `ids` (leads, and the CRM's contacts
+    when the CRM is read as a source), read from the warehouse."""
     id_col = review.spec.id_column
     with duckdb.connect(str(path), read_only=True) as con:
         con.register("wanted", ids.cast(pl.String).to_frame(id_col))
-        normalized, fingerprints = (
+        present = {
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = ?",
+                [WAREHOUSE_SCHEMA],
+            ).fetchall()
+        }
+        normalized, crm, fingerprints = (
             con.sql(
                 f'select t.* from "{WAREHOUSE_SCHEMA}"."{table}" t '
                 f'semi join wanted w on t."{id_col}"::varchar = w."{id_col}"'
             ).pl()
-            for table in ("normalized_leads", "lead_fingerprints")
+            if table in present
+            else None
+            for table in ("normalized_leads", "crm_leads", "lead_fingerprints")
         )
+    assert normalized is not None and fingerprints is not None
+    if crm is not None and not crm.is_empty():
+        normalized = pl.concat([normalized, crm], how="diagonal_relaxed")
     return with_values(review, records_with_fingerprints(normalized, fingerprints, id_col, ids))
 
 

@@ -27,12 +27,28 @@ def _source_rank(spec: MatchSpec) -> pl.Expr:
     return rank
 
 
-def _features(field: str, rule: FieldSurvivorship) -> list[pl.Expr]:
+def _provenance_rank(column: str, preferred: list[str]) -> pl.Expr:
+    """0 for the first preferred provenance, 1 for the next, ..., len(preferred) for others."""
+    provenance = pl.col(column).cast(pl.String)
+    rank: pl.Expr = pl.lit(len(preferred))
+    for i, value in reversed(list(enumerate(preferred))):
+        rank = pl.when(provenance == value).then(pl.lit(i)).otherwise(rank)
+    return rank.cast(pl.Int64)
+
+
+def _features(
+    field: str, rule: FieldSurvivorship, provenance_column: str | None = None
+) -> list[pl.Expr]:
     """Per-row numbers a field's rank key is built from: computed on the whole (chunked)
-    column, so no string column is ever copied or sorted."""
+    column, so no string column is ever copied or sorted. `provenance_column`: present in
+    the input (else the provenance tier decides nothing)."""
     out = [pl.col(field).is_null().alias(f"__null_{field}")]
     if rule.prefer_true:
         out.append(pl.col(rule.prefer_true).fill_null(False).alias(f"__pref_{field}"))
+    if rule.prefer_provenance and provenance_column:
+        out.append(
+            _provenance_rank(provenance_column, rule.prefer_provenance).alias(f"__prov_{field}")
+        )
     if rule.rule == "most_frequent":
         out.append(pl.col(field).hash(seed=7).alias(f"__hash_{field}"))
     elif rule.rule == "longest":
@@ -43,12 +59,15 @@ def _features(field: str, rule: FieldSurvivorship) -> list[pl.Expr]:
 
 def _rank_key(field: str, rule: FieldSurvivorship, keyed: pl.DataFrame, n_sources: int) -> pl.Expr:
     """One Int64 per row whose minimum within an entity is the surviving row: nulls last,
-    then preferred rows (e.g. valid emails), then the rule's criterion, then position
-    (rows are in entity, recency, id order: recency and id are every rule's tie-breakers)."""
+    then preferred rows (e.g. valid emails), then preferred provenances (e.g. the CRM's),
+    then the rule's criterion, then position (rows are in entity, recency, id order:
+    recency and id are every rule's tie-breakers)."""
     n = max(keyed.height, 1)
     tier = pl.col(f"__null_{field}").cast(pl.Int64) * 2
     if rule.prefer_true:
         tier = tier + (~pl.col(f"__pref_{field}")).cast(pl.Int64)
+    if f"__prov_{field}" in keyed.columns and rule.prefer_provenance:
+        tier = tier * (len(rule.prefer_provenance) + 1) + pl.col(f"__prov_{field}")
     if rule.rule == "most_recent":
         primary, bound = pl.lit(0, dtype=pl.Int64), 0
     elif rule.rule == "most_frequent":
@@ -96,7 +115,8 @@ def _survivor(
     the columns its rule reads, for every input row."""
     if not len(merged.starts):
         return merged.starts
-    exprs = _features(field, rule)
+    provenance = spec.survivorship.provenance_column
+    exprs = _features(field, rule, provenance if provenance in values.columns else None)
     if rule.rule == "source_priority":
         exprs.append(_source_rank(spec).alias("__source_rank"))
     keyed = (
@@ -210,6 +230,8 @@ def golden_records(frame: Source, entities: pl.DataFrame, spec: MatchSpec) -> pl
         wanted = [field, rule.prefer_true]
         if rule.rule == "source_priority":
             wanted.append(surv.source_column or "source_file")
+        if rule.prefer_provenance and surv.provenance_column in names:
+            wanted.append(surv.provenance_column)
         values = read(list(dict.fromkeys(c for c in wanted if c)))
         won = _survivor(values, field, rule, merged, spec)
         column = values[field]

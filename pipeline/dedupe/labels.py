@@ -273,6 +273,12 @@ def apply_labels(
     candidate pairs (`left`, `right`) were `scored`. With `learn`, enough labels correct the
     model and the threshold (`learn_from_labels`), and every candidate pair is re-weighted."""
     placed = positions(labels, ids)
+    # Links a source vouches for (`learn` false: a CRM's own record of a person's addresses)
+    # are honoured like a person's labels but taught nothing: they are chosen by the
+    # source, not sampled, and would bend the weights towards their kind of pair.
+    taught = placed
+    if labels is not None and "learn" in labels.columns:
+        taught = positions(labels.filter(pl.col("learn").fill_null(True)), ids)
     weights, prob, model = scored.weights, scored.probability, scored.model
     vetoed_left, vetoed_right = left[scored.vetoed], right[scored.vetoed]
     report: dict = {}
@@ -283,10 +289,10 @@ def apply_labels(
             "cannot_link": len(placed.cannot_left),
             "labels_about_other_records": placed.unknown_ids,
         }
-    if learn and not placed.empty:
-        ll = np.concatenate([placed.must_left, placed.cannot_left])
-        lr = np.concatenate([placed.must_right, placed.cannot_right])
-        is_match = np.arange(len(ll)) < len(placed.must_left)
+    if learn and not taught.empty:
+        ll = np.concatenate([taught.must_left, taught.cannot_left])
+        lr = np.concatenate([taught.must_right, taught.cannot_right])
+        is_match = np.arange(len(ll)) < len(taught.must_left)
         gamma = comparator.gamma(spec.comparisons, ll, lr)
         tf = tf_adjustments(comparator, spec, model, None, gamma, ll).sum(axis=1)
         # A veto decides those pairs whatever their weights: they teach the weights nothing.

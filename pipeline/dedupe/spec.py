@@ -233,6 +233,13 @@ class FieldSurvivorship(_Strict):
     prefer_true: str | None = Field(
         default=None, description="Boolean column whose true rows win first (e.g. email_valid)."
     )
+    prefer_provenance: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="A source priority by provenance (values of the survivorship's "
+        "`provenance_column`, best first): after `prefer_true`, before the rule, rows from "
+        "these sources win (e.g. [crm]: the values a person keeps in the CRM).",
+    )
 
 
 class Survivorship(_Strict):
@@ -241,6 +248,11 @@ class Survivorship(_Strict):
     source_column: str | None = None
     source_priority: list[str] = Field(
         default_factory=list, description="Substrings of the source column, best first."
+    )
+    provenance_column: str = Field(
+        default="provenance",
+        description="Where each record came from (`file`, `crm`), for `prefer_provenance`; a "
+        "table without it has one provenance, and the tier decides nothing.",
     )
     fields: dict[str, SurvivorshipRule | FieldSurvivorship] = Field(default_factory=dict)
 

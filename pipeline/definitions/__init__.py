@@ -16,7 +16,7 @@ from dagster import Definitions, definitions
 from pipeline.config import Settings, load_settings
 from pipeline.definitions.agent import agent_definitions
 from pipeline.definitions.backends import Backends, crm_from, enrichment_from, lead_source_from
-from pipeline.definitions.crm import crm_definitions, crm_job
+from pipeline.definitions.crm import crm_definitions, crm_import_job, crm_job
 from pipeline.definitions.dedupe import dedupe_definitions, dedupe_job
 from pipeline.definitions.drive import drive_definitions
 from pipeline.definitions.enrich import enrich_definitions, enrich_job
@@ -66,6 +66,7 @@ __all__ = [
     "CODE_LOCATION",
     "build_definitions",
     "crm_from",
+    "crm_import_job",
     "crm_job",
     "dedupe_job",
     "defs",

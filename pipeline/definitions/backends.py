@@ -53,6 +53,13 @@ def crm_from(settings: Settings) -> CrmResource:
     """CRM_BACKEND picks the backend; `hubspot` without HUBSPOT_ACCESS_TOKEN is a
     configuration error, never a quiet switch to the outbox."""
     mapping = str(settings.crm_mapping) if settings.crm_mapping else None
+    shared: dict[str, Any] = {
+        "mapping_path": mapping,
+        "max_rejected_rate": settings.crm_max_rejected_rate,
+        "import_file": _path(settings.crm_import_file),
+        "import_companies_file": _path(settings.crm_import_companies_file),
+        "merge_survivor": list(settings.crm_merge_survivor),
+    }
     if settings.crm_backend == "hubspot":
         if settings.hubspot_access_token is None:
             raise ValueError("CRM_BACKEND=hubspot needs HUBSPOT_ACCESS_TOKEN (a private app token)")
@@ -61,10 +68,9 @@ def crm_from(settings: Settings) -> CrmResource:
             base_url=settings.hubspot_base_url,
             requests_per_10s=settings.hubspot_requests_per_10s,
             daily_limit=settings.hubspot_daily_limit,
-            mapping_path=mapping,
-            max_rejected_rate=settings.crm_max_rejected_rate,
+            **shared,
         )
-    return OutboxCrmResource(mapping_path=mapping, max_rejected_rate=settings.crm_max_rejected_rate)
+    return OutboxCrmResource(**shared)
 
 
 def lead_source_from(settings: Settings) -> LeadSource:

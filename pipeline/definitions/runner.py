@@ -15,7 +15,7 @@ from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 from assets.partitions import arrival_partition_key
 from pipeline.config import Settings
 from pipeline.definitions.backends import lead_source_from
-from pipeline.definitions.crm import crm_job
+from pipeline.definitions.crm import crm_import_job, crm_job
 from pipeline.definitions.dedupe import dedupe_job
 from pipeline.definitions.enrich import enrich_job
 from pipeline.definitions.ingest import ingest_job
@@ -76,6 +76,14 @@ def _execute(
     return None if result.success else failed_run(job_name, result)
 
 
+def _crm_source(settings: Settings) -> str:
+    if settings.crm_import_file is not None:
+        return f"export file {settings.crm_import_file.name}"
+    if settings.crm_backend == "hubspot":
+        return "HubSpot"
+    return "none configured"
+
+
 def arrival_days(settings: Settings) -> list[str]:
     """Every arrival day the source's files fall on."""
     files = lead_source_from(settings).list_files(None, None)
@@ -95,7 +103,12 @@ def run_demo(settings: Settings, definitions: Definitions) -> FailedRun | None:
         for day in arrival_days(settings)
     ]
     steps += [
-        (dedupe_job.name, "resolving duplicates into entities", {}),
+        (
+            crm_import_job.name,
+            "reading the CRM's contacts (" + _crm_source(settings) + ")",
+            {},
+        ),
+        (dedupe_job.name, "resolving duplicates into entities (leads and CRM contacts)", {}),
         (enrich_job.name, "enriching and scoring the golden leads", {}),
         (crm_job.name, f"syncing contacts to the CRM ({settings.crm_backend})", {}),
         (marts_job.name, "building the SQL marts (dbt_like_sql/)", {}),

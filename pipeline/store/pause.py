@@ -40,8 +40,9 @@ class PauseState:
 
 
 def current(target: Engine | Connection) -> PauseState | None:
-    """The switch's last change, or None when it was never used. Pass the Connection of an
-    open transaction to read inside it (on SQLite a second connection would wait for it)."""
+    """The switch's last change, or None when it was never used. A Connection is read in its
+    own transaction: a caller holding SQLite's write lock (the CRM outbox's batch) would wait
+    on itself if the flag were read through a second connection."""
     query = select(operations_pause).where(operations_pause.c.id == _ROW)
     if isinstance(target, Connection):
         row = target.execute(query).first()
@@ -61,9 +62,10 @@ def is_paused(engine: Engine) -> bool:
     return state is not None and state.paused
 
 
-def check_not_paused(target: Engine | Connection, what: str) -> None:
-    """Raise `SideEffectsPaused` naming `what` was stopped, by whom, when and why."""
-    state = current(target)
+def check_not_paused(engine: Engine | Connection, what: str) -> None:
+    """Raise `SideEffectsPaused` naming `what` was stopped, by whom, when and why (read
+    through the caller's connection when it passes one, see `current`)."""
+    state = current(engine)
     if state is not None and state.paused:
         raise SideEffectsPaused(
             f"{what} stopped: side effects are {state.describe()} "

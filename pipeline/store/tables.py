@@ -657,3 +657,56 @@ dedupe_labels = Table(
     Column("match_weight", Float),
     Index("ix_dedupe_labels_labelled_at", "labelled_at"),
 )
+
+
+# --- Duplicates inside the CRM ---------------------------------------------------------------
+# One proposal per group of CRM contacts the dedupe put in one entity (`crm_merge_proposals`
+# asset): the members side by side (JSON, survivor first), the match weight and per-field
+# explanation, and the survivor by the configured rule. A person approves or denies it
+# (`python -m pipeline crm merges`); approved ones are merged through the CRM's merge endpoint
+# by whoever claims them first (the command or the next sync).
+crm_merge_proposals = Table(
+    "crm_merge_proposals",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("backend", String(16), nullable=False),
+    Column("entity_id", String(64)),
+    # pending -> approved -> merged | failed; pending -> denied | superseded | obsolete
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("survivor_id", String(64), nullable=False),
+    Column("members", Text, nullable=False),
+    Column("match_weight", Float),
+    Column("explanation", Text),
+    Column("rule", String(120)),
+    Column("proposed_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", String(120)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("reason", Text),
+    # The surviving record's id as the merges go (HubSpot may give each merge a new id).
+    Column("result_id", String(64)),
+    Column("claimed_by", String(120)),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("merged_at", DateTime(timezone=True)),
+    Column("error", Text),
+    Index("ix_crm_merge_proposals_backend_status", "backend", "status"),
+)
+
+# Each merge of one member into the survivor, recorded once (a crash between HubSpot's answer
+# and this row is found on the next attempt: both ids then read as one record). `how`: sent
+# (this attempt merged), found (merged already: recorded now), gone (the member no longer
+# exists: nothing to merge).
+crm_merge_steps = Table(
+    "crm_merge_steps",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("proposal_id", String(32), ForeignKey("crm_merge_proposals.id"), nullable=False),
+    Column("backend", String(16), nullable=False),
+    Column("primary_id", String(64), nullable=False),
+    Column("merged_id", String(64), nullable=False),
+    Column("result_id", String(64)),
+    Column("how", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("run_id", String(64)),
+    UniqueConstraint("proposal_id", "merged_id", name="uq_crm_merge_steps_member"),
+)

@@ -27,6 +27,7 @@ class Operation:
     method: str
     path: re.Pattern[str]
     validator: Draft202012Validator
+    query: Draft202012Validator | None = None  # the query string, where the index gives one
 
 
 @cache
@@ -40,12 +41,18 @@ def operations() -> tuple[Operation, ...]:
     for entry in index:
         schema = _load(SCHEMAS / entry["schema"])
         Draft202012Validator.check_schema(schema)
+        query = None
+        if "query" in entry:
+            query_schema = _load(SCHEMAS / entry["query"])
+            Draft202012Validator.check_schema(query_schema)
+            query = Draft202012Validator(query_schema, registry=registry)
         found.append(
             Operation(
                 entry["name"],
                 entry["method"],
                 re.compile(entry["path"]),
                 Draft202012Validator(schema, registry=registry),
+                query,
             )
         )
     return tuple(found)
@@ -60,7 +67,8 @@ def operation_for(method: str, path: str) -> Operation | None:
 
 
 def violations(requests: Iterable[Any]) -> list[str]:
-    """Each request (anything with method, path, body) that breaks the contract, explained."""
+    """Each request (anything with method, path, body and, for reads, query) that breaks the
+    contract, explained."""
     problems = []
     for number, seen in enumerate(requests, start=1):
         op = operation_for(seen.method, seen.path)
@@ -72,6 +80,14 @@ def violations(requests: Iterable[Any]) -> list[str]:
             problems.append(
                 f"#{number} {seen.method} {seen.path} ({op.name}) at {where}: {error.message}"
             )
+        query = getattr(seen, "query", None) or {}
+        if op.query is not None:
+            for error in op.query.iter_errors(query):
+                where = "/".join(str(p) for p in error.absolute_path) or "(query)"
+                problems.append(
+                    f"#{number} {seen.method} {seen.path} ({op.name}) query {where}: "
+                    f"{error.message}"
+                )
     return problems
 
 

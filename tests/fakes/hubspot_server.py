@@ -31,8 +31,15 @@ Endpoints (objectType `contacts` or `companies`; `contact`, `company`, `0-1`, `0
 - POST /crm/v3/objects/{objectType}/batch/update         -> 200 or 207 (`id` is the record id,
   or an email with `idProperty: "email"`; unknown ids are OBJECT_NOT_FOUND)
 - POST /crm/v3/objects/{objectType}/batch/read           -> 200 or 207 (missing ids)
+- GET  /crm/v3/objects/{objectType}?limit=&after=&properties=&archived=
+                                                         -> {"results", "paging"?}: every live
+  record (or, with `archived=true`, every archived one, with `archivedAt`) by ascending id,
+  at most 100 a page (more is a 400); `after` is the last id of the page before. No ceiling.
 - POST /crm/v3/objects/{objectType}/search               -> {"total", "results", "paging"?}:
-  EQ/NEQ/IN/NOT_IN/HAS_PROPERTY/NOT_HAS_PROPERTY, case-insensitive; groups OR, filters AND
+  EQ/NEQ/IN/NOT_IN/HAS_PROPERTY/NOT_HAS_PROPERTY case-insensitive, GT/GTE/LT/LTE/BETWEEN on
+  numbers and dates (epoch milliseconds or ISO 8601); groups OR, filters AND; `sorts` of
+  property names or `{"propertyName", "direction"}` objects (ties by id); at most 10,000
+  results per query: a page asked for beyond them is a 400, as in HubSpot
 - GET  /crm/v3/objects/{objectType}/{id}                 -> the record, or 404 OBJECT_NOT_FOUND
   (`?idProperty=email` finds a contact by email; `?properties=a,b` picks properties; without
   it HubSpot's default few: email, firstname, lastname, createdate, lastmodifieddate, ...)
@@ -83,8 +90,10 @@ State helpers (they take `state.lock`; hold it yourself to read the dicts while 
 
 - records: `contacts` / `companies` (id -> `CrmObject(id, object_type, properties, created_at,
   updated_at)`, live records only), `contact(id)` / `company(id)` / `get(type, id)` (follow
-  merges), `contact_by_email(email)`, `companies_by_domain(domain)`, `add_contact(props)` /
-  `add_company(props)` to seed without a request
+  merges), `contact_by_email(email)`, `companies_by_domain(domain)`, `add_contact(props,
+  created_at=, updated_at=)` / `add_company(props)` to seed without a request,
+  `archive(type, id)` (a deletion: the record moves to `archived`, listed with
+  `archived=true`), `touch(type, id, props, at=)` (a person's edit at a given time)
 - associations: `associated_ids(from_type, from_id, to_type)`, `contact_company_ids(id)`,
   `associate(from_type, from_id, to_type, to_id)` to seed (contacts->companies is type 279)
 - merges: `merges` (list of `Merge(primary_id, merged_id, result_id)`), `resolve_id(type, id)`
@@ -100,6 +109,8 @@ State helpers (they take `state.lock`; hold it yourself to read the dicts while 
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 import json
 import re
@@ -117,6 +128,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 MAX_BATCH_INPUTS = 100
 MAX_ASSOCIATION_INPUTS = 2000
 MAX_SEARCH_VALUES = 100
+MAX_LIST_PAGE = 100
+SEARCH_RESULT_CEILING = 10_000
 RATE_WINDOW_SECONDS = 10.0
 
 CONTACTS_UPSERT = "/crm/v3/objects/contacts/batch/upsert"
@@ -219,6 +232,9 @@ _DEFAULT_PROPERTIES: dict[str, tuple[tuple[str, str, str, str, tuple[str, ...]],
         ("city", "City", "string", "text", ()),
         ("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", LIFECYCLE_STAGES),
         ("hs_lead_status", "Lead Status", "enumeration", "radio", LEAD_STATUSES),
+        ("mobilephone", "Mobile Phone Number", "string", "phonenumber", ()),
+        ("hubspot_owner_id", "Contact owner", "enumeration", "select", ()),
+        ("associatedcompanyid", "Primary Associated Company ID", "number", "number", ()),
     ),
     "companies": (
         ("name", "Company name", "string", "text", ()),
@@ -340,13 +356,25 @@ class CrmObject:
     properties: dict[str, str]
     created_at: datetime
     updated_at: datetime
+    archived_at: datetime | None = None
+    # (created_at, updated_at) -> their system properties: a search over a large portal reads
+    # them for every record, and formatting the timestamps is most of its time.
+    _system: tuple[tuple[datetime, datetime], dict[str, str]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def system_properties(self) -> dict[str, str]:
-        return {
-            "hs_object_id": self.id,
-            "createdate": iso(self.created_at),
-            _MODIFIED_PROPERTY[self.object_type]: iso(self.updated_at),
-        }
+        key = (self.created_at, self.updated_at)
+        if self._system is None or self._system[0] != key:
+            self._system = (
+                key,
+                {
+                    "hs_object_id": self.id,
+                    "createdate": iso(self.created_at),
+                    _MODIFIED_PROPERTY[self.object_type]: iso(self.updated_at),
+                },
+            )
+        return self._system[1]
 
     def to_json(self, wanted: Iterable[str] | None = None) -> dict[str, Any]:
         """The SDK's `SimplePublicObject`; `wanted=None` returns every stored property."""
@@ -355,13 +383,16 @@ class CrmObject:
             props: dict[str, str | None] = dict(everything)
         else:
             props = {name: everything.get(name) for name in wanted}
-        return {
+        body: dict[str, Any] = {
             "id": self.id,
             "properties": props,
             "createdAt": iso(self.created_at),
             "updatedAt": iso(self.updated_at),
-            "archived": False,
+            "archived": self.archived_at is not None,
         }
+        if self.archived_at is not None:
+            body["archivedAt"] = iso(self.archived_at)
+        return body
 
 
 @dataclass(frozen=True)
@@ -420,6 +451,10 @@ class HubSpotState:
     # Everything below is the portal's live data and the traffic log, not configuration.
     contacts: dict[str, CrmObject] = field(default_factory=dict, init=False, repr=False)
     companies: dict[str, CrmObject] = field(default_factory=dict, init=False, repr=False)
+    # Deleted (archived) records per object type: id -> record, listed with archived=true.
+    archived: dict[str, dict[str, CrmObject]] = field(
+        default_factory=lambda: {"contacts": {}, "companies": {}}, init=False, repr=False
+    )
     merges: list[Merge] = field(default_factory=list, init=False, repr=False)
     requests: list[Seen] = field(default_factory=list, init=False, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
@@ -563,11 +598,41 @@ class HubSpotState:
             ]
 
     def add_contact(
-        self, properties: dict[str, Any], created_at: datetime | None = None
+        self,
+        properties: dict[str, Any],
+        created_at: datetime | None = None,
+        updated_at: datetime | None = None,
     ) -> CrmObject:
         """Seed a contact as if it already lived in the portal (no request is recorded)."""
         with self.lock:
-            return self._create("contacts", _stringify(properties), created_at)
+            record = self._create("contacts", _stringify(properties), created_at)
+            if updated_at is not None:
+                record.updated_at = updated_at
+            return record
+
+    def archive(self, object_type: str, object_id: str) -> CrmObject:
+        """Delete a record as HubSpot does: it leaves the live records and is listed with
+        `archived=true` (its email no longer finds it)."""
+        object_type = _object_type(object_type)
+        with self.lock:
+            record = self.store(object_type).pop(self.resolve_id(object_type, str(object_id)))
+            record.archived_at = self.clock()
+            email = record.properties.get("email")
+            if email and self._emails.get(email) == record.id:
+                del self._emails[email]
+            self.archived[object_type][record.id] = record
+            return record
+
+    def touch(
+        self, object_type: str, object_id: str, properties: dict[str, Any], at: datetime
+    ) -> CrmObject:
+        """A person's edit in the portal at `at` (no request recorded)."""
+        with self.lock:
+            record = self.get(object_type, object_id)
+            assert record is not None, f"no {object_type} {object_id}"
+            self._apply(record, _stringify(properties))
+            record.updated_at = at
+            return record
 
     def add_company(
         self, properties: dict[str, Any], created_at: datetime | None = None
@@ -738,11 +803,58 @@ class _Reject(Exception):
 Answer = tuple[int, Any, dict[str, str]]
 
 
-_OPERATORS = {"EQ", "NEQ", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY"}
+_OPERATORS = {
+    "EQ",
+    "NEQ",
+    "IN",
+    "NOT_IN",
+    "HAS_PROPERTY",
+    "NOT_HAS_PROPERTY",
+    "GT",
+    "GTE",
+    "LT",
+    "LTE",
+    "BETWEEN",
+}
+
+
+@functools.lru_cache(maxsize=65536)
+def _number(value: Any) -> float | None:
+    """A number, or a date as epoch milliseconds (HubSpot filters dates either way)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp() * 1000
+
+
+def _value(record: CrmObject, name: str) -> str | None:
+    """A property's value as HubSpot reports it (system properties win)."""
+    system = record.system_properties()
+    return system[name] if name in system else record.properties.get(name)
+
+
+def _sort_key(record: CrmObject, name: str) -> tuple[int, float, str]:
+    """Records without the property last; numbers and dates by value, text by text."""
+    value = _value(record, name)
+    if value is None:
+        return (1, 0.0, "")
+    number = _number(value)
+    return (0, number, "") if number is not None else (0, 0.0, str(value).lower())
 
 
 def _filter_matches(actual: str | None, flt: dict[str, Any]) -> bool:
-    """One search filter; HubSpot compares strings case-insensitively."""
+    """One search filter; HubSpot compares strings case-insensitively, numbers and dates
+    by value."""
     operator = flt.get("operator")
     if operator not in _OPERATORS:
         raise _Reject(
@@ -752,9 +864,26 @@ def _filter_matches(actual: str | None, flt: dict[str, Any]) -> bool:
         return actual is not None
     if operator == "NOT_HAS_PROPERTY":
         return actual is None
+    if operator in ("GT", "GTE", "LT", "LTE", "BETWEEN"):
+        have, bound = _number(actual), _number(flt.get("value"))
+        if have is None or bound is None:
+            return False
+        if operator == "BETWEEN":
+            high = _number(flt.get("highValue"))
+            return high is not None and bound <= have <= high
+        return {
+            "GT": have > bound,
+            "GTE": have >= bound,
+            "LT": have < bound,
+            "LTE": have <= bound,
+        }[operator]
     value = None if actual is None else actual.lower()
     if operator in ("EQ", "NEQ"):
-        equal = value is not None and value == str(flt.get("value", "")).lower()
+        wanted = str(flt.get("value", ""))
+        equal = value is not None and value == wanted.lower()
+        if not equal and value is not None:
+            have, bound = _number(actual), _number(wanted)
+            equal = have is not None and have == bound  # a date by its milliseconds
         return equal if operator == "EQ" else not equal
     inside = value is not None and value in {str(v).lower() for v in flt.get("values") or []}
     return inside if operator == "IN" else not inside
@@ -1069,6 +1198,15 @@ class _Api:
                     )
         limit = min(int(body.get("limit") or 10), 200)
         after = int(body.get("after") or 0)
+        if after >= SEARCH_RESULT_CEILING:
+            raise _Reject(
+                400,
+                error_body(
+                    f"Cannot page beyond {SEARCH_RESULT_CEILING} results: narrow the query "
+                    "with filters",
+                    "VALIDATION_ERROR",
+                ),
+            )
         cutoff = self.state.clock().timestamp() - self.state.search_lag
         matches = [
             record
@@ -1077,14 +1215,46 @@ class _Api:
             and (not groups or any(self._group_matches(record, g) for g in groups))
         ]
         matches.sort(key=lambda r: int(r.id))
-        page = matches[after : after + limit]
+        for sort in reversed(body.get("sorts") or []):
+            name, descending = sort, False
+            if isinstance(sort, dict):
+                name = sort.get("propertyName", "")
+                descending = str(sort.get("direction", "")).upper() == "DESCENDING"
+            matches.sort(key=lambda r, n=str(name): _sort_key(r, n), reverse=descending)
+        reachable = min(len(matches), SEARCH_RESULT_CEILING)
+        page = matches[after : min(after + limit, reachable)]
         wanted = self._wanted(object_type, body.get("properties"))
         answer: dict[str, Any] = {
             "total": len(matches),
             "results": [record.to_json(wanted) for record in page],
         }
+        # Like HubSpot, the next page is offered while matches remain, also past the
+        # ceiling: following it there is the 400 above.
         if after + limit < len(matches):
             answer["paging"] = {"next": {"after": str(after + limit), "link": ""}}
+        return 200, answer, {}
+
+    def list_page(self, object_type: str, query: dict[str, list[str]]) -> Answer:
+        """GET /crm/v3/objects/{type}: live (or archived) records by id, after the id given."""
+        limit = int((query.get("limit") or ["10"])[0])
+        if not 1 <= limit <= MAX_LIST_PAGE:
+            raise _Reject(
+                400,
+                error_body(
+                    f"limit must be between 1 and {MAX_LIST_PAGE}, got {limit}", "VALIDATION_ERROR"
+                ),
+            )
+        archived = (query.get("archived") or ["false"])[0].lower() == "true"
+        store = self.state.archived[object_type] if archived else self.state.store(object_type)
+        after = (query.get("after") or [""])[0]
+        ids = sorted(store, key=int)
+        start = bisect.bisect_right([int(i) for i in ids], int(after)) if after else 0
+        page = ids[start : start + limit]
+        names = [n for value in query.get("properties", []) for n in value.split(",") if n]
+        wanted = self._wanted(object_type, names)
+        answer: dict[str, Any] = {"results": [store[i].to_json(wanted) for i in page]}
+        if start + limit < len(ids):
+            answer["paging"] = {"next": {"after": page[-1], "link": ""}}
         return 200, answer, {}
 
     def create_one(self, object_type: str, body: Any) -> Answer:
@@ -1165,9 +1335,8 @@ class _Api:
         return 200, {"results": found}, {}
 
     def _group_matches(self, record: CrmObject, group: dict[str, Any]) -> bool:
-        values = {**record.properties, **record.system_properties()}
         return all(
-            _filter_matches(values.get(flt.get("propertyName", "")), flt)
+            _filter_matches(_value(record, flt.get("propertyName", "")), flt)
             for flt in group.get("filters") or []
         )
 
@@ -1321,6 +1490,9 @@ class _Api:
         if method == "GET" and len(p) == 4 and p[:3] == ["crm", "v3", "properties"]:
             object_type = _object_type(p[3])
             return lambda: self.properties(object_type)
+        if method == "GET" and len(p) == 4 and p[:3] == ["crm", "v3", "objects"]:
+            listed_type = _object_type(p[3])
+            return lambda: self.list_page(listed_type, query)
         if len(p) >= 5 and p[:3] == ["crm", "v3", "objects"]:
             object_type = _object_type(p[3])
             tail = tuple(p[4:])
