@@ -142,10 +142,21 @@ class CannotLink(_Strict):
         description="(first, last name) columns: no conflict where the surnames are equal and "
         "one first name is the other's initial ('A. Rocher' and 'Alfred Rocher').",
     )
+    unless_names_alike: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="(first, last name) columns: no conflict where the two names are alike "
+        "part by part, straight or crosswise: each part at least `threshold` similar "
+        "(Jaro-Winkler), a first name the other's initial, a surname inside the other "
+        "(a hyphenated married name). A typo that moves a surname past its first name in "
+        "sorted order ('apul cook' / 'cook paul') no longer reads as another person.",
+    )
 
     def columns(self) -> set[str]:
         cols = {self.column, self.unless_similar, self.unless_equal, self.exclude_when_true}
         cols.update(self.unless_initial_of or [])
+        cols.update(self.unless_names_alike or [])
         return {c for c in cols if c}
 
 
