@@ -161,7 +161,9 @@ class CannotLinkChecker:
                 if self.parts[k] is not None and unlike.any():
                     first, last = self.parts[k]
                     rows = idx[unlike]
-                    unlike[unlike] = ~names_alike(first, last, a[rows], b[rows], rule.threshold)
+                    unlike[unlike] = ~names_alike(
+                        first, last, a[rows], b[rows], rule.names_alike_above
+                    )
                 conflict[idx] |= unlike
         out = flagged.copy()
         out[labels[nodes]] = False
@@ -193,7 +195,7 @@ class CannotLinkChecker:
             if unlike:
                 first, last = self._part_objects[k]
                 for i, j in unlike:
-                    if not _alike(first[i], last[i], first[j], last[j], rule.threshold):
+                    if not _alike(first[i], last[i], first[j], last[j], rule.names_alike_above):
                         return True
         return False
 

@@ -147,10 +147,16 @@ class CannotLink(_Strict):
         min_length=2,
         max_length=2,
         description="(first, last name) columns: no conflict where the two names are alike "
-        "part by part, straight or crosswise: each part at least `threshold` similar "
+        "part by part, straight or crosswise: each part at least `names_alike_above` similar "
         "(Jaro-Winkler), a first name the other's initial, a surname inside the other "
         "(a hyphenated married name). A typo that moves a surname past its first name in "
         "sorted order ('apul cook' / 'cook paul') no longer reads as another person.",
+    )
+    names_alike_above: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="How similar each part must be for `unless_names_alike` (Jaro-Winkler).",
     )
 
     def columns(self) -> set[str]:
