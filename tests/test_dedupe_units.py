@@ -134,6 +134,37 @@ def test_distances_from_the_pairs_own_strings_equal_those_from_an_encoding():
     assert "v" in many._encoded and "v" not in direct._encoded
 
 
+def test_a_first_name_reduced_to_an_initial_is_spelled_out_by_the_own_address():
+    # 'A. Hermann' writing from adina.hermann@: Adina, not any A. (and not Adam, her
+    # colleague); an initial the address does not start with, or no name in it, stays.
+    frame = pl.DataFrame(
+        {
+            "lead_id": ["a", "b", "c", "d"],
+            "first_name": ["A.", "B", "Adam", "A."],
+            "last_name": ["Hermann", "Hermann", "Hermann", "Hermann"],
+            "email_canonical": [
+                "adina.hermann@rose.de",
+                "adina.hermann@rose.de",
+                "adina.hermann@rose.de",
+                "ahermann@rose.de",
+            ],
+        }
+    )
+    leads = load_spec("leads").fingerprints
+    spec = MatchSpec.model_validate(
+        {
+            "name": "t",
+            "fingerprints": {k: leads[k] for k in ("email_first", "first_lower", "first_initial")},
+            "blocking": [{"name": "b", "keys": ["first_initial"]}],
+            "comparisons": [{"name": "c", "column": "first_lower", "levels": [{"type": "exact"}]}],
+            "golden_fields": ["first_name"],
+        }
+    )
+    out = add_fingerprints(frame, spec)
+    assert out["first_lower"].to_list() == ["adina", "b", "adam", "a"]
+    assert out["first_initial"].to_list() == ["a", "b", "a", "a"]
+
+
 def test_fingerprints_keep_a_multi_chunk_input_in_its_chunks():
     # Added in one chunk, a column would make the next query rechunk (copy) every column.
     part = pl.DataFrame(

@@ -44,6 +44,12 @@ class Fingerprint(_Strict):
     fallback: str | None = Field(
         default=None, description="Column whose value is used where this one comes out empty."
     )
+    expand_initial: str | None = Field(
+        default=None,
+        description="Column whose value is used where this one comes out a single letter "
+        "that starts it ('a' for Adina Hermann, adina.hermann@: the record's own address "
+        "spells the initial out).",
+    )
 
 
 class BlockingRule(_Strict):
@@ -319,8 +325,7 @@ class MatchSpec(_Strict):
         cols = self.matching_columns()
         for fp in self.fingerprints.values():
             cols.update(fp.source)
-            if fp.fallback:
-                cols.add(fp.fallback)
+            cols.update(c for c in (fp.fallback, fp.expand_initial) if c)
         return cols - set(self.fingerprints)
 
     def matching_columns(self) -> set[str]:
