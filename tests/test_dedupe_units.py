@@ -21,6 +21,7 @@ from pipeline.dedupe.compare import (
     similarity_cutoffs,
 )
 from pipeline.dedupe.entities import assign_entity_ids, new_entity_id, new_entity_ids
+from pipeline.dedupe.estimate_u import chance_agreement_without_matches
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import _dense_codes, golden_records
 from pipeline.dedupe.model import fit_em
@@ -132,6 +133,37 @@ def test_distances_from_the_pairs_own_strings_equal_those_from_an_encoding():
         direct.levels(comparison, left, right).tolist()
     )
     assert "v" in many._encoded and "v" not in direct._encoded
+
+
+def test_a_first_name_reduced_to_an_initial_is_spelled_out_by_the_own_address():
+    # 'A. Hermann' writing from adina.hermann@: Adina, not any A. (and not Adam, her
+    # colleague); an initial the address does not start with, or no name in it, stays.
+    frame = pl.DataFrame(
+        {
+            "lead_id": ["a", "b", "c", "d"],
+            "first_name": ["A.", "B", "Adam", "A."],
+            "last_name": ["Hermann", "Hermann", "Hermann", "Hermann"],
+            "email_canonical": [
+                "adina.hermann@rose.de",
+                "adina.hermann@rose.de",
+                "adina.hermann@rose.de",
+                "ahermann@rose.de",
+            ],
+        }
+    )
+    leads = load_spec("leads").fingerprints
+    spec = MatchSpec.model_validate(
+        {
+            "name": "t",
+            "fingerprints": {k: leads[k] for k in ("email_first", "first_lower", "first_initial")},
+            "blocking": [{"name": "b", "keys": ["first_initial"]}],
+            "comparisons": [{"name": "c", "column": "first_lower", "levels": [{"type": "exact"}]}],
+            "golden_fields": ["first_name"],
+        }
+    )
+    out = add_fingerprints(frame, spec)
+    assert out["first_lower"].to_list() == ["adina", "b", "adam", "a"]
+    assert out["first_initial"].to_list() == ["a", "b", "a", "a"]
 
 
 def test_fingerprints_keep_a_multi_chunk_input_in_its_chunks():
@@ -312,6 +344,45 @@ def _golden_spec(**survivorship) -> MatchSpec:
         survivorship={"recency_column": "created_at", **survivorship},
         golden_fields=["email", "title", "name", "source"],
     )
+
+
+def test_chance_agreement_leaves_out_a_persons_own_duplicates():
+    # Ann's address on three records (her matches, p = 1) and a switchboard number that
+    # four colleagues share (no matches, p = 0): counted over records both look as common;
+    # without the matches Ann's address is shared by chance with nobody.
+    frame = pl.DataFrame(
+        {
+            "email": ["ann@x.com"] * 3 + [f"p{i}@y.com" for i in range(4)] + [None],
+            "phone": [None, None, None, "+1555", "+1555", "+1555", "+1555", "+1666"],
+        }
+    )
+    spec = MatchSpec.model_validate(
+        {
+            "name": "t",
+            "blocking": [{"name": "b", "keys": ["email"]}],
+            "comparisons": [
+                {"name": "email", "column": "email", "levels": [{"type": "exact"}]},
+                {"name": "phone", "column": "phone", "levels": [{"type": "exact"}]},
+            ],
+            "golden_fields": ["email"],
+        }
+    )
+    left, right = np.array([0, 0, 1, 3, 3, 4]), np.array([1, 2, 2, 4, 5, 6])
+    comparator = Comparator(frame)
+    gamma = comparator.gamma(spec.comparisons, left, right)
+    prob = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    u = [np.array([0.2, 0.8]), np.array([0.2, 0.8])]
+    corrected, frequencies = chance_agreement_without_matches(
+        comparator, spec, u, gamma, left, right, prob
+    )
+    raw_email = comparator.row_frequencies("email")
+    assert frequencies["email"][0] < raw_email[0] / 10  # 0.1 of a record, not 3 of 7
+    assert frequencies["email"][3] == pytest.approx(0.1 / 6)
+    assert frequencies["phone"][3] == pytest.approx(3 / 4)  # the colleagues: all by chance
+    assert frequencies["phone"][0] == 0.0  # no number
+    assert corrected[0][0] < u[0][0] and corrected[0].sum() == pytest.approx(1.0)
+    # Four of five share it (and the fifth its floor of 0.1 of a record).
+    assert corrected[1][0] == pytest.approx((4 * 3 + 0.1) / (5 * 4))
 
 
 def test_survivorship_rules_pick_values_and_remember_their_source():

@@ -69,7 +69,18 @@ class CannotLinkChecker:
             )
             for rule in rules
         ]  # fmt: skip
+        # Per rule, (first, last) names compared part by part (`CannotLink.unless_names_alike`).
+        self.parts: list[tuple[pl.Series, pl.Series] | None] = [
+            (
+                (frame[rule.unless_names_alike[0]].cast(pl.String),
+                 frame[rule.unless_names_alike[1]].cast(pl.String))
+                if rule.unless_names_alike
+                else None
+            )
+            for rule in rules
+        ]  # fmt: skip
         self._initial_objects: list[tuple[np.ndarray, np.ndarray] | None] = []
+        self._part_objects: list[tuple[np.ndarray, np.ndarray] | None] = []
         self.series: list[pl.Series] = [values for _, values, _, _ in self.typed]
         self.rules: list[tuple[CannotLink, np.ndarray, np.ndarray, np.ndarray | None]] = []
 
@@ -89,6 +100,9 @@ class CannotLinkChecker:
         ]
         self._initial_objects = [
             None if pair is None else (objects(pair[0]), objects(pair[1])) for pair in self.initials
+        ]
+        self._part_objects = [
+            None if pair is None else (objects(pair[0]), objects(pair[1])) for pair in self.parts
         ]
 
     def candidate_mask(self, labels: np.ndarray) -> np.ndarray:
@@ -143,7 +157,14 @@ class CannotLinkChecker:
                     dtype=np.float64,
                     workers=-1,
                 )
-                conflict[idx] |= sim < rule.threshold
+                unlike = sim < rule.threshold
+                if self.parts[k] is not None and unlike.any():
+                    first, last = self.parts[k]
+                    rows = idx[unlike]
+                    unlike[unlike] = ~names_alike(
+                        first, last, a[rows], b[rows], rule.names_alike_above
+                    )
+                conflict[idx] |= unlike
         out = flagged.copy()
         out[labels[nodes]] = False
         out[labels[a[conflict]]] = True
@@ -154,6 +175,7 @@ class CannotLinkChecker:
             self.prepare(None)
         for k, (rule, values, names, equal) in enumerate(self.rules):
             initials = self._initial_objects[k] if self._initial_objects else None
+            unlike: list[tuple[int, int]] = []
             for i in a:
                 if values[i] is None:
                     continue
@@ -167,8 +189,67 @@ class CannotLinkChecker:
                     if initials is not None and _one_is_initial(initials, i, j):
                         continue
                     if JaroWinkler.normalized_similarity(names[i], names[j]) < rule.threshold:
+                        if self.parts[k] is None:
+                            return True
+                        unlike.append((i, j))  # unless alike part by part, below
+            if unlike:
+                first, last = self._part_objects[k]
+                for i, j in unlike:
+                    if not _alike(first[i], last[i], first[j], last[j], rule.names_alike_above):
                         return True
         return False
+
+
+def names_alike(
+    first: pl.Series, last: pl.Series, a: np.ndarray, b: np.ndarray, threshold: float
+) -> np.ndarray:
+    """Per pair (a[i], b[i]): the names alike part by part, straight (first names at least
+    `threshold` similar or one the other's initial, and surnames similar or one inside the
+    other: 'smith-williams' holds 'smith') or crosswise (each first name like the other's
+    surname). A missing part is never alike."""
+    fa, fb, la, lb = first.gather(a), first.gather(b), last.gather(a), last.gather(b)
+    present = (fa.is_not_null() & fb.is_not_null() & la.is_not_null() & lb.is_not_null()).to_numpy()
+    out = np.zeros(len(a), dtype=bool)
+    rows = np.flatnonzero(present)
+    if not len(rows):
+        return out
+    fa, fb, la, lb = (s.gather(rows) for s in (fa, fb, la, lb))
+
+    def similar(x: pl.Series, y: pl.Series) -> np.ndarray:
+        scores = process.cpdist(
+            x.to_numpy(), y.to_numpy(), scorer=JaroWinkler.normalized_similarity, workers=-1
+        )
+        return scores >= threshold
+
+    initial = (
+        ((fa.str.len_chars() == 1) | (fb.str.len_chars() == 1))
+        & (fa.str.slice(0, 1) == fb.str.slice(0, 1))
+    ).to_numpy()
+    inside = (
+        pl.select(
+            (la.str.len_chars() >= 3)
+            & (lb.str.len_chars() >= 3)
+            & (lb.str.contains(la, literal=True) | la.str.contains(lb, literal=True))
+        )
+        .to_series()
+        .to_numpy()
+    )
+    straight = (initial | similar(fa, fb)) & (inside | similar(la, lb))
+    crosswise = similar(fa, lb) & similar(la, fb)
+    out[rows] = straight | crosswise
+    return out
+
+
+def _alike(fa: str | None, la: str | None, fb: str | None, lb: str | None, t: float) -> bool:
+    """`names_alike` for one pair of records, for the greedy rebuild."""
+    if fa is None or la is None or fb is None or lb is None:
+        return False
+    similar = JaroWinkler.normalized_similarity
+    first = ((len(fa) == 1 or len(fb) == 1) and fa[0] == fb[0]) or similar(fa, fb) >= t
+    inside = len(la) >= 3 and len(lb) >= 3 and (la in lb or lb in la)
+    if first and (inside or similar(la, lb) >= t):
+        return True
+    return similar(fa, lb) >= t and similar(la, fb) >= t
 
 
 def _initial_of(first: pl.Series, last: pl.Series, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -9,6 +9,11 @@ from pipeline.dedupe.compare import Comparator
 from pipeline.dedupe.model import level_frequencies
 from pipeline.dedupe.spec import MatchSpec
 
+# Records a value is held by beyond a record and its matches, at the least: a value only one
+# person holds (their email, their mobile) is not shared by chance with anybody, but its
+# weight must stay finite (term-frequency adjustments are bounded anyway).
+MIN_CHANCE_HOLDERS = 0.1
+
 
 def random_pairs(n: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
@@ -46,3 +51,53 @@ def estimate_u(comparator: Comparator, spec: MatchSpec, seed: int = 7) -> list[n
     left, right = random_pairs(n, sample, seed)
     u = level_frequencies(comparator.gamma(spec.comparisons, left, right), n_levels)
     return _exact_u_from_frequencies(comparator, spec, u)
+
+
+def exact_levels(spec: MatchSpec) -> list[int]:
+    """Comparisons whose first level is their own column's exact agreement (their u and
+    term frequencies are counted from values)."""
+    return [
+        k
+        for k, comp in enumerate(spec.comparisons)
+        if comp.levels[0].type == "exact" and not comp.levels[0].column
+    ]
+
+
+def chance_agreement_without_matches(
+    comparator: Comparator,
+    spec: MatchSpec,
+    u: list[np.ndarray],
+    gamma: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    prob: np.ndarray,
+) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """u of the exact levels and each row's term frequency with the matches taken out.
+
+    Counted over all records, a value's frequency includes the person's own duplicates: an
+    email held by three records of one person looks as common as one three people share,
+    and u of 'same email' comes out about the prior, so that a shared address alone could
+    never link two records. The candidate pairs' probabilities say how many of the records
+    sharing a row's value are its matches; the rest (at least MIN_CHANCE_HOLDERS of a
+    record) over the other records are the row's frequency, and u of the level is the
+    same chance over all pairs of records. Returns (u, {column: frequency per row})."""
+    n = comparator.frame.height
+    corrected = [x.copy() for x in u]
+    frequencies: dict[str, np.ndarray] = {}
+    for k in exact_levels(spec):
+        column = spec.comparisons[k].column
+        counts = comparator.row_counts(column)
+        present = counts > 0
+        holders = int(present.sum())
+        if holders < 2:
+            continue
+        agree = gamma[:, k] == 0
+        p = prob[agree]
+        matched = np.bincount(left[agree], weights=p, minlength=n)
+        matched += np.bincount(right[agree], weights=p, minlength=n)
+        others = np.where(present, np.maximum(counts - 1 - matched, MIN_CHANCE_HOLDERS), 0.0)
+        frequencies[column] = others / (holders - 1)
+        exact = float(others[present].sum()) / (holders * (holders - 1))
+        rest = u[k][1:] / u[k][1:].sum() * (1 - exact)
+        corrected[k] = np.concatenate([[max(exact, 1e-12)], rest])
+    return corrected, frequencies

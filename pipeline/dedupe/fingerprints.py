@@ -119,6 +119,10 @@ def _finished(expr: pl.Expr, fp: Fingerprint, folded: frozenset[str]) -> pl.Expr
         expr = pl.when(expr.str.len_bytes() > 0).then(expr)
     if fp.fallback:
         expr = expr.fill_null(pl.col(fp.fallback).cast(pl.String))
+    if fp.expand_initial:
+        longer = pl.col(fp.expand_initial).cast(pl.String)
+        spelled = (expr.str.len_chars() == 1) & longer.str.starts_with(expr)
+        expr = pl.when(spelled.fill_null(False)).then(longer).otherwise(expr)
     return expr
 
 
@@ -216,7 +220,8 @@ def add_fingerprints(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
             ready = {
                 name: fp
                 for name, fp in pending.items()
-                if set(fp.source) | ({fp.fallback} if fp.fallback else set()) <= set(frame.columns)
+                if set(fp.source) | {c for c in (fp.fallback, fp.expand_initial) if c}
+                <= set(frame.columns)
             }
             if not ready:  # pragma: no cover - the spec validator rejects cycles
                 raise ValueError(f"fingerprints {', '.join(pending)} depend on each other")

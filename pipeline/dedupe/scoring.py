@@ -5,14 +5,19 @@ scored-pairs table."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
 
 from pipeline.dedupe.compare import Comparator, similarity_cutoffs
-from pipeline.dedupe.estimate_m import Patterns, estimates_parameters, fit_model
-from pipeline.dedupe.estimate_u import estimate_u
+from pipeline.dedupe.estimate_m import (
+    Patterns,
+    estimates_parameters,
+    fit_model,
+    population_prior,
+)
+from pipeline.dedupe.estimate_u import chance_agreement_without_matches, estimate_u
 from pipeline.dedupe.model import FSModel, match_weights, patterns, probability
 from pipeline.dedupe.spec import MatchSpec
 from pipeline.dedupe.term_frequencies import tf_adjustments
@@ -79,12 +84,26 @@ def score(
         # which term frequencies read again below.
         fitting = pool.submit(fitted_model)
         vetoed = vetoed_pairs(comparator, spec, left, right)
-        model, (distinct, pattern_of_pair, _) = fitting.result()
+        model, (distinct, pattern_of_pair, counts) = fitting.result()
     # Weights per gamma pattern (a few thousand), then one row gather onto the pairs.
     weights = match_weights(distinct, model)[pattern_of_pair]
     weights += tf_adjustments(comparator, spec, model, tables, gamma, left)
     prob = probability(weights.sum(axis=1), model.prior)
     prob[vetoed] = 0.0
+    if estimating:
+        # Chance agreement counted without the matches among the agreeing pairs, then the
+        # weights and the prior again with it.
+        u, frequencies = chance_agreement_without_matches(
+            comparator, spec, model.u, gamma, left, right, prob
+        )
+        model = replace(model, u=u)
+        weights = match_weights(distinct, model)[pattern_of_pair]
+        weights += tf_adjustments(comparator, spec, model, tables, gamma, left, right, frequencies)
+        model.prior, _, _ = population_prior(
+            match_weights(distinct, model).sum(axis=1), comparator.frame.height, counts=counts
+        )
+        prob = probability(weights.sum(axis=1), model.prior)
+        prob[vetoed] = 0.0
     comparator.release()
     return ScoredPairs(gamma, weights, prob, model, vetoed)
 

@@ -44,6 +44,12 @@ class Fingerprint(_Strict):
     fallback: str | None = Field(
         default=None, description="Column whose value is used where this one comes out empty."
     )
+    expand_initial: str | None = Field(
+        default=None,
+        description="Column whose value is used where this one comes out a single letter "
+        "that starts it ('a' for Adina Hermann, adina.hermann@: the record's own address "
+        "spells the initial out).",
+    )
 
 
 class BlockingRule(_Strict):
@@ -142,10 +148,27 @@ class CannotLink(_Strict):
         description="(first, last name) columns: no conflict where the surnames are equal and "
         "one first name is the other's initial ('A. Rocher' and 'Alfred Rocher').",
     )
+    unless_names_alike: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="(first, last name) columns: no conflict where the two names are alike "
+        "part by part, straight or crosswise: each part at least `names_alike_above` similar "
+        "(Jaro-Winkler), a first name the other's initial, a surname inside the other "
+        "(a hyphenated married name). A typo that moves a surname past its first name in "
+        "sorted order ('apul cook' / 'cook paul') no longer reads as another person.",
+    )
+    names_alike_above: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="How similar each part must be for `unless_names_alike` (Jaro-Winkler).",
+    )
 
     def columns(self) -> set[str]:
         cols = {self.column, self.unless_similar, self.unless_equal, self.exclude_when_true}
         cols.update(self.unless_initial_of or [])
+        cols.update(self.unless_names_alike or [])
         return {c for c in cols if c}
 
 
@@ -314,8 +337,7 @@ class MatchSpec(_Strict):
         cols = self.matching_columns()
         for fp in self.fingerprints.values():
             cols.update(fp.source)
-            if fp.fallback:
-                cols.add(fp.fallback)
+            cols.update(c for c in (fp.fallback, fp.expand_initial) if c)
         return cols - set(self.fingerprints)
 
     def matching_columns(self) -> set[str]:

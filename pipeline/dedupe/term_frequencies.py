@@ -50,12 +50,16 @@ def tf_adjustments(
     tables: dict[str, pl.DataFrame] | None,
     gamma: np.ndarray,
     left: np.ndarray,
+    right: np.ndarray | None = None,
+    frequencies: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """log2(u_exact / tf(value)) on exact agreements: a shared rare value says more.
 
     Frequencies come from `tables` (the whole table's, also when only a slice of it is
     being compared, as in incremental runs), looked up once per distinct value; with no
-    tables, from the comparator's own frame (`Comparator.row_frequencies`).
+    tables, from `frequencies` (per row, by column: those counted without the matches,
+    `estimate_u.chance_agreement_without_matches`; the mean of the pair's two, so `right`
+    is needed with them) or the comparator's own frame (`Comparator.row_frequencies`).
     """
     out = np.zeros(gamma.shape, dtype=np.float32)
     if tables is None and comparator.frame.height < MIN_RECORDS_FOR_TF:
@@ -68,9 +72,12 @@ def tf_adjustments(
             return
         if tables is None:
             # Per row (from hashes unless the column is encoded anyway), then one gather.
-            tf_by_row = comparator.row_frequencies(comp.column)
-            rows = left[exact]
-            adj = np.log2(model.u[k][0] / np.clip(tf_by_row[rows], 1e-9, 1))
+            own = (frequencies or {}).get(comp.column)
+            if own is None:
+                tf = comparator.row_frequencies(comp.column)[left[exact]]
+            else:  # each side's own: the mean of the two
+                tf = (own[left[exact]] + own[right[exact]]) / 2
+            adj = np.log2(model.u[k][0] / np.clip(tf, 1e-9, 1))
             out[exact, k] = np.clip(adj, -TF_ADJUSTMENT_BOUND, TF_ADJUSTMENT_BOUND)
             return
         enc = comparator.encoded(comp.column)
