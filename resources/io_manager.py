@@ -46,7 +46,9 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[pl.DataFrame]):
         self, context: OutputContext, table_slice: TableSlice, obj: pl.DataFrame, connection
     ) -> None:
         table = f"{table_slice.schema}.{table_slice.table}"
-        arrow = obj.to_arrow()
+        # Polars' own string layout (Arrow string views), which DuckDB reads as it is: the
+        # default (large strings) copied every string column once more per write.
+        arrow = obj.to_arrow(compat_level=pl.CompatLevel.newest())
         connection.register("incoming_frame", arrow)
         try:
             connection.execute(f"create schema if not exists {table_slice.schema}")

@@ -90,10 +90,9 @@ def arrival_days(settings: Settings) -> list[str]:
     return sorted({arrival_partition_key(f.arrived_at) for f in files})
 
 
-def run_demo(settings: Settings, definitions: Definitions) -> FailedRun | None:
-    """Ingest every arrival day in the source, then dedupe, enrich and score, sync to the
-    CRM and build the SQL marts, on the persistent instance; the first failure stops the
-    chain."""
+def files_to_crm_steps(settings: Settings) -> list[tuple[str, str, dict]]:
+    """The lead path: ingest every arrival day in the source, read the CRM's contacts,
+    dedupe, enrich and score, sync to the CRM (what `benchmarks/crm/bench_e2e.py` times)."""
     steps: list[tuple[str, str, dict]] = [
         (
             ingest_job.name,
@@ -102,7 +101,8 @@ def run_demo(settings: Settings, definitions: Definitions) -> FailedRun | None:
         )
         for day in arrival_days(settings)
     ]
-    steps += [
+    return [
+        *steps,
         (
             crm_import_job.name,
             "reading the CRM's contacts (" + _crm_source(settings) + ")",
@@ -111,8 +111,15 @@ def run_demo(settings: Settings, definitions: Definitions) -> FailedRun | None:
         (dedupe_job.name, "resolving duplicates into entities (leads and CRM contacts)", {}),
         (enrich_job.name, "enriching and scoring the golden leads", {}),
         (crm_job.name, f"syncing contacts to the CRM ({settings.crm_backend})", {}),
-        (marts_job.name, "building the SQL marts (dbt_like_sql/)", {}),
     ]
+
+
+def run_demo(settings: Settings, definitions: Definitions) -> FailedRun | None:
+    """The lead path (files to the CRM), then the SQL marts, outreach drafts, the agent's
+    samples and the monitoring days, on the persistent instance; the first failure stops
+    the chain."""
+    steps = files_to_crm_steps(settings)
+    steps.append((marts_job.name, "building the SQL marts (dbt_like_sql/)", {}))
     if settings.email_send_mode == "draft_only":
         steps.append(
             (
