@@ -20,6 +20,8 @@ from dagster import (
 from assets import (
     agent,
     crm,
+    crm_merges,
+    crm_source,
     crm_sync_runs,
     dedupe,
     enrich,
@@ -44,6 +46,8 @@ WAREHOUSE_ASSET_MODULES = (
     enrich,
     scoring,
     crm,
+    crm_source,
+    crm_merges,
     crm_sync_runs,
     webhooks,
     outreach,
