@@ -162,6 +162,17 @@ class Outreach:
         self.by_mailbox: dict[str, Sequence] = {}
         for seq in config.sequences:
             self.by_mailbox.setdefault(seq.mailbox.address, seq)
+        # Each (sequence, step)'s channel, joined onto the due rows (one join, not a lookup
+        # per row).
+        self._step_channels = pl.DataFrame(
+            [
+                (name, i, step.channel)
+                for name, seq in self.sequences.items()
+                for i, step in enumerate(seq.steps)
+            ],
+            schema={"sequence": pl.String, "step": pl.Int64, "channel": pl.String},
+            orient="row",
+        )
 
     # --- the lease -------------------------------------------------------------------------
     @contextmanager
@@ -282,15 +293,8 @@ class Outreach:
         ).filter(
             pl.col("sequence").is_in(list(self.sequences)) & ~pl.col("mailbox").is_in(list(paused))
         )
-        channel = {
-            (name, i): step.channel
-            for name, seq in self.sequences.items()
-            for i, step in enumerate(seq.steps)
-        }
-        due = due.with_columns(
-            pl.struct("sequence", "step")
-            .map_elements(lambda s: channel.get((s["sequence"], s["step"]), "email"), pl.String)
-            .alias("channel")
+        due = due.join(self._step_channels, on=["sequence", "step"], how="left").with_columns(
+            pl.col("channel").fill_null("email")
         )
         tasks = due.filter(pl.col("channel") == "crm_task")
         if not tasks.is_empty():
