@@ -305,6 +305,28 @@ def test_every_stop_condition_ends_the_sequence_with_its_cause(store):
     assert [json.loads(u.payload) for u in updates] == [{"outreach_opted_out": "true"}]
 
 
+def test_an_address_suppressed_by_another_road_stops_only_its_enrolment_at_the_next_tick(
+    sqlite_store,
+):
+    frame = leads([{"email": "opt@out.example"}, {"email": "ann@keep.example"}])
+    clock = SimulatedClock(datetime(2026, 12, 5, 10, tzinfo=UTC))  # Saturday: nothing goes
+    outreach = make_outreach(sqlite_store, config(), clock=clock)
+    outreach.tick(frame, crm_of(frame))
+    with sqlite_store.begin() as conn:
+        conn.execute(
+            insert(suppression_list),
+            {"email": "opt@out.example", "reason": "hard_bounce", "source": "hubspot_webhook",
+             "added_at": clock.now()},
+        )  # fmt: skip
+    report = outreach.tick()
+    assert report.stopped["suppressed"] == 1
+    rows = _enrolments(sqlite_store)
+    assert rows["opt@out.example"].state == "bounced"
+    assert rows["ann@keep.example"].state == "scheduled"
+    causes = {r.cause for r in _rows(sqlite_store, outreach_transitions)}
+    assert "suppressed: hard bounce" in causes
+
+
 def test_the_suppression_list_is_read_before_every_send(sqlite_store):
     frame = leads([{"email": "late@a.example"}, {"email": "fine@b.example"}])
     seq = sequence(stagger_seconds=30)

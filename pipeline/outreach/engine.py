@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 
 from pipeline.clock import Clock
 from pipeline.crm.client import CrmClient, CrmTask
@@ -255,18 +255,9 @@ class Outreach:
     def plan_due(self, report: TickReport) -> None:
         now = self.clock.now()
         t = outreach_enrolments
+        caps = self._remaining_caps(now)
         with self.engine.connect() as conn:
             paused = self._paused_mailboxes(conn)
-            rows = conn.execute(
-                select(
-                    t.c.id,
-                    t.c.sequence,
-                    t.c.mailbox,
-                    t.c.state,
-                    t.c.step,
-                    t.c.next_due_at,
-                ).where(t.c.state.in_(RUNNING), t.c.next_due_at <= now)
-            ).all()
             waiting = dict(
                 conn.execute(
                     select(email_messages.c.mailbox, func.count())
@@ -277,6 +268,38 @@ class Outreach:
                     .group_by(email_messages.c.mailbox)
                 ).all()
             )
+            room = {m: max(0, caps[m] - waiting.get(m, 0)) for m in caps}
+            # Read the due rows that can move this tick: those of mailboxes with room left
+            # today, and of sequences with CRM-task steps (no cap). Most due rows of a busy
+            # month wait for tomorrow's cap: they are only counted.
+            open_mailboxes = [m for m, n in room.items() if n > 0 and m not in paused]
+            task_sequences = [
+                name
+                for name, seq in self.sequences.items()
+                if any(step.channel == "crm_task" for step in seq.steps)
+            ]
+            due_now = and_(t.c.state.in_(RUNNING), t.c.next_due_at <= now)
+            rows = conn.execute(
+                select(
+                    t.c.id,
+                    t.c.sequence,
+                    t.c.mailbox,
+                    t.c.state,
+                    t.c.step,
+                    t.c.next_due_at,
+                ).where(
+                    due_now,
+                    or_(t.c.mailbox.in_(open_mailboxes), t.c.sequence.in_(task_sequences)),
+                )
+            ).all()
+            report.deferred["daily cap"] += conn.execute(
+                select(func.count()).where(
+                    due_now,
+                    t.c.sequence.in_(list(self.sequences)),
+                    t.c.sequence.not_in(task_sequences),
+                    t.c.mailbox.not_in([*open_mailboxes, *paused]),
+                )
+            ).scalar_one()
         if not rows:
             return
         due = pl.DataFrame(
@@ -300,12 +323,8 @@ class Outreach:
         if not tasks.is_empty():
             self._crm_tasks(tasks, report)
         # Emails: oldest due first, up to what each mailbox can still send today.
-        caps = self._remaining_caps(now)
         capacity = pl.DataFrame(
-            {
-                "mailbox": list(caps),
-                "capacity": [max(0, caps[m] - waiting.get(m, 0)) for m in caps],
-            },
+            {"mailbox": list(room), "capacity": list(room.values())},
             schema={"mailbox": pl.String, "capacity": pl.Int64},
         )
         emails = (
@@ -742,23 +761,44 @@ class Outreach:
         now = self.clock.now()
         paused = []
         m, t, tr = email_messages, outreach_enrolments, outreach_transitions
+        # One grouped count per window length (sequences usually share one), not two queries
+        # per mailbox every tick.
+        windows: dict[int, list[str]] = {}
+        for mailbox, seq in self.by_mailbox.items():
+            windows.setdefault(seq.bounce_pause.window_hours, []).append(mailbox)
+        sent_by: dict[str, int] = {}
+        bounced_by: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            already = self._paused_mailboxes(conn)
+            for hours, mailboxes in windows.items():
+                since = now - timedelta(hours=hours)
+                sent_by.update(
+                    conn.execute(
+                        select(m.c.mailbox, func.count())
+                        .where(
+                            m.c.mailbox.in_(mailboxes), m.c.status == "sent", m.c.sent_at >= since
+                        )
+                        .group_by(m.c.mailbox)
+                    ).all()
+                )
+                bounced_by.update(
+                    conn.execute(
+                        select(t.c.mailbox, func.count(func.distinct(tr.c.enrolment_id)))
+                        .join(t, t.c.id == tr.c.enrolment_id)
+                        .where(
+                            t.c.mailbox.in_(mailboxes),
+                            tr.c.to_state == "bounced",
+                            tr.c.at >= since,
+                        )
+                        .group_by(t.c.mailbox)
+                    ).all()
+                )
         for mailbox, seq in self.by_mailbox.items():
             rule = seq.bounce_pause
-            since = now - timedelta(hours=rule.window_hours)
-            with self.engine.connect() as conn:
-                if mailbox in self._paused_mailboxes(conn):
-                    continue
-                sent = conn.execute(
-                    select(func.count()).where(
-                        m.c.mailbox == mailbox, m.c.status == "sent", m.c.sent_at >= since
-                    )
-                ).scalar_one()
-                bounced = conn.execute(
-                    select(func.count(func.distinct(tr.c.enrolment_id)))
-                    .join(t, t.c.id == tr.c.enrolment_id)
-                    .where(t.c.mailbox == mailbox, tr.c.to_state == "bounced", tr.c.at >= since)
-                ).scalar_one()
-            if sent < rule.min_sent or bounced / sent <= rule.max_rate:
+            if mailbox in already:
+                continue
+            sent, bounced = sent_by.get(mailbox, 0), bounced_by.get(mailbox, 0)
+            if sent == 0 or sent < rule.min_sent or bounced / sent <= rule.max_rate:
                 continue
             reason = (
                 f"bounce rate {bounced / sent:.1%} ({bounced} of {sent}) over "

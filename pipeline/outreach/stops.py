@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Select, select
 
 from pipeline.crm.changes import suppress
 from pipeline.outreach.states import ACTIVE, active_for, transition
@@ -162,13 +162,16 @@ def manual_stop(engine: Engine, address: str, *, by: str, reason: str | None = N
     return len(moved)
 
 
-def _active_frame(conn: Connection) -> pl.DataFrame:
+def _active_frame(
+    conn: Connection, query: Select | None = None, *, with_reason: bool = False
+) -> pl.DataFrame:
+    """Active enrolments (`query`: those it selects, joined or filtered in SQL, so a tick
+    does not read every enrolment to find the few a stop concerns; `with_reason`: it also
+    selects the suppression reason)."""
     t = outreach_enrolments
-    rows = conn.execute(
-        select(t.c.id, t.c.email, t.c.state, t.c.sequence, t.c.enrolled_at).where(
-            t.c.state.in_(ACTIVE)
-        )
-    ).all()
+    if query is None:
+        query = select(t.c.id, t.c.email, t.c.state, t.c.sequence, t.c.enrolled_at)
+    rows = conn.execute(query.where(t.c.state.in_(ACTIVE))).all()
     return pl.DataFrame(
         [tuple(r) for r in rows],
         schema={
@@ -177,6 +180,7 @@ def _active_frame(conn: Connection) -> pl.DataFrame:
             "state": pl.String,
             "sequence": pl.String,
             "enrolled_at": pl.Datetime("us", "UTC"),
+            **({"reason": pl.String} if with_reason else {}),
         },
         orient="row",
     )
@@ -184,19 +188,15 @@ def _active_frame(conn: Connection) -> pl.DataFrame:
 
 def stop_suppressed(engine: Engine, at: datetime, actor: str = "sequence_tick") -> int:
     """Active enrolments whose address reached the suppression list by any road."""
+    t, listed = outreach_enrolments, suppression_list
     with engine.begin() as conn:
-        active = _active_frame(conn)
-        if active.is_empty():
-            return 0
-        listed = pl.DataFrame(
-            [
-                tuple(r)
-                for r in conn.execute(select(suppression_list.c.email, suppression_list.c.reason))
-            ],
-            schema={"email": pl.String, "reason": pl.String},
-            orient="row",
+        hits = _active_frame(
+            conn,
+            select(
+                t.c.id, t.c.email, t.c.state, t.c.sequence, t.c.enrolled_at, listed.c.reason
+            ).join(listed, listed.c.email == t.c.email),
+            with_reason=True,
         )
-        hits = active.join(listed, on="email", how="inner")
         moved = 0
         for reason, group in hits.group_by("reason"):
             state, cause = SUPPRESSION_STATES.get(
@@ -222,11 +222,8 @@ def stop_for_crm_changes(
     """A lifecycle stage changed (or the contact was deleted) in the CRM after enrolment.
 
     `stop_rules`: sequence -> (stop on lifecycle change, only these stages or all)."""
-    c, ledger = crm_contact_changes, crm_sync_ledger
+    c, ledger, t = crm_contact_changes, crm_sync_ledger, outreach_enrolments
     with engine.begin() as conn:
-        active = _active_frame(conn)
-        if active.is_empty():
-            return 0
         changes = conn.execute(
             select(ledger.c.id_value, c.c.change, c.c.property, c.c.value, c.c.occurred_at)
             .join(ledger, ledger.c.crm_id == c.c.crm_id)
@@ -249,6 +246,18 @@ def stop_for_crm_changes(
         ).with_columns(
             pl.col("email").str.to_lowercase(),
             pl.col("occurred_at").dt.replace_time_zone("UTC"),
+        )
+        emails = frame["email"].unique().to_list()
+        active = pl.concat(
+            [
+                _active_frame(
+                    conn,
+                    select(t.c.id, t.c.email, t.c.state, t.c.sequence, t.c.enrolled_at).where(
+                        t.c.email.in_(emails[start : start + 900])
+                    ),
+                )
+                for start in range(0, len(emails), 900)
+            ]
         )
         hits = active.join(frame, on="email", how="inner").filter(
             pl.col("occurred_at") > pl.col("enrolled_at")
