@@ -16,7 +16,8 @@ from pipeline.config import load_settings
 from pipeline.store import open_store
 
 
-def _who() -> str:
+def who() -> str:
+    """Who runs a command, for the audit log when `--by` is not given: user@host."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -60,7 +61,7 @@ def _switch(args: argparse.Namespace, pausing: bool) -> int:
     engine = open_store(load_settings().store_url)
     with DagsterInstance.get() as instance:
         switch = pause_all if pausing else resume_all
-        report = switch(engine, instance, args.by or _who(), args.reason)
+        report = switch(engine, instance, args.by or who(), args.reason)
     print(report.render())
     return 0
 

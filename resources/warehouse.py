@@ -13,15 +13,7 @@ class Warehouse(ConfigurableResource):
 
     def read(self, table: str) -> pl.DataFrame | None:
         """The table as it is now, or None if it has never been written."""
-        with duckdb.connect(self.database) as con:
-            exists = con.sql(
-                "select count(*) from information_schema.tables "
-                "where table_schema = $schema and table_name = $table",
-                params={"schema": self.schema_name, "table": table},
-            ).fetchall()[0][0]
-            if not exists:
-                return None
-            return con.sql(f'select * from "{self.schema_name}"."{table}"').pl()
+        return self.read_where(table, "true")
 
     def read_where(self, table: str, where: str) -> pl.DataFrame | None:
         """The table's rows matching a SQL condition (a few rows of a large table), or None

@@ -12,12 +12,11 @@ LEADS_DATABASE_URL, CRM_BACKEND).
 from __future__ import annotations
 
 import argparse
-import getpass
-import socket
 import sys
 from collections.abc import Iterable
 
 from pipeline.config import load_settings
+from pipeline.operations_cli import who
 
 # Rows of a proposal's side-by-side view: (label, member field).
 _ROWS = (
@@ -35,14 +34,6 @@ _ROWS = (
     ("fields set", "completeness"),
 )
 _WIDTH = 40
-
-
-def _who() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -168,7 +159,7 @@ def run_approve(args: argparse.Namespace) -> int:
         approved = approve(
             engine,
             args.ids,
-            args.by or _who(),
+            args.by or who(),
             all_above=args.all_above,
             backend=settings.crm_backend,
         )
@@ -180,7 +171,7 @@ def run_approve(args: argparse.Namespace) -> int:
         if approved:
             print("the next sync (crm_contacts) merges them")
         return 0
-    return _merge_now(settings, engine, args.by or _who())
+    return _merge_now(settings, engine, args.by or who())
 
 
 def _merge_now(settings, engine, by: str) -> int:  # type: ignore[no-untyped-def]
@@ -212,7 +203,7 @@ def run_deny(args: argparse.Namespace) -> int:
 
     settings, engine = _store()
     try:
-        denied = deny(engine, args.ids, args.by or _who(), args.reason, settings.crm_backend)
+        denied = deny(engine, args.ids, args.by or who(), args.reason, settings.crm_backend)
     except DecisionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

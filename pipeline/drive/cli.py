@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _who() -> str:
-    from pipeline.operations_cli import _who as who
+    from pipeline.operations_cli import who
 
     return who()
 

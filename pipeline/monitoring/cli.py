@@ -217,13 +217,13 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_resume(args: argparse.Namespace) -> int:
     from pipeline.monitoring import health
-    from pipeline.operations_cli import _who
+    from pipeline.operations_cli import who
     from pipeline.store import open_store
 
     engine = open_store(load_settings().store_url)
     try:
         before = health.state(engine, args.name)
-        state = health.resume(engine, args.name, args.by or _who(), datetime.now(UTC))
+        state = health.resume(engine, args.name, args.by or who(), datetime.now(UTC))
     except health.UnknownSchedule as exc:
         print(str(exc), file=sys.stderr)
         return 2

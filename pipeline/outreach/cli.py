@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _who(args: argparse.Namespace) -> str:
-    from pipeline.operations_cli import _who as who
+    from pipeline.operations_cli import who
 
     return getattr(args, "by", None) or who()
 
