@@ -44,11 +44,12 @@ from pipeline.dedupe.provenance import (
 )
 from pipeline.dedupe.review import (
     ReviewSource,
-    entity_links,
+    explain_links,
     histogram_markdown,
     pair_ids,
     records_with_fingerprints,
     render_pair,
+    weakest_entity_links,
     with_values,
 )
 from pipeline.dedupe.runs import PreviousRun, resolve
@@ -139,13 +140,12 @@ def _entity_metadata(run, spec, normalized: pl.DataFrame, golden: pl.DataFrame) 
         json.loads(run.model["model_json"][0]),
         run.threshold,
     )
-    chosen = [entity_links(source, ENTITIES_SHOWN, borderline=b) for b in (True, False)]
+    chosen = [weakest_entity_links(source, ENTITIES_SHOWN, borderline=b) for b in (True, False)]
     ids = pl.concat([pair_ids(links) for links in chosen])
     source = with_values(
         source, records_with_fingerprints(normalized, run.fingerprints, spec.id_column, ids)
     )
-    borderline = entity_links(source, ENTITIES_SHOWN, borderline=True)
-    largest = entity_links(source, ENTITIES_SHOWN, borderline=False)
+    borderline, largest = (explain_links(source, links) for links in chosen)
     explanation = "\n\n".join(
         render_pair(row, spec, run.threshold, position=f"{row['entity_id']}: ")
         for row in borderline.head(3).to_dicts()

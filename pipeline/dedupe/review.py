@@ -192,9 +192,9 @@ def _weakest_links(
     )
 
 
-def entity_links(source: ReviewSource, count: int, borderline: bool) -> pl.DataFrame:
+def weakest_entity_links(source: ReviewSource, count: int, borderline: bool) -> pl.DataFrame:
     """The weakest link of the `count` largest entities (or, `borderline`, of the entities
-    held together most weakly), explained field by field, with the entity id and size."""
+    held together most weakly), with the entity id and size; `explain_links` adds why."""
     id_col, prior = source.spec.id_column, _logit2(source.prior)
     pairs = source.pairs.select(
         pl.col(f"{id_col}_l").cast(pl.String).alias("left_id"),
@@ -202,7 +202,11 @@ def entity_links(source: ReviewSource, count: int, borderline: bool) -> pl.DataF
         (pl.col("match_weight") + prior).alias("match_weight"),
         "match_probability",
     )
-    links = _weakest_links(source, pairs, count, borderline=borderline)
+    return _weakest_links(source, pairs, count, borderline=borderline)
+
+
+def explain_links(source: ReviewSource, links: pl.DataFrame) -> pl.DataFrame:
+    """`weakest_entity_links`' links explained field by field (`source` with the values)."""
     chosen = links.select("left_id", "right_id", "match_weight", "match_probability", "reason")
     return links.select("left_id", "right_id", "entity_id", "size").join(
         explained(source, chosen), on=["left_id", "right_id"], how="left"
@@ -237,7 +241,11 @@ def explained(source: ReviewSource, chosen: pl.DataFrame) -> pl.DataFrame:
         *(pl.col(f"{c.name}_level") for c in spec.comparisons),
         *(pl.col(f"{c.name}_weight") for c in spec.comparisons),
     )
-    # The scored pair may hold the two ids either way round.
+    # The scored pair may hold the two ids either way round; only the chosen pairs' rows are
+    # kept before the two orientations are stacked (all pairs would be copied twice).
+    keys = chosen.select(pl.col("left_id").alias("_l"), pl.col("right_id").alias("_r"))
+    keys = pl.concat([keys, keys.select(pl.col("_r").alias("_l"), pl.col("_l").alias("_r"))])
+    pairs = pairs.join(keys.unique(), on=["_l", "_r"], how="semi")
     both = pl.concat(
         [pairs, pairs.rename({"_l": "_r", "_r": "_l"}).select(pairs.columns)], how="vertical"
     ).unique(["_l", "_r"])
