@@ -17,10 +17,9 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-import openai
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from sqlalchemy import Engine
@@ -30,6 +29,9 @@ from pipeline.llm.prices import cost_usd
 from pipeline.llm.redact import redact
 from pipeline.store import audit
 from pipeline.store.pause import check_not_paused
+
+if TYPE_CHECKING:
+    import openai
 
 StructuredOutput = Literal["json_schema", "tools", "json_object"]
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -110,6 +112,10 @@ class LlmClient:
         self._price = price_per_mtok
         self._secrets = tuple(s for s in (api_key,) if s)
         self._max_retries = max_retries
+        # Imported here: the SDK takes ~0.5 s to import, which every process loading the
+        # definitions paid though most never build a client.
+        import openai
+
         # A local server may need no key; the client still wants one.
         self._openai = openai.OpenAI(
             api_key=api_key or "no-key",
@@ -184,6 +190,8 @@ class LlmClient:
             )
             self._audit_failure(actor, purpose, run_id, payload, request, "budget_spent", message)
             raise LlmBudgetSpent(message)
+
+        import openai
 
         started = time.perf_counter()
         try:
