@@ -14,10 +14,12 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetOut,
     Config,
     MetadataValue,
     Output,
     asset,
+    multi_asset,
 )
 from pydantic import Field
 
@@ -53,18 +55,31 @@ def _same_origin(previous: pl.DataFrame | None, source_name: str) -> bool:
     return bool(previous["source"].drop_nulls().str.starts_with(prefix).all())
 
 
-@asset(
+@multi_asset(
     group_name=GROUP,
-    kinds={"hubspot", "polars", "duckdb"},
     pool=CRM_POOL,
-    description=(
-        "Contacts and companies as the CRM holds them (HubSpot through its API, or a HubSpot "
-        "export file with CRM_IMPORT_FILE): emails and additional emails, names, phones, "
-        "company, domain, title, country, owner, lifecycle stage, created and modified dates, "
-        "record id; `status` live, archived (deleted in the CRM), merged (into `merged_into`) "
-        "or deleted (gone). Read incrementally by last modification, with its latest as the "
-        "cursor; every record again once a week."
-    ),
+    outs={
+        "crm_records": AssetOut(
+            kinds={"hubspot", "polars", "duckdb"},
+            description=(
+                "Contacts and companies as the CRM holds them (HubSpot through its API, or a "
+                "HubSpot export file with CRM_IMPORT_FILE): emails and additional emails, "
+                "names, phones, company, domain, title, country, owner, lifecycle stage, "
+                "created and modified dates, record id; `status` live, archived (deleted in "
+                "the CRM), merged (into `merged_into`) or deleted (gone). Read incrementally "
+                "by last modification, with its latest as the cursor; every record again once "
+                "a week."
+            ),
+        ),
+        "crm_import_rejections": AssetOut(
+            kinds={"polars", "duckdb"},
+            description=(
+                "Rows of the CRM export file that could not be read as records, each naming "
+                "the file, row, field and reason, as of the latest read (empty when the "
+                "portal itself is read)."
+            ),
+        ),
+    },
     check_specs=[
         AssetCheckSpec(
             "export_rows_read",
@@ -96,10 +111,12 @@ def crm_records(
         records = apply_read(previous, read, now)
     changed = records.filter(pl.col("changed_at") == now) if records.height else records
     rejected = pl.DataFrame(
-        read.rejected if read else [], schema=["file", "row", "field", "reason"]
+        read.rejected if read else [],
+        schema={"file": pl.String, "row": pl.Int64, "field": pl.String, "reason": pl.String},
     )
     yield Output(
         records,
+        output_name="crm_records",
         metadata={
             "source": source.describe(),
             "records": MetadataValue.json(summary(records)),
@@ -117,8 +134,14 @@ def crm_records(
             ),
         },
     )
+    yield Output(
+        rejected.with_columns(pl.lit(now).alias("read_at")),
+        output_name="crm_import_rejections",
+        metadata={"rejected_rows": rejected.height, "preview": preview(rejected, 20)},
+    )
     yield AssetCheckResult(
         check_name="export_rows_read",
+        asset_key="crm_records",
         passed=rejected.is_empty(),
         severity=AssetCheckSeverity.WARN,
         metadata={"rejected_rows": rejected.height},

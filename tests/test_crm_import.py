@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from dagster import materialize
+from dagster import AssetKey, materialize
 from hubspot.crm.contacts import PublicMergeInput
 
 from assets.crm_source import crm_leads as crm_leads_asset
@@ -262,17 +262,44 @@ def _materialize(tmp_path: Path, export: Path):  # type: ignore[no-untyped-def]
     )
 
 
+def _materialization(result, key: str):  # type: ignore[no-untyped-def]
+    [found] = [
+        m
+        for m in result.asset_materializations_for_node("crm_records")
+        if m.asset_key == AssetKey(key)
+    ]
+    return found
+
+
 def test_the_assets_read_an_export_and_a_rerun_changes_nothing(tmp_path):
     result = _materialize(tmp_path, SAMPLE)
     assert result.success
-    meta = result.asset_materializations_for_node("crm_records")[0].metadata
+    meta = _materialization(result, "crm_records").metadata
     assert meta["records"].value == {"contact": {"live": 18, "merged": 2}}
     assert meta["changed"].value == 18 and meta["rejected_rows"].value == 0
+    assert result.output_for_node("crm_records", "crm_import_rejections").is_empty()
     leads = result.output_for_node("crm_leads")
     assert leads.height == 18
     again = _materialize(tmp_path, SAMPLE)
-    assert again.asset_materializations_for_node("crm_records")[0].metadata["changed"].value == 0
+    assert _materialization(again, "crm_records").metadata["changed"].value == 0
     unchanged = again.output_for_node("crm_leads")
     assert unchanged["arrived_at"].equals(leads["arrived_at"])  # nothing new to resolve
     [check] = again.get_asset_check_evaluations()
     assert check.passed
+
+
+def test_export_rows_that_cannot_be_read_land_in_the_rejections_table(tmp_path):
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    broken = tmp_path / "export_broken.csv"
+    rows = [*lines[1:], ",Nobody,Here,nobody@x.com" + "," * 13]  # no record id
+    broken.write_text("\n".join([lines[0], *rows]) + "\n", encoding="utf-8")
+    result = _materialize(tmp_path, broken)
+    assert result.success
+    rejections = result.output_for_node("crm_records", "crm_import_rejections")
+    assert rejections.select("file", "row", "field", "reason").rows() == [
+        ("export_broken.csv", 20, "Record ID", "no record id")
+    ]
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed and check.metadata["rejected_rows"].value == 1
+    # The rows that could be read are all there.
+    assert _materialization(result, "crm_records").metadata["changed"].value == 18

@@ -16,7 +16,7 @@ from assets import crm, crm_merges, crm_source
 from pipeline.config import Settings
 from pipeline.definitions.backends import Backends
 
-CRM_IMPORT = AssetSelection.assets("crm_records", "crm_leads")
+CRM_IMPORT = AssetSelection.assets("crm_records", "crm_import_rejections", "crm_leads")
 
 crm_import_job = define_asset_job(
     "crm_import_job",
