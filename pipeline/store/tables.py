@@ -330,6 +330,7 @@ outreach_enrolments = Table(
     UniqueConstraint("sequence", "email"),
     Index("ix_outreach_enrolments_state_due", "state", "next_due_at"),
     Index("ix_outreach_enrolments_email", "email"),
+    Index("ix_outreach_enrolments_domain", "domain"),
     Index("ix_outreach_enrolments_provider_thread", "provider_thread_id"),
 )
 
