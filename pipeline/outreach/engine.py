@@ -173,6 +173,10 @@ class Outreach:
             schema={"sequence": pl.String, "step": pl.Int64, "channel": pl.String},
             orient="row",
         )
+        # Sequences with CRM-task steps: their due rows are read whatever the email caps.
+        self._task_sequences = sorted(
+            set(self._step_channels.filter(pl.col("channel") == "crm_task")["sequence"])
+        )
 
     # --- the lease -------------------------------------------------------------------------
     @contextmanager
@@ -273,11 +277,6 @@ class Outreach:
             # today, and of sequences with CRM-task steps (no cap). Most due rows of a busy
             # month wait for tomorrow's cap: they are only counted.
             open_mailboxes = [m for m, n in room.items() if n > 0 and m not in paused]
-            task_sequences = [
-                name
-                for name, seq in self.sequences.items()
-                if any(step.channel == "crm_task" for step in seq.steps)
-            ]
             due_now = and_(t.c.state.in_(RUNNING), t.c.next_due_at <= now)
             rows = conn.execute(
                 select(
@@ -289,14 +288,14 @@ class Outreach:
                     t.c.next_due_at,
                 ).where(
                     due_now,
-                    or_(t.c.mailbox.in_(open_mailboxes), t.c.sequence.in_(task_sequences)),
+                    or_(t.c.mailbox.in_(open_mailboxes), t.c.sequence.in_(self._task_sequences)),
                 )
             ).all()
             report.deferred["daily cap"] += conn.execute(
                 select(func.count()).where(
                     due_now,
                     t.c.sequence.in_(list(self.sequences)),
-                    t.c.sequence.not_in(task_sequences),
+                    t.c.sequence.not_in(self._task_sequences),
                     t.c.mailbox.not_in([*open_mailboxes, *paused]),
                 )
             ).scalar_one()

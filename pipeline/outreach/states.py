@@ -109,12 +109,17 @@ def active_for(
     t = outreach_enrolments
     emails, domains = [e.lower() for e in emails], [d.lower() for d in domains]
     found: list[Any] = []
-    if emails:
-        found += conn.execute(select(t).where(t.c.email.in_(emails), t.c.state.in_(ACTIVE))).all()
-    if domains:
+    # In chunks: a tick may look up thousands of addresses (bound-parameter limits).
+    for start in range(0, len(emails), 900):
+        found += conn.execute(
+            select(t).where(t.c.email.in_(emails[start : start + 900]), t.c.state.in_(ACTIVE))
+        ).all()
+    for start in range(0, len(domains), 900):
         found += conn.execute(
             select(t).where(
-                t.c.domain.in_(domains), t.c.stop_on_domain_reply.is_(True), t.c.state.in_(ACTIVE)
+                t.c.domain.in_(domains[start : start + 900]),
+                t.c.stop_on_domain_reply.is_(True),
+                t.c.state.in_(ACTIVE),
             )
         ).all()
     unique = {r.id: r for r in found}

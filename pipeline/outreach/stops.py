@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Select, select
+from sqlalchemy import Connection, Engine, select
 
 from pipeline.crm.changes import suppress
 from pipeline.outreach.states import ACTIVE, active_for, transition
@@ -162,40 +162,29 @@ def manual_stop(engine: Engine, address: str, *, by: str, reason: str | None = N
     return len(moved)
 
 
-def _active_frame(
-    conn: Connection, query: Select | None = None, *, with_reason: bool = False
-) -> pl.DataFrame:
-    """Active enrolments (`query`: those it selects, joined or filtered in SQL, so a tick
-    does not read every enrolment to find the few a stop concerns; `with_reason`: it also
-    selects the suppression reason)."""
-    t = outreach_enrolments
-    if query is None:
-        query = select(t.c.id, t.c.email, t.c.state, t.c.sequence, t.c.enrolled_at)
-    rows = conn.execute(query.where(t.c.state.in_(ACTIVE))).all()
-    return pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={
-            "id": pl.Int64,
-            "email": pl.String,
-            "state": pl.String,
-            "sequence": pl.String,
-            "enrolled_at": pl.Datetime("us", "UTC"),
-            **({"reason": pl.String} if with_reason else {}),
-        },
-        orient="row",
-    )
+_ENROLMENT_FRAME = {
+    "id": pl.Int64,
+    "email": pl.String,
+    "state": pl.String,
+    "sequence": pl.String,
+    "enrolled_at": pl.Datetime("us", "UTC"),
+}
 
 
 def stop_suppressed(engine: Engine, at: datetime, actor: str = "sequence_tick") -> int:
     """Active enrolments whose address reached the suppression list by any road."""
     t, listed = outreach_enrolments, suppression_list
     with engine.begin() as conn:
-        hits = _active_frame(
-            conn,
-            select(
-                t.c.id, t.c.email, t.c.state, t.c.sequence, t.c.enrolled_at, listed.c.reason
-            ).join(listed, listed.c.email == t.c.email),
-            with_reason=True,
+        # Only the active enrolments the list names (joined in SQL: a tick reads no others).
+        rows = conn.execute(
+            select(t.c.id, t.c.email, t.c.state, t.c.sequence, t.c.enrolled_at, listed.c.reason)
+            .join(listed, listed.c.email == t.c.email)
+            .where(t.c.state.in_(ACTIVE))
+        ).all()
+        hits = pl.DataFrame(
+            [tuple(r) for r in rows],
+            schema={**_ENROLMENT_FRAME, "reason": pl.String},
+            orient="row",
         )
         moved = 0
         for reason, group in hits.group_by("reason"):
@@ -222,7 +211,7 @@ def stop_for_crm_changes(
     """A lifecycle stage changed (or the contact was deleted) in the CRM after enrolment.
 
     `stop_rules`: sequence -> (stop on lifecycle change, only these stages or all)."""
-    c, ledger, t = crm_contact_changes, crm_sync_ledger, outreach_enrolments
+    c, ledger = crm_contact_changes, crm_sync_ledger
     with engine.begin() as conn:
         changes = conn.execute(
             select(ledger.c.id_value, c.c.change, c.c.property, c.c.value, c.c.occurred_at)
@@ -247,17 +236,12 @@ def stop_for_crm_changes(
             pl.col("email").str.to_lowercase(),
             pl.col("occurred_at").dt.replace_time_zone("UTC"),
         )
-        emails = frame["email"].unique().to_list()
-        active = pl.concat(
-            [
-                _active_frame(
-                    conn,
-                    select(t.c.id, t.c.email, t.c.state, t.c.sequence, t.c.enrolled_at).where(
-                        t.c.email.in_(emails[start : start + 900])
-                    ),
-                )
-                for start in range(0, len(emails), 900)
-            ]
+        # Only the active enrolments of the changed contacts.
+        rows = active_for(conn, emails=frame["email"].drop_nulls().unique().to_list())
+        active = pl.DataFrame(
+            [(r.id, r.email, r.state, r.sequence, r.enrolled_at) for r in rows],
+            schema=_ENROLMENT_FRAME,
+            orient="row",
         )
         hits = active.join(frame, on="email", how="inner").filter(
             pl.col("occurred_at") > pl.col("enrolled_at")
