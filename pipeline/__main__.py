@@ -135,5 +135,14 @@ def _main(argv: list[str]) -> int:
     return 0
 
 
+def cli() -> None:
+    """`python -m pipeline` and the `leads` script: main(), then a quick exit."""
+    from pipeline.shutdown import skip_final_collection
+
+    code = main()
+    skip_final_collection()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

@@ -65,9 +65,11 @@ def child() -> int:
     from pipeline.config import load_settings
     from pipeline.definitions import build_definitions
     from pipeline.definitions.runner import files_to_crm_steps, run_steps
+    from pipeline.shutdown import skip_final_collection
 
     settings = load_settings()
     failure = run_steps(build_definitions(settings), files_to_crm_steps(settings))
+    skip_final_collection()  # as `python -m pipeline` ends
     if failure is not None:
         print(failure.paragraph(), file=sys.stderr)
         return 1
