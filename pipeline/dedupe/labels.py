@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from scipy.optimize import minimize
 
 from pipeline.dedupe.compare import NULL_LEVEL, Comparator
 from pipeline.dedupe.model import FSModel, match_weights, probability
@@ -204,6 +203,8 @@ def learn_from_labels(
         nll = -np.sum(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))
         grad = x.T @ (p - y) * ln2 + 2 * delta / CORRECTION_PENALTY**2
         return nll + float(delta @ delta) / CORRECTION_PENALTY**2, grad
+
+    from scipy.optimize import minimize  # ~0.15 s to import; only runs with labels
 
     fitted = minimize(loss, np.zeros(len(columns)), jac=True, method="L-BFGS-B")
     delta = fitted.x
