@@ -1,14 +1,18 @@
 """The store's bulk helpers (`pipeline.store.sql`) on SQLite and Postgres: rows streamed to the
-driver's executemany inside the caller's transaction, constants processed once, nulls kept."""
+driver's executemany inside the caller's transaction, constants processed once, nulls kept;
+and the SQLite page size of a new store."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 
 import polars as pl
 import pytest
 from sqlalchemy import bindparam, select, update
 
+from pipeline.store import open_store
+from pipeline.store.engine import SQLITE_PAGE_SIZE, create_store_engine
 from pipeline.store.sql import dialect_insert, execute_many, fetch_frame
 from pipeline.store.tables import crm_companies
 
@@ -81,3 +85,20 @@ def test_execute_many_runs_in_the_callers_transaction(store):
         execute_many(conn, stmt, companies(3), {"backend": "outbox", "synced_at": WHEN})
         conn.commit()
     assert stored(store).height == 3
+
+
+def test_a_new_sqlite_store_gets_large_pages_and_an_existing_one_keeps_its_own(tmp_path):
+    new = open_store(f"sqlite:///{tmp_path / 'new.sqlite'}")
+    with new.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == SQLITE_PAGE_SIZE
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    old_path = tmp_path / "old.sqlite"
+    with sqlite3.connect(old_path) as old:  # a store made before: 4 KiB pages, WAL
+        old.execute("PRAGMA journal_mode = WAL")
+        old.execute("CREATE TABLE t (x)")
+    engine = create_store_engine(f"sqlite:///{old_path}")
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
