@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 import polars as pl
@@ -36,9 +37,13 @@ def execute_many(
     key of `constants`) for every row through the driver's own executemany, compiled once.
 
     SQLAlchemy's executemany builds and processes a parameter dict per row, which cost more
-    than SQLite's own work at 100,000s of rows (the CRM outbox and ledger). Row values must
-    be strings or None (no type processing is applied to them); the constants are processed
-    once by their types. Returns the driver's row count (-1 if unknown).
+    than SQLite's own work at 100,000s of rows (the CRM outbox and ledger). The driver reads
+    the rows from an iterator over the columns' lists (`zip`, constants repeated), so no
+    list of row tuples is built (polars' `rows()` took ~0.6 s per 290,000 rows of the CRM
+    sync, the lists ~0.3 s). Row values must be strings or None (no type processing is
+    applied to them); the constants are processed once by their types. Runs in the
+    connection's transaction (begun here if none is). Returns the driver's row count (-1 if
+    unknown).
     """
     if rows.is_empty():
         return 0
@@ -59,13 +64,22 @@ def execute_many(
         if isinstance(value, datetime) and dialect.name == "sqlite":
             value = value.isoformat(" ")  # what sqlite3's adapter would do for every row
         fixed[name] = value
-    frame = rows.with_columns(pl.lit(v, allow_object=True).alias(k) for k, v in fixed.items())
-    if compiled.positional:
-        params: list[Any] = frame.select(list(compiled.positiontup or [])).rows()
-    else:
-        params = frame.rows(named=True)
-    result = conn.exec_driver_sql(str(compiled), params)
-    return result.rowcount
+    names = list(compiled.positiontup or []) if compiled.positional else list(fixed) + columns
+    values = [
+        repeat(fixed[name], rows.height) if name in fixed else rows[name].to_list()
+        for name in names
+    ]
+    params: Iterator[Any] = zip(*values, strict=True)
+    if not compiled.positional:
+        params = (dict(zip(names, row, strict=True)) for row in params)
+    if not conn.in_transaction():
+        conn.begin()  # what exec_driver_sql's autobegin would do (BEGIN IMMEDIATE on SQLite)
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(str(compiled), params)
+        return cursor.rowcount
+    finally:
+        cursor.close()
 
 
 def fetch_frame(conn: Connection, query: Executable, schema: Mapping[str, Any]) -> pl.DataFrame:
@@ -84,10 +98,5 @@ def fetch_frame(conn: Connection, query: Executable, schema: Mapping[str, Any]) 
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
-    return pl.DataFrame(
-        [
-            pl.Series(name, values, dtype)
-            for (name, dtype), values in zip(schema.items(), columns, strict=True)
-        ]
-    )
+    # Built by polars from the row tuples (half the time of transposing them in Python).
+    return pl.DataFrame(rows, schema=dict(schema), orient="row")
