@@ -202,6 +202,11 @@ class PolarsParquetTypeHandler(DbTypeHandler[pl.DataFrame]):
         self, context: OutputContext, table_slice: TableSlice, obj: pl.DataFrame, connection
     ) -> None:
         files = _TableFiles(context.resource_config["database"], table_slice)
+        if not obj.width:
+            raise ValueError(
+                f"{files.name}: the output has no columns; a warehouse table needs at least "
+                "one (return an empty frame with the table's schema instead)"
+            )
         _take_over_legacy(connection, files, table_slice)
         if files.partitioned:
             _trim_legacy(connection, files, table_slice)

@@ -169,3 +169,15 @@ def test_a_warehouse_of_real_tables_is_taken_over_without_losing_rows(tmp_path):
 
     assert materialize([whole], resources={"io_manager": _io(tmp_path)}).success
     assert _read(tmp_path, "whole")["id"].to_list() == ["new"]
+
+
+def test_an_output_without_columns_fails_naming_the_table(tmp_path):
+    @asset(name="shapeless")
+    def shapeless() -> pl.DataFrame:
+        return pl.DataFrame()
+
+    result = materialize([shapeless], resources={"io_manager": _io(tmp_path)}, raise_on_error=False)
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert "leads.shapeless: the output has no columns" in str(
+        failure.event_specific_data.error.cause
+    )
