@@ -76,25 +76,26 @@ def child() -> int:
     return 0
 
 
-def outcomes(instance) -> tuple[dict[str, int], dict[str, str]]:
+def outcomes(instance, run_ids: list[str]) -> tuple[dict[str, int], dict[str, str]]:
     """Rows per asset (summed over partitions) and each check's outcomes (one per run or
-    partition), from the instance's events."""
-    from dagster import DagsterEventType, EventRecordsFilter
+    partition), from the runs' event logs."""
+    from dagster import DagsterEventType
 
     rows: dict[str, int] = defaultdict(int)
-    for record in instance.get_event_records(
-        EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION)
-    ):
-        materialization = record.asset_materialization
-        count = materialization.metadata.get("dagster/row_count") if materialization else None
-        if count is not None:
-            rows[materialization.asset_key.to_user_string()] += int(count.value)
     results: dict[str, list[bool]] = defaultdict(list)
-    for record in instance.get_event_records(
-        EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION)
-    ):
-        data = record.event_log_entry.dagster_event.event_specific_data
-        results[f"{data.asset_key.to_user_string()}.{data.check_name}"].append(data.passed)
+    for run_id in run_ids:
+        for entry in instance.all_logs(run_id):
+            event = entry.dagster_event
+            if event is None:
+                continue
+            if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                materialization = event.step_materialization_data.materialization
+                count = materialization.metadata.get("dagster/row_count")
+                if count is not None:
+                    rows[materialization.asset_key.to_user_string()] += int(count.value)
+            elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+                data = event.event_specific_data
+                results[f"{data.asset_key.to_user_string()}.{data.check_name}"].append(data.passed)
     checks = {
         key: "passed" if all(v) else f"failed {v.count(False)} of {len(v)}"
         for key, v in results.items()
@@ -125,7 +126,8 @@ def stage_times(dagster_home: Path) -> tuple[dict[str, float], list[str], dict, 
                             for entry in instance.all_logs(run_id)
                             if entry.step_key == "crm_contacts" and entry.user_message
                         ]
-            rows, checks = outcomes(instance)
+            run_ids = [record.dagster_run.run_id for record in instance.get_run_records()]
+            rows, checks = outcomes(instance, run_ids)
             return dict(times), crm_log, rows, checks
     finally:
         if env_home is None:
