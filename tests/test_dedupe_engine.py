@@ -523,3 +523,47 @@ def test_duplicated_or_missing_ids_are_refused_with_the_column_named(people):
     blank = frame.with_columns(pl.lit(None, pl.String).alias("lead_id"))
     with pytest.raises(ValueError, match=r"id column 'lead_id' has 50 empty value"):
         dedupe(blank)
+
+
+def test_a_rare_full_name_is_paired_on_the_name_alone_a_common_one_is_not(people):
+    # Zebulon Quartermaine changed job and wrote from home: nothing but the name in common,
+    # which no other rule pairs on. Five records of Grace Hopper are paired on the name;
+    # six of Ada Lovelace, a name that common, are not (blocks of at most five).
+    moved = [
+        {
+            "lead_id": f"zq-{where}",
+            "first_name": "Zebulon",
+            "last_name": "Quartermaine",
+            "email": email,
+            "company": f"{company.title()} Inc.",
+            "website": f"{company}.com",
+            "country": "US",
+        }
+        for where, email, company in (
+            ("work", "zebulon.quartermaine@acme.com", "acme"),
+            ("home", "zq1977@gmail.com", "hooli"),
+        )
+    ]
+    companies = ("globex", "initech", "umbrella", "wonka", "stark", "wayne")
+    namesakes = [
+        {
+            "lead_id": f"{key}-{company}",
+            "first_name": first,
+            "last_name": last,
+            "email": f"{first.lower()}.{last.lower()}@{company}.com",
+            "company": f"{company.title()} Inc.",
+            "website": f"{company}.com",
+            "country": "US",
+        }
+        for key, first, last, count in (("gh", "Grace", "Hopper", 5), ("al", "Ada", "Lovelace", 6))
+        for company in companies[:count]
+    ]
+    result = dedupe(_with(people[0], moved + namesakes))
+    by_rule = result.pairs.filter(pl.col("blocking_rule") == "same_full_name")
+    named = {
+        tuple(sorted(pair[:2])): pair[2]
+        for pair in by_rule.select("lead_id_l", "lead_id_r", "blocking_rule").rows()
+    }
+    assert ("zq-home", "zq-work") in named
+    assert sum(key[0].startswith("gh-") for key in named) == 10  # every pair of five
+    assert not any(key[0].startswith("al-") for key in named)

@@ -24,7 +24,7 @@ from pipeline.dedupe.entities import assign_entity_ids, new_entity_id, new_entit
 from pipeline.dedupe.estimate_u import chance_agreement_without_matches
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import _dense_codes, golden_records
-from pipeline.dedupe.model import fit_em
+from pipeline.dedupe.model import FSModel, fit_em
 from pipeline.dedupe.prepare import latest_per_id
 from pipeline.dedupe.spec import (
     BlockingRule,
@@ -36,6 +36,7 @@ from pipeline.dedupe.spec import (
     Veto,
     load_spec,
 )
+from pipeline.dedupe.term_frequencies import joint_frequencies, tf_adjustments
 from pipeline.dedupe.vetoes import vetoed_pairs
 
 
@@ -721,3 +722,100 @@ def test_a_capped_block_with_window_zero_yields_no_pair():
     pairs, report = candidate_pairs(frame, [rule])
     assert pairs.select("l", "r").rows() == [(5, 6)]
     assert report.capped_blocks == {"rare": 1}
+
+
+def _full_name_spec(**joint: object) -> MatchSpec:
+    return MatchSpec.model_validate(
+        {
+            "name": "t",
+            "blocking": [{"name": "b", "keys": ["first", "last"]}],
+            "comparisons": [
+                {
+                    "name": "first",
+                    "column": "first",
+                    "levels": [{"type": "exact"}],
+                    "tf_adjustment": True,
+                },
+                {
+                    "name": "last",
+                    "column": "last",
+                    "levels": [{"type": "exact"}],
+                    "tf_adjustment": True,
+                },
+            ],
+            "joint_frequencies": [
+                {"name": "full_name", "comparisons": ["first", "last"], "max_holders": 5, **joint}
+            ],
+            "golden_fields": ["first"],
+        }
+    )
+
+
+def _named(*groups: tuple[str, str, int]) -> pl.DataFrame:
+    """Each (first, last, records), then 300 people of their own names (term frequencies
+    need a table of some size)."""
+    first = [f for f, _, k in groups for _ in range(k)] + [f"f{i}" for i in range(300)]
+    last = [g for _, g, k in groups for _ in range(k)] + [f"l{i}" for i in range(300)]
+    return pl.DataFrame({"id": [str(i) for i in range(len(first))], "first": first, "last": last})
+
+
+def test_joint_frequency_names_comparisons_with_term_frequencies():
+    with pytest.raises(ValueError, match="full_name: no comparison 'middle'"):
+        _full_name_spec(comparisons=["first", "middle"])
+    spec = _full_name_spec().model_dump()
+    spec["comparisons"][1]["tf_adjustment"] = False
+    with pytest.raises(ValueError, match="comparison 'last' needs tf_adjustment"):
+        MatchSpec.model_validate(spec)
+
+
+def test_a_full_name_namesakes_share_weighs_less_than_its_parts_say():
+    # Zeb Quartermaine: one person's two records (their pair a match). Otto Vandersloot:
+    # four people (no pair a match): by its rare parts as telling as Zeb's name, but three
+    # other people hold it. John Smith: seven people, more than max_holders: left to the
+    # parts' frequencies.
+    frame = _named(("zeb", "quartermaine", 2), ("otto", "vandersloot", 4), ("john", "smith", 7))
+    left = np.array([0, 2, 2, 2, 3, 3, 4, 6, 7])
+    right = np.array([1, 3, 4, 5, 4, 5, 5, 7, 8])
+    prob = np.array([1.0] + [0.0] * 8)
+    model_of = {}
+    for name, spec in (
+        ("joint", _full_name_spec()),
+        ("parts", _full_name_spec().model_copy(update={"joint_frequencies": []})),
+    ):
+        comparator = Comparator(frame)
+        gamma = comparator.gamma(spec.comparisons, left, right)
+        u = [np.array([0.01, 0.99]), np.array([0.01, 0.99])]
+        u, frequencies = chance_agreement_without_matches(
+            comparator, spec, u, gamma, left, right, prob
+        )
+        model = FSModel(
+            comparisons=["first", "last"], m=[np.array([0.9, 0.1])] * 2, u=u, prior=0.01
+        )
+        model_of[name] = tf_adjustments(
+            comparator, spec, model, None, gamma, left, right, frequencies
+        ).sum(axis=1)
+    joint, parts = model_of["joint"], model_of["parts"]
+    assert joint[0] == pytest.approx(parts[0])  # nobody else is Zeb Quartermaine
+    assert (joint[1:7] < parts[1:7] - 5).all()  # three namesakes
+    # log2(u_first * u_last / (3 others of 312 other records)), shared by the two parts.
+    n = frame.height
+    assert joint[1] == pytest.approx(
+        np.log2(model.u[0][0] * model.u[1][0] / (3 / (n - 1))), abs=1e-3
+    )
+    np.testing.assert_allclose(joint[7:], parts[7:])  # John Smith: too common to say
+
+
+def test_incremental_joint_frequency_counts_other_entities_only():
+    # Zeb's two known records and a new one: no namesake. Otto: two people known, one new
+    # record: besides the pair, one other person holds the name. John Smith: too many.
+    frame = _named(("zeb", "quartermaine", 3), ("otto", "vandersloot", 3), ("john", "smith", 7))
+    entities = pl.DataFrame(
+        {"id": ["0", "1", "3", "4"], "entity_id": ["E-zeb", "E-zeb", "E-otto1", "E-otto2"]}
+    )
+    rows = np.array([0, 2, 3, 5, 6, 7])  # new records 2 and 5
+    left, right = np.array([1, 3, 4]), np.array([0, 2, 5])  # positions in rows
+    spec = _full_name_spec().model_copy(update={"id_column": "id"})
+    per_pair = joint_frequencies(frame, spec, entities, rows, left, right)["first+last"]
+    assert per_pair[0] == 0.0  # Zeb's new record and a known one: nobody else
+    assert per_pair[1] == pytest.approx(1 / (frame.height - 1))
+    assert np.isnan(per_pair[2])

@@ -181,6 +181,21 @@ class Comparator:
             self._hashed[column] = hashed_keys(self.frame[column])
         return self._hashed[column]
 
+    def joint_keys(self, columns: list[str]) -> str:
+        """One 64-bit key per row for the combination of `columns`' values (present where
+        every one is), registered under a name no column has ('first_lower+last_lower'),
+        which `keys`, `row_counts` and `row_frequencies` then read like a column's. Made
+        from the columns' own keys (codes or hashes): no string is touched again. Not made
+        where the counts are known already (`term_frequencies.joint_counts_from_blocks`):
+        they are all a full run reads."""
+        name = "+".join(columns)
+        if name not in self._hashed and name not in self._counts:  # counted from blocks
+            keys = [self.keys(c) for c in columns]
+            frame = pl.DataFrame({str(i): key for i, (key, _) in enumerate(keys)})
+            present = np.logical_and.reduce([p for _, p in keys])
+            self._hashed[name] = (frame.hash_rows(seed=7).to_numpy(), present)
+        return name
+
     def row_counts(self, column: str) -> np.ndarray:
         """Per row, how many rows hold its value (0 where it is null): from the codes when
         the column is encoded anyway, else by counting hashes, so a column only ever

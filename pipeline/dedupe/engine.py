@@ -26,6 +26,7 @@ from pipeline.dedupe.model import FSModel
 from pipeline.dedupe.scoring import pairs_frame, score
 from pipeline.dedupe.sources import Source, read_columns
 from pipeline.dedupe.spec import MatchSpec, load_spec
+from pipeline.dedupe.term_frequencies import joint_counts_from_blocks
 
 Progress = Callable[[str], None]
 
@@ -129,6 +130,7 @@ def dedupe(
     left = pairs["l"].to_numpy().astype(np.int64)
     right = pairs["r"].to_numpy().astype(np.int64)
     training = training_pairs(layouts, n, spec, left, right) if model is None else None
+    counts = joint_counts_from_blocks(spec, layouts, n)
     del layouts
     hashed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if not keep_work:
@@ -141,8 +143,8 @@ def dedupe(
         work = work.select(c for c in work.columns if c in used)
     lap("blocking")
     say(f"comparing {len(left):,} candidate pairs")
-    comparator = Comparator(work, _hashed=hashed)
-    del hashed
+    comparator = Comparator(work, _hashed=hashed, _counts=counts)
+    del hashed, counts
     scored_pairs = score(spec, model, comparator, left, right, None, training)
     labelled = apply_labels(labels, ids, spec, comparator, scored_pairs, left, right, threshold)
     gamma, weights, prob = scored_pairs.gamma, labelled.weights, labelled.probability

@@ -80,22 +80,47 @@ def chance_agreement_without_matches(
     never link two records. The candidate pairs' probabilities say how many of the records
     sharing a row's value are its matches; the rest (at least MIN_CHANCE_HOLDERS of a
     record) over the other records are the row's frequency, and u of the level is the
-    same chance over all pairs of records. Returns (u, {column: frequency per row})."""
+    same chance over all pairs of records. Returns (u, {column: frequency per row}); for
+    each of the spec's joint frequencies, by its `Comparator.joint_keys` name, the
+    combination's per candidate pair (NaN where more than `max_holders` records hold it)."""
     n = comparator.frame.height
     corrected = [x.copy() for x in u]
     frequencies: dict[str, np.ndarray] = {}
-    for k in exact_levels(spec):
-        column = spec.comparisons[k].column
+
+    def others_holding(
+        column: str, agree: np.ndarray, least: float = MIN_CHANCE_HOLDERS
+    ) -> tuple[np.ndarray, int]:
+        """Per row, the records holding its value that are not its matches (at least
+        `least`; 0 where it has none), and how many records hold a value."""
         counts = comparator.row_counts(column)
         present = counts > 0
-        holders = int(present.sum())
-        if holders < 2:
-            continue
-        agree = gamma[:, k] == 0
         p = prob[agree]
         matched = np.bincount(left[agree], weights=p, minlength=n)
         matched += np.bincount(right[agree], weights=p, minlength=n)
-        others = np.where(present, np.maximum(counts - 1 - matched, MIN_CHANCE_HOLDERS), 0.0)
+        others = np.where(present, np.maximum(counts - 1 - matched, least), 0.0)
+        return others, int(present.sum())
+
+    index = {c.name: k for k, c in enumerate(spec.comparisons)}
+    for joint in spec.joint_frequencies:
+        # A combination (a full name): its frequency only, for `tf_adjustments`; its
+        # comparisons keep their own u. No floor: a name nobody else holds is left to the
+        # product of its parts' frequencies (`tf_adjustments` takes the lower evidence).
+        members = [index[name] for name in joint.comparisons]
+        key = comparator.joint_keys(spec.joint_columns(joint))
+        agree = np.logical_and.reduce([gamma[:, k] == 0 for k in members])
+        others, holders = others_holding(key, agree, least=0.0)
+        if holders >= 2:
+            frequency = np.where(comparator.row_counts(key) > 0, others / (holders - 1), np.nan)
+            if joint.max_holders is not None:
+                frequency[comparator.row_counts(key) > joint.max_holders] = np.nan
+            # Per candidate pair: the mean of its two records' (NaN where either is).
+            frequencies[key] = (frequency[left] + frequency[right]) / 2
+    for k in exact_levels(spec):
+        column = spec.comparisons[k].column
+        others, holders = others_holding(column, gamma[:, k] == 0)
+        if holders < 2:
+            continue
+        present = others > 0
         frequencies[column] = others / (holders - 1)
         exact = float(others[present].sum()) / (holders * (holders - 1))
         rest = u[k][1:] / u[k][1:].sum() * (1 - exact)

@@ -19,7 +19,7 @@ from pipeline.dedupe.labels import apply_labels
 from pipeline.dedupe.model import FSModel
 from pipeline.dedupe.scoring import pairs_frame, score
 from pipeline.dedupe.spec import MatchSpec, load_spec
-from pipeline.dedupe.term_frequencies import tf_tables
+from pipeline.dedupe.term_frequencies import joint_frequencies, tf_tables
 
 
 def match_incremental(
@@ -72,7 +72,9 @@ def match_incremental(
     right = np.searchsorted(involved, pairs["r"].to_numpy()).astype(np.int64)
     comparator = Comparator(sub)
     tables = tf_tables(combined, spec, only=sub)
-    scored_pairs = score(spec, model, comparator, left, right, tables)
+    # Full names held by few records: how many of them other people hold, entities known.
+    joint = joint_frequencies(combined, spec, existing_entities, involved, left, right)
+    scored_pairs = score(spec, model, comparator, left, right, tables, joint=joint)
     labelled = apply_labels(
         labels, sub[id_col], spec, comparator, scored_pairs, left, right, threshold, learn=False
     )

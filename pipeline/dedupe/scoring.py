@@ -44,10 +44,13 @@ def score(
     right: np.ndarray,
     tables: dict[str, pl.DataFrame] | None,
     training: list[np.ndarray] | None = None,
+    joint: dict[str, np.ndarray] | None = None,
 ) -> ScoredPairs:
     """The given pairs scored (`ScoredPairs`); the model
     is fitted on these pairs when none is given (`training`: `training_pairs`, if known;
-    `tables`: term frequencies, None for those of the comparator's own frame).
+    `tables`: term frequencies, None for those of the comparator's own frame; `joint`: the
+    spec's joint frequencies per pair, `term_frequencies.joint_frequencies`, with a given
+    model (incremental runs): a fitted one counts them itself, without the matches).
 
     Every pair is checked against the vetoes, however unlikely: clustering keeps vetoed
     pairs apart, so a veto on a pair the model already rejects still stops a chain
@@ -87,7 +90,7 @@ def score(
         model, (distinct, pattern_of_pair, counts) = fitting.result()
     # Weights per gamma pattern (a few thousand), then one row gather onto the pairs.
     weights = match_weights(distinct, model)[pattern_of_pair]
-    weights += tf_adjustments(comparator, spec, model, tables, gamma, left)
+    weights += tf_adjustments(comparator, spec, model, tables, gamma, left, right, joint)
     prob = probability(weights.sum(axis=1), model.prior)
     prob[vetoed] = 0.0
     if estimating:

@@ -128,6 +128,26 @@ class Comparison(_Strict):
         return [lv.describe() for lv in self.levels] + ["else"]
 
 
+class JointFrequency(_Strict):
+    """Comparisons whose exact agreements, all together, are weighed by how often their
+    values occur together, not each value on its own: two records named Anna Schmidt agree
+    by chance as often as records share that full name, and namesakes are more common than
+    the product of the first name's and the surname's frequencies says (names run in
+    countries and families). Where every one of `comparisons` agrees exactly, their term-
+    frequency adjustments are replaced by one from the combination's frequency among other
+    people's records, where that says less (`term_frequencies.tf_adjustments`)."""
+
+    name: str
+    comparisons: list[str] = Field(min_length=2)
+    max_holders: int | None = Field(
+        default=None,
+        ge=2,
+        description="Only combinations held by at most this many records: whether a few "
+        "holders are one person or namesakes is what the combination's count tells; a "
+        "combination many hold is common by its parts' frequencies already.",
+    )
+
+
 class CannotLink(_Strict):
     """Two records that differ on `column` (both present) and are not similar on
     `unless_similar` must never end up in one entity, whatever chain of links joins them."""
@@ -309,6 +329,7 @@ class MatchSpec(_Strict):
     fingerprints: dict[str, Fingerprint] = Field(default_factory=dict)
     blocking: list[BlockingRule] = Field(min_length=1)
     comparisons: list[Comparison] = Field(min_length=1)
+    joint_frequencies: list[JointFrequency] = Field(default_factory=list)
     cannot_link: list[CannotLink] = Field(default_factory=list)
     vetoes: list[Veto] = Field(default_factory=list)
     survivorship: Survivorship = Field(default_factory=Survivorship)
@@ -327,10 +348,30 @@ class MatchSpec(_Strict):
                         f"default_parameters.{comp.name}.{kind}: needs {len(comp.levels) + 1} "
                         f"values (one per level, then 'else'), got {len(values)}"
                     )
+        by_name = {c.name: c for c in self.comparisons}
+        for joint in self.joint_frequencies:
+            for member in joint.comparisons:
+                comp = by_name.get(member)
+                if comp is None:
+                    raise ValueError(
+                        f"joint_frequencies.{joint.name}: no comparison {member!r} (comparisons: "
+                        f"{', '.join(names)})"
+                    )
+                first = comp.levels[0]
+                if not comp.tf_adjustment or first.type != "exact" or first.column:
+                    raise ValueError(
+                        f"joint_frequencies.{joint.name}: comparison {member!r} needs "
+                        "tf_adjustment and an exact first level on its own column"
+                    )
         for name, fp in self.fingerprints.items():
             if fp.transform in ("prefix", "suffix") and fp.length is None:
                 raise ValueError(f"fingerprint {name!r}: transform {fp.transform!r} needs length")
         return self
+
+    def joint_columns(self, joint: JointFrequency) -> list[str]:
+        """The columns of a joint frequency's comparisons, in its order."""
+        by_name = {c.name: c.column for c in self.comparisons}
+        return [by_name[member] for member in joint.comparisons]
 
     def input_columns(self) -> set[str]:
         """Columns the data must have (derived fingerprints excluded)."""

@@ -9,9 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import polars as pl
 
+from pipeline.dedupe.blocking import BlockLayout
 from pipeline.dedupe.compare import Comparator
 from pipeline.dedupe.model import FSModel
-from pipeline.dedupe.spec import MatchSpec
+from pipeline.dedupe.spec import JointFrequency, MatchSpec
 
 # Term-frequency adjustments are bounded so one rare value cannot outvote every other field.
 TF_ADJUSTMENT_BOUND = 8.0
@@ -40,6 +41,21 @@ def tf_tables(
                 .with_columns((pl.col("count") / total).alias("tf"))
                 .select(pl.col(comp.column).cast(pl.String).alias("value"), "tf")
             )
+    for joint in spec.joint_frequencies:
+        columns = spec.joint_columns(joint)
+        values = frame.select(columns).drop_nulls()
+        total = max(values.height, 1)
+        if only is not None:
+            values = values.join(only.select(columns).drop_nulls().unique(), on=columns)
+        tables[joint.name] = (
+            values.group_by(columns)
+            .len("count")
+            .select(
+                *(pl.col(c).cast(pl.String) for c in columns),
+                "count",
+                (pl.col("count") / total).alias("tf"),
+            )
+        )
     return tables
 
 
@@ -103,4 +119,131 @@ def tf_adjustments(
     # Comparisons in threads (numpy's masks and gathers release the GIL), each its own column.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(adjust, adjusted))
+    for joint in spec.joint_frequencies:
+        _adjust_jointly(spec, model, frequencies, joint, gamma, out)
     return out
+
+
+def joint_key(spec: MatchSpec, joint: JointFrequency) -> str:
+    """The name a joint frequency's per-row values go by (`Comparator.joint_keys`)."""
+    return "+".join(spec.joint_columns(joint))
+
+
+def joint_counts_from_blocks(
+    spec: MatchSpec, layouts: list[BlockLayout], n: int
+) -> dict[str, np.ndarray]:
+    """Per row, how many rows hold its combination, for each joint frequency a blocking
+    rule blocks on exactly (`same_full_name`), from that rule's layout (`layouts`, one per
+    rule): its blocks are those groups, sorted already, so the count is a scatter, not a
+    count over a million keys. By `joint_key`, for `Comparator(_counts=...)`."""
+    out: dict[str, np.ndarray] = {}
+    keys = [rule.keys for rule in spec.blocking]
+    for joint in spec.joint_frequencies:
+        columns = spec.joint_columns(joint)
+        if columns in keys:
+            layout = layouts[keys.index(columns)]
+            counts = np.zeros(n, dtype=np.int64)
+            counts[layout.rows] = np.repeat(layout.sizes, layout.sizes)
+            out[joint_key(spec, joint)] = counts
+    return out
+
+
+def joint_frequencies(
+    frame: pl.DataFrame,
+    spec: MatchSpec,
+    entities: pl.DataFrame,
+    rows: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Per pair (`left`, `right`: positions in `rows`, rows of `frame`), the share of the
+    records holding the pair's combination (a full name) that belong to neither record's
+    entity, by `joint_key`; NaN where more than `max_holders` records hold it. For
+    incremental runs, where the resolved entities (`entities`: id, entity_id; a new record
+    has none and is its own) say who is whom: a new sighting of a known person is no
+    namesake of that person's records. Only the records holding the pairs' combinations
+    are looked at (a few thousand, not a million). A full run counts the same without the
+    matches its candidate pairs find (`chance_agreement_without_matches`)."""
+    out: dict[str, np.ndarray] = {}
+    if frame.height < MIN_RECORDS_FOR_TF or not len(left):
+        return out
+    id_col = spec.id_column
+    for joint in spec.joint_frequencies:
+        columns = spec.joint_columns(joint)
+        parts = frame.select(*columns, id_col)
+        present = pl.all_horizontal(pl.col(c).is_not_null() for c in columns)
+        holders = parts.select(present.sum()).item()
+        involved = parts[rows]
+        wanted = involved.filter(present).select(columns).unique()
+        held = parts.join(wanted, on=columns, how="semi")
+        counts = held.group_by(columns).len("count")
+        if joint.max_holders is not None:  # the others are left to their parts' frequencies
+            counts = counts.filter(pl.col("count") <= joint.max_holders)
+            held = held.join(counts.select(columns), on=columns, how="semi")
+        owned = entities.filter(pl.col(id_col).is_in(held[id_col].implode()))
+        # A new record (no entity yet) is its own.
+        owner = pl.coalesce(
+            pl.col("entity_id").cast(pl.String), pl.lit("new:") + pl.col(id_col).cast(pl.String)
+        ).alias("_owner")
+        held = held.join(owned, on=id_col, how="left").with_columns(owner)
+        per_row = (
+            involved.join(owned, on=id_col, how="left", maintain_order="left")
+            .with_columns(owner)
+            .join(counts, on=columns, how="left", maintain_order="left")
+            .join(
+                held.group_by(*columns, "_owner").len("own"),
+                on=[*columns, "_owner"],
+                how="left",
+                maintain_order="left",
+            )
+        )
+        count = per_row["count"].fill_null(0).to_numpy()
+        own = per_row["own"].fill_null(0).to_numpy()
+        owners = per_row["_owner"].to_numpy()
+        same = owners[left] == owners[right]
+        outside = count[left] - np.where(same, own[left], own[left] + own[right])
+        out[joint_key(spec, joint)] = np.where(
+            count[left] > 0, outside / max(holders - 1, 1), np.nan
+        )
+    return out
+
+
+def _adjust_jointly(
+    spec: MatchSpec,
+    model: FSModel,
+    frequencies: dict[str, np.ndarray] | None,
+    joint: JointFrequency,
+    gamma: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Where every comparison of `joint` agrees exactly, their adjustments (`out`, in place)
+    replaced by log2(product of their u_exact / frequency of the combination) where that is
+    lower: a full name shared by several people (namesakes) says less than its first name's
+    and surname's frequencies suggest. The adjustment is shared equally by the members.
+
+    Needs the combination's frequency among other people's records, per pair
+    (`frequencies`, by `joint_key`: `chance_agreement_without_matches` in a full run,
+    `joint_frequencies` in an incremental one); counted over all records, a rare name held
+    by one person's three records would look shared. NaN (too many holders to say) leaves
+    a pair as it is."""
+    per_pair = (frequencies or {}).get(joint_key(spec, joint))
+    if per_pair is None:
+        return
+    index = {c.name: k for k, c in enumerate(spec.comparisons)}
+    members = [index[name] for name in joint.comparisons]
+    rows = np.flatnonzero(np.logical_and.reduce([gamma[:, k] == 0 for k in members]))
+    tf = per_pair[rows]
+    known = ~np.isnan(tf)
+    rows, tf = rows[known], tf[known]
+    if not len(rows):
+        return
+    u_exact = np.prod([model.u[k][0] for k in members])
+    bound = TF_ADJUSTMENT_BOUND * len(members)
+    with np.errstate(divide="ignore"):
+        jointly = np.clip(np.log2(u_exact / tf), -bound, bound)
+    # Only ever less evidence than the parts give: nobody else holding a full name in a
+    # table says it is rare, not that it is rarer than its parts make it.
+    total = np.minimum(out[rows][:, members].sum(axis=1), jointly)
+    share = (total / len(members)).astype(np.float32)
+    for k in members:
+        out[rows, k] = share
