@@ -30,6 +30,7 @@ from assets.automation import FOLLOW_UPSTREAM
 from assets.metadata import preview
 from pipeline.marts import BuildError, BuiltModel, SqlModel, SqlProject, build_model
 from pipeline.marts.errors import shown
+from pipeline.warehouse_files import repair_views
 from resources.warehouse import Warehouse
 
 GROUP = "marts"
@@ -148,6 +149,9 @@ def mart_asset(
     def _mart(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
         with DuckDBResource(database=warehouse.database).get_connection() as connection:
             try:
+                moved = repair_views(connection, warehouse.database)
+                if moved:  # the data folder was moved or restored elsewhere
+                    context.log.info(f"views re-pointed at their files: {', '.join(moved)}")
                 built = build_model(connection, project, model)
                 head = connection.sql(f"select * from {model.relation.sql} limit 10").pl()
             except BuildError as exc:

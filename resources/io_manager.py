@@ -45,17 +45,9 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_duckdb import DuckDBIOManager
 from dagster_duckdb.io_manager import DuckDbClient, _partition_where_clause
 
+from pipeline.warehouse_files import quoted, tables_folder, view_sql
+
 LEGACY_FILE = "_legacy.parquet"
-
-
-def tables_folder(database: str | os.PathLike) -> Path:
-    """Where the warehouse's Parquet files live: beside the DuckDB file that catalogues them."""
-    path = Path(database).resolve()
-    return path.parent / f"{path.stem}_tables"
-
-
-def _quoted(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _key_file(key: str) -> str:
@@ -168,7 +160,7 @@ def _take_over_legacy(connection, files: _TableFiles, table_slice: TableSlice) -
         files.folder.mkdir(parents=True, exist_ok=True)
         partial = files.legacy.with_name(f".{LEGACY_FILE}.partial")
         connection.execute(
-            f"copy (select * from {files.name}) to {_quoted(partial)} (format parquet)"
+            f"copy (select * from {files.name}) to {quoted(partial)} (format parquet)"
         )
         os.replace(partial, files.legacy)
     connection.execute(f"drop table {files.name}")
@@ -180,7 +172,7 @@ def _trim_legacy(connection, files: _TableFiles, table_slice: TableSlice) -> Non
         return
     where = _partition_where_clause(table_slice.partition_dimensions)
     kept = connection.sql(
-        f"select * from read_parquet({_quoted(files.legacy)}) where not ({where})"
+        f"select * from read_parquet({quoted(files.legacy)}) where not ({where})"
     ).pl()
     if kept.height:
         _write(kept, files.legacy)
@@ -214,10 +206,7 @@ class PolarsParquetTypeHandler(DbTypeHandler[pl.DataFrame]):
                 _write(part, files.partition(key))
         else:
             _write(obj, files.whole)
-        connection.execute(
-            f"create or replace view {files.name} as select * from "
-            f"read_parquet({_quoted(files.glob())}, union_by_name = true)"
-        )
+        connection.execute(view_sql(table_slice.schema, table_slice.table, files.glob()))
         context.add_output_metadata(
             {
                 # Dagster's standard keys: the catalog's row count and Columns tab read these.
@@ -253,7 +242,7 @@ class PolarsParquetTypeHandler(DbTypeHandler[pl.DataFrame]):
         if files.legacy.exists():
             where = _partition_where_clause(table_slice.partition_dimensions)
             legacy = connection.sql(
-                f"select * from read_parquet({_quoted(files.legacy)}) where {where}"
+                f"select * from read_parquet({quoted(files.legacy)}) where {where}"
             ).pl()
             if table_slice.columns:
                 legacy = legacy.select([c for c in table_slice.columns if c in legacy.columns])

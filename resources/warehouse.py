@@ -6,7 +6,7 @@ import polars as pl
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from resources.io_manager import tables_folder
+from pipeline.warehouse_files import tables_folder
 
 
 class Warehouse(ConfigurableResource):
