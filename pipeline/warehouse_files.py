@@ -21,6 +21,16 @@ def tables_folder(database: str | os.PathLike) -> Path:
     return path.parent / f"{path.stem}_tables"
 
 
+def table_file(database: str | os.PathLike, schema: str, table: str) -> Path:
+    """An unpartitioned asset's one file."""
+    return tables_folder(database) / schema / f"{table}.parquet"
+
+
+def partitions_folder(database: str | os.PathLike, schema: str, table: str) -> Path:
+    """A partitioned asset's folder: one file per partition key."""
+    return tables_folder(database) / schema / table
+
+
 def quoted(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 

@@ -45,7 +45,7 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_duckdb import DuckDBIOManager
 from dagster_duckdb.io_manager import DuckDbClient, _partition_where_clause
 
-from pipeline.warehouse_files import quoted, tables_folder, view_sql
+from pipeline.warehouse_files import partitions_folder, quoted, table_file, view_sql
 
 LEGACY_FILE = "_legacy.parquet"
 
@@ -70,10 +70,9 @@ class _TableFiles:
     def __init__(self, database: str, table_slice: TableSlice) -> None:
         self.table_slice = table_slice
         self.name = f"{table_slice.schema}.{table_slice.table}"
-        schema_dir = tables_folder(database) / table_slice.schema
         self.partitioned = bool(table_slice.partition_dimensions)
-        self.folder = schema_dir / table_slice.table
-        self.whole = schema_dir / f"{table_slice.table}.parquet"
+        self.folder = partitions_folder(database, table_slice.schema, table_slice.table)
+        self.whole = table_file(database, table_slice.schema, table_slice.table)
 
     @property
     def legacy(self) -> Path:
@@ -151,10 +150,10 @@ def _by_partition(
     return parts
 
 
-def _take_over_legacy(connection, files: _TableFiles, table_slice: TableSlice) -> None:
+def _take_over_legacy(connection, files: _TableFiles) -> None:
     """A real table left by an earlier version: replaced (unpartitioned) or moved to the
     legacy file (partitioned), then dropped so the name can become a view."""
-    if _table_type(connection, table_slice) != "BASE TABLE":
+    if _table_type(connection, files.table_slice) != "BASE TABLE":
         return
     if files.partitioned:
         files.folder.mkdir(parents=True, exist_ok=True)
@@ -166,11 +165,11 @@ def _take_over_legacy(connection, files: _TableFiles, table_slice: TableSlice) -
     connection.execute(f"drop table {files.name}")
 
 
-def _trim_legacy(connection, files: _TableFiles, table_slice: TableSlice) -> None:
+def _trim_legacy(connection, files: _TableFiles) -> None:
     """Remove this output's partitions from the legacy rows (dagster-duckdb's DELETE)."""
     if not files.legacy.exists():
         return
-    where = _partition_where_clause(table_slice.partition_dimensions)
+    where = _partition_where_clause(files.table_slice.partition_dimensions)
     kept = connection.sql(
         f"select * from read_parquet({quoted(files.legacy)}) where not ({where})"
     ).pl()
@@ -180,13 +179,17 @@ def _trim_legacy(connection, files: _TableFiles, table_slice: TableSlice) -> Non
         files.legacy.unlink()
 
 
+def _only(table: pl.DataFrame, columns: Sequence[str] | None) -> pl.DataFrame:
+    """The input's requested columns (metadata `columns`), those the table has."""
+    return table.select([c for c in columns if c in table.columns]) if columns else table
+
+
 def _read_files(paths: Sequence[Path], columns: Sequence[str] | None) -> pl.DataFrame:
     frames = [pl.read_parquet(path) for path in paths]
     schemas = {tuple(frame.schema.items()) for frame in frames}
-    table = pl.concat(frames, how="vertical" if len(schemas) == 1 else "diagonal_relaxed")
-    if columns:
-        table = table.select([c for c in columns if c in table.columns])
-    return table
+    return _only(
+        pl.concat(frames, how="vertical" if len(schemas) == 1 else "diagonal_relaxed"), columns
+    )
 
 
 class PolarsParquetTypeHandler(DbTypeHandler[pl.DataFrame]):
@@ -199,9 +202,9 @@ class PolarsParquetTypeHandler(DbTypeHandler[pl.DataFrame]):
                 f"{files.name}: the output has no columns; a warehouse table needs at least "
                 "one (return an empty frame with the table's schema instead)"
             )
-        _take_over_legacy(connection, files, table_slice)
+        _take_over_legacy(connection, files)
         if files.partitioned:
-            _trim_legacy(connection, files, table_slice)
+            _trim_legacy(connection, files)
             for key, part in _by_partition(context, table_slice, obj).items():
                 _write(part, files.partition(key))
         else:
@@ -241,11 +244,12 @@ class PolarsParquetTypeHandler(DbTypeHandler[pl.DataFrame]):
         table = _read_files(chosen, table_slice.columns) if chosen else None
         if files.legacy.exists():
             where = _partition_where_clause(table_slice.partition_dimensions)
-            legacy = connection.sql(
-                f"select * from read_parquet({quoted(files.legacy)}) where {where}"
-            ).pl()
-            if table_slice.columns:
-                legacy = legacy.select([c for c in table_slice.columns if c in legacy.columns])
+            legacy = _only(
+                connection.sql(
+                    f"select * from read_parquet({quoted(files.legacy)}) where {where}"
+                ).pl(),
+                table_slice.columns,
+            )
             table = legacy if table is None else pl.concat([legacy, table], how="diagonal_relaxed")
         if table is None:  # none of the requested partitions written yet: typed and empty
             return _read_files(present[:1], table_slice.columns).clear()

@@ -6,7 +6,7 @@ import polars as pl
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from pipeline.warehouse_files import tables_folder
+from pipeline.warehouse_files import table_file
 
 
 class Warehouse(ConfigurableResource):
@@ -15,7 +15,7 @@ class Warehouse(ConfigurableResource):
 
     def read(self, table: str) -> pl.DataFrame | None:
         """The table as it is now, or None if it has never been written."""
-        whole = tables_folder(self.database) / self.schema_name / f"{table}.parquet"
+        whole = table_file(self.database, self.schema_name, table)
         if whole.exists():  # an unpartitioned asset's file: no trip through DuckDB
             return pl.read_parquet(whole)
         return self.read_where(table, "true")

@@ -25,6 +25,9 @@ from rapidfuzz.process import cpdist
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from common import TRUE_COL
+from metrics import cluster_pair_metrics
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
@@ -43,19 +46,12 @@ def _cluster_f1(records: pl.DataFrame, links: pl.DataFrame) -> tuple[float, floa
         (np.ones(links.height), (links["i"].to_numpy(), links["i_r"].to_numpy())), shape=(n, n)
     )
     _, labels = connected_components(graph, directed=False)
-    frame = records.select("true_entity_id").with_columns(entity=pl.Series(labels))
-
-    def pairs(*by: str) -> int:
-        sizes = frame.group_by(*by).len()["len"]
-        return int((sizes * (sizes - 1) // 2).sum())
-
-    tp, true, predicted = (
-        pairs("entity", "true_entity_id"),
-        pairs("true_entity_id"),
-        pairs("entity"),
+    metrics = cluster_pair_metrics(
+        records.select("i", entity_id=pl.Series(labels)),
+        records.select("i", TRUE_COL),
+        id_col="i",
     )
-    precision, recall = tp / predicted if predicted else 1.0, tp / true
-    return precision, recall, 2 * precision * recall / (precision + recall)
+    return metrics.precision, metrics.recall, metrics.f1
 
 
 def report(name: str) -> None:

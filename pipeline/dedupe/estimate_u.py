@@ -100,12 +100,11 @@ def chance_agreement_without_matches(
         others = np.where(present, np.maximum(counts - 1 - matched, least), 0.0)
         return others, int(present.sum())
 
-    index = {c.name: k for k, c in enumerate(spec.comparisons)}
     for joint in spec.joint_frequencies:
         # A combination (a full name): its frequency only, for `tf_adjustments`; its
         # comparisons keep their own u. No floor: a name nobody else holds is left to the
         # product of its parts' frequencies (`tf_adjustments` takes the lower evidence).
-        members = [index[name] for name in joint.comparisons]
+        members = spec.joint_members(joint)
         key = comparator.joint_keys(spec.joint_columns(joint))
         agree = np.logical_and.reduce([gamma[:, k] == 0 for k in members])
         others, holders = others_holding(key, agree, least=0.0)

@@ -368,10 +368,14 @@ class MatchSpec(_Strict):
                 raise ValueError(f"fingerprint {name!r}: transform {fp.transform!r} needs length")
         return self
 
+    def joint_members(self, joint: JointFrequency) -> list[int]:
+        """The positions of a joint frequency's comparisons, in its order."""
+        index = {c.name: k for k, c in enumerate(self.comparisons)}
+        return [index[member] for member in joint.comparisons]
+
     def joint_columns(self, joint: JointFrequency) -> list[str]:
         """The columns of a joint frequency's comparisons, in its order."""
-        by_name = {c.name: c.column for c in self.comparisons}
-        return [by_name[member] for member in joint.comparisons]
+        return [self.comparisons[k].column for k in self.joint_members(joint)]
 
     def input_columns(self) -> set[str]:
         """Columns the data must have (derived fingerprints excluded)."""

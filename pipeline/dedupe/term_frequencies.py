@@ -41,21 +41,6 @@ def tf_tables(
                 .with_columns((pl.col("count") / total).alias("tf"))
                 .select(pl.col(comp.column).cast(pl.String).alias("value"), "tf")
             )
-    for joint in spec.joint_frequencies:
-        columns = spec.joint_columns(joint)
-        values = frame.select(columns).drop_nulls()
-        total = max(values.height, 1)
-        if only is not None:
-            values = values.join(only.select(columns).drop_nulls().unique(), on=columns)
-        tables[joint.name] = (
-            values.group_by(columns)
-            .len("count")
-            .select(
-                *(pl.col(c).cast(pl.String) for c in columns),
-                "count",
-                (pl.col("count") / total).alias("tf"),
-            )
-        )
     return tables
 
 
@@ -229,8 +214,7 @@ def _adjust_jointly(
     per_pair = (frequencies or {}).get(joint_key(spec, joint))
     if per_pair is None:
         return
-    index = {c.name: k for k, c in enumerate(spec.comparisons)}
-    members = [index[name] for name in joint.comparisons]
+    members = spec.joint_members(joint)
     rows = np.flatnonzero(np.logical_and.reduce([gamma[:, k] == 0 for k in members]))
     tf = per_pair[rows]
     known = ~np.isnan(tf)
