@@ -21,10 +21,10 @@ from pipeline.dedupe.compare import (
     similarity_cutoffs,
 )
 from pipeline.dedupe.entities import assign_entity_ids, new_entity_id, new_entity_ids
-from pipeline.dedupe.estimate_u import chance_agreement_without_matches
+from pipeline.dedupe.estimate_u import MIN_CHANCE_HOLDERS, chance_agreement_without_matches
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import _dense_codes, golden_records
-from pipeline.dedupe.model import FSModel, fit_em
+from pipeline.dedupe.model import FSModel, fit_em, probability
 from pipeline.dedupe.prepare import latest_per_id
 from pipeline.dedupe.spec import (
     BlockingRule,
@@ -377,13 +377,23 @@ def test_chance_agreement_leaves_out_a_persons_own_duplicates():
         comparator, spec, u, gamma, left, right, prob
     )
     raw_email = comparator.row_frequencies("email")
-    assert frequencies["email"][0] < raw_email[0] / 10  # 0.1 of a record, not 3 of 7
-    assert frequencies["email"][3] == pytest.approx(0.1 / 6)
+    assert frequencies["email"][0] < raw_email[0] / 10  # a floor, not 3 of 7
+    assert frequencies["email"][3] == pytest.approx(MIN_CHANCE_HOLDERS / 6)
     assert frequencies["phone"][3] == pytest.approx(3 / 4)  # the colleagues: all by chance
     assert frequencies["phone"][0] == 0.0  # no number
     assert corrected[0][0] < u[0][0] and corrected[0].sum() == pytest.approx(1.0)
-    # Four of five share it (and the fifth its floor of 0.1 of a record).
-    assert corrected[1][0] == pytest.approx((4 * 3 + 0.1) / (5 * 4))
+    # Four of five share it (and the fifth its floor).
+    assert corrected[1][0] == pytest.approx((4 * 3 + MIN_CHANCE_HOLDERS) / (5 * 4))
+
+
+def test_an_identifier_rarer_than_one_in_a_million_keeps_its_weight():
+    # At 1M rows the prior is ~2e-6 and a personal address's u ~1e-8: u read at 1e-6 capped
+    # 'same email' at 19.7 bits, so a shared address alone scored 0.6 there.
+    model = FSModel(
+        comparisons=["email"], m=[np.array([0.8, 0.2])], u=[np.array([1e-8, 1.0])], prior=2e-6
+    )
+    assert model.weights()[0][0] == pytest.approx(np.log2(0.8 / 1e-8))
+    assert probability(model.weights()[0][:1], model.prior)[0] > 0.95
 
 
 def test_survivorship_rules_pick_values_and_remember_their_source():
