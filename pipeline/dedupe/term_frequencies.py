@@ -149,11 +149,11 @@ def joint_frequencies(
     namesake of that person's records. Only the records holding the pairs' combinations
     are looked at (a few thousand, not a million). A full run counts the same without the
     matches its candidate pairs find (`chance_agreement_without_matches`)."""
-    out: dict[str, np.ndarray] = {}
     if frame.height < MIN_RECORDS_FOR_TF or not len(left):
-        return out
+        return {}
     id_col = spec.id_column
-    for joint in spec.joint_frequencies:
+
+    def frequency(joint: JointFrequency) -> np.ndarray:
         columns = spec.joint_columns(joint)
         parts = frame.select(*columns, id_col)
         present = pl.all_horizontal(pl.col(c).is_not_null() for c in columns)
@@ -187,10 +187,15 @@ def joint_frequencies(
         owners = per_row["_owner"].to_numpy()
         same = owners[left] == owners[right]
         outside = count[left] - np.where(same, own[left], own[left] + own[right])
-        out[joint_key(spec, joint)] = np.where(
-            count[left] > 0, outside / max(holders - 1, 1), np.nan
-        )
-    return out
+        return np.where(count[left] > 0, outside / max(holders - 1, 1), np.nan)
+
+    # Each joint scans the whole table once (a semi join): in threads, polars releasing the GIL.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        found = pool.map(frequency, spec.joint_frequencies)
+        return {
+            joint_key(spec, joint): values
+            for joint, values in zip(spec.joint_frequencies, found, strict=True)
+        }
 
 
 def _adjust_jointly(
