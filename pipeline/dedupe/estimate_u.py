@@ -8,6 +8,7 @@ import numpy as np
 from pipeline.dedupe.compare import Comparator
 from pipeline.dedupe.model import level_frequencies
 from pipeline.dedupe.spec import MatchSpec
+from pipeline.dedupe.term_frequencies import joint_agreement
 
 # Records a value is held by beyond a record and its matches, at the least: a value only one
 # person holds (their email, their mobile) is not shared by chance with anybody, but its
@@ -114,7 +115,7 @@ def chance_agreement_without_matches(
         # A combination (a full name): its frequency only, for `tf_adjustments`; its
         # comparisons keep their own u. No floor: a name nobody else holds is left to the
         # product of its parts' frequencies (`tf_adjustments` takes the lower evidence).
-        agree = np.logical_and.reduce([gamma[:, k] == 0 for k in spec.joint_members(joint)])
+        agree = joint_agreement(spec, joint, gamma)
         others, holders = others_holding(key, agree, least=0.0)
         if holders >= 2:
             frequency = np.where(comparator.row_counts(key) > 0, others / (holders - 1), np.nan)

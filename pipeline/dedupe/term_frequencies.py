@@ -198,6 +198,17 @@ def joint_frequencies(
         }
 
 
+def joint_agreement(spec: MatchSpec, joint: JointFrequency, gamma: np.ndarray) -> np.ndarray:
+    """Per pair, whether every comparison of `joint` agrees: exactly, or at its `also_at`
+    level."""
+    agree = []
+    for k in spec.joint_members(joint):
+        also, _ = spec.joint_level(joint, k)
+        at = gamma[:, k] == 0
+        agree.append(at if also is None else at | (gamma[:, k] == also))
+    return np.logical_and.reduce(agree)
+
+
 def _adjust_jointly(
     spec: MatchSpec,
     model: FSModel,
@@ -220,13 +231,14 @@ def _adjust_jointly(
     if per_pair is None:
         return
     members = spec.joint_members(joint)
-    rows = np.flatnonzero(np.logical_and.reduce([gamma[:, k] == 0 for k in members]))
+    rows = np.flatnonzero(joint_agreement(spec, joint, gamma))
     tf = per_pair[rows]
     known = ~np.isnan(tf)
     rows, tf = rows[known], tf[known]
     if not len(rows):
         return
-    u_exact = np.prod([model.u[k][0] for k in members])
+    # Each comparison's chance agreement at the level the pair agrees on.
+    u_exact = np.prod([model.u[k][gamma[rows, k]] for k in members], axis=0)
     bound = TF_ADJUSTMENT_BOUND * len(members)
     with np.errstate(divide="ignore"):
         jointly = np.clip(np.log2(u_exact / tf), -bound, bound)
