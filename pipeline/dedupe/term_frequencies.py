@@ -152,32 +152,44 @@ def joint_frequencies(
     if frame.height < MIN_RECORDS_FOR_TF or not len(left):
         return {}
     id_col = spec.id_column
+    # Each column hashed once (several joints share a column), in one select; a joint's
+    # key is its columns' hashes combined, so the table is scanned as integers, not strings.
+    needed = list(
+        dict.fromkeys(c for joint in spec.joint_frequencies for c in spec.joint_columns(joint))
+    )
+    hashes = frame.select(pl.col(c).hash(seed=7) for c in needed)
+    present_of = frame.select(pl.col(c).is_not_null() for c in needed)
+    ids = frame[id_col]
+    # A new record (no entity yet) is its own.
+    owner = pl.coalesce(
+        pl.col("entity_id").cast(pl.String), pl.lit("new:") + pl.col(id_col).cast(pl.String)
+    ).alias("_owner")
 
     def frequency(joint: JointFrequency) -> np.ndarray:
         columns = spec.joint_columns(joint)
-        parts = frame.select(*columns, id_col)
-        present = pl.all_horizontal(pl.col(c).is_not_null() for c in columns)
-        holders = parts.select(present.sum()).item()
-        involved = parts[rows]
-        wanted = involved.filter(present).select(columns).unique()
-        held = parts.join(wanted, on=columns, how="semi")
-        counts = held.group_by(columns).len("count")
+        key = np.zeros(frame.height, dtype=np.uint64)
+        for column in columns:  # wrapping arithmetic: a collision could only add a holder
+            key = key * np.uint64(0x9E3779B97F4A7C15) + hashes[column].to_numpy()
+        present = np.logical_and.reduce([present_of[c].to_numpy() for c in columns])
+        holders = int(present.sum())
+        involved_key = pl.Series("key", key[rows]).set(pl.Series(~present[rows]), None)
+        wanted = involved_key.drop_nulls().unique()
+        held_rows = np.flatnonzero(present & pl.Series(key).is_in(wanted).to_numpy())
+        held = pl.DataFrame({"key": key[held_rows], id_col: ids.gather(held_rows)})
+        counts = held.group_by("key").len("count")
         if joint.max_holders is not None:  # the others are left to their parts' frequencies
             counts = counts.filter(pl.col("count") <= joint.max_holders)
-            held = held.join(counts.select(columns), on=columns, how="semi")
+            held = held.join(counts.select("key"), on="key", how="semi")
         owned = entities.filter(pl.col(id_col).is_in(held[id_col].implode()))
-        # A new record (no entity yet) is its own.
-        owner = pl.coalesce(
-            pl.col("entity_id").cast(pl.String), pl.lit("new:") + pl.col(id_col).cast(pl.String)
-        ).alias("_owner")
         held = held.join(owned, on=id_col, how="left").with_columns(owner)
         per_row = (
-            involved.join(owned, on=id_col, how="left", maintain_order="left")
+            pl.DataFrame({"key": involved_key, id_col: ids.gather(rows)})
+            .join(owned, on=id_col, how="left", maintain_order="left")
             .with_columns(owner)
-            .join(counts, on=columns, how="left", maintain_order="left")
+            .join(counts, on="key", how="left", maintain_order="left")
             .join(
-                held.group_by(*columns, "_owner").len("own"),
-                on=[*columns, "_owner"],
+                held.group_by("key", "_owner").len("own"),
+                on=["key", "_owner"],
                 how="left",
                 maintain_order="left",
             )
@@ -189,7 +201,6 @@ def joint_frequencies(
         outside = count[left] - np.where(same, own[left], own[left] + own[right])
         return np.where(count[left] > 0, outside / max(holders - 1, 1), np.nan)
 
-    # Each joint scans the whole table once (a semi join): in threads, polars releasing the GIL.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         found = pool.map(frequency, spec.joint_frequencies)
         return {
