@@ -21,10 +21,10 @@ from pipeline.dedupe.compare import (
     similarity_cutoffs,
 )
 from pipeline.dedupe.entities import assign_entity_ids, new_entity_id, new_entity_ids
-from pipeline.dedupe.estimate_u import chance_agreement_without_matches
+from pipeline.dedupe.estimate_u import MIN_CHANCE_HOLDERS, chance_agreement_without_matches
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import _dense_codes, golden_records
-from pipeline.dedupe.model import FSModel, fit_em
+from pipeline.dedupe.model import FSModel, fit_em, probability
 from pipeline.dedupe.prepare import latest_per_id
 from pipeline.dedupe.spec import (
     BlockingRule,
@@ -377,13 +377,23 @@ def test_chance_agreement_leaves_out_a_persons_own_duplicates():
         comparator, spec, u, gamma, left, right, prob
     )
     raw_email = comparator.row_frequencies("email")
-    assert frequencies["email"][0] < raw_email[0] / 10  # 0.1 of a record, not 3 of 7
-    assert frequencies["email"][3] == pytest.approx(0.1 / 6)
+    assert frequencies["email"][0] < raw_email[0] / 10  # a floor, not 3 of 7
+    assert frequencies["email"][3] == pytest.approx(MIN_CHANCE_HOLDERS / 6)
     assert frequencies["phone"][3] == pytest.approx(3 / 4)  # the colleagues: all by chance
     assert frequencies["phone"][0] == 0.0  # no number
     assert corrected[0][0] < u[0][0] and corrected[0].sum() == pytest.approx(1.0)
-    # Four of five share it (and the fifth its floor of 0.1 of a record).
-    assert corrected[1][0] == pytest.approx((4 * 3 + 0.1) / (5 * 4))
+    # Four of five share it (and the fifth its floor).
+    assert corrected[1][0] == pytest.approx((4 * 3 + MIN_CHANCE_HOLDERS) / (5 * 4))
+
+
+def test_an_identifier_rarer_than_one_in_a_million_keeps_its_weight():
+    # At 1M rows the prior is ~2e-6 and a personal address's u ~1e-8: u read at 1e-6 capped
+    # 'same email' at 19.7 bits, so a shared address alone scored 0.6 there.
+    model = FSModel(
+        comparisons=["email"], m=[np.array([0.8, 0.2])], u=[np.array([1e-8, 1.0])], prior=2e-6
+    )
+    assert model.weights()[0][0] == pytest.approx(np.log2(0.8 / 1e-8))
+    assert probability(model.weights()[0][:1], model.prior)[0] > 0.95
 
 
 def test_survivorship_rules_pick_values_and_remember_their_source():
@@ -819,3 +829,85 @@ def test_incremental_joint_frequency_counts_other_entities_only():
     assert per_pair[0] == 0.0  # Zeb's new record and a known one: nobody else
     assert per_pair[1] == pytest.approx(1 / (frame.height - 1))
     assert np.isnan(per_pair[2])
+
+
+def _office_spec(**joint: object) -> MatchSpec:
+    return MatchSpec.model_validate(
+        {
+            "name": "t",
+            "blocking": [{"name": "b", "keys": ["phone"]}],
+            "comparisons": [
+                {
+                    "name": "phone",
+                    "column": "phone",
+                    "levels": [{"type": "exact"}],
+                    "tf_adjustment": True,
+                },
+                {
+                    "name": "org",
+                    "column": "org_key",
+                    "levels": [
+                        {"type": "exact"},
+                        {"type": "exact", "column": "company", "label": "same company name"},
+                    ],
+                    "tf_adjustment": True,
+                },
+            ],
+            "joint_frequencies": [
+                {"name": "office_line", "comparisons": ["phone", "org"], **joint}
+            ],
+            "golden_fields": ["phone"],
+        }
+    )
+
+
+def test_a_switchboard_at_one_company_counts_once_where_only_the_company_name_agrees():
+    # Four colleagues give Acme's switchboard; two records carry the domain too (org_key
+    # 'acme acme.com'), two do not ('acme'): those pairs agree on the company name only.
+    # The switchboard and the company are one fact, which three other people share.
+    fillers = 300
+    frame = pl.DataFrame(
+        {
+            "phone": ["+1555"] * 4 + [f"+1{i:06d}" for i in range(fillers)],
+            "company": ["acme"] * 4 + [f"co{i}" for i in range(fillers)],
+            "org_key": ["acme acme.com", "acme acme.com", "acme", "acme"]
+            + [f"co{i}" for i in range(fillers)],
+        }
+    )
+    left, right = np.array([0, 0, 2]), np.array([1, 2, 3])  # exact, company name, exact
+    prob = np.zeros(3)
+    adjusted = {}
+    for name, spec in (
+        ("company name too", _office_spec(also_at={"org": "same company name"})),
+        ("exact only", _office_spec()),
+    ):
+        comparator = Comparator(frame)
+        gamma = comparator.gamma(spec.comparisons, left, right)
+        assert gamma[:, 1].tolist() == [0, 1, 0]
+        u = [np.array([0.001, 0.999]), np.array([0.001, 0.002, 0.997])]
+        u, frequencies = chance_agreement_without_matches(
+            comparator, spec, u, gamma, left, right, prob
+        )
+        model = FSModel(
+            comparisons=["phone", "org"],
+            m=[np.array([0.9, 0.1]), np.array([0.6, 0.3, 0.1])],
+            u=u,
+            prior=0.01,
+        )
+        adjusted[name] = tf_adjustments(
+            comparator, spec, model, None, gamma, left, right, frequencies
+        ).sum(axis=1)
+    both, exact_only = adjusted["company name too"], adjusted["exact only"]
+    assert both[1] < exact_only[1] - 1  # the company name only: now counted once too
+    # log2(u_phone * u_org(same company name) / (3 other holders of 303 other records)).
+    n = frame.height
+    expected = np.log2(model.u[0][0] * model.u[1][1] / (3 / (n - 1)))
+    assert both[1] == pytest.approx(expected, abs=1e-3)
+    assert (both[[0, 2]] < exact_only[[0, 2]] + 1e-6).all()  # exact pairs: no less counted
+
+
+def test_a_joint_frequency_counts_further_levels_only_where_they_are_exact_and_named():
+    with pytest.raises(ValueError, match="'nope' one of that comparison's level labels"):
+        _office_spec(also_at={"org": "nope"})
+    with pytest.raises(ValueError, match="'title' needs to be one of its comparisons"):
+        _office_spec(also_at={"title": "same company name"})

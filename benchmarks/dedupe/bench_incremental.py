@@ -15,9 +15,12 @@ import time
 
 import polars as pl
 
-from common import DATA_DIR
+from common import DATA_DIR, add_import_paths
 from metrics import cluster_pair_metrics
-from pipeline.dedupe import dedupe, match_incremental
+
+add_import_paths()  # this checkout's engine, not whichever the venv has installed
+
+from pipeline.dedupe import dedupe, match_incremental  # noqa: E402
 
 
 def main() -> None:

@@ -205,6 +205,21 @@ class Comparator:
             self._counts[column] = self._row_counts(column)
         return self._counts[column]
 
+    def count_rows(self, columns: list[str]) -> None:
+        """`row_counts` of these columns now: the hashed ones counted in one polars select,
+        in parallel (a count over a million keys is ~50 ms, and a run counts several)."""
+        todo = [c for c in dict.fromkeys(columns) if c not in self._counts]
+        hashed = [c for c in todo if c not in self._encoded]
+        if len(hashed) > 1:
+            keys = [self.keys(c) for c in hashed]
+            counted = pl.DataFrame({str(i): key for i, (key, _) in enumerate(keys)}).select(
+                pl.len().over(str(i)).alias(str(i)) for i in range(len(keys))
+            )
+            for i, (column, (_, present)) in enumerate(zip(hashed, keys, strict=True)):
+                self._counts[column] = np.where(present, counted[str(i)].to_numpy(), 0)
+        for column in todo:
+            self.row_counts(column)
+
     def _row_counts(self, column: str) -> np.ndarray:
         if column in self._encoded:
             codes = self._encoded[column].codes

@@ -133,9 +133,10 @@ class JointFrequency(_Strict):
     values occur together, not each value on its own: two records named Anna Schmidt agree
     by chance as often as records share that full name, and namesakes are more common than
     the product of the first name's and the surname's frequencies says (names run in
-    countries and families). Where every one of `comparisons` agrees exactly, their term-
-    frequency adjustments are replaced by one from the combination's frequency among other
-    people's records, where that says less (`term_frequencies.tf_adjustments`)."""
+    countries and families); an office's switchboard and its company are one fact, not
+    two. Where every one of `comparisons` agrees exactly (or at its `also_at` level), their
+    term-frequency adjustments are replaced by one from the combination's frequency among
+    other people's records, where that says less (`term_frequencies.tf_adjustments`)."""
 
     name: str
     comparisons: list[str] = Field(min_length=2)
@@ -145,6 +146,12 @@ class JointFrequency(_Strict):
         description="Only combinations held by at most this many records: whether a few "
         "holders are one person or namesakes is what the combination's count tells; a "
         "combination many hold is common by its parts' frequencies already.",
+    )
+    also_at: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per comparison, a further exact level (by its label) that counts as "
+        "agreeing, on that level's column: the combination is then keyed by that column "
+        "('same company name' for an organisation whose domain one record lacks).",
     )
 
 
@@ -363,6 +370,20 @@ class MatchSpec(_Strict):
                         f"joint_frequencies.{joint.name}: comparison {member!r} needs "
                         "tf_adjustment and an exact first level on its own column"
                     )
+            for member, label in joint.also_at.items():
+                comp = by_name.get(member)
+                labels = [lv.label for lv in comp.levels] if comp else []
+                if member not in joint.comparisons or label not in labels:
+                    raise ValueError(
+                        f"joint_frequencies.{joint.name}.also_at: {member!r} needs to be one of "
+                        f"its comparisons, and {label!r} one of that comparison's level labels"
+                    )
+                level = comp.levels[labels.index(label)]
+                if level.type != "exact" or not level.column:
+                    raise ValueError(
+                        f"joint_frequencies.{joint.name}.also_at: level {label!r} of {member!r} "
+                        "needs to be an exact level on a column of its own"
+                    )
         for name, fp in self.fingerprints.items():
             if fp.transform in ("prefix", "suffix") and fp.length is None:
                 raise ValueError(f"fingerprint {name!r}: transform {fp.transform!r} needs length")
@@ -374,8 +395,22 @@ class MatchSpec(_Strict):
         return [index[member] for member in joint.comparisons]
 
     def joint_columns(self, joint: JointFrequency) -> list[str]:
-        """The columns of a joint frequency's comparisons, in its order."""
-        return [self.comparisons[k].column for k in self.joint_members(joint)]
+        """The columns a joint frequency's combination is keyed by, in its order: each
+        comparison's own, or that of its `also_at` level."""
+        return [
+            self.joint_level(joint, k)[1] or self.comparisons[k].column
+            for k in self.joint_members(joint)
+        ]
+
+    def joint_level(self, joint: JointFrequency, member: int) -> tuple[int | None, str | None]:
+        """(the position of the further level counted as agreeing, its column) for one of a
+        joint frequency's comparisons (by position), or (None, None)."""
+        comp = self.comparisons[member]
+        label = joint.also_at.get(comp.name)
+        if label is None:
+            return None, None
+        position = [lv.label for lv in comp.levels].index(label)
+        return position, comp.levels[position].column
 
     def input_columns(self) -> set[str]:
         """Columns the data must have (derived fingerprints excluded)."""

@@ -149,35 +149,47 @@ def joint_frequencies(
     namesake of that person's records. Only the records holding the pairs' combinations
     are looked at (a few thousand, not a million). A full run counts the same without the
     matches its candidate pairs find (`chance_agreement_without_matches`)."""
-    out: dict[str, np.ndarray] = {}
     if frame.height < MIN_RECORDS_FOR_TF or not len(left):
-        return out
+        return {}
     id_col = spec.id_column
-    for joint in spec.joint_frequencies:
+    # Each column hashed once (several joints share a column), in one select; a joint's
+    # key is its columns' hashes combined, so the table is scanned as integers, not strings.
+    needed = list(
+        dict.fromkeys(c for joint in spec.joint_frequencies for c in spec.joint_columns(joint))
+    )
+    hashes = frame.select(pl.col(c).hash(seed=7) for c in needed)
+    present_of = frame.select(pl.col(c).is_not_null() for c in needed)
+    ids = frame[id_col]
+    # A new record (no entity yet) is its own.
+    owner = pl.coalesce(
+        pl.col("entity_id").cast(pl.String), pl.lit("new:") + pl.col(id_col).cast(pl.String)
+    ).alias("_owner")
+
+    def frequency(joint: JointFrequency) -> np.ndarray:
         columns = spec.joint_columns(joint)
-        parts = frame.select(*columns, id_col)
-        present = pl.all_horizontal(pl.col(c).is_not_null() for c in columns)
-        holders = parts.select(present.sum()).item()
-        involved = parts[rows]
-        wanted = involved.filter(present).select(columns).unique()
-        held = parts.join(wanted, on=columns, how="semi")
-        counts = held.group_by(columns).len("count")
+        key = np.zeros(frame.height, dtype=np.uint64)
+        for column in columns:  # wrapping arithmetic: a collision could only add a holder
+            key = key * np.uint64(0x9E3779B97F4A7C15) + hashes[column].to_numpy()
+        present = np.logical_and.reduce([present_of[c].to_numpy() for c in columns])
+        holders = int(present.sum())
+        involved_key = pl.Series("key", key[rows]).set(pl.Series(~present[rows]), None)
+        wanted = involved_key.drop_nulls().unique()
+        held_rows = np.flatnonzero(present & pl.Series(key).is_in(wanted).to_numpy())
+        held = pl.DataFrame({"key": key[held_rows], id_col: ids.gather(held_rows)})
+        counts = held.group_by("key").len("count")
         if joint.max_holders is not None:  # the others are left to their parts' frequencies
             counts = counts.filter(pl.col("count") <= joint.max_holders)
-            held = held.join(counts.select(columns), on=columns, how="semi")
+            held = held.join(counts.select("key"), on="key", how="semi")
         owned = entities.filter(pl.col(id_col).is_in(held[id_col].implode()))
-        # A new record (no entity yet) is its own.
-        owner = pl.coalesce(
-            pl.col("entity_id").cast(pl.String), pl.lit("new:") + pl.col(id_col).cast(pl.String)
-        ).alias("_owner")
         held = held.join(owned, on=id_col, how="left").with_columns(owner)
         per_row = (
-            involved.join(owned, on=id_col, how="left", maintain_order="left")
+            pl.DataFrame({"key": involved_key, id_col: ids.gather(rows)})
+            .join(owned, on=id_col, how="left", maintain_order="left")
             .with_columns(owner)
-            .join(counts, on=columns, how="left", maintain_order="left")
+            .join(counts, on="key", how="left", maintain_order="left")
             .join(
-                held.group_by(*columns, "_owner").len("own"),
-                on=[*columns, "_owner"],
+                held.group_by("key", "_owner").len("own"),
+                on=["key", "_owner"],
                 how="left",
                 maintain_order="left",
             )
@@ -187,10 +199,25 @@ def joint_frequencies(
         owners = per_row["_owner"].to_numpy()
         same = owners[left] == owners[right]
         outside = count[left] - np.where(same, own[left], own[left] + own[right])
-        out[joint_key(spec, joint)] = np.where(
-            count[left] > 0, outside / max(holders - 1, 1), np.nan
-        )
-    return out
+        return np.where(count[left] > 0, outside / max(holders - 1, 1), np.nan)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        found = pool.map(frequency, spec.joint_frequencies)
+        return {
+            joint_key(spec, joint): values
+            for joint, values in zip(spec.joint_frequencies, found, strict=True)
+        }
+
+
+def joint_agreement(spec: MatchSpec, joint: JointFrequency, gamma: np.ndarray) -> np.ndarray:
+    """Per pair, whether every comparison of `joint` agrees: exactly, or at its `also_at`
+    level."""
+    agree = []
+    for k in spec.joint_members(joint):
+        also, _ = spec.joint_level(joint, k)
+        at = gamma[:, k] == 0
+        agree.append(at if also is None else at | (gamma[:, k] == also))
+    return np.logical_and.reduce(agree)
 
 
 def _adjust_jointly(
@@ -215,13 +242,14 @@ def _adjust_jointly(
     if per_pair is None:
         return
     members = spec.joint_members(joint)
-    rows = np.flatnonzero(np.logical_and.reduce([gamma[:, k] == 0 for k in members]))
+    rows = np.flatnonzero(joint_agreement(spec, joint, gamma))
     tf = per_pair[rows]
     known = ~np.isnan(tf)
     rows, tf = rows[known], tf[known]
     if not len(rows):
         return
-    u_exact = np.prod([model.u[k][0] for k in members])
+    # Each comparison's chance agreement at the level the pair agrees on.
+    u_exact = np.prod([model.u[k][gamma[rows, k]] for k in members], axis=0)
     bound = TF_ADJUSTMENT_BOUND * len(members)
     with np.errstate(divide="ignore"):
         jointly = np.clip(np.log2(u_exact / tf), -bound, bound)
