@@ -88,25 +88,27 @@ def score(
         fitting = pool.submit(fitted_model)
         vetoed = vetoed_pairs(comparator, spec, left, right)
         model, (distinct, pattern_of_pair, counts) = fitting.result()
+    if estimating:
+        # A first scoring, of totals only (its per-field weights are not kept): then chance
+        # agreement counted without the matches among the agreeing pairs, and the weights
+        # and the prior again with it.
+        first = match_weights(distinct, model).sum(axis=1)[pattern_of_pair]
+        first += tf_adjustments(comparator, spec, model, tables, gamma, left, right).sum(axis=1)
+        prob = probability(first, model.prior)
+        prob[vetoed] = 0.0
+        del first
+        u, joint = chance_agreement_without_matches(
+            comparator, spec, model.u, gamma, left, right, prob
+        )
+        model = replace(model, u=u)
+        model.prior, _, _ = population_prior(
+            match_weights(distinct, model).sum(axis=1), comparator.frame.height, counts=counts
+        )
     # Weights per gamma pattern (a few thousand), then one row gather onto the pairs.
     weights = match_weights(distinct, model)[pattern_of_pair]
     weights += tf_adjustments(comparator, spec, model, tables, gamma, left, right, joint)
     prob = probability(weights.sum(axis=1), model.prior)
     prob[vetoed] = 0.0
-    if estimating:
-        # Chance agreement counted without the matches among the agreeing pairs, then the
-        # weights and the prior again with it.
-        u, frequencies = chance_agreement_without_matches(
-            comparator, spec, model.u, gamma, left, right, prob
-        )
-        model = replace(model, u=u)
-        weights = match_weights(distinct, model)[pattern_of_pair]
-        weights += tf_adjustments(comparator, spec, model, tables, gamma, left, right, frequencies)
-        model.prior, _, _ = population_prior(
-            match_weights(distinct, model).sum(axis=1), comparator.frame.height, counts=counts
-        )
-        prob = probability(weights.sum(axis=1), model.prior)
-        prob[vetoed] = 0.0
     comparator.release()
     return ScoredPairs(gamma, weights, prob, model, vetoed)
 
