@@ -69,6 +69,13 @@ def hashed_columns(
     return {c: (keyed[f"hash:{c}"].to_numpy(), keyed[f"present:{c}"].to_numpy()) for c in columns}
 
 
+def combined_keys(keys: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One 64-bit key per row for several columns' keys together (`hashed_keys` or codes),
+    present where every one is: a combination's equality key (a full name, an office)."""
+    frame = pl.DataFrame({str(i): key for i, (key, _) in enumerate(keys)})
+    return frame.hash_rows(seed=7).to_numpy(), np.logical_and.reduce([p for _, p in keys])
+
+
 @dataclass
 class EncodedColumn:
     """Integer codes per row (-1 for null) and the distinct values they stand for."""
@@ -190,10 +197,7 @@ class Comparator:
         they are all a full run reads."""
         name = "+".join(columns)
         if name not in self._hashed and name not in self._counts:  # counted from blocks
-            keys = [self.keys(c) for c in columns]
-            frame = pl.DataFrame({str(i): key for i, (key, _) in enumerate(keys)})
-            present = np.logical_and.reduce([p for _, p in keys])
-            self._hashed[name] = (frame.hash_rows(seed=7).to_numpy(), present)
+            self._hashed[name] = combined_keys([self.keys(c) for c in columns])
         return name
 
     def row_counts(self, column: str) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from pipeline.dedupe.blocking import BlockLayout
-from pipeline.dedupe.compare import Comparator
+from pipeline.dedupe.compare import Comparator, combined_keys, hashed_columns
 from pipeline.dedupe.model import FSModel
 from pipeline.dedupe.spec import JointFrequency, MatchSpec
 
@@ -157,8 +157,7 @@ def joint_frequencies(
     needed = list(
         dict.fromkeys(c for joint in spec.joint_frequencies for c in spec.joint_columns(joint))
     )
-    hashes = frame.select(pl.col(c).hash(seed=7) for c in needed)
-    present_of = frame.select(pl.col(c).is_not_null() for c in needed)
+    hashed = hashed_columns(frame, needed)
     ids = frame[id_col]
     # A new record (no entity yet) is its own.
     owner = pl.coalesce(
@@ -166,11 +165,7 @@ def joint_frequencies(
     ).alias("_owner")
 
     def frequency(joint: JointFrequency) -> np.ndarray:
-        columns = spec.joint_columns(joint)
-        key = np.zeros(frame.height, dtype=np.uint64)
-        for column in columns:  # wrapping arithmetic: a collision could only add a holder
-            key = key * np.uint64(0x9E3779B97F4A7C15) + hashes[column].to_numpy()
-        present = np.logical_and.reduce([present_of[c].to_numpy() for c in columns])
+        key, present = combined_keys([hashed[c] for c in spec.joint_columns(joint)])
         holders = int(present.sum())
         involved_key = pl.Series("key", key[rows]).set(pl.Series(~present[rows]), None)
         wanted = involved_key.drop_nulls().unique()
