@@ -157,11 +157,22 @@ class JointFrequency(_Strict):
 
 class CannotLink(_Strict):
     """Two records that differ on `column` (both present) and are not similar on
-    `unless_similar` must never end up in one entity, whatever chain of links joins them."""
+    `unless_similar` must never end up in one entity, whatever chain of links joins them.
+    Without `unless_similar`, differing is enough (a value a person holds only one of)."""
 
     column: str
-    unless_similar: str
+    unless_similar: str | None = Field(
+        default=None,
+        description="Name column: no conflict where the two are at least `threshold` similar "
+        "(Jaro-Winkler), nor where either lacks a name. None: every difference conflicts.",
+    )
     threshold: float = Field(default=0.85, ge=0, le=1)
+    unless_within_edits: int | None = Field(
+        default=None,
+        ge=1,
+        description="No conflict where the two values are at most this many edits apart "
+        "(Levenshtein): one number written two ways ('+3903...' / '+393...'), a typo.",
+    )
     exclude_when_true: str | None = Field(
         default=None, description="Boolean column: records where it is true are not checked."
     )
