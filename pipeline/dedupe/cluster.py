@@ -82,7 +82,7 @@ class CannotLinkChecker:
         ]  # fmt: skip
         self._initial_objects: list[tuple[np.ndarray, np.ndarray] | None] = []
         self._part_objects: list[tuple[np.ndarray, np.ndarray] | None] = []
-        self.series: list[pl.Series] = [values for _, values, _, _ in self.typed]
+        self._hashed: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
         self.rules: list[tuple[CannotLink, np.ndarray, np.ndarray | None, np.ndarray | None]] = []
 
     def prepare(self, rows: np.ndarray | None) -> None:
@@ -111,15 +111,22 @@ class CannotLinkChecker:
             None if pair is None else (objects(pair[0]), objects(pair[1])) for pair in self.parts
         ]
 
+    def _keys(self, rule: int, which: str) -> tuple[np.ndarray, np.ndarray]:
+        """`hashed_keys` of a rule's values or its `unless_equal` column, made once for both
+        the candidate mask and the batch check."""
+        if (rule, which) not in self._hashed:
+            _, values, _, equal = self.typed[rule]
+            self._hashed[rule, which] = hashed_keys(values if which == "values" else equal)
+        return self._hashed[rule, which]
+
     def candidate_mask(self, labels: np.ndarray) -> np.ndarray:
         """Components (by label) holding two or more distinct values of a guarded column.
         Values counted as 64-bit hashes, and only in components of two or more records."""
         flagged = np.zeros(labels.max(initial=-1) + 1, dtype=bool)
         shared = pl.Series(np.bincount(labels)[labels] > 1)
-        for values in self.series:
-            frame = pl.DataFrame({"label": labels, "v": values.hash(seed=7)}).filter(
-                values.is_not_null() & shared
-            )
+        for k in range(len(self.typed)):
+            key, present = self._keys(k, "values")
+            frame = pl.DataFrame({"label": labels, "v": key}).filter(pl.Series(present) & shared)
             multi = (
                 frame.group_by("label")
                 .agg(pl.col("v").n_unique().alias("n"))
@@ -144,18 +151,18 @@ class CannotLinkChecker:
         conflict = np.zeros(len(a), dtype=bool)
         for k, (rule, values, names, equal) in enumerate(self.typed):
             # Equality on 64-bit hashes; a value missing on either side: no conflict.
-            key, present = hashed_keys(values)
+            key, present = self._keys(k, "values")
             differ = present[a] & present[b] & (key[a] != key[b])
             if names is not None:
                 named = names.is_not_null().to_numpy()
                 differ &= named[a] & named[b]
             if equal is not None:
-                key, present = hashed_keys(equal)
+                key, present = self._keys(k, "equal")
                 differ &= ~(present[a] & present[b] & (key[a] == key[b]))
-            pair = self.initials[k]
-            if pair is not None:
-                differ &= ~_initial_of(pair[0], pair[1], a, b)
             idx = np.flatnonzero(differ)
+            pair = self.initials[k]
+            if pair is not None and len(idx):
+                idx = idx[~_initial_of(pair[0], pair[1], a[idx], b[idx])]
             if rule.unless_within_edits is not None and len(idx):
                 edits = process.cpdist(
                     values.gather(a[idx]).to_numpy(),
