@@ -571,8 +571,8 @@ def test_duplicated_or_missing_ids_are_refused_with_the_column_named(people):
 
 def test_a_rare_full_name_is_paired_on_the_name_alone_a_common_one_is_not(people):
     # Zebulon Quartermaine changed job and wrote from home: nothing but the name in common,
-    # which no other rule pairs on. Five records of Grace Hopper are paired on the name;
-    # six of Ada Lovelace, a name that common, are not (blocks of at most five).
+    # which no other rule pairs on. Six records of Grace Hopper are paired on the name;
+    # seven of Ada Lovelace, a name that common, are not (blocks of at most six).
     moved = [
         {
             "lead_id": f"zq-{where}",
@@ -588,7 +588,7 @@ def test_a_rare_full_name_is_paired_on_the_name_alone_a_common_one_is_not(people
             ("home", "zq1977@gmail.com", "hooli"),
         )
     ]
-    companies = ("globex", "initech", "umbrella", "wonka", "stark", "wayne")
+    companies = ("globex", "initech", "umbrella", "wonka", "stark", "wayne", "tyrell")
     namesakes = [
         {
             "lead_id": f"{key}-{company}",
@@ -599,7 +599,7 @@ def test_a_rare_full_name_is_paired_on_the_name_alone_a_common_one_is_not(people
             "website": f"{company}.com",
             "country": "US",
         }
-        for key, first, last, count in (("gh", "Grace", "Hopper", 5), ("al", "Ada", "Lovelace", 6))
+        for key, first, last, count in (("gh", "Grace", "Hopper", 6), ("al", "Ada", "Lovelace", 7))
         for company in companies[:count]
     ]
     result = dedupe(_with(people[0], moved + namesakes))
@@ -609,5 +609,5 @@ def test_a_rare_full_name_is_paired_on_the_name_alone_a_common_one_is_not(people
         for pair in by_rule.select("lead_id_l", "lead_id_r", "blocking_rule").rows()
     }
     assert ("zq-home", "zq-work") in named
-    assert sum(key[0].startswith("gh-") for key in named) == 10  # every pair of five
+    assert sum(key[0].startswith("gh-") for key in named) == 15  # every pair of six
     assert not any(key[0].startswith("al-") for key in named)
