@@ -178,6 +178,50 @@ def test_cannot_link_ignores_records_without_a_name():
     assert report.refused_merges == 0
 
 
+@pytest.mark.parametrize(
+    ("second_mobile", "second_email", "one_person"),
+    [
+        ("+31 6 2222 3333", None, False),  # another person's mobile: never one entity
+        ("+31 6 1111 2223", None, True),  # a typo in one digit
+        ("+31 6 2222 3333", "anna.visser@lumant.nl", True),  # one email: a changed number
+    ],
+)
+def test_two_mobiles_are_two_people_whatever_the_chain(second_mobile, second_email, one_person):
+    # Two Anna Vissers at one company, each with her mobile, and a record with the name and
+    # the company only: each link strong on its own, the chain would make them one.
+    office = {"first_name": "Anna", "last_name": "Visser", "company": "Lumant BV"}
+    records = [
+        {
+            "lead_id": "a",
+            **office,
+            "mobile_phone": "+31 6 1111 2222",
+            "email": "anna.visser@lumant.nl",
+        },
+        {"lead_id": "b", **office},
+        {"lead_id": "c", **office, "mobile_phone": second_mobile, "email": second_email},
+    ]
+    work = add_fingerprints(_with(empty_frame(NORMALIZED_SCHEMA), records), load_spec("leads"))
+    assert work["mobile_e164"].to_list()[0] == "+31611112222"
+    checker = CannotLinkChecker(work, load_spec("leads").cannot_link)
+    labels, report = cluster(
+        3, np.array([0, 1]), np.array([1, 2]), np.array([0.99, 0.98]), 0.9, 50, checker
+    )
+    assert bool(labels[0] == labels[2]) is one_person
+    assert report.refused_merges == (0 if one_person else 1)
+    # The greedy rebuild's check, one pair at a time, says the same as the batch check.
+    assert checker.conflict([0], [2]) is not one_person
+
+
+def test_cannot_link_without_names_conflicts_on_any_difference():
+    frame = pl.DataFrame({"mobile_e164": ["+31611112222", None, "+31622223333"]})
+    checker = CannotLinkChecker(frame, [CannotLink(column="mobile_e164")])
+    labels, report = cluster(
+        3, np.array([0, 1]), np.array([1, 2]), np.array([0.99, 0.98]), 0.9, 50, checker
+    )
+    assert labels[0] == labels[1] != labels[2]
+    assert report.refused_merges == 1
+
+
 def _vetoed(records: list[dict]) -> list[bool]:
     """Whether the leads spec's vetoes rule out records[0] with each later record."""
     spec = load_spec("leads")
@@ -527,8 +571,8 @@ def test_duplicated_or_missing_ids_are_refused_with_the_column_named(people):
 
 def test_a_rare_full_name_is_paired_on_the_name_alone_a_common_one_is_not(people):
     # Zebulon Quartermaine changed job and wrote from home: nothing but the name in common,
-    # which no other rule pairs on. Five records of Grace Hopper are paired on the name;
-    # six of Ada Lovelace, a name that common, are not (blocks of at most five).
+    # which no other rule pairs on. Six records of Grace Hopper are paired on the name;
+    # seven of Ada Lovelace, a name that common, are not (blocks of at most six).
     moved = [
         {
             "lead_id": f"zq-{where}",
@@ -544,7 +588,7 @@ def test_a_rare_full_name_is_paired_on_the_name_alone_a_common_one_is_not(people
             ("home", "zq1977@gmail.com", "hooli"),
         )
     ]
-    companies = ("globex", "initech", "umbrella", "wonka", "stark", "wayne")
+    companies = ("globex", "initech", "umbrella", "wonka", "stark", "wayne", "tyrell")
     namesakes = [
         {
             "lead_id": f"{key}-{company}",
@@ -555,7 +599,7 @@ def test_a_rare_full_name_is_paired_on_the_name_alone_a_common_one_is_not(people
             "website": f"{company}.com",
             "country": "US",
         }
-        for key, first, last, count in (("gh", "Grace", "Hopper", 5), ("al", "Ada", "Lovelace", 6))
+        for key, first, last, count in (("gh", "Grace", "Hopper", 6), ("al", "Ada", "Lovelace", 7))
         for company in companies[:count]
     ]
     result = dedupe(_with(people[0], moved + namesakes))
@@ -565,5 +609,5 @@ def test_a_rare_full_name_is_paired_on_the_name_alone_a_common_one_is_not(people
         for pair in by_rule.select("lead_id_l", "lead_id_r", "blocking_rule").rows()
     }
     assert ("zq-home", "zq-work") in named
-    assert sum(key[0].startswith("gh-") for key in named) == 10  # every pair of five
+    assert sum(key[0].startswith("gh-") for key in named) == 15  # every pair of six
     assert not any(key[0].startswith("al-") for key in named)

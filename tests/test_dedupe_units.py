@@ -505,9 +505,11 @@ def test_fuzzy_columns_are_the_ones_the_comparator_encodes():
     left, right = np.array([0]), np.array([1])
     for comparison in spec.comparisons:
         comparator.levels(comparison, left, right)
+    vetoed_pairs(comparator, spec, left, right)
     # Edit distances (the email level) come from the pairs' strings, never an encoding.
     assert set(comparator._encoded) == set(spec.fuzzy_columns())
     assert "email_canonical" not in spec.fuzzy_columns()
+    assert "name_tokens" in spec.fuzzy_columns()  # the name vetoes' swapped-names exception
 
 
 def test_entity_ids_are_stable_and_merges_and_splits_are_recorded():

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 from rapidfuzz import process
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import JaroWinkler, Levenshtein
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -48,15 +48,16 @@ class CannotLinkChecker:
         self.n = frame.height
         # (rule, values, names, equal) as typed series; Python objects only for the rows
         # the greedy rebuild visits (see `prepare`), not a million strings per column.
-        self.typed: list[tuple[CannotLink, pl.Series, pl.Series, pl.Series | None]] = []
+        self.typed: list[tuple[CannotLink, pl.Series, pl.Series | None, pl.Series | None]] = []
         for rule in rules:
             values = frame[rule.column].cast(pl.String)
             if rule.exclude_when_true:
                 values = pl.select(
                     pl.when(~frame[rule.exclude_when_true].fill_null(False)).then(values)
                 ).to_series()
-            # No name on a side: nothing says the two are different people.
-            names = frame[rule.unless_similar].cast(pl.String)
+            # No name on a side: nothing says the two are different people. A rule without
+            # names (None): every difference is a conflict.
+            names = frame[rule.unless_similar].cast(pl.String) if rule.unless_similar else None
             equal = frame[rule.unless_equal].cast(pl.String) if rule.unless_equal else None
             self.typed.append((rule, values, names, equal))
         # Per rule, (first, last) names where it forgives an initial ('A.' for 'Alfred').
@@ -81,8 +82,8 @@ class CannotLinkChecker:
         ]  # fmt: skip
         self._initial_objects: list[tuple[np.ndarray, np.ndarray] | None] = []
         self._part_objects: list[tuple[np.ndarray, np.ndarray] | None] = []
-        self.series: list[pl.Series] = [values for _, values, _, _ in self.typed]
-        self.rules: list[tuple[CannotLink, np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self._hashed: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+        self.rules: list[tuple[CannotLink, np.ndarray, np.ndarray | None, np.ndarray | None]] = []
 
     def prepare(self, rows: np.ndarray | None) -> None:
         """Object arrays for `conflict`, filled at `rows` only (None: every row)."""
@@ -95,7 +96,12 @@ class CannotLinkChecker:
             return out
 
         self.rules = [
-            (rule, objects(values), objects(names), None if equal is None else objects(equal))
+            (
+                rule,
+                objects(values),
+                None if names is None else objects(names),
+                None if equal is None else objects(equal),
+            )
             for rule, values, names, equal in self.typed
         ]
         self._initial_objects = [
@@ -105,15 +111,22 @@ class CannotLinkChecker:
             None if pair is None else (objects(pair[0]), objects(pair[1])) for pair in self.parts
         ]
 
+    def _keys(self, rule: int, which: str) -> tuple[np.ndarray, np.ndarray]:
+        """`hashed_keys` of a rule's values or its `unless_equal` column, made once for both
+        the candidate mask and the batch check."""
+        if (rule, which) not in self._hashed:
+            _, values, _, equal = self.typed[rule]
+            self._hashed[rule, which] = hashed_keys(values if which == "values" else equal)
+        return self._hashed[rule, which]
+
     def candidate_mask(self, labels: np.ndarray) -> np.ndarray:
         """Components (by label) holding two or more distinct values of a guarded column.
         Values counted as 64-bit hashes, and only in components of two or more records."""
         flagged = np.zeros(labels.max(initial=-1) + 1, dtype=bool)
         shared = pl.Series(np.bincount(labels)[labels] > 1)
-        for values in self.series:
-            frame = pl.DataFrame({"label": labels, "v": values.hash(seed=7)}).filter(
-                values.is_not_null() & shared
-            )
+        for k in range(len(self.typed)):
+            key, present = self._keys(k, "values")
+            frame = pl.DataFrame({"label": labels, "v": key}).filter(pl.Series(present) & shared)
             multi = (
                 frame.group_by("label")
                 .agg(pl.col("v").n_unique().alias("n"))
@@ -138,18 +151,29 @@ class CannotLinkChecker:
         conflict = np.zeros(len(a), dtype=bool)
         for k, (rule, values, names, equal) in enumerate(self.typed):
             # Equality on 64-bit hashes; a value missing on either side: no conflict.
-            key, present = hashed_keys(values)
+            key, present = self._keys(k, "values")
             differ = present[a] & present[b] & (key[a] != key[b])
-            named = names.is_not_null().to_numpy()
-            differ &= named[a] & named[b]
+            if names is not None:
+                named = names.is_not_null().to_numpy()
+                differ &= named[a] & named[b]
             if equal is not None:
-                key, present = hashed_keys(equal)
+                key, present = self._keys(k, "equal")
                 differ &= ~(present[a] & present[b] & (key[a] == key[b]))
-            pair = self.initials[k]
-            if pair is not None:
-                differ &= ~_initial_of(pair[0], pair[1], a, b)
             idx = np.flatnonzero(differ)
-            if len(idx):
+            pair = self.initials[k]
+            if pair is not None and len(idx):
+                idx = idx[~_initial_of(pair[0], pair[1], a[idx], b[idx])]
+            if rule.unless_within_edits is not None and len(idx):
+                edits = process.cpdist(
+                    values.gather(a[idx]).to_numpy(),
+                    values.gather(b[idx]).to_numpy(),
+                    scorer=Levenshtein.distance,
+                    workers=-1,
+                )
+                idx = idx[edits > rule.unless_within_edits]
+            if names is None:
+                conflict[idx] = True
+            elif len(idx):
                 sim = process.cpdist(
                     names.gather(a[idx]).to_numpy(),
                     names.gather(b[idx]).to_numpy(),
@@ -179,15 +203,24 @@ class CannotLinkChecker:
             for i in a:
                 if values[i] is None:
                     continue
-                if names[i] is None:
+                if names is not None and names[i] is None:
                     continue
                 for j in b:
-                    if values[j] is None or values[j] == values[i] or names[j] is None:
+                    if values[j] is None or values[j] == values[i]:
+                        continue
+                    if names is not None and names[j] is None:
                         continue
                     if equal is not None and equal[i] is not None and equal[i] == equal[j]:
                         continue
                     if initials is not None and _one_is_initial(initials, i, j):
                         continue
+                    if (
+                        rule.unless_within_edits is not None
+                        and Levenshtein.distance(values[i], values[j]) <= rule.unless_within_edits
+                    ):
+                        continue
+                    if names is None:
+                        return True
                     if JaroWinkler.normalized_similarity(names[i], names[j]) < rule.threshold:
                         if self.parts[k] is None:
                             return True

@@ -398,13 +398,17 @@ class Comparator:
             lengths = self._lengths[column].astype(np.int64, copy=False)
             differ = differ[np.abs(lengths[left[differ]] - lengths[right[differ]]) <= limit]
         if len(differ):
-            values = self.frame[column].cast(pl.String)
-            out[differ] = _scored(
-                scorer,
-                cutoff,
-                values.gather(left[differ]).to_list(),
-                values.gather(right[differ]).to_list(),
-            )
+            # Each row's string made once however many pairs it is in: Python strings, not
+            # the scoring, are most of the cost (0.4 s for 2M of them).
+            first, second = left[differ], right[differ]
+            involved = np.zeros(self.frame.height, dtype=bool)
+            involved[first] = True
+            involved[second] = True
+            rows = np.flatnonzero(involved)
+            place = np.empty(self.frame.height, dtype=np.int64)
+            place[rows] = np.arange(len(rows))
+            strings = self.frame[column].cast(pl.String).gather(rows).to_numpy()
+            out[differ] = _scored(scorer, cutoff, strings[place[first]], strings[place[second]])
         return out
 
     @staticmethod

@@ -124,7 +124,9 @@ def chance_agreement_without_matches(
             # Per candidate pair: the mean of its two records' (NaN where either is), only
             # where the combination agrees: nowhere else is it read.
             rows = np.flatnonzero(agree)
-            frequencies[key] = np.full(len(left), np.nan)
+            # float32: the adjustments they make are float32, and a run holds several (1.8M
+            # pairs each at 1M rows)
+            frequencies[key] = np.full(len(left), np.nan, dtype=np.float32)
             frequencies[key][rows] = (frequency[left[rows]] + frequency[right[rows]]) / 2
     for k in exact_levels(spec):
         column = spec.comparisons[k].column
