@@ -611,3 +611,19 @@ def test_a_rare_full_name_is_paired_on_the_name_alone_a_common_one_is_not(people
     assert ("zq-home", "zq-work") in named
     assert sum(key[0].startswith("gh-") for key in named) == 15  # every pair of six
     assert not any(key[0].startswith("al-") for key in named)
+
+
+def test_levels_scored_on_undecided_pairs_only_equal_levels_scored_on_every_pair(people, resolved):
+    # The levels compute a similarity only for the pairs no earlier level decided, unless
+    # a veto reads it for every pair (`Comparator.whole`): the same levels either way.
+    spec = load_spec("leads")
+    work = add_fingerprints(people[0], spec)
+    pairs = resolved.pairs.select("lead_id_l", "lead_id_r")
+    index = {lead: i for i, lead in enumerate(work["lead_id"].to_list())}
+    left = np.array([index[x] for x in pairs["lead_id_l"].to_list()])
+    right = np.array([index[x] for x in pairs["lead_id_r"].to_list()])
+    every = {(level.column or c.column, level.type) for c in spec.comparisons for level in c.levels}
+    partial = Comparator(work).gamma(spec.comparisons, left, right)
+    whole = Comparator(work, whole=frozenset(every)).gamma(spec.comparisons, left, right)
+    assert len(left) > 1000
+    np.testing.assert_array_equal(partial, whole)

@@ -113,6 +113,21 @@ class EncodedColumn:
         return cls(codes=codes, distinct=values)
 
 
+def _meets(level: Level, scores: np.ndarray) -> np.ndarray:
+    """Whether each score reaches a similarity or distance level (NaN, a missing value,
+    never does)."""
+    if level.type in _DISTANCES:
+        return np.nan_to_num(scores, nan=np.inf) <= level.max_distance
+    # float64 threshold: the scores are float32, compared as before at full precision.
+    return np.nan_to_num(scores, nan=-1.0) >= np.float64(level.threshold)
+
+
+def similarity_keys_read_whole(vetoes: list[Veto]) -> frozenset[tuple[str, str]]:
+    """(column, scorer) of the vetoes' similarities: each veto's first test reads them for
+    every candidate pair, so the levels compute them for all pairs, once."""
+    return frozenset((v.column, v.type) for v in vetoes if v.type != "differs")
+
+
 def similarity_cutoffs(
     comparisons: list[Comparison], vetoes: list[Veto]
 ) -> dict[tuple[str, str], float]:
@@ -160,6 +175,10 @@ class Comparator:
     # (column, scorer) -> the lowest similarity any rule asks about (`similarity_cutoffs`):
     # rapidfuzz gives up early on pairs that cannot reach it, and reports them as 0.
     cutoffs: dict[tuple[str, str], float] = field(default_factory=dict)
+    # (column, scorer) that something other than the levels reads for every pair (a veto's
+    # similarity, `similarity_keys_read_whole`): the levels compute and cache those for all
+    # pairs; any other similarity only for the pairs no earlier level has decided.
+    whole: frozenset[tuple[str, str]] = frozenset()
 
     def encoded(self, column: str) -> EncodedColumn:
         if column not in self._encoded:
@@ -434,17 +453,12 @@ class Comparator:
             key, present = self.keys(column)  # a hash when only equality is ever asked
             on_left = key[left]
             return present[left] & (on_left == key[right])
-        if level.type in SIMILARITY_LEVELS:
-            sim = self._similarity(column, level.type, left, right)
-            # float64 threshold: the scores are float32, compared as before at full precision.
-            return np.nan_to_num(sim, nan=-1.0) >= np.float64(level.threshold)
+        if level.type in SIMILARITY_LEVELS or level.type in _DISTANCES:
+            return _meets(level, self._similarity(column, level.type, left, right))
         if level.type == "nickname":
             return self.nicknames(column, left, right)
         if level.type == "initial":
             return self.initial_of(column, left, right)
-        if level.type in _DISTANCES:
-            dist = self._similarity(column, level.type, left, right)
-            return np.nan_to_num(dist, nan=np.inf) <= level.max_distance
         values = self.frame[column].cast(pl.String)
         a, b = values.gather(left), values.gather(right)
         if level.type == "date_transposed":
@@ -526,10 +540,28 @@ class Comparator:
         self._use_pairs(left, right)
         out = np.full(len(left), len(comparison.levels), dtype=np.int8)
         undecided = np.ones(len(left), dtype=bool)
+        # Similarities of the undecided pairs only, per (column, scorer): (rows, scores).
+        # A later level's undecided pairs are among an earlier one's.
+        partial: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         for index, level in enumerate(comparison.levels):
             if not undecided.any():
                 break
-            if level.type == "swapped":
+            key = (level.column or comparison.column, level.type)
+            scored = level.type in SIMILARITY_LEVELS or level.type in _DISTANCES
+            if scored and key not in self.whole and key not in self._similarities:
+                rows = np.flatnonzero(undecided)
+                if key not in partial:
+                    partial[key] = (rows, self._compute_similarity(*key, left[rows], right[rows]))
+                known, scores = partial[key]
+                hit = np.zeros(len(left), dtype=bool)
+                hit[rows] = _meets(level, scores[np.searchsorted(known, rows)])
+            elif level.type in ("nickname", "initial"):
+                # Tested once per distinct pair of values: only the undecided pairs' values.
+                rows = np.flatnonzero(undecided)
+                test = self.nicknames if level.type == "nickname" else self.initial_of
+                hit = np.zeros(len(left), dtype=bool)
+                hit[rows] = test(key[0], left[rows], right[rows])
+            elif level.type == "swapped":
                 rows = np.flatnonzero(undecided)
                 hit = np.zeros(len(left), dtype=bool)
                 hit[rows] = self._swapped(
