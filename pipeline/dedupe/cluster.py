@@ -311,6 +311,7 @@ def _constrained(
     report: ClusterReport,
     apart: dict[int, list[int]] | None = None,
     certain: np.ndarray | None = None,
+    checked: np.ndarray | None = None,
 ) -> dict[int, int]:
     """Greedy union of links in the order given (strongest first), refusing conflicting
     merges (cannot-link rules, and `apart`: records each record must not share an entity
@@ -332,7 +333,8 @@ def _constrained(
         return any(find(j) == other for i in groups[small] for j in apart.get(i, ()))
 
     sure = certain.tolist() if certain is not None else [False] * len(left)
-    for i, j, is_certain in zip(left.tolist(), right.tolist(), sure, strict=True):
+    check = checked.tolist() if checked is not None else [True] * len(left)
+    for i, j, is_certain, to_check in zip(left.tolist(), right.tolist(), sure, check, strict=True):
         a, b = find(i), find(j)
         if a == b:
             continue
@@ -340,7 +342,12 @@ def _constrained(
             report.refused_merges += 1
             report.vetoed_merges += 1
             continue
-        if not is_certain and checker is not None and checker.conflict(groups[a], groups[b]):
+        if (
+            to_check
+            and not is_certain
+            and checker is not None
+            and checker.conflict(groups[a], groups[b])
+        ):
             report.refused_merges += 1
             continue
         if len(groups[a]) < len(groups[b]):
@@ -397,6 +404,10 @@ def cluster(
         flagged = checker.candidate_mask(labels)
         report.conflicted_components = int(flagged.sum())
         flagged = checker.with_conflicts(labels, flagged)
+    # Components where two members conflict by the cannot-link rules: only their merges are
+    # checked against them. One flagged only for a vetoed pair has no such pair (every pair
+    # of its members was checked), so no merge in it could conflict.
+    conflicting = flagged.copy()
     apart_of: dict[int, list[int]] = {}
     if apart is not None and len(apart[0]):
         # Only the ruled-out pairs that links have put into one component matter.
@@ -408,7 +419,7 @@ def cluster(
         flagged[labels[apart[0][inside]]] = True
     if flagged.any():
         if checker is not None:
-            checker.prepare(np.flatnonzero(flagged[labels]))
+            checker.prepare(np.flatnonzero(conflicting[labels]))
         if progress:
             progress(f"checking {int(flagged.sum())} components for cannot-link conflicts")
         # Every flagged component rebuilt in one pass: its links by component, strongest
@@ -418,21 +429,28 @@ def cluster(
         members = np.flatnonzero(flagged[labels])
         members = members[np.argsort(labels[members], kind="stable")]  # by component, index
         roots = _constrained(
-            members, left[order], right[order], checker, report, apart_of, prob[order] > 1
+            members,
+            left[order],
+            right[order],
+            checker,
+            report,
+            apart_of,
+            prob[order] > 1,
+            conflicting[labels[left[order]]],
         )
         # Each component's part holding its smallest record keeps the label; other parts
         # get new labels, numbered in the order their first record comes.
-        next_label = int(labels.max()) + 1
-        component, keeper = -1, -1
-        new_labels: dict[int, int] = {}
-        for member, label in zip(members.tolist(), labels[members].tolist(), strict=True):
-            root = roots[member]
-            if label != component:
-                component, keeper = label, root
-            elif root != keeper:
-                if root not in new_labels:
-                    new_labels[root] = next_label
-                    next_label += 1
-                labels[member] = new_labels[root]
+        root = np.array([roots[m] for m in members.tolist()], dtype=np.int64)
+        component = labels[members]
+        starts = np.flatnonzero(np.r_[True, component[1:] != component[:-1]])
+        keeper = np.repeat(root[starts], np.diff(np.r_[starts, len(members)]))
+        moved = np.flatnonzero(root != keeper)
+        if len(moved):
+            distinct, first = np.unique(root[moved], return_index=True)
+            rank = np.empty(len(distinct), dtype=np.int64)
+            rank[np.argsort(first, kind="stable")] = np.arange(len(distinct))
+            labels[members[moved]] = (
+                int(labels.max()) + 1 + rank[np.searchsorted(distinct, root[moved])]
+            )
     report.components = int(np.count_nonzero(np.bincount(labels)))  # labels are 0..n-1
     return labels, report
