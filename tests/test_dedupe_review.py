@@ -14,7 +14,12 @@ from dagster import AssetKey, DagsterInstance
 
 from pipeline.__main__ import main
 from pipeline.dedupe import dedupe
-from pipeline.dedupe.labels import LabelError, learn_from_labels, read_labels_csv
+from pipeline.dedupe.labels import (
+    MAX_THRESHOLD_MOVE,
+    LabelError,
+    learn_from_labels,
+    read_labels_csv,
+)
 from pipeline.dedupe.model import FSModel
 from pipeline.dedupe.review import ReviewSource, choose_pairs, explained
 from pipeline.dedupe.runs import PreviousRun, resolve
@@ -91,6 +96,27 @@ def test_labels_correct_the_weights_of_a_level_they_contradict():
     assert learned.weight_changes["email"]["else"] > 0
     assert learned.model.weights()[0][1] > model.weights()[0][1]
     assert learned.disagreements_after < learned.disagreements_before
+
+
+def test_a_few_labels_move_the_threshold_at_most_max_threshold_move():
+    # Labels whose non-matches carry strong evidence put the cut that tells them apart far
+    # above the old threshold (0.9996 from 50 labels once, alt-standard 0.9787 -> 0.9488). It
+    # moves at most MAX_THRESHOLD_MOVE bits of log-odds from the old one.
+    model = FSModel(
+        comparisons=["email"],
+        m=[np.array([0.9, 0.1])],
+        u=[np.array([0.00001, 0.99999])],
+        prior=0.01,
+    )
+    # One level for all; the pairs differ in their term-frequency evidence, and only those
+    # above ~30 bits are matches: the cut that tells them apart is ~30 bits above 0.8's 2.
+    gamma = np.zeros((50, 1), dtype=np.int8)
+    tf = np.r_[np.linspace(5, 20, 40), np.linspace(25, 30, 10)]
+    is_match = np.arange(50) >= 40
+    learned = learn_from_labels(model, gamma, tf, is_match, 0.8, [["exact", "else"]])
+    moved = np.log2(learned.threshold / (1 - learned.threshold)) - np.log2(0.8 / 0.2)
+    assert abs(moved) <= MAX_THRESHOLD_MOVE + 1e-9
+    assert learned.threshold > 0.8  # it did move, towards telling the labels apart
 
 
 def test_labels_csv_errors_name_the_file_line_and_field(tmp_path):
