@@ -82,14 +82,19 @@ def test_unsure_labels_and_labels_about_other_records_change_nothing(people, res
     assert again.report["labels"]["labels_about_other_records"] == 1
 
 
-def test_labels_correct_the_weights_of_a_level_they_contradict():
-    # One comparison with levels exact / else: 'else' pairs are labelled matches every time.
-    model = FSModel(
+def _email_model(u_exact: float) -> FSModel:
+    """One comparison with levels exact / else."""
+    return FSModel(
         comparisons=["email"],
         m=[np.array([0.9, 0.1])],
-        u=[np.array([0.001, 0.999])],
+        u=[np.array([u_exact, 1 - u_exact])],
         prior=0.01,
     )
+
+
+def test_labels_correct_the_weights_of_a_level_they_contradict():
+    # 'else' pairs are labelled matches every time.
+    model = _email_model(0.001)
     gamma = np.array([[1]] * 30 + [[0]] * 30, dtype=np.int8)
     is_match = np.array([True] * 20 + [False] * 10 + [True] * 30)
     learned = learn_from_labels(model, gamma, np.zeros(60), is_match, 0.95, [["exact", "else"]])
@@ -102,12 +107,7 @@ def test_a_few_labels_move_the_threshold_at_most_max_threshold_move():
     # Labels whose non-matches carry strong evidence put the cut that tells them apart far
     # above the old threshold (0.9996 from 50 labels once, alt-standard 0.9787 -> 0.9488). It
     # moves at most MAX_THRESHOLD_MOVE bits of log-odds from the old one.
-    model = FSModel(
-        comparisons=["email"],
-        m=[np.array([0.9, 0.1])],
-        u=[np.array([0.00001, 0.99999])],
-        prior=0.01,
-    )
+    model = _email_model(0.00001)
     # One level for all; the pairs differ in their term-frequency evidence, and only those
     # above ~30 bits are matches: the cut that tells them apart is ~30 bits above 0.8's 2.
     gamma = np.zeros((50, 1), dtype=np.int8)
