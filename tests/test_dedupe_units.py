@@ -913,3 +913,13 @@ def test_a_joint_frequency_counts_further_levels_only_where_they_are_exact_and_n
         _office_spec(also_at={"org": "nope"})
     with pytest.raises(ValueError, match="'title' needs to be one of its comparisons"):
         _office_spec(also_at={"title": "same company name"})
+
+
+def test_cannot_link_without_names_rejects_a_part_by_part_name_exception():
+    # Without `unless_similar` every difference conflicts: `unless_names_alike` would be
+    # silently ignored, so the spec says so instead.
+    from pipeline.dedupe.spec import CannotLink
+
+    with pytest.raises(ValueError, match="needs unless_similar"):
+        CannotLink(column="mobile_e164", unless_names_alike=["first_key", "last_lower"])
+    assert CannotLink(column="mobile_e164", unless_within_edits=2).unless_similar is None

@@ -312,12 +312,14 @@ def _constrained(
     apart: dict[int, list[int]] | None = None,
     certain: np.ndarray | None = None,
     checked: np.ndarray | None = None,
-) -> dict[int, int]:
+) -> np.ndarray:
     """Greedy union of links in the order given (strongest first), refusing conflicting
     merges (cannot-link rules, and `apart`: records each record must not share an entity
     with). `certain` links (a person's must-link, an existing entity held together) are not
     checked against the cannot-link rules, only against `apart`. The links may span
-    several components: none joins two of them, so each is rebuilt as on its own."""
+    several components: none joins two of them, so each is rebuilt as on its own. Returns
+    each member's root (its part's representative), in the members' order. `checked`: per
+    link, whether the cannot-link rules are asked at all (None: every link)."""
     parent = {int(m): int(m) for m in members}
     groups = {int(m): [int(m)] for m in members}
     apart = apart or {}
@@ -354,7 +356,7 @@ def _constrained(
             a, b = b, a
         parent[b] = a
         groups[a].extend(groups.pop(b))
-    return {m: find(m) for m in parent}
+    return np.array([find(m) for m in members.tolist()], dtype=np.int64)
 
 
 def cluster(
@@ -428,7 +430,7 @@ def cluster(
         order = in_flagged[np.lexsort((-prob[in_flagged], labels[left[in_flagged]]))]
         members = np.flatnonzero(flagged[labels])
         members = members[np.argsort(labels[members], kind="stable")]  # by component, index
-        roots = _constrained(
+        root = _constrained(
             members,
             left[order],
             right[order],
@@ -440,7 +442,6 @@ def cluster(
         )
         # Each component's part holding its smallest record keeps the label; other parts
         # get new labels, numbered in the order their first record comes.
-        root = np.array([roots[m] for m in members.tolist()], dtype=np.int64)
         component = labels[members]
         starts = np.flatnonzero(np.r_[True, component[1:] != component[:-1]])
         keeper = np.repeat(root[starts], np.diff(np.r_[starts, len(members)]))

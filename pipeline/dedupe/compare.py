@@ -546,12 +546,14 @@ class Comparator:
         for index, level in enumerate(comparison.levels):
             if not undecided.any():
                 break
-            key = (level.column or comparison.column, level.type)
+            column = level.column or comparison.column
+            key = (column, level.type)
             scored = level.type in SIMILARITY_LEVELS or level.type in _DISTANCES
             if scored and key not in self.whole and key not in self._similarities:
                 rows = np.flatnonzero(undecided)
                 if key not in partial:
-                    partial[key] = (rows, self._compute_similarity(*key, left[rows], right[rows]))
+                    scores = self._compute_similarity(column, level.type, left[rows], right[rows])
+                    partial[key] = (rows, scores)
                 known, scores = partial[key]
                 hit = np.zeros(len(left), dtype=bool)
                 hit[rows] = _meets(level, scores[np.searchsorted(known, rows)])
@@ -560,7 +562,7 @@ class Comparator:
                 rows = np.flatnonzero(undecided)
                 test = self.nicknames if level.type == "nickname" else self.initial_of
                 hit = np.zeros(len(left), dtype=bool)
-                hit[rows] = test(key[0], left[rows], right[rows])
+                hit[rows] = test(column, left[rows], right[rows])
             elif level.type == "swapped":
                 rows = np.flatnonzero(undecided)
                 hit = np.zeros(len(left), dtype=bool)

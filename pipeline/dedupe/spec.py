@@ -203,6 +203,15 @@ class CannotLink(_Strict):
         description="How similar each part must be for `unless_names_alike` (Jaro-Winkler).",
     )
 
+    @model_validator(mode="after")
+    def _names_compared(self) -> CannotLink:
+        if self.unless_names_alike and not self.unless_similar:
+            raise ValueError(
+                f"cannot-link on {self.column!r}: unless_names_alike compares names part by "
+                "part where the whole names are unlike, so it needs unless_similar"
+            )
+        return self
+
     def columns(self) -> set[str]:
         cols = {self.column, self.unless_similar, self.unless_equal, self.exclude_when_true}
         cols.update(self.unless_initial_of or [])
