@@ -16,6 +16,7 @@ from pipeline.dedupe.chunks import aligned
 from pipeline.dedupe.compare import (
     NULL_LEVEL,
     Comparator,
+    distinct_with_inverse,
     hashed_columns,
     hashed_keys,
     similarity_cutoffs,
@@ -105,6 +106,33 @@ def test_distance_cutoff_keeps_every_level_of_the_column():
     left, right = np.arange(4), np.arange(4, 8)
     got = Comparator(frame, cutoffs=cutoffs).levels(comparison, left, right).tolist()
     assert got == Comparator(frame).levels(comparison, left, right).tolist() == [0, 1, 2, 2]
+
+
+def test_distinct_with_inverse_is_numpys_unique_with_inverse():
+    rng = np.random.default_rng(5)
+    for values in (rng.integers(0, 50, 1000), rng.integers(-(2**40), 2**40, 300), np.arange(1)):
+        values = values.astype(np.int64)
+        unique, inverse = distinct_with_inverse(values)
+        expected_unique, expected_inverse = np.unique(values, return_inverse=True)
+        assert unique.tolist() == expected_unique.tolist()
+        assert inverse.tolist() == expected_inverse.tolist()
+
+
+def test_cross_similarity_with_a_cutoff_keeps_every_score_at_or_above_it():
+    # The swapped-names exception only asks whether a score reaches its threshold: with the
+    # threshold as a cutoff rapidfuzz may stop early, and lower scores read 0.
+    frame = pl.DataFrame(
+        {
+            "first": ["murphy", "murpy", "james", "anna", None, "jon"],
+            "last": ["james", "jmaes", "murphy", "smith", "x", "jonas"],
+        }
+    )
+    comparator = Comparator(frame)
+    left, right = np.array([0, 1, 2, 3, 4, 5, 0]), np.array([2, 2, 0, 5, 1, 3, 1])
+    full = comparator.cross_similarity("first", "last", left, right)
+    cut = comparator.cross_similarity("first", "last", left, right, cutoff=0.85)
+    assert (full >= 0.85).any() and ((full > 0) & (full < 0.85)).any()
+    assert np.array_equal(cut, np.where(full >= 0.85, full, 0.0))
 
 
 def test_distances_from_the_pairs_own_strings_equal_those_from_an_encoding():
