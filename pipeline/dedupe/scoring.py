@@ -87,7 +87,7 @@ def score(
         # vetoes'. Fitting counts the values of every exact level (`Comparator.row_counts`),
         # which term frequencies read again below.
         fitting = pool.submit(fitted_model)
-        vetoed = vetoed_pairs(comparator, spec, left, right)
+        vetoed = vetoed_pairs(comparator, spec, left, right, helper=pool)
         model, (distinct, pattern_of_pair, counts) = fitting.result()
     if estimating:
         # A first scoring, of totals only (its per-field weights are not kept): then chance
