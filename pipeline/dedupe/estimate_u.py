@@ -91,6 +91,7 @@ def chance_agreement_without_matches(
     n = comparator.frame.height
     corrected = [x.copy() for x in u]
     frequencies: dict[str, np.ndarray] = {}
+    possible = prob > 0
 
     def others_holding(
         column: str, agree: np.ndarray, least: float = MIN_CHANCE_HOLDERS
@@ -99,8 +100,9 @@ def chance_agreement_without_matches(
         `least`; 0 where it has none), and how many records hold a value."""
         counts = comparator.row_counts(column)
         # One scatter over both sides of the agreeing pairs, in place after it: this runs
-        # once per exact level and joint frequency, over a million rows each.
-        idx = np.flatnonzero(agree)
+        # once per exact level and joint frequency, over a million rows each. Pairs of
+        # probability 0 (vetoed) add nothing and are left out.
+        idx = np.flatnonzero(agree & possible)
         sides = np.concatenate([left[idx], right[idx]])
         others = -np.bincount(sides, weights=np.tile(prob[idx], 2), minlength=n)
         others += counts
