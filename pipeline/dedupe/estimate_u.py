@@ -104,7 +104,9 @@ def chance_agreement_without_matches(
         # probability 0 (vetoed) add nothing and are left out.
         idx = np.flatnonzero(agree & possible)
         sides = np.concatenate([left[idx], right[idx]])
+        # float64 also when no pair agrees (numpy then counts in integers)
         others = -np.bincount(sides, weights=np.tile(prob[idx], 2), minlength=n)
+        others = others.astype(float, copy=False)
         others += counts
         others -= 1
         np.maximum(others, least, out=others)
