@@ -261,7 +261,7 @@ class Comparator:
         if column in self._encoded:
             codes = self._encoded[column].codes
             by_code = np.append(np.bincount(codes[codes >= 0]), 0)  # code -1 (null) reads 0
-            return by_code[codes]
+            return by_code.astype(np.int32)[codes]
         key, present = self.keys(column)
         counts = pl.Series(key).to_frame("k").select(pl.len().over("k")).to_series().to_numpy()
         return np.where(present, counts, 0)

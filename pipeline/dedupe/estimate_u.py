@@ -138,7 +138,8 @@ def chance_agreement_without_matches(
         if holders < 2:
             continue
         present = others > 0
-        frequencies[column] = others / (holders - 1)
+        # float32, as the adjustments made from it are (8 columns of 1M rows: 32 MB less)
+        frequencies[column] = (others / (holders - 1)).astype(np.float32)
         exact = float(others[present].sum()) / (holders * (holders - 1))
         rest = u[k][1:] / u[k][1:].sum() * (1 - exact)
         corrected[k] = np.concatenate([[max(exact, 1e-12)], rest])

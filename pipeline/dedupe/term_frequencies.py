@@ -127,7 +127,7 @@ def joint_counts_from_blocks(
         columns = spec.joint_columns(joint)
         if columns in keys:
             layout = layouts[keys.index(columns)]
-            counts = np.zeros(n, dtype=np.int64)
+            counts = np.zeros(n, dtype=np.int32)
             counts[layout.rows] = np.repeat(layout.sizes, layout.sizes)
             out[joint_key(spec, joint)] = counts
     return out
