@@ -4,7 +4,7 @@ incremental matching with stable ids, explanations and the command line."""
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -663,3 +663,23 @@ def test_vetoes_shared_with_a_busy_worker_rule_out_what_each_veto_does_alone():
         shared = vetoed_pairs(Comparator(work), spec, left, right, helper=busy)
     assert shared.tolist() == alone.tolist()
     assert vetoed_pairs(Comparator(work), spec, left, right).tolist() == alone.tolist()
+    # A helper free at once is handed its part before this thread starts on its own, so it
+    # takes vetoes from the back of the list (here: all of them, as it runs at submit).
+    at_once = _AtOnce()
+    assert vetoed_pairs(Comparator(work), spec, left, right, helper=at_once).tolist() == (
+        alone.tolist()
+    )
+    assert at_once.results[0].tolist() == alone.tolist()
+
+
+class _AtOnce(Executor):
+    """Runs each task when it is submitted, and keeps what it returned."""
+
+    def __init__(self) -> None:
+        self.results: list[np.ndarray] = []
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        self.results.append(fn(*args, **kwargs))
+        future.set_result(self.results[-1])
+        return future

@@ -44,7 +44,8 @@ def vetoed_pairs(
             _veto(comparator, veto, left, right, out)
 
     if helper is not None:
-        return ruled_out(True) | helper.submit(ruled_out, False).result()
+        helped = helper.submit(ruled_out, False)  # queued first: it starts once free
+        return ruled_out(True) | helped.result()
     with ThreadPoolExecutor(max_workers=1) as own:
         helped = own.submit(ruled_out, False)
         return ruled_out(True) | helped.result()
