@@ -43,12 +43,14 @@ def vetoed_pairs(
                 veto = queue.popleft() if from_front else queue.pop()
             _veto(comparator, veto, left, right, out)
 
+    def shared_with(pool: Executor) -> np.ndarray:
+        helped = pool.submit(ruled_out, False)  # queued first: it starts once free
+        return ruled_out(True) | helped.result()
+
     if helper is not None:
-        helped = helper.submit(ruled_out, False)  # queued first: it starts once free
-        return ruled_out(True) | helped.result()
+        return shared_with(helper)
     with ThreadPoolExecutor(max_workers=1) as own:
-        helped = own.submit(ruled_out, False)
-        return ruled_out(True) | helped.result()
+        return shared_with(own)
 
 
 def _veto(
