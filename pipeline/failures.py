@@ -164,6 +164,8 @@ def record_crash(exc: BaseException, command: str, logs_dir: Path) -> Failure:
     """Keep the traceback in a log file and return the failure to tell."""
     logs_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    path = logs_dir / f"{command.replace(' ', '-') or 'command'}-{stamp}.log"
+    # The command may hold a path ('dedupe /data/leads.csv'): only its safe characters.
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", command).strip("-.")[:80] or "command"
+    path = logs_dir / f"{name}-{stamp}.log"
     path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
     return Failure(f"`python -m pipeline {command}` failed", exception_chain(exc), str(path))
