@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -19,6 +20,7 @@ from pipeline.dedupe.explain import explain_pair
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.spec import CannotLink, load_spec
 from pipeline.dedupe.vetoes import vetoed_pairs
+from pipeline.failures import record_crash
 from pipeline.schema import NORMALIZED_SCHEMA, empty_frame
 from tests.people import normalized, population
 
@@ -517,6 +519,39 @@ def test_cli_scans_a_normalized_parquet_file_and_still_explains(people, resolved
     assert_frame_equal(pl.read_parquet(out), resolved.entities.select("lead_id", "entity_id"))
     assert main(["dedupe", str(source), "--out", str(out), "--explain", "p0-0", "p1-0"]) == 0
     assert "p0-0 vs p1-0" in capsys.readouterr().out
+
+
+def test_cli_dedupes_a_normalized_table_exported_as_csv_as_it_does_the_table(
+    people, resolved, tmp_path
+):
+    # Read back from text, 'false' flags (role addresses, free mail) must not count as true:
+    # they were strings, and a veto's exception crashed on them.
+    source = tmp_path / "normalized.csv"
+    people[0].write_csv(source)
+    out = tmp_path / "entities.parquet"
+    assert main(["dedupe", str(source), "--out", str(out)]) == 0
+    assert_frame_equal(pl.read_parquet(out), resolved.entities.select("lead_id", "entity_id"))
+
+
+def test_cli_names_the_row_and_column_of_a_flag_that_is_not_true_or_false(people, tmp_path, capsys):
+    source = tmp_path / "normalized.csv"
+    frame = people[0].with_columns(pl.col("is_role_email").cast(pl.String))
+    frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 4).then(pl.lit("maybe")).otherwise("is_role_email")
+        .alias("is_role_email")
+    ).write_csv(source)  # fmt: skip
+    assert main(["dedupe", str(source), "--out", str(tmp_path / "o.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert "normalized.csv: row 6, column 'is_role_email': 'maybe'" in err
+
+
+def test_a_crash_log_is_written_when_the_command_names_a_path(tmp_path):
+    # It was named after the command, slashes and all: the crash report itself crashed.
+    failure = record_crash(RuntimeError("boom"), "dedupe /data/in/leads.csv", tmp_path / "logs")
+    logs = list((tmp_path / "logs").iterdir())
+    assert len(logs) == 1 and logs[0].name.startswith("dedupe-data-in-leads.csv-")
+    assert "RuntimeError: boom" in logs[0].read_text()
+    assert Path(failure.traceback_at) == logs[0]
 
 
 def test_cli_reports_bad_input_clearly(tmp_path, capsys):

@@ -12,7 +12,7 @@ from pipeline.dedupe.sources import Source
 from pipeline.dedupe.spec import MatchSpec
 from pipeline.headers import load_aliases, map_headers
 from pipeline.normalize.leads import normalize_fields
-from pipeline.schema import RAW_LEADS_SCHEMA, conform
+from pipeline.schema import NORMALIZED_SCHEMA, RAW_LEADS_SCHEMA, conform
 
 
 def read_table(path: Path) -> pl.DataFrame:
@@ -28,6 +28,43 @@ def read_table(path: Path) -> pl.DataFrame:
     raise ValueError(f"{path}: expected a .csv or .parquet file")
 
 
+_TRUE, _FALSE = ("true", "1", "yes", "y", "t"), ("false", "0", "no", "n", "f")
+
+
+def typed_as_normalized(frame: pl.DataFrame, source_name: str = "input") -> pl.DataFrame:
+    """A normalized table read back from text (a CSV export): its flags, dates and numbers
+    typed again, as the engine reads them ('false' as text would count as a true flag).
+    Columns already typed, and columns the normalized schema does not know, are left as
+    they are. A value that is not one of its type names the file, row and column."""
+    typed: list[pl.Expr] = []
+    for name, dtype in NORMALIZED_SCHEMA.items():
+        if name not in frame.columns or frame[name].dtype != pl.String or dtype == pl.String:
+            continue
+        text = pl.col(name).str.strip_chars()
+        if dtype == pl.Boolean:
+            lower = text.str.to_lowercase()
+            value = pl.when(lower.is_in(_TRUE)).then(True).when(lower.is_in(_FALSE)).then(False)
+        elif dtype.is_temporal():
+            value = text.str.to_datetime(time_unit="us", strict=False).cast(dtype)
+        else:
+            value = text.cast(dtype, strict=False)
+        typed.append(value.alias(name))
+    if not typed:
+        return frame
+    retyped = frame.with_columns(typed)
+    for name in (expr.meta.output_name() for expr in typed):
+        given = frame[name].str.strip_chars()
+        bad = (given.is_not_null() & (given != "") & retyped[name].is_null()).arg_true()
+        if len(bad):
+            row, dtype = int(bad[0]), NORMALIZED_SCHEMA[name]
+            kind = "true/false flag" if dtype == pl.Boolean else str(dtype)
+            raise ValueError(
+                f"{source_name}: row {row + 2}, column {name!r}: {frame[name][row]!r} is not a "
+                f"{kind} ({len(bad)} such row(s))"
+            )
+    return retyped
+
+
 def prepare_leads(
     frame: pl.DataFrame, spec: MatchSpec, id_column: str | None, source_name: str = "input"
 ) -> tuple[pl.DataFrame, str]:
@@ -35,6 +72,7 @@ def prepare_leads(
     if id_column and id_column not in frame.columns:
         raise ValueError(f"--id-column {id_column!r} is not a column of {source_name}")
     if spec.input_columns() - {spec.id_column} <= set(frame.columns):
+        frame = typed_as_normalized(frame, source_name)
         id_col = id_column or spec.id_column
         if id_col not in frame.columns:
             frame = frame.with_row_index(id_col, offset=1).with_columns(
