@@ -25,7 +25,14 @@ from pipeline.dedupe.entities import assign_entity_ids, new_entity_id, new_entit
 from pipeline.dedupe.estimate_u import MIN_CHANCE_HOLDERS, chance_agreement_without_matches
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import _dense_codes, golden_records
-from pipeline.dedupe.model import FSModel, fit_em, probability
+from pipeline.dedupe.model import (
+    FSModel,
+    fit_em,
+    match_weights,
+    pair_weights,
+    patterns,
+    probability,
+)
 from pipeline.dedupe.prepare import latest_per_id
 from pipeline.dedupe.spec import (
     BlockingRule,
@@ -412,6 +419,40 @@ def test_chance_agreement_leaves_out_a_persons_own_duplicates():
     assert corrected[0][0] < u[0][0] and corrected[0].sum() == pytest.approx(1.0)
     # Four of five share it (and the fifth its floor).
     assert corrected[1][0] == pytest.approx((4 * 3 + MIN_CHANCE_HOLDERS) / (5 * 4))
+
+
+def test_gamma_and_pair_weights_are_column_major_and_equal_to_a_row_gather():
+    # Everything after the comparison reads a comparison at a time; a row-major matrix made
+    # each of those reads stride over the whole of it.
+    frame = pl.DataFrame(
+        {"email": ["a@x.com", "a@x.com", "b@x.com", None], "phone": ["+1", "+2", "+1", "+1"]}
+    )
+    spec = MatchSpec.model_validate(
+        {
+            "name": "t",
+            "blocking": [{"name": "b", "keys": ["phone"]}],
+            "comparisons": [
+                {"name": "email", "column": "email", "levels": [{"type": "exact"}]},
+                {"name": "phone", "column": "phone", "levels": [{"type": "exact"}]},
+            ],
+            "golden_fields": ["email"],
+        }
+    )
+    left, right = np.array([0, 0, 2, 1]), np.array([1, 2, 3, 3])
+    gamma = Comparator(frame).gamma(spec.comparisons, left, right)
+    assert gamma.flags.f_contiguous and gamma.dtype == np.int8
+    assert gamma.tolist() == [[0, 1], [1, 0], [-1, 0], [-1, 1]]
+    model = FSModel(
+        comparisons=["email", "phone"],
+        m=[np.array([0.9, 0.1]), np.array([0.8, 0.2])],
+        u=[np.array([0.01, 0.99]), np.array([0.05, 0.95])],
+        prior=0.1,
+    )
+    distinct, pattern_of_pair, _ = patterns(gamma)
+    weights = pair_weights(distinct, model, pattern_of_pair)
+    assert weights.flags.f_contiguous
+    np.testing.assert_array_equal(weights, match_weights(distinct, model)[pattern_of_pair])
+    np.testing.assert_array_equal(weights, match_weights(gamma, model))
 
 
 def test_an_identifier_rarer_than_one_in_a_million_keeps_its_weight():

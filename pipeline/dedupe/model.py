@@ -209,6 +209,16 @@ def match_weights(gamma: np.ndarray, model: FSModel) -> np.ndarray:
     return out
 
 
+def pair_weights(distinct: np.ndarray, model: FSModel, pattern_of_pair: np.ndarray) -> np.ndarray:
+    """`match_weights` of every pair from its pattern's (`patterns`), column-major like
+    gamma: the term-frequency adjustments are added a column at a time."""
+    table = match_weights(distinct, model)
+    out = np.empty((len(pattern_of_pair), table.shape[1]), dtype=np.float32, order="F")
+    for k in range(table.shape[1]):
+        np.take(table[:, k], pattern_of_pair, out=out[:, k])
+    return out
+
+
 def probability(total_weight: np.ndarray, prior: float) -> np.ndarray:
     log_odds = np.log2(prior / (1 - prior)) + total_weight
     return 1.0 / (1.0 + np.exp2(-np.clip(log_odds, -60, 60)))

@@ -18,7 +18,7 @@ from pipeline.dedupe.estimate_m import (
     population_prior,
 )
 from pipeline.dedupe.estimate_u import chance_agreement_without_matches, estimate_u
-from pipeline.dedupe.model import FSModel, match_weights, patterns, probability
+from pipeline.dedupe.model import FSModel, match_weights, pair_weights, patterns, probability
 from pipeline.dedupe.spec import MatchSpec
 from pipeline.dedupe.term_frequencies import tf_adjustments
 from pipeline.dedupe.vetoes import vetoed_pairs
@@ -111,8 +111,9 @@ def score(
         model.prior, _, _ = population_prior(
             match_weights(distinct, model).sum(axis=1), comparator.frame.height, counts=counts
         )
-    # Weights per gamma pattern (a few thousand), then one row gather onto the pairs.
-    weights = match_weights(distinct, model)[pattern_of_pair]
+    # Weights per gamma pattern (a few thousand), then gathered onto the pairs column by
+    # column, in gamma's column-major order.
+    weights = pair_weights(distinct, model, pattern_of_pair)
     weights += tf_adjustments(comparator, spec, model, tables, gamma, left, right, joint)
     prob = probability(weights.sum(axis=1), model.prior)
     prob[vetoed] = 0.0

@@ -62,7 +62,7 @@ def tf_adjustments(
     `estimate_u.chance_agreement_without_matches`; the mean of the pair's two, so `right`
     is needed with them) or the comparator's own frame (`Comparator.row_frequencies`).
     """
-    out = np.zeros(gamma.shape, dtype=np.float32)
+    out = np.zeros(gamma.shape, dtype=np.float32, order="F" if gamma.flags.f_contiguous else "C")
     if tables is None and comparator.frame.height < MIN_RECORDS_FOR_TF:
         return out
 
@@ -250,7 +250,7 @@ def _adjust_jointly(
         jointly = np.clip(np.log2(u_exact / tf), -bound, bound)
     # Only ever less evidence than the parts give: nobody else holding a full name in a
     # table says it is rare, not that it is rarer than its parts make it.
-    total = np.minimum(out[rows][:, members].sum(axis=1), jointly)
+    total = np.minimum(sum(out[rows, k] for k in members), jointly)
     share = (total / len(members)).astype(np.float32)
     for k in members:
         out[rows, k] = share
