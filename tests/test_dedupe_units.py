@@ -762,6 +762,21 @@ def test_nickname_level_and_veto_exception_use_the_many_to_many_groups():
     assert vetoed.tolist() == [False, True]
 
 
+def test_nicknames_per_pair_read_the_first_word_and_pass_over_missing_and_unknown_names():
+    frame = pl.DataFrame({"first": ["bob ray", "robert", None, "zebulonx", "zebulony", "bob"]})
+    left, right = np.array([0, 1, 2, 3, 5, 0]), np.array([1, 2, 1, 4, 0, 5])
+    # bob ray~robert (its first word); a missing name; two names no group holds; bob~bob ray
+    # (the same first word: no nickname, that is the exact level's).
+    assert Comparator(frame).nicknames("first", left, right).tolist() == [
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
+
+
 def test_initial_level_holds_where_one_first_name_is_the_others_initial():
     frame = pl.DataFrame({"first": ["a", "alain", "b", "alain", "al"]})
     comparison = Comparison(

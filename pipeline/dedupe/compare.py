@@ -18,7 +18,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, Jaro, JaroWinkler, Levenshtein
 
-from pipeline.dedupe.nicknames import linked
+from pipeline.dedupe.nicknames import linked_ids, spelling_ids
 from pipeline.dedupe.spec import SIMILARITY_LEVELS, Comparison, Level, Veto
 
 NULL_LEVEL = -1
@@ -186,6 +186,7 @@ class Comparator:
     _hashed: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     _counts: dict[str, np.ndarray] = field(default_factory=dict)  # `row_counts`
     _lengths: dict[str, np.ndarray] = field(default_factory=dict)  # characters per row
+    _spellings: dict[str, np.ndarray] = field(default_factory=dict)  # `nicknames`, per code
     # (column, scorer) -> the lowest similarity any rule asks about (`similarity_cutoffs`):
     # rapidfuzz gives up early on pairs that cannot reach it, and reports them as 0.
     cutoffs: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -296,6 +297,7 @@ class Comparator:
             _encoded=self._encoded,
             _hashed=self._hashed,
             _lengths=self._lengths,
+            _spellings=self._spellings,
             _counts=self._counts,
             cutoffs=self.cutoffs,
         )
@@ -479,20 +481,16 @@ class Comparator:
 
     def nicknames(self, column: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Whether the two first names (`column`, folded) differ and share a nickname group
-        (many-to-many: Pat is Patrick's and Patricia's), tested once per distinct pair of
-        values."""
-        enc = self.encoded(column)
-        cl, cr = enc.codes[left], enc.codes[right]
-        rows = np.flatnonzero((cl >= 0) & (cr >= 0) & (cl != cr))
-        out = np.zeros(len(left), dtype=bool)
-        if len(rows):
-            size = len(enc.distinct)
-            a, b = cl[rows], cr[rows]
-            combo = np.minimum(a, b).astype(np.int64) * size + np.maximum(a, b)
-            unique, inverse = distinct_with_inverse(combo)
-            hit = linked(enc.distinct.gather(unique // size), enc.distinct.gather(unique % size))
-            out[rows] = hit[inverse]
-        return out
+        (many-to-many: Pat is Patrick's and Patricia's): each distinct value numbered once
+        by its spelling, then two integer gathers and a table lookup per pair (testing
+        each distinct pair of values took 0.2 s at 1.2M pairs, most of it finding them)."""
+        if column not in self._spellings:
+            # -1 for a code of -1 (a missing value): the last entry.
+            ids = spelling_ids(self.encoded(column).distinct)
+            self._spellings[column] = np.append(ids, np.int32(-1))
+        ids = self._spellings[column]
+        codes = self.encoded(column).codes
+        return linked_ids(ids[codes[left]], ids[codes[right]])
 
     def initial_of(self, column: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Whether one value is a single letter and the other starts with it ('a' / 'alain':

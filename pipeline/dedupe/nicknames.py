@@ -5,8 +5,9 @@ names are nicknames of each other when some group holds both.
 The groups are the maintained `nicknames` package's (hand-curated English names: each name
 with its nicknames) merged with the project's own (`PROJECT_GROUPS`: the Dutch, German,
 Scandinavian, Spanish, Portuguese, Italian and French groups the package lacks, and English
-ones it spells differently). Matching is vectorized: each linked pair of spellings is one
-64-bit hash, and a pair of names is tested by hashing it the same way (`linked`).
+ones it spells differently). Matching is vectorized: every spelling has a number, each
+distinct name of a column is numbered once by its first word (`spelling_ids`), and a pair
+of names is one lookup in a table of linked spellings (`linked_ids`).
 
 Blocking needs one key per record, which a many-to-many relation cannot give: `nickname_lookup`
 maps each spelling to one formal name (the project's groups), and the comparison levels and
@@ -193,18 +194,21 @@ def nickname_groups() -> tuple[frozenset[str], ...]:
     return tuple(dict.fromkeys(g for g in groups if len(g) > 1))
 
 
-def _pair_hash(a: pl.Expr, b: pl.Expr) -> pl.Expr:
-    """One 64-bit hash per unordered pair of names (the smaller first)."""
-    low, high = pl.min_horizontal(a, b), pl.max_horizontal(a, b)
-    return pl.concat_str(low, pl.lit("\x00"), high).hash(seed=11)
-
-
 @cache
-def linked_pair_hashes() -> pl.Series:
-    """`_pair_hash` of every pair of different spellings that share a group."""
-    pairs = [(a, b) for group in nickname_groups() for a in group for b in group if a < b]
-    frame = pl.DataFrame({"a": [a for a, _ in pairs], "b": [b for _, b in pairs]}, orient="row")
-    return frame.select(_pair_hash(pl.col("a"), pl.col("b"))).to_series().unique()
+def spelling_index() -> tuple[pl.DataFrame, np.ndarray]:
+    """(every spelling in some group with its number `id`, and a V x V table, flattened:
+    whether spellings i and j differ and share a group). About 2,300 spellings: a 5 MB
+    table, and a pair is tested by one lookup."""
+    spellings = sorted({name for group in nickname_groups() for name in group})
+    index = {name: i for i, name in enumerate(spellings)}
+    size = len(spellings)
+    table = np.zeros(size * size, dtype=bool)
+    for group in nickname_groups():
+        ids = np.array([index[name] for name in group], dtype=np.int64)
+        table[(ids[:, None] * size + ids[None, :]).ravel()] = True
+    table[np.arange(size) * (size + 1)] = False  # the same spelling is no nickname
+    frame = pl.DataFrame({"token": spellings, "id": np.arange(size, dtype=np.int32)})
+    return frame, table
 
 
 def first_token(values: pl.Series) -> pl.Series:
@@ -212,16 +216,36 @@ def first_token(values: pl.Series) -> pl.Series:
     return values.cast(pl.String).str.extract(r"^(\S+)", 1)
 
 
+def spelling_ids(values: pl.Series) -> np.ndarray:
+    """Per value, the number (`spelling_index`) of its first word, -1 where no group holds it
+    or the value is missing. Made once per distinct value of a column; pairs then compare
+    two integers."""
+    spellings, _ = spelling_index()
+    ids = (
+        first_token(values)
+        .to_frame("token")
+        .join(spellings, on="token", how="left", maintain_order="left")
+        .get_column("id")
+    )
+    return ids.fill_null(-1).to_numpy().astype(np.int32)
+
+
+def linked_ids(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Per position, whether spellings `left[i]` and `right[i]` (`spelling_ids`) differ and
+    share a group."""
+    _, table = spelling_index()
+    size = int(np.sqrt(len(table)))
+    known = (left >= 0) & (right >= 0)
+    out = np.zeros(len(left), dtype=bool)
+    rows = np.flatnonzero(known)
+    out[rows] = table[left[rows].astype(np.int64) * size + right[rows]]
+    return out
+
+
 def linked(left: pl.Series, right: pl.Series) -> np.ndarray:
     """Per position, whether the two names differ and some nickname group holds both (both
-    folded: lower case, no accents; only the first word counts). Vectorized: a hash per pair
-    looked up in the hashes of every linked pair (a few tens of thousands)."""
-    frame = pl.DataFrame({"a": first_token(left), "b": first_token(right)})
-    hit = frame.select(
-        (pl.col("a") != pl.col("b"))
-        & _pair_hash(pl.col("a"), pl.col("b")).is_in(linked_pair_hashes().implode())
-    ).to_series()
-    return hit.fill_null(False).to_numpy()
+    folded: lower case, no accents; only the first word counts)."""
+    return linked_ids(spelling_ids(left), spelling_ids(right))
 
 
 @cache
