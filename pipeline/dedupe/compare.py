@@ -53,17 +53,14 @@ def _scored(scorer: str, cutoff: float | None, first: object, second: object) ->
 
 
 def distinct_with_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`np.unique(values, return_inverse=True)` through polars' parallel sort: half the time
-    at a million combination codes (47 vs 83 ms), and these run on every veto and level
-    that tests distinct pairs of values."""
-    order = pl.Series(values).arg_sort().to_numpy()
-    ranked = values[order]
-    starts = np.empty(len(ranked), dtype=bool)
-    starts[:1] = True
-    np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
-    inverse = np.empty(len(values), dtype=np.int64)
-    inverse[order] = np.cumsum(starts) - 1
-    return ranked[starts], inverse
+    """`np.unique(values, return_inverse=True)` through polars' parallel dense rank: the
+    inverse is the rank less one (32-bit), and each distinct value is put at its rank.
+    These run on every veto and level that tests distinct pairs of values: at 1.2M
+    combination codes numpy takes 83 ms, an arg sort and a scan 67 ms, the rank 60 ms."""
+    inverse = (pl.Series(values).rank("dense") - 1).to_numpy()
+    distinct = np.empty(int(inverse.max()) + 1 if len(inverse) else 0, dtype=values.dtype)
+    distinct[inverse] = values
+    return distinct, inverse
 
 
 def hashed_keys(values: pl.Series) -> tuple[np.ndarray, np.ndarray]:
