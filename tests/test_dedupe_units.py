@@ -117,7 +117,13 @@ def test_distance_cutoff_keeps_every_level_of_the_column():
 
 def test_distinct_with_inverse_is_numpys_unique_with_inverse():
     rng = np.random.default_rng(5)
-    for values in (rng.integers(0, 50, 1000), rng.integers(-(2**40), 2**40, 300), np.arange(1)):
+    for values in (
+        rng.integers(0, 50, 1000),  # a small range: looked up in a table
+        rng.integers(0, 10**6, 1000),  # a large one: ranked
+        rng.integers(-(2**40), 2**40, 300),
+        np.arange(1),
+        np.arange(0),
+    ):
         values = values.astype(np.int64)
         unique, inverse = distinct_with_inverse(values)
         expected_unique, expected_inverse = np.unique(values, return_inverse=True)

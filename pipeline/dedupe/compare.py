@@ -56,7 +56,15 @@ def distinct_with_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`np.unique(values, return_inverse=True)` through polars' parallel dense rank: the
     inverse is the rank less one (32-bit), and each distinct value is put at its rank.
     These run on every veto and level that tests distinct pairs of values: at 1.2M
-    combination codes numpy takes 83 ms, an arg sort and a scan 67 ms, the rank 60 ms."""
+    combination codes numpy takes 83 ms, an arg sort and a scan 67 ms, the rank 60 ms.
+    Codes from a small range (titles: 28 values, 784 combinations) are looked up in a
+    table of the range instead (4 ms for 900k codes; the rank took 40)."""
+    top = int(values.max()) + 1 if len(values) else 0
+    if len(values) and values.min() >= 0 and top <= 4 * len(values):
+        seen = np.zeros(top, dtype=bool)
+        seen[values] = True
+        rank = np.cumsum(seen, dtype=np.int32) - 1
+        return np.flatnonzero(seen).astype(values.dtype), rank[values]
     inverse = (pl.Series(values).rank("dense") - 1).to_numpy()
     distinct = np.empty(int(inverse.max()) + 1 if len(inverse) else 0, dtype=values.dtype)
     distinct[inverse] = values
