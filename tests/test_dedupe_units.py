@@ -461,6 +461,21 @@ def test_gamma_and_pair_weights_are_column_major_and_equal_to_a_row_gather():
     np.testing.assert_array_equal(weights, match_weights(gamma, model))
 
 
+def test_patterns_are_the_distinct_rows_in_order_with_their_counts():
+    # Each comparison's digit is as wide as its own levels (two levels here, six there).
+    rng = np.random.default_rng(3)
+    gamma = np.asfortranarray(
+        np.column_stack([rng.integers(-1, 2, 5000), rng.integers(-1, 6, 5000)]).astype(np.int8)
+    )
+    distinct, inverse, counts = patterns(gamma)
+    expected, expected_inverse, expected_counts = np.unique(
+        gamma, axis=0, return_inverse=True, return_counts=True
+    )
+    assert distinct.tolist() == expected.tolist()
+    assert inverse.tolist() == expected_inverse.reshape(-1).tolist()
+    assert counts.tolist() == expected_counts.tolist()
+
+
 def test_an_identifier_rarer_than_one_in_a_million_keeps_its_weight():
     # At 1M rows the prior is ~2e-6 and a personal address's u ~1e-8: u read at 1e-6 capped
     # 'same email' at 19.7 bits, so a shared address alone scored 0.6 there.

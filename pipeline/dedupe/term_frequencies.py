@@ -68,18 +68,21 @@ def tf_adjustments(
 
     def adjust(k: int) -> None:
         comp = spec.comparisons[k]
-        exact = gamma[:, k] == 0
-        if not exact.any():
+        # Positions, not a mask: each gather and the write below by a mask cost three times
+        # as much (0.5 s of a 1M-row run's scoring).
+        rows = np.flatnonzero(gamma[:, k] == 0)
+        if not len(rows):
             return
+        column = out[:, k]  # a view: contiguous when gamma is column-major
         if tables is None:
             # Per row (from hashes unless the column is encoded anyway), then one gather.
             own = (frequencies or {}).get(comp.column)
             if own is None:
-                tf = comparator.row_frequencies(comp.column)[left[exact]]
+                tf = comparator.row_frequencies(comp.column)[left[rows]]
             else:  # each side's own: the mean of the two
-                tf = (own[left[exact]] + own[right[exact]]) / 2
+                tf = (own[left[rows]] + own[right[rows]]) / 2
             adj = np.log2(model.u[k][0] / np.clip(tf, 1e-9, 1))
-            out[exact, k] = np.clip(adj, -TF_ADJUSTMENT_BOUND, TF_ADJUSTMENT_BOUND)
+            column[rows] = np.clip(adj, -TF_ADJUSTMENT_BOUND, TF_ADJUSTMENT_BOUND)
             return
         enc = comparator.encoded(comp.column)
         tf_by_code = (
@@ -92,7 +95,7 @@ def tf_adjustments(
         # Per distinct value, then one gather: values repeat across pairs.
         adj = np.log2(model.u[k][0] / np.clip(tf_by_code, 1e-9, 1))
         adj = np.clip(adj, -TF_ADJUSTMENT_BOUND, TF_ADJUSTMENT_BOUND).astype(np.float32)
-        out[exact, k] = adj[enc.codes[left[exact]]]
+        column[rows] = adj[enc.codes[left[rows]]]
 
     adjusted = [
         k
