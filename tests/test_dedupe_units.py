@@ -476,6 +476,29 @@ def test_patterns_are_the_distinct_rows_in_order_with_their_counts():
     assert counts.tolist() == expected_counts.tolist()
 
 
+def test_pairs_table_rounds_each_weight_and_totals_the_weights_as_scored():
+    from pipeline.dedupe.scoring import pairs_frame
+
+    spec = load_spec("leads")
+    k = len(spec.comparisons)
+    gamma = np.zeros((2, k), dtype=np.int8, order="F")
+    weights = np.full((2, k), 0.12345, dtype=np.float32, order="F")
+    table = pairs_frame(
+        pl.Series("lead_id", ["a", "b", "c"]),
+        spec,
+        np.array([0, 1]),
+        np.array([1, 2]),
+        gamma,
+        weights,
+        np.array([0.5, 0.9]),
+        np.array([0, 1], dtype=np.uint8),
+    )
+    assert table["lead_id_l"].to_list() == ["a", "b"]
+    assert table["email_weight"].to_list() == pytest.approx([0.123, 0.123])
+    assert table["match_weight"].to_list() == pytest.approx([0.12345 * k] * 2, rel=1e-6)
+    assert table["blocking_rule"].to_list() == [spec.blocking[0].name, spec.blocking[1].name]
+
+
 def test_an_identifier_rarer_than_one_in_a_million_keeps_its_weight():
     # At 1M rows the prior is ~2e-6 and a personal address's u ~1e-8: u read at 1e-6 capped
     # 'same email' at 19.7 bits, so a shared address alone scored 0.6 there.

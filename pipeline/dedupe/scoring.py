@@ -131,16 +131,23 @@ def pairs_frame(
     prob: np.ndarray,
     rule: np.ndarray | None = None,
 ) -> pl.DataFrame:
+    """The scored pairs as a table: ids, per comparison its level and weight (to 3
+    decimals), the total weight and the probability, and the blocking rule that found the
+    pair. `weights` is rounded in place, so the caller must be done with it: the table's
+    columns are then views of it and of gamma (column-major), not copies (80 MB less at
+    the end of a run of 2.5M pairs)."""
     id_col = ids.name
     ids = ids.rechunk()  # gathers from one chunk: 8x faster than from parquet row groups
     columns: dict[str, pl.Series] = {
         f"{id_col}_l": ids.gather(left),
         f"{id_col}_r": ids.gather(right),
     }
+    total = weights.sum(axis=1)  # of the weights as scored, before rounding
+    np.round(weights, 3, out=weights)
     for k, comp in enumerate(spec.comparisons):
         columns[f"{comp.name}_level"] = pl.Series(gamma[:, k], dtype=pl.Int8)
-        columns[f"{comp.name}_weight"] = pl.Series(np.round(weights[:, k], 3), dtype=pl.Float32)
-    columns["match_weight"] = pl.Series(weights.sum(axis=1), dtype=pl.Float32)
+        columns[f"{comp.name}_weight"] = pl.Series(weights[:, k], dtype=pl.Float32)
+    columns["match_weight"] = pl.Series(total, dtype=pl.Float32)
     columns["match_probability"] = pl.Series(prob, dtype=pl.Float64)
     if rule is not None:
         names = [r.name for r in spec.blocking]
