@@ -137,8 +137,10 @@ def _main(argv: list[str]) -> int:
 
 def cli() -> None:
     """`python -m pipeline` and the `leads` script: main(), then a quick exit."""
+    from pipeline.malloc_arenas import use_one_malloc_arena
     from pipeline.shutdown import skip_final_collection
 
+    use_one_malloc_arena()  # before any thread pool allocates: a lower peak for dedupe
     code = main()
     skip_final_collection()
     sys.exit(code)

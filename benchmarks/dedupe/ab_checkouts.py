@@ -3,7 +3,9 @@
 The VM's speed drifts by 10-30 % between sittings, so an engine is only compared with
 another measured in the same minutes: each round runs every checkout once, each in a fresh
 process (no allocator or cache state carried over), and the medians are taken per stage.
-Each run calls `dedupe(scan, keep_work=False)` as `run.py` does, with the checkout's own spec.
+Each run calls `dedupe(scan, keep_work=False)` as `run.py` does, with the checkout's own spec,
+in a process with one glibc malloc arena as the product's entry points set it
+(`pipeline/malloc_arenas.py`; `--malloc-arenas default` leaves glibc's default).
 
     .venv/bin/python benchmarks/dedupe/ab_checkouts.py leads_1000000_hard /tmp/old . --rounds 3
 
@@ -23,9 +25,11 @@ from pathlib import Path
 from common import DATA_DIR
 
 _RUN = r"""
-import json, sys
+import ctypes, json, sys
 import polars as pl
-tree, name, data = sys.argv[1:4]
+tree, name, data, arenas = sys.argv[1:5]
+if arenas == "one":  # what `pipeline.malloc_arenas` does, for checkouts without it too
+    ctypes.CDLL(None).mallopt(-8, 1)
 sys.path[:0] = [tree, tree + "/benchmarks/dedupe"]
 import common
 common.DATA_DIR = common.Path(data)
@@ -41,10 +45,12 @@ print(json.dumps(result.report["timings_s"]))
 """
 
 
-def run_once(checkout: Path, dataset: str) -> dict[str, float]:
-    """Stage timings of one run of `checkout`'s engine, in a process of its own."""
+def run_once(checkout: Path, dataset: str, arenas: str = "one") -> dict[str, float]:
+    """Stage timings of one run of `checkout`'s engine, in a process of its own. `arenas`:
+    'one' caps glibc's malloc at one arena, as the command line and the Dagster code
+    location do; 'default' leaves it."""
     done = subprocess.run(
-        [sys.executable, "-c", _RUN, str(checkout), dataset, str(DATA_DIR)],
+        [sys.executable, "-c", _RUN, str(checkout), dataset, str(DATA_DIR), arenas],
         capture_output=True,
         text=True,
         cwd="/",
@@ -61,12 +67,18 @@ def main() -> None:
     parser.add_argument("dataset", help="e.g. leads_1000000_hard (see common.dataset_by_name)")
     parser.add_argument("checkouts", nargs="+", type=Path)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--malloc-arenas",
+        choices=["one", "default"],
+        default="one",
+        help="one glibc malloc arena per process, as the product's entry points set it",
+    )
     args = parser.parse_args()
     checkouts = [c.resolve() for c in args.checkouts]
     runs: dict[Path, list[dict[str, float]]] = {c: [] for c in checkouts}
     for round_ in range(1, args.rounds + 1):
         for checkout in checkouts:
-            timings = run_once(checkout, args.dataset)
+            timings = run_once(checkout, args.dataset, args.malloc_arenas)
             runs[checkout].append(timings)
             print(f"round {round_} {checkout}: {timings['total']:.2f} s", flush=True)
     stages = list(runs[checkouts[0]][0])

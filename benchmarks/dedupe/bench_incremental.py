@@ -21,6 +21,7 @@ from metrics import cluster_pair_metrics
 add_import_paths()  # this checkout's engine, not whichever the venv has installed
 
 from pipeline.dedupe import dedupe, match_incremental  # noqa: E402
+from pipeline.malloc_arenas import use_one_malloc_arena  # noqa: E402
 
 
 def main() -> None:
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--noise", default="standard")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    use_one_malloc_arena()  # as `python -m pipeline` and the Dagster code location do
     frame = pl.read_parquet(DATA_DIR / f"leads_{args.rows}_{args.noise}.parquet")
     truth = frame.select("lead_id", "true_entity_id")
     data = frame.drop("true_entity_id")

@@ -144,6 +144,10 @@ def run(dataset: Dataset, engine: str, out: Path, threshold: float | None, thres
         record["engine_digest"] = engine_digest()
         add_import_paths()
         import pipeline.dedupe  # noqa: F401
+        from pipeline.malloc_arenas import use_one_malloc_arena
+
+        # As `python -m pipeline` and the Dagster code location do, before any thread runs.
+        record["one_malloc_arena"] = use_one_malloc_arena()
     start, cpu_start = time.perf_counter(), cpu_seconds()
     if engine == "baseline":
         assert isinstance(source, pl.DataFrame)

@@ -26,6 +26,7 @@ from pipeline.definitions.monitoring import monitoring_definitions
 from pipeline.definitions.operations import operations_definitions
 from pipeline.definitions.outreach import outreach_definitions
 from pipeline.definitions.webhooks import webhooks_definitions
+from pipeline.malloc_arenas import use_one_malloc_arena
 
 log = logging.getLogger("pipeline")
 
@@ -59,6 +60,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
 
 @definitions
 def defs() -> Definitions:
+    # Dagster calls this in each process that loads the code location (a run's worker
+    # too): the dedupe engine's peak memory is 11-17 % lower with one malloc arena.
+    use_one_malloc_arena()
     return build_definitions()
 
 
