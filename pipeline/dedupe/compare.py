@@ -18,6 +18,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, Jaro, JaroWinkler, Levenshtein
 
+from pipeline.dedupe.letter_bound import jaro_bound, letter_signatures
 from pipeline.dedupe.nicknames import linked_ids, spelling_ids
 from pipeline.dedupe.spec import SIMILARITY_LEVELS, Comparison, Level, Veto
 
@@ -32,6 +33,12 @@ _SCORERS = {
     "osa": OSA.distance,
 }
 _DISTANCES = frozenset({"levenshtein", "osa"})
+_JAROS = frozenset({"jaro", "jaro_winkler"})
+# Cutoffs from which pairs are first checked against the letter-count bound: at 0.8 it rules
+# out 73 % of the distinct first-name pairs a level scores, at 0.95 95 % of the full-name
+# pairs a veto asks about; at 0.6 only 8-10 %, less than the check costs.
+LETTER_BOUND_FROM = 0.75
+BOUND_SLACK = 1e-6  # the bound in float64 against rapidfuzz's float32 scores
 
 
 def _scored(scorer: str, cutoff: float | None, first: object, second: object) -> np.ndarray:
@@ -102,6 +109,7 @@ class EncodedColumn:
     codes: np.ndarray
     distinct: pl.Series  # distinct values in order of appearance, code i is distinct[i]
     _objects: np.ndarray | None = field(default=None, repr=False)
+    _letters: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def values(self) -> np.ndarray:
@@ -114,6 +122,14 @@ class EncodedColumn:
     def lengths(self) -> np.ndarray:
         """Length in characters of each distinct value."""
         return self.distinct.str.len_chars().to_numpy().astype(np.int64)
+
+    def letters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`letter_signatures` of the distinct values and their lengths (float32), for
+        `jaro_bound`; made on first use."""
+        if self._letters is None:
+            low, high = letter_signatures(self.distinct)
+            self._letters = (low, high, self.lengths().astype(np.float32))
+        return self._letters
 
     @classmethod
     def from_series(cls, series: pl.Series) -> EncodedColumn:
@@ -377,11 +393,21 @@ class Comparator:
         exact_value = 0.0 if scorer in _DISTANCES else 1.0
         out = np.where(present, np.float32(exact_value), np.float32(np.nan))
         if differ.any():
+            rows = np.flatnonzero(differ)
+            a, b = cl[rows], cr[rows]
+            if scorer in _JAROS and cutoff is not None and cutoff >= LETTER_BOUND_FROM:
+                # Pairs whose letters alone keep them below the cutoff read 0, as rapidfuzz
+                # would report them, unscored (`letter_bound`).
+                reach = jaro_bound(*enc.letters(), a, b, winkler=scorer == "jaro_winkler")
+                reach = reach >= cutoff - BOUND_SLACK
+                out[rows[~reach]] = 0.0
+                rows, a, b = rows[reach], a[reach], b[reach]
+                if not len(rows):
+                    return out
             # Score each distinct (value, value) combination once, in either order (every
             # scorer is symmetric): blocks repeat them a lot (the same two company names,
             # titles or cities across many pairs). One sort of the combination codes gives
             # both the distinct combinations and each pair's place among them.
-            a, b = cl[differ], cr[differ]
             size = len(enc.distinct)
             combo = np.minimum(a, b).astype(np.int64) * size + np.maximum(a, b)
             unique, inverse = distinct_with_inverse(combo)
@@ -398,10 +424,10 @@ class Comparator:
                     enc.values[unique[near] // size],
                     enc.values[unique[near] % size],
                 )
-                out[differ] = scores.astype(np.float32)[inverse]
+                out[rows] = scores.astype(np.float32)[inverse]
                 return out
             scores = _scored(scorer, cutoff, enc.values[unique // size], enc.values[unique % size])
-            out[differ] = scores.astype(np.float32)[inverse]
+            out[rows] = scores.astype(np.float32)[inverse]
             return out
         return out
 
