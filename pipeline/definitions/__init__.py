@@ -61,7 +61,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
 @definitions
 def defs() -> Definitions:
     # Dagster calls this in each process that loads the code location (a run's worker
-    # too): the dedupe engine's peak memory is 11-17 % lower with one malloc arena.
+    # too): the dedupe engine's peak memory is 11-17 % lower with one malloc arena. Threads
+    # that allocated before keep their arenas: `make dev` sets MALLOC_ARENA_MAX=1 from the
+    # start (pipeline/malloc_arenas.py).
     use_one_malloc_arena()
     return build_definitions()
 
