@@ -3,6 +3,11 @@ score-fit | pause-all | resume-all | sql | outreach | agent | monitoring | crm m
 
 from __future__ import annotations
 
+from pipeline.malloc_arenas import use_one_malloc_arena
+
+# First, before numpy's and polars' threads exist: arenas made before the cap stay in use.
+use_one_malloc_arena()
+
 import argparse
 import os
 import sys
@@ -137,10 +142,8 @@ def _main(argv: list[str]) -> int:
 
 def cli() -> None:
     """`python -m pipeline` and the `leads` script: main(), then a quick exit."""
-    from pipeline.malloc_arenas import use_one_malloc_arena
     from pipeline.shutdown import skip_final_collection
 
-    use_one_malloc_arena()  # before any thread pool allocates: a lower peak for dedupe
     code = main()
     skip_final_collection()
     sys.exit(code)
