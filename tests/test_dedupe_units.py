@@ -388,6 +388,21 @@ def _golden_spec(**survivorship) -> MatchSpec:
     )
 
 
+def _email_and_phone_spec(block_on: str) -> MatchSpec:
+    """A spec of two exact comparisons, email and phone, blocking on one of them."""
+    return MatchSpec.model_validate(
+        {
+            "name": "t",
+            "blocking": [{"name": "b", "keys": [block_on]}],
+            "comparisons": [
+                {"name": "email", "column": "email", "levels": [{"type": "exact"}]},
+                {"name": "phone", "column": "phone", "levels": [{"type": "exact"}]},
+            ],
+            "golden_fields": ["email"],
+        }
+    )
+
+
 def test_chance_agreement_leaves_out_a_persons_own_duplicates():
     # Ann's address on three records (her matches, p = 1) and a switchboard number that
     # four colleagues share (no matches, p = 0): counted over records both look as common;
@@ -398,17 +413,7 @@ def test_chance_agreement_leaves_out_a_persons_own_duplicates():
             "phone": [None, None, None, "+1555", "+1555", "+1555", "+1555", "+1666"],
         }
     )
-    spec = MatchSpec.model_validate(
-        {
-            "name": "t",
-            "blocking": [{"name": "b", "keys": ["email"]}],
-            "comparisons": [
-                {"name": "email", "column": "email", "levels": [{"type": "exact"}]},
-                {"name": "phone", "column": "phone", "levels": [{"type": "exact"}]},
-            ],
-            "golden_fields": ["email"],
-        }
-    )
+    spec = _email_and_phone_spec(block_on="email")
     left, right = np.array([0, 0, 1, 3, 3, 4]), np.array([1, 2, 2, 4, 5, 6])
     comparator = Comparator(frame)
     gamma = comparator.gamma(spec.comparisons, left, right)
@@ -433,17 +438,7 @@ def test_gamma_and_pair_weights_are_column_major_and_equal_to_a_row_gather():
     frame = pl.DataFrame(
         {"email": ["a@x.com", "a@x.com", "b@x.com", None], "phone": ["+1", "+2", "+1", "+1"]}
     )
-    spec = MatchSpec.model_validate(
-        {
-            "name": "t",
-            "blocking": [{"name": "b", "keys": ["phone"]}],
-            "comparisons": [
-                {"name": "email", "column": "email", "levels": [{"type": "exact"}]},
-                {"name": "phone", "column": "phone", "levels": [{"type": "exact"}]},
-            ],
-            "golden_fields": ["email"],
-        }
-    )
+    spec = _email_and_phone_spec(block_on="phone")
     left, right = np.array([0, 0, 2, 1]), np.array([1, 2, 3, 3])
     gamma = Comparator(frame).gamma(spec.comparisons, left, right)
     assert gamma.flags.f_contiguous and gamma.dtype == np.int8
