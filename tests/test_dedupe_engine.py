@@ -3,6 +3,8 @@ incremental matching with stable ids, explanations and the command line."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
@@ -509,6 +511,25 @@ def test_cli_dedupes_a_csv_end_to_end(tmp_path, capsys):
     assert pair_f1(entities, truth) >= 0.95
     captured = capsys.readouterr()
     assert "entities" in captured.err and "p0-0 vs p1-0" in captured.out
+
+
+def test_cli_dedupe_on_a_file_imports_no_other_command(tmp_path):
+    # The store, the marts and the outreach layer were 0.45 s of every run of the core.
+    source = tmp_path / "leads.csv"
+    source.write_text("lead_id,first_name,last_name,email\n1,Ann,Lee,a@x.com\n2,Ann,Lee,a@x.com\n")
+    script = (
+        "import sys\n"
+        "from pipeline.__main__ import main\n"
+        f"assert main(['dedupe', {str(source)!r}, '--out', {str(tmp_path / 'e.parquet')!r}]) == 0\n"
+        "heavy = ('pipeline.store', 'pipeline.marts.cli', 'pipeline.outreach.cli',\n"
+        "         'pipeline.crm.cli', 'pipeline.summary', 'sqlalchemy', 'dagster')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "e.parquet").exists()
 
 
 def test_cli_scans_a_normalized_parquet_file_and_still_explains(people, resolved, tmp_path, capsys):
