@@ -132,6 +132,8 @@ def _narrowed(
     different values."""
     key, present = comparator.keys(column)
     on_left, on_right = left[rows], right[rows]
-    both = present[on_left] & present[on_right]
-    same = key[on_left] == key[on_right]
-    return rows[both & (same if equal else ~same)]
+    # Presence first (a byte per row), then the 64-bit keys of the pairs holding both:
+    # the spelled-name and extension columns are empty for most records.
+    both = np.flatnonzero(present[on_left] & present[on_right])
+    same = key[on_left[both]] == key[on_right[both]]
+    return rows[both[same if equal else ~same]]
