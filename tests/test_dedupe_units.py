@@ -32,6 +32,7 @@ from pipeline.dedupe.model import (
     pair_weights,
     patterns,
     probability,
+    rows_of,
 )
 from pipeline.dedupe.prepare import latest_per_id
 from pipeline.dedupe.spec import (
@@ -454,6 +455,8 @@ def test_gamma_and_pair_weights_are_column_major_and_equal_to_a_row_gather():
     assert weights.flags.f_contiguous
     np.testing.assert_array_equal(weights, match_weights(distinct, model)[pattern_of_pair])
     np.testing.assert_array_equal(weights, match_weights(gamma, model))
+    some = rows_of(gamma, np.array([3, 0]))
+    assert some.flags.f_contiguous and some.tolist() == gamma[[3, 0]].tolist()
 
 
 def test_patterns_are_the_distinct_rows_in_order_with_their_counts():

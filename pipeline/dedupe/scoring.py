@@ -18,7 +18,14 @@ from pipeline.dedupe.estimate_m import (
     population_prior,
 )
 from pipeline.dedupe.estimate_u import chance_agreement_without_matches, estimate_u
-from pipeline.dedupe.model import FSModel, match_weights, pair_weights, patterns, probability
+from pipeline.dedupe.model import (
+    FSModel,
+    match_weights,
+    pair_weights,
+    patterns,
+    probability,
+    rows_of,
+)
 from pipeline.dedupe.spec import MatchSpec
 from pipeline.dedupe.term_frequencies import tf_adjustments
 from pipeline.dedupe.vetoes import vetoed_pairs
@@ -98,7 +105,7 @@ def score(
         first = match_weights(distinct, model).sum(axis=1)[pattern_of_pair]
         free = np.flatnonzero(~vetoed)
         first[free] += tf_adjustments(
-            comparator, spec, model, tables, gamma[free], left[free], right[free]
+            comparator, spec, model, tables, rows_of(gamma, free), left[free], right[free]
         ).sum(axis=1)
         del free
         prob = probability(first, model.prior)
