@@ -85,3 +85,11 @@ def test_similarities_are_the_same_with_and_without_the_bound(monkeypatch):
         results.append(comparator.similarity("name", "jaro_winkler", left, right))
     np.testing.assert_array_equal(results[0], results[1])
     assert (results[0] > 0).any() and (results[0] == 0).any()
+
+
+def test_signatures_of_a_slice_and_of_nothing():
+    whole = pl.Series(["abc", "hello", "xyz", "aab"])
+    low, high = letter_signatures(whole.slice(1, 2))  # an Arrow array with an offset
+    expected = letter_signatures(pl.Series(["hello", "xyz"]))
+    assert low.tolist() == expected[0].tolist() and high.tolist() == expected[1].tolist()
+    assert [len(a) for a in letter_signatures(pl.Series([], dtype=pl.String))] == [0, 0]
