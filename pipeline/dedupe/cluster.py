@@ -83,10 +83,18 @@ class CannotLinkChecker:
         self._initial_objects: list[tuple[np.ndarray, np.ndarray] | None] = []
         self._part_objects: list[tuple[np.ndarray, np.ndarray] | None] = []
         self._hashed: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+        # From `with_conflicts`: the conflicting pairs of the components it checked in
+        # full, and which components (by label) those are.
+        self.found: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64),) * 2
+        self.covered: np.ndarray = np.zeros(0, dtype=bool)
         self.rules: list[tuple[CannotLink, np.ndarray, np.ndarray | None, np.ndarray | None]] = []
+        self._ready = np.zeros(self.n, dtype=bool)  # rows `prepare` filled
 
     def prepare(self, rows: np.ndarray | None) -> None:
-        """Object arrays for `conflict`, filled at `rows` only (None: every row)."""
+        """Object arrays for `conflict`, filled at `rows` only (None: every row); `conflict`
+        fills every row first if asked about one not filled."""
+        self._ready = np.zeros(self.n, dtype=bool)
+        self._ready[slice(None) if rows is None else rows] = True
 
         def objects(series: pl.Series) -> np.ndarray:
             if rows is None:
@@ -192,10 +200,15 @@ class CannotLinkChecker:
         out = flagged.copy()
         out[labels[nodes]] = False
         out[labels[a[conflict]]] = True
+        # Every conflicting pair of these components, for the rebuild to keep apart (as it
+        # keeps vetoed pairs): `conflict` over groups asks the same of each pair in Python.
+        self.found = (a[conflict], b[conflict])
+        self.covered = np.zeros(len(flagged), dtype=bool)
+        self.covered[labels[nodes]] = True
         return out
 
     def conflict(self, a: list[int], b: list[int]) -> bool:
-        if len(self.rules) < len(self.typed):
+        if len(self.rules) < len(self.typed) or not self._ready[a + b].all():
             self.prepare(None)
         for k, (rule, values, names, equal) in enumerate(self.rules):
             initials = self._initial_objects[k] if self._initial_objects else None
@@ -312,17 +325,22 @@ def _constrained(
     apart: dict[int, list[int]] | None = None,
     certain: np.ndarray | None = None,
     checked: np.ndarray | None = None,
+    conflicts: dict[int, list[int]] | None = None,
 ) -> np.ndarray:
     """Greedy union of links in the order given (strongest first), refusing conflicting
-    merges (cannot-link rules, and `apart`: records each record must not share an entity
-    with). `certain` links (a person's must-link, an existing entity held together) are not
-    checked against the cannot-link rules, only against `apart`. The links may span
-    several components: none joins two of them, so each is rebuilt as on its own. Returns
-    each member's root (its part's representative), in the members' order. `checked`: per
-    link, whether the cannot-link rules are asked at all (None: every link)."""
-    parent = {int(m): int(m) for m in members}
-    groups = {int(m): [int(m)] for m in members}
+    merges (`apart`: records each record must not share an entity with; `conflicts`: pairs
+    of records the cannot-link rules keep apart, found beforehand; the cannot-link rules
+    asked group against group for links `checked`). `certain` links (a person's must-link,
+    an existing entity held together) are not checked against the cannot-link rules, only
+    against `apart`. The links may span several components: none joins two of them, so
+    each is rebuilt as on its own. Returns each member's root (its part's
+    representative), in the members' order. `checked`: per link, whether the cannot-link
+    rules are asked (None: every link)."""
+    ids = members.tolist()  # Python ints once, not a conversion per numpy scalar
+    parent = dict(zip(ids, ids, strict=True))
+    groups = {m: [m] for m in ids}
     apart = apart or {}
+    conflicts = conflicts or {}
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -330,9 +348,9 @@ def _constrained(
             x = parent[x]
         return x
 
-    def kept_apart(a: int, b: int) -> bool:
+    def kept_apart(a: int, b: int, pairs: dict[int, list[int]]) -> bool:
         small, other = (a, b) if len(groups[a]) <= len(groups[b]) else (b, a)
-        return any(find(j) == other for i in groups[small] for j in apart.get(i, ()))
+        return any(find(j) == other for i in groups[small] for j in pairs.get(i, ()))
 
     sure = certain.tolist() if certain is not None else [False] * len(left)
     check = checked.tolist() if checked is not None else [True] * len(left)
@@ -340,9 +358,12 @@ def _constrained(
         a, b = find(i), find(j)
         if a == b:
             continue
-        if apart and kept_apart(a, b):
+        if apart and kept_apart(a, b, apart):
             report.refused_merges += 1
             report.vetoed_merges += 1
+            continue
+        if not is_certain and conflicts and kept_apart(a, b, conflicts):
+            report.refused_merges += 1
             continue
         if (
             to_check
@@ -356,7 +377,7 @@ def _constrained(
             a, b = b, a
         parent[b] = a
         groups[a].extend(groups.pop(b))
-    return np.array([find(m) for m in members.tolist()], dtype=np.int64)
+    return np.array([find(m) for m in ids], dtype=np.int64)
 
 
 def cluster(
@@ -410,6 +431,15 @@ def cluster(
     # checked against them. One flagged only for a vetoed pair has no such pair (every pair
     # of its members was checked), so no merge in it could conflict.
     conflicting = flagged.copy()
+    # Of those, the components whose every pair `with_conflicts` checked: their conflicting
+    # pairs are kept apart like vetoed ones (0.12 s of cannot-link checks group against
+    # group, in Python, at 1M leads); only larger ones ask the rules merge by merge.
+    conflicts_of: dict[int, list[int]] = {}
+    if checker is not None and checker.typed:
+        for i, j in zip(*(side.tolist() for side in checker.found), strict=True):
+            conflicts_of.setdefault(i, []).append(j)
+            conflicts_of.setdefault(j, []).append(i)
+        conflicting &= ~checker.covered
     apart_of: dict[int, list[int]] = {}
     if apart is not None and len(apart[0]):
         # Only the ruled-out pairs that links have put into one component matter.
@@ -420,7 +450,7 @@ def cluster(
             apart_of.setdefault(j, []).append(i)
         flagged[labels[apart[0][inside]]] = True
     if flagged.any():
-        if checker is not None:
+        if checker is not None and conflicting.any():
             checker.prepare(np.flatnonzero(conflicting[labels]))
         if progress:
             progress(f"checking {int(flagged.sum())} components for cannot-link conflicts")
@@ -439,6 +469,7 @@ def cluster(
             apart_of,
             prob[order] > 1,
             conflicting[labels[left[order]]],
+            conflicts_of,
         )
         # Each component's part holding its smallest record keeps the label; other parts
         # get new labels, numbered in the order their first record comes.
