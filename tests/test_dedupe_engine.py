@@ -229,6 +229,24 @@ def test_cannot_link_without_names_conflicts_on_any_difference():
     assert report.refused_merges == 1
 
 
+@pytest.mark.parametrize("size", [150, 250])  # checked in full in a batch / merge by merge
+def test_cannot_link_splits_a_chain_whatever_the_component_size(size):
+    # Two mobiles at the ends of a chain of records without one: the batch check covers
+    # components of up to 200 records; a larger one asks the rules at each merge.
+    mobiles = [None] * size
+    mobiles[0], mobiles[-1] = "+31611112222", "+31622223333"
+    frame = pl.DataFrame({"mobile_e164": mobiles}, schema={"mobile_e164": pl.String})
+    checker = CannotLinkChecker(frame, [CannotLink(column="mobile_e164")])
+    left = np.arange(size - 1)
+    prob = np.full(size - 1, 0.99)
+    prob[size // 2] = 0.95  # the weakest link, where the chain should part
+    labels, report = cluster(size, left, left + 1, prob, 0.9, 10_000, checker)
+    assert labels[0] != labels[-1]
+    assert (labels[: size // 2 + 1] == labels[0]).all()
+    assert (labels[size // 2 + 1 :] == labels[-1]).all()
+    assert report.refused_merges == 1 and report.vetoed_merges == 0
+
+
 def _vetoed(records: list[dict]) -> list[bool]:
     """Whether the leads spec's vetoes rule out records[0] with each later record."""
     spec = load_spec("leads")
