@@ -151,7 +151,6 @@ def run(dataset: Dataset, engine: str, out: Path, threshold: float | None, thres
     if engine.startswith("ours"):
         # Imported before the clock starts, as Splink's timings leave out its imports too.
         record["engine_digest"] = engine_digest()
-        add_import_paths()
         import pipeline.dedupe  # noqa: F401
 
         record["one_malloc_arena"] = one_arena

@@ -316,6 +316,15 @@ def _one_is_initial(names: tuple[np.ndarray, np.ndarray], i: int, j: int) -> boo
     return (len(fi) == 1 or len(fj) == 1) and fi[0] == fj[0]
 
 
+def _partners(a: np.ndarray, b: np.ndarray) -> dict[int, list[int]]:
+    """Per record, the records it is paired with in (a[i], b[i]), both ways round."""
+    out: dict[int, list[int]] = {}
+    for i, j in zip(a.tolist(), b.tolist(), strict=True):
+        out.setdefault(i, []).append(j)
+        out.setdefault(j, []).append(i)
+    return out
+
+
 def _constrained(
     members: np.ndarray,
     left: np.ndarray,
@@ -436,18 +445,13 @@ def cluster(
     # group, in Python, at 1M leads); only larger ones ask the rules merge by merge.
     conflicts_of: dict[int, list[int]] = {}
     if checker is not None and checker.typed:
-        for i, j in zip(*(side.tolist() for side in checker.found), strict=True):
-            conflicts_of.setdefault(i, []).append(j)
-            conflicts_of.setdefault(j, []).append(i)
+        conflicts_of = _partners(*checker.found)
         conflicting &= ~checker.covered
     apart_of: dict[int, list[int]] = {}
     if apart is not None and len(apart[0]):
         # Only the ruled-out pairs that links have put into one component matter.
         inside = labels[apart[0]] == labels[apart[1]]
-        a, b = apart[0][inside].tolist(), apart[1][inside].tolist()
-        for i, j in zip(a, b, strict=True):
-            apart_of.setdefault(i, []).append(j)
-            apart_of.setdefault(j, []).append(i)
+        apart_of = _partners(apart[0][inside], apart[1][inside])
         flagged[labels[apart[0][inside]]] = True
     if flagged.any():
         if checker is not None and conflicting.any():

@@ -217,13 +217,7 @@ def match_weights(gamma: np.ndarray, model: FSModel) -> np.ndarray:
 def pair_weights(distinct: np.ndarray, model: FSModel, pattern_of_pair: np.ndarray) -> np.ndarray:
     """`match_weights` of every pair from its pattern's (`patterns`), column-major like
     gamma: the term-frequency adjustments are added a column at a time."""
-    table = match_weights(distinct, model)
-    out = np.empty((len(pattern_of_pair), table.shape[1]), dtype=np.float32, order="F")
-    for k in range(table.shape[1]):
-        # 'clip' writes straight into `out` ('raise' buffers a copy); `patterns` gives
-        # every pair a pattern in range.
-        np.take(table[:, k], pattern_of_pair, out=out[:, k], mode="clip")
-    return out
+    return rows_of(match_weights(distinct, model), pattern_of_pair)
 
 
 def rows_of(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -196,17 +196,17 @@ def nickname_groups() -> tuple[frozenset[str], ...]:
 
 @cache
 def spelling_index() -> tuple[pl.DataFrame, np.ndarray]:
-    """(every spelling in some group with its number `id`, and a V x V table, flattened:
-    whether spellings i and j differ and share a group). About 2,300 spellings: a 5 MB
-    table, and a pair is tested by one lookup."""
+    """(every spelling in some group with its number `id`, and a V x V table: whether
+    spellings i and j differ and share a group). About 2,300 spellings: a 5 MB table, and a
+    pair is tested by one lookup."""
     spellings = sorted({name for group in nickname_groups() for name in group})
     index = {name: i for i, name in enumerate(spellings)}
     size = len(spellings)
-    table = np.zeros(size * size, dtype=bool)
+    table = np.zeros((size, size), dtype=bool)
     for group in nickname_groups():
         ids = np.array([index[name] for name in group], dtype=np.int64)
-        table[(ids[:, None] * size + ids[None, :]).ravel()] = True
-    table[np.arange(size) * (size + 1)] = False  # the same spelling is no nickname
+        table[np.ix_(ids, ids)] = True
+    np.fill_diagonal(table, False)  # the same spelling is no nickname
     frame = pl.DataFrame({"token": spellings, "id": np.arange(size, dtype=np.int32)})
     return frame, table
 
@@ -234,11 +234,9 @@ def linked_ids(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Per position, whether spellings `left[i]` and `right[i]` (`spelling_ids`) differ and
     share a group."""
     _, table = spelling_index()
-    size = int(np.sqrt(len(table)))
-    known = (left >= 0) & (right >= 0)
     out = np.zeros(len(left), dtype=bool)
-    rows = np.flatnonzero(known)
-    out[rows] = table[left[rows].astype(np.int64) * size + right[rows]]
+    rows = np.flatnonzero((left >= 0) & (right >= 0))
+    out[rows] = table[left[rows], right[rows]]
     return out
 
 
