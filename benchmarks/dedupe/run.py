@@ -238,7 +238,7 @@ def main() -> None:
     )
     parser.add_argument("--engines", default="ours,splink,baseline")
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--febrl", action="store_true", help="run on FEBRL1 and FEBRL2 instead")
+    parser.add_argument("--febrl", action="store_true", help="run on FEBRL1-4 instead")
     parser.add_argument("--dataset", help="any prepared dataset name, e.g. leads_1000000_hard")
     parser.add_argument(
         "--thresholds",
@@ -255,7 +255,7 @@ def main() -> None:
     args.splink_python = args.splink_python or args.python
 
     if args.febrl:
-        datasets = [febrl_dataset(1), febrl_dataset(2)]
+        datasets = [febrl_dataset(k) for k in (1, 2, 3, 4)]
     elif args.dataset:
         datasets = [dataset_by_name(args.dataset)]
     else:
