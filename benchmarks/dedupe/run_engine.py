@@ -12,8 +12,11 @@ after loading the input, both in MB.
 Engines: `ours` (pipeline.dedupe.dedupe on `pl.scan_parquet` of the file, without keeping the
 fingerprint table: the run from the file to golden records, reading included in its wall
 time), `ours-memory` (the same on the table loaded first, keeping the fingerprints, as the
-Dagster asset calls it), `splink` (Splink 5, DuckDB), `baseline` (exact keys, connected
-components). The ground-truth column is dropped before any engine sees the data.
+Dagster asset calls it), `splink` (Splink 5, DuckDB, the project's first configuration),
+`splink-tuned` (the outside test's configuration, issue 15), `splink-strong` (the strongest
+Splink configuration found for the lead sets; `splink_setup.py`), `baseline` (exact keys,
+connected components). FEBRL runs every Splink engine with the person configuration. The
+ground-truth column is dropped before any engine sees the data.
 Works from /work/main/.venv or any venv with the project's dependencies plus the `bench` extra.
 """
 
@@ -163,14 +166,13 @@ def run(dataset: Dataset, engine: str, out: Path, threshold: float | None, thres
         entities, pairs, extra = run_ours(source, dataset.kind, dataset.id_col, threshold)
         record["wall_s"] = round(time.perf_counter() - start, 3)
         record.update(extra)
-    elif engine in ("splink", "splink-tuned"):
+    elif engine.startswith("splink"):
         from splink_setup import run_splink
 
         assert isinstance(source, pl.DataFrame)
-        # splink-tuned: the outside test's configuration (issue 15); FEBRL keeps the person one.
-        kind = (
-            "leads-tuned" if engine == "splink-tuned" and dataset.kind == "leads" else dataset.kind
-        )
+        # FEBRL keeps the person configuration whichever the engine.
+        variant = {"splink-tuned": "leads-tuned", "splink-strong": "leads-strong"}.get(engine)
+        kind = variant if variant and dataset.kind == "leads" else dataset.kind
         result = run_splink(source, kind, dataset.id_col, thresholds)
         total = round(time.perf_counter() - start, 3)
         pairs = result.pairs
@@ -218,7 +220,7 @@ def main() -> None:
     parser.add_argument(
         "--engine",
         required=True,
-        choices=["ours", "ours-memory", "splink", "splink-tuned", "baseline"],
+        choices=["ours", "ours-memory", "splink", "splink-tuned", "splink-strong", "baseline"],
     )
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--threshold", type=float, help="ours: override the spec's threshold")
