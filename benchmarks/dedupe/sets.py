@@ -34,7 +34,7 @@ SMALL = [
     "leads_100000_alt-heavy",
 ]
 LARGE = ["leads_1000000_standard", "leads_1000000_hard"]
-FEBRL = ["febrl1", "febrl2"]
+FEBRL = ["febrl1", "febrl2", "febrl3", "febrl4"]
 
 
 def measure(name: str, threshold: float | None, spec: str | None = None) -> dict:
@@ -61,7 +61,7 @@ def measure(name: str, threshold: float | None, spec: str | None = None) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large", action="store_true", help="also the 1M standard and hard sets")
-    parser.add_argument("--febrl", action="store_true", help="also FEBRL1 and FEBRL2")
+    parser.add_argument("--febrl", action="store_true", help="also FEBRL1-4")
     parser.add_argument("--only", help="comma-separated dataset names instead")
     parser.add_argument("--threshold", type=float)
     parser.add_argument("--spec", help="a leads spec file to use instead of the built-in one")
