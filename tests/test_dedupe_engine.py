@@ -20,8 +20,8 @@ from pipeline.dedupe.cluster import CannotLinkChecker, cluster
 from pipeline.dedupe.compare import Comparator
 from pipeline.dedupe.explain import explain_pair
 from pipeline.dedupe.fingerprints import add_fingerprints
-from pipeline.dedupe.spec import CannotLink, load_spec
-from pipeline.dedupe.vetoes import vetoed_pairs
+from pipeline.dedupe.spec import CannotLink, Veto, load_spec
+from pipeline.dedupe.vetoes import exact_levels, vetoed_pairs
 from pipeline.failures import record_crash
 from pipeline.schema import NORMALIZED_SCHEMA, empty_frame
 from tests.people import normalized, population
@@ -744,6 +744,50 @@ def test_vetoes_shared_with_a_busy_worker_rule_out_what_each_veto_does_alone():
         alone.tolist()
     )
     assert at_once.results[0].tolist() == alone.tolist()
+
+
+def test_vetoes_read_equality_from_the_exact_levels_as_from_the_values():
+    # The scoring hands the vetoes its exact levels (email, phone, surname): the pairs they
+    # rule out must be those the values themselves give, missing values included.
+    people = [
+        ("Fleur", "de Haan", "fleur.dehaan@matrix.nl", "+31 20 555 0100", "12"),
+        ("Fleur", "de Graaf", "fleur.degraaf@matrix.nl", "+31 20 555 0100", "14"),
+        ("F.", "de Haan", "f.dehaan@matrix.nl", None, None),
+        ("Frank", "de Haan", None, "+31 20 555 0100", "12"),
+        ("William", "O'Connor", "william.oconnor@cr.ca", None, None),
+        ("Biloy", "O'Connor", "william.oconnor@cr.ca", "+1 416 555 0199", None),
+        ("Tom", "Berg", "tom.berg2@acme.com", "+1 416 555 0199", "7"),
+        ("Tom", "Berg", "tom.berg@acme.com", "+1 416 555 0199", "8"),
+        ("Tom", "Berg", None, None, None),
+        ("Ann", None, "info@acme.com", None, None),
+    ]
+    records = [
+        {
+            "lead_id": str(i),
+            "first_name": first,
+            "last_name": last,
+            "email": email,
+            "phone": phone,
+            "phone_extension": extension,
+            "country": "NL",
+        }
+        for i, (first, last, email, phone, extension) in enumerate(people)
+    ]
+    spec = load_spec("leads")
+    work = add_fingerprints(_with(empty_frame(NORMALIZED_SCHEMA), records), spec)
+    left, right = np.triu_indices(len(records), k=1)
+    gamma = Comparator(work).gamma(spec.comparisons, left, right)
+    levels = exact_levels(spec.comparisons, gamma)
+    assert {"email_canonical", "phone_e164", "last_lower"} <= set(levels)
+    # And a bare "another email, another person", where a missing email must not count as
+    # another one.
+    bare = Veto(column="email_canonical", type="differs", label="another email")
+    for vetoes in (spec.vetoes, [bare]):
+        rules = spec.model_copy(update={"vetoes": vetoes})
+        from_values = vetoed_pairs(Comparator(work), rules, left, right)
+        from_levels = vetoed_pairs(Comparator(work), rules, left, right, levels=levels)
+        assert from_values.any() and not from_values.all()
+        assert from_levels.tolist() == from_values.tolist()
 
 
 class _AtOnce(Executor):

@@ -28,7 +28,7 @@ from pipeline.dedupe.model import (
 )
 from pipeline.dedupe.spec import MatchSpec
 from pipeline.dedupe.term_frequencies import tf_adjustments
-from pipeline.dedupe.vetoes import vetoed_pairs
+from pipeline.dedupe.vetoes import exact_levels, vetoed_pairs
 
 
 @dataclass
@@ -94,7 +94,8 @@ def score(
         # vetoes'. Fitting counts the values of every exact level (`Comparator.row_counts`),
         # which term frequencies read again below.
         fitting = pool.submit(fitted_model)
-        vetoed = vetoed_pairs(comparator, spec, left, right, helper=pool)
+        levels = exact_levels(spec.comparisons, gamma)
+        vetoed = vetoed_pairs(comparator, spec, left, right, helper=pool, levels=levels)
         model, (distinct, pattern_of_pair, counts) = fitting.result()
     if estimating:
         # A first scoring, of totals only (its per-field weights are not kept): then chance

@@ -9,8 +9,21 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 
 import numpy as np
 
-from pipeline.dedupe.compare import CUTOFF_MARGIN, Comparator
-from pipeline.dedupe.spec import MatchSpec, Veto
+from pipeline.dedupe.compare import CUTOFF_MARGIN, NULL_LEVEL, Comparator
+from pipeline.dedupe.spec import Comparison, MatchSpec, Veto
+
+
+def exact_levels(comparisons: list[Comparison], gamma: np.ndarray) -> dict[str, np.ndarray]:
+    """Per column that a comparison tests for equality first (email, phone, surname), its
+    levels: 0 where the two records hold the same value, NULL_LEVEL where either holds none.
+    The vetoes read equality there, one byte per pair, instead of gathering both records'
+    presence and keys again: the email is tested by five of them (the vetoes 0.49 -> 0.43 s
+    at 1M alt-standard, 0.35 -> 0.30 s at 1M hard, one thread)."""
+    return {
+        c.column: gamma[:, k]
+        for k, c in enumerate(comparisons)
+        if c.levels and c.levels[0].type == "exact" and c.levels[0].column in (None, c.column)
+    }
 
 
 def vetoed_pairs(
@@ -19,9 +32,10 @@ def vetoed_pairs(
     left: np.ndarray,
     right: np.ndarray,
     helper: Executor | None = None,
+    levels: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Whether a veto rule rules out each pair; vectorized; a NaN similarity or a missing
-    value never vetoes.
+    value never vetoes. `levels`: `exact_levels` of these pairs, where known.
 
     Each veto narrows a set of rows, condition by condition, so every gather and every
     `unless_similar` similarity covers only the pairs still in question (not every pair for
@@ -41,7 +55,7 @@ def vetoed_pairs(
                 if not queue:
                     return out
                 veto = queue.popleft() if from_front else queue.pop()
-            _veto(comparator, veto, left, right, out)
+            _veto(comparator, veto, left, right, out, levels or {})
 
     def shared_with(pool: Executor) -> np.ndarray:
         helped = pool.submit(ruled_out, False)  # queued first: it starts once free
@@ -54,13 +68,25 @@ def vetoed_pairs(
 
 
 def _veto(
-    comparator: Comparator, veto: Veto, left: np.ndarray, right: np.ndarray, out: np.ndarray
+    comparator: Comparator,
+    veto: Veto,
+    left: np.ndarray,
+    right: np.ndarray,
+    out: np.ndarray,
+    levels: dict[str, np.ndarray],
 ) -> None:
     """Sets `out` where `veto` rules a pair out, among the pairs not set already."""
 
     def flag(column: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         values = comparator.frame[column].fill_null(False).to_numpy()
         return values[left[rows]], values[right[rows]]
+
+    def narrowed(column: str, rows: np.ndarray, equal: bool) -> np.ndarray:
+        """The `rows` whose two records both hold `column`, the same value or not."""
+        if column not in levels:
+            return _narrowed(comparator, column, left, right, rows, equal)
+        level = levels[column][rows]
+        return rows[level == 0] if equal else rows[(level != 0) & (level != NULL_LEVEL)]
 
     rows = np.flatnonzero(~out)
     if veto.type != "differs":
@@ -70,9 +96,9 @@ def _veto(
             sim = comparator.similarity_at(veto.column, veto.type, left, right, rows)
         rows = rows[np.nan_to_num(sim, nan=1.0) < np.float64(veto.below)]
     else:
-        rows = _narrowed(comparator, veto.column, left, right, rows, equal=False)
+        rows = narrowed(veto.column, rows, equal=False)
     if veto.same:
-        rows = _narrowed(comparator, veto.same, left, right, rows, equal=True)
+        rows = narrowed(veto.same, rows, equal=True)
     if veto.exclude_when_true:
         on_left, on_right = flag(veto.exclude_when_true, rows)
         rows = rows[~on_left & ~on_right]
@@ -80,9 +106,12 @@ def _veto(
         on_left, on_right = flag(veto.only_when_true, rows)
         rows = rows[on_left & on_right]
     if veto.unless_equal and len(rows):
-        key, present = comparator.keys(veto.unless_equal)
-        on_left = key[left[rows]]
-        equal = present[left[rows]] & (on_left == key[right[rows]])
+        if veto.unless_equal in levels:
+            equal = levels[veto.unless_equal][rows] == 0
+        else:
+            key, present = comparator.keys(veto.unless_equal)
+            on_left = key[left[rows]]
+            equal = present[left[rows]] & (on_left == key[right[rows]])
         if veto.unless_equal_excluding:
             flag_left, flag_right = flag(veto.unless_equal_excluding, rows)
             equal &= ~flag_left & ~flag_right
@@ -96,12 +125,9 @@ def _veto(
         rows = np.delete(rows, lifted)
     if veto.unless_initial_of and len(rows):
         first, last = veto.unless_initial_of
-        pairs_left, pairs_right = left[rows], right[rows]
-        same_last = _narrowed(comparator, last, pairs_left, pairs_right, np.arange(len(rows)), True)
-        lifted = same_last[
-            comparator.initial_of(first, pairs_left[same_last], pairs_right[same_last])
-        ]
-        rows = np.delete(rows, lifted)
+        same_last = narrowed(last, rows, equal=True)
+        lifted = comparator.initial_of(first, left[same_last], right[same_last])
+        rows = np.setdiff1d(rows, same_last[lifted], assume_unique=True)
     if veto.unless_nickname and len(rows):
         lifted = comparator.nicknames(veto.unless_nickname, left[rows], right[rows])
         rows = rows[~lifted]
