@@ -21,7 +21,7 @@ from pipeline.dedupe.labels import (
     read_labels_csv,
 )
 from pipeline.dedupe.model import FSModel
-from pipeline.dedupe.review import ReviewSource, choose_pairs, explained
+from pipeline.dedupe.review import ReviewSource, choose_pairs, explained, render_pair
 from pipeline.dedupe.runs import PreviousRun, resolve
 from pipeline.store import open_store
 from pipeline.store.dedupe_labels import load_labels, save_labels
@@ -206,6 +206,30 @@ def test_a_label_given_after_a_run_is_honoured_by_the_next_incremental_one(peopl
     assert entities[a] != entities[b]
     assert run.entities.height == resolved.entities.height
     assert run.golden["record_count"].sum() == resolved.entities.height
+
+
+def test_a_review_card_marks_a_cut_value_and_uses_a_wide_terminal(resolved):
+    spec = resolved.spec
+    row = {
+        "left_id": "a",
+        "right_id": "b",
+        "match_probability": 0.9,
+        "reason": "near the threshold",
+        "match_weight": 3.2,
+        "email_left": "hannah.schultz@northwind-analytics.com",
+        "email_right": "hannah@schultz-family.net",
+        "email_level": "else",
+        "email_weight": -2.76,
+    }
+    narrow = render_pair(row, spec, 0.8, columns=80).splitlines()
+    email = next(line for line in narrow if line.lstrip().startswith("email"))
+    assert "hannah.schultz@northwind-ana\u2026" in email and "northwind-analytics" not in email
+    assert "hannah@schultz-family.net " in email  # short enough: shown whole, unmarked
+    wide = render_pair(row, spec, 0.8, columns=160).splitlines()
+    assert "hannah.schultz@northwind-analytics.com" in wide[2]
+    # Every line of a card is as wide as its header, whatever the terminal.
+    for card in (narrow, wide):
+        assert max(len(line) for line in card[1:]) == len(card[1])
 
 
 def test_dedupe_review_in_the_terminal_stores_each_answer(settings, monkeypatch, capsys):

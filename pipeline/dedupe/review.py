@@ -11,6 +11,7 @@ alike.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -290,25 +291,38 @@ def write_review_csv(frame: pl.DataFrame, path: Path) -> None:
     frame.with_columns(pl.lit("").alias("label")).write_csv(path)
 
 
-def render_pair(row: dict, spec: MatchSpec, threshold: float, position: str = "") -> str:
-    """One explained pair (a row of `explained`) side by side, for the terminal."""
-    width = 30
+def _cell(value: str, width: int) -> str:
+    """`value` in a column of `width` (a space before the next), an ellipsis where it was
+    cut: a reviewer must see that 'hannah.schultz@northwind-anal' is not the address."""
+    if len(value) > width - 1:
+        value = value[: width - 2] + "\u2026"
+    return f"{value:<{width}}"
+
+
+def render_pair(
+    row: dict, spec: MatchSpec, threshold: float, position: str = "", columns: int | None = None
+) -> str:
+    """One explained pair (a row of `explained`) side by side, for the terminal: the two
+    value columns share what the terminal's width leaves (30 to 48 characters each)."""
+    columns = columns or shutil.get_terminal_size((100, 24)).columns
+    width = max(30, min(48, (columns - 13 - 24 - 7 - 2) // 2))
     lines = [
         f"{position}{row['left_id']}  vs  {row['right_id']}   "
         f"match probability {row['match_probability']:.4f} (threshold {threshold}), "
         f"{row['reason']}",
-        f"  {'field':<13}{'left':<{width}} {'right':<{width}} {'level':<24}{'weight':>7}",
+        f"  {'field':<13}{_cell('left', width)}{_cell('right', width)}{'level':<24}{'weight':>7}",
     ]
     for comp in spec.comparisons:
         a = row.get(f"{comp.name}_left") or "-"
         b = row.get(f"{comp.name}_right") or "-"
         weight = row.get(f"{comp.name}_weight")
         shown = f"{weight:+7.2f}" if weight is not None else "      -"
+        level = row.get(f"{comp.name}_level") or "-"
         lines.append(
-            f"  {comp.name:<13}{a[: width - 1]:<{width}} {b[: width - 1]:<{width}} "
-            f"{(row.get(f'{comp.name}_level') or '-')[:23]:<24}{shown}"
+            f"  {comp.name:<13}{_cell(a, width)}{_cell(b, width)}{_cell(level, 24)}{shown}"
         )
-    lines.append(f"  {'total (log2 odds, prior included)':<75}{row['match_weight']:+7.2f}")
+    total = "total (log2 odds, prior included)"
+    lines.append(f"  {total:<{13 + 2 * width + 24}}{row['match_weight']:+7.2f}")
     return "\n".join(lines)
 
 
