@@ -176,6 +176,12 @@ def _decode(name: str, data: bytes, head_only: bool = False) -> tuple[str, str]:
     return str(best), best.encoding
 
 
+def decode_text(name: str, data: bytes) -> str:
+    """The text of a small CSV a person saved (a review file back from Excel: UTF-8 with or
+    without a BOM, UTF-16, or the machine's legacy code page), decoded as lead files are."""
+    return _decode(name, data)[0]
+
+
 def _clean_text(name: str, text: str) -> str:
     """One line ending (LF) whatever the file used (CRLF, CR alone, a mix), and no stray
     control characters; a text that is mostly control characters is binary."""

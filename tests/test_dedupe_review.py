@@ -131,6 +131,22 @@ def test_labels_csv_errors_name_the_file_line_and_field(tmp_path):
     assert read_labels_csv(path).rows() == [("a", "b", "match")]  # the last verdict wins
 
 
+def test_labels_csv_saved_by_a_spreadsheet_in_a_legacy_code_page_with_semicolons(tmp_path):
+    # Excel in much of Europe saves "CSV" with semicolons, in Windows-1252, no BOM.
+    text = (
+        "left_id;right_id;last_name_left;last_name_right;label\r\n"
+        "a;b;M\u00fcller;Mueller;match\r\n"
+        "c;d;Nu\u00f1ez;Nunez;no_match\r\n"
+        "e;f;\u00d8deg\u00e5rd;Odegard;\r\n"
+    )
+    path = tmp_path / "labels.csv"
+    path.write_bytes(text.encode("cp1252"))
+    assert read_labels_csv(path).rows() == [("a", "b", "match"), ("c", "d", "no_match")]
+    # ...or "CSV UTF-8": a byte-order mark before the header.
+    path.write_bytes(text.replace(";", ",").encode("utf-8-sig"))
+    assert read_labels_csv(path).height == 2
+
+
 def test_review_pairs_are_near_the_threshold_unlabelled_and_not_vetoed(resolved):
     source = ReviewSource.from_result(resolved)
     chosen = choose_pairs(source, 10)

@@ -17,6 +17,7 @@ best, moved at most MAX_THRESHOLD_MOVE bits. The report says what changed.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -77,11 +78,19 @@ def ordered(labels: pl.DataFrame) -> pl.DataFrame:
 def read_labels_csv(path: Path) -> pl.DataFrame:
     """`left_id`, `right_id`, `label` from a review CSV (other columns ignored; rows with an
     empty label skipped). A bad label names the file, line and value."""
+    # The lead files' own decoding and delimiter sniffing: a review file comes back from a
+    # spreadsheet, saved in the machine's code page and, in much of Europe, with semicolons.
+    from pipeline.parsing import FileParseError, decode_text, sniff_delimiter
+
     if not path.exists():
         raise LabelError(f"{path}: no such file")
     rows: list[tuple[str, str, str]] = []
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
+    try:
+        text = decode_text(str(path), path.read_bytes())
+    except FileParseError as exc:
+        raise LabelError(str(exc)) from exc
+    with io.StringIO(text, newline="") as fh:
+        reader = csv.DictReader(fh, delimiter=sniff_delimiter(text))
         missing = {"left_id", "right_id", "label"} - set(reader.fieldnames or [])
         if missing:
             raise LabelError(f"{path}: no column(s) {', '.join(sorted(missing))} in the header")
