@@ -77,12 +77,24 @@ def _prepare(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
     return frame.select(PERSON_COLUMNS)
 
 
-def _email_comparison():
+def _email_comparison(strict: bool = False):
     """Splink's EmailComparison levels, with TF on the username level too: `john.smith@` at
-    two companies is common (namesakes), `zq.okafor@` is not."""
+    two companies is common (namesakes), `zq.okafor@` is not. `strict`: the email as an
+    identifier (the same address, one keying slip in it, or the same username), no
+    Jaro-Winkler on the whole address: a shared domain alone puts colleagues' addresses
+    above 0.88 (`k.jones@martindynamics.com` / `j.lloyd@martindynamics.com`)."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
+    username = cll.ExactMatchLevel("email_user").configure(tf_adjustment_column="email_user")
+    if strict:
+        similar = [cll.LevenshteinLevel("email_canonical", 1), username]
+    else:
+        similar = [
+            username,
+            cll.JaroWinklerLevel("email_canonical", 0.88),
+            cll.JaroWinklerLevel("email_user", 0.88),
+        ]
     return cl.CustomComparison(
         output_column_name="email",
         comparison_levels=[
@@ -90,9 +102,7 @@ def _email_comparison():
             cll.ExactMatchLevel("email_canonical").configure(
                 tf_adjustment_column="email_canonical"
             ),
-            cll.ExactMatchLevel("email_user").configure(tf_adjustment_column="email_user"),
-            cll.JaroWinklerLevel("email_canonical", 0.88),
-            cll.JaroWinklerLevel("email_user", 0.88),
+            *similar,
             cll.ElseLevel(),
         ],
     )
@@ -252,6 +262,21 @@ def _organisation_comparison():
     )
 
 
+def _tuned_blocking() -> list:
+    """The outside test's blocking rules (issue 15), which the strong configuration keeps."""
+    from splink import block_on
+
+    return [
+        block_on("email_canonical"),
+        block_on("phone_e164"),
+        block_on("mobile_e164"),
+        block_on("first_name", "last_name"),
+        block_on("last_name", "company_key"),
+        block_on("last_name", "domain"),
+        block_on("substr(first_name, 1, 1)", "last_name", "city"),
+    ]
+
+
 def _leads_tuned_model(id_col: str) -> dict:
     """The tuned configuration the outside test ran (issue 15): the organisation comparison
     above; Jaro-Winkler levels on first and last name; email and phone comparisons; m by EM
@@ -261,15 +286,7 @@ def _leads_tuned_model(id_col: str) -> dict:
 
     settings = _settings(
         id_col,
-        [
-            block_on("email_canonical"),
-            block_on("phone_e164"),
-            block_on("mobile_e164"),
-            block_on("first_name", "last_name"),
-            block_on("last_name", "company_key"),
-            block_on("last_name", "domain"),
-            block_on("substr(first_name, 1, 1)", "last_name", "city"),
-        ],
+        _tuned_blocking(),
         [
             _email_comparison(),
             cl.JaroWinklerAtThresholds("first_name", [0.92, 0.88, 0.7]).configure(
@@ -288,28 +305,6 @@ def _leads_tuned_model(id_col: str) -> dict:
         **_leads_prior(),
         "em_rules": [block_on("email_canonical"), block_on("phone_e164")],
     }
-
-
-def _strict_email_comparison():
-    """An email compared as an identifier: the same address, one keying slip in it, or the
-    same username (with term frequencies: `john.smith@` at two companies is common). No
-    Jaro-Winkler on the whole address: a shared domain alone puts colleagues' addresses
-    above 0.88 (`k.jones@martindynamics.com` / `j.lloyd@martindynamics.com`)."""
-    import splink.comparison_level_library as cll
-    import splink.comparison_library as cl
-
-    return cl.CustomComparison(
-        output_column_name="email",
-        comparison_levels=[
-            cll.NullLevel("email_canonical"),
-            cll.ExactMatchLevel("email_canonical").configure(
-                tf_adjustment_column="email_canonical"
-            ),
-            cll.LevenshteinLevel("email_canonical", 1),
-            cll.ExactMatchLevel("email_user").configure(tf_adjustment_column="email_user"),
-            cll.ElseLevel(),
-        ],
-    )
 
 
 def _office_comparison():
@@ -388,17 +383,9 @@ def _leads_strong_model(id_col: str) -> dict:
 
     settings = _settings(
         id_col,
+        _tuned_blocking(),
         [
-            block_on("email_canonical"),
-            block_on("phone_e164"),
-            block_on("mobile_e164"),
-            block_on("first_name", "last_name"),
-            block_on("last_name", "company_key"),
-            block_on("last_name", "domain"),
-            block_on("substr(first_name, 1, 1)", "last_name", "city"),
-        ],
-        [
-            _strict_email_comparison(),
+            _email_comparison(strict=True),
             _name_comparison(),
             cl.ExactMatch("mobile_e164").configure(term_frequency_adjustments=True),
             _office_comparison(),
