@@ -406,8 +406,8 @@ class Comparator:
                     return out
             # Score each distinct (value, value) combination once, in either order (every
             # scorer is symmetric): blocks repeat them a lot (the same two company names,
-            # titles or cities across many pairs). One sort of the combination codes gives
-            # both the distinct combinations and each pair's place among them.
+            # titles or cities across many pairs): the distinct combinations, and each
+            # pair's place among them.
             size = len(enc.distinct)
             combo = np.minimum(a, b).astype(np.int64) * size + np.maximum(a, b)
             unique, inverse = distinct_with_inverse(combo)
@@ -424,11 +424,10 @@ class Comparator:
                     enc.values[unique[near] // size],
                     enc.values[unique[near] % size],
                 )
-                out[rows] = scores.astype(np.float32)[inverse]
-                return out
-            scores = _scored(scorer, cutoff, enc.values[unique // size], enc.values[unique % size])
+            else:
+                first, second = enc.values[unique // size], enc.values[unique % size]
+                scores = _scored(scorer, cutoff, first, second)
             out[rows] = scores.astype(np.float32)[inverse]
-            return out
         return out
 
     def _pairwise(self, scorer: str, pairs: int) -> bool:

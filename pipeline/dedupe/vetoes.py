@@ -106,16 +106,11 @@ def _veto(
         on_left, on_right = flag(veto.only_when_true, rows)
         rows = rows[on_left & on_right]
     if veto.unless_equal and len(rows):
-        if veto.unless_equal in levels:
-            equal = levels[veto.unless_equal][rows] == 0
-        else:
-            key, present = comparator.keys(veto.unless_equal)
-            on_left = key[left[rows]]
-            equal = present[left[rows]] & (on_left == key[right[rows]])
+        lifted = narrowed(veto.unless_equal, rows, equal=True)
         if veto.unless_equal_excluding:
-            flag_left, flag_right = flag(veto.unless_equal_excluding, rows)
-            equal &= ~flag_left & ~flag_right
-        rows = rows[~equal]
+            flag_left, flag_right = flag(veto.unless_equal_excluding, lifted)
+            lifted = lifted[~flag_left & ~flag_right]
+        rows = _without(rows, lifted)
     if veto.similar_columns and len(rows):
         # Lifted where every column is similar: each column narrows the rows still lifted.
         lifted = np.arange(len(rows))
@@ -127,7 +122,7 @@ def _veto(
         first, last = veto.unless_initial_of
         same_last = narrowed(last, rows, equal=True)
         lifted = comparator.initial_of(first, left[same_last], right[same_last])
-        rows = np.setdiff1d(rows, same_last[lifted], assume_unique=True)
+        rows = _without(rows, same_last[lifted])
     if veto.unless_nickname and len(rows):
         lifted = comparator.nicknames(veto.unless_nickname, left[rows], right[rows])
         rows = rows[~lifted]
@@ -163,3 +158,9 @@ def _narrowed(
     both = np.flatnonzero(present[on_left] & present[on_right])
     same = key[on_left[both]] == key[on_right[both]]
     return rows[both[same if equal else ~same]]
+
+
+def _without(rows: np.ndarray, lifted: np.ndarray) -> np.ndarray:
+    """`rows` (ascending) less `lifted`, a subset of them: found by a search each (a set
+    difference sorts both, and `rows` can be a million pairs)."""
+    return np.delete(rows, np.searchsorted(rows, lifted))
