@@ -209,6 +209,54 @@ def test_a_first_name_reduced_to_an_initial_is_spelled_out_by_the_own_address():
     assert out["first_initial"].to_list() == ["a", "b", "a", "a"]
 
 
+def test_abbreviated_titles_streets_and_companies_take_the_leads_spec_one_form():
+    # The same title, street and company as people write them; 'PM' (product or project
+    # manager) stays as written, and Weiß / Weiss fold alike.
+    frame = pl.DataFrame(
+        {
+            "lead_id": ["a", "b", "c", "d"],
+            "job_title": ["Sr. Mktg Mgr", "Senior Marketing Manager", "VP Sales", "PM"],
+            "address": [
+                "391 Pine St.",
+                "391 Pine Street",
+                "Friedrichstr. 165",
+                "Friedrich-Straße 165",
+            ],
+            "company_key": ["ka afinance", "kaa finance", "weiß", "weiss"],
+            "last_name": ["Weiß", "Weiss", "Pine", "Pine"],
+        }
+    )
+    leads = load_spec("leads").fingerprints
+    names = ("title_words", "address_lower", "company_joined", "last_lower")
+    spec = MatchSpec.model_validate(
+        {
+            "name": "t",
+            "fingerprints": {
+                **{k: leads[k] for k in names if k != "last_lower"},
+                "last_lower": {"source": ["last_name"], "transform": "lower"},
+            },
+            "blocking": [{"name": "b", "keys": ["company_joined"]}],
+            "comparisons": [{"name": "c", "column": "title_words", "levels": [{"type": "exact"}]}],
+            "golden_fields": ["job_title"],
+        }
+    )
+    out = add_fingerprints(frame, spec)
+    assert out["title_words"].to_list() == [
+        "senior marketing manager",
+        "senior marketing manager",
+        "vice president sales",
+        "pm",
+    ]
+    assert out["address_lower"].to_list() == [
+        "391 pine str",
+        "391 pine str",
+        "friedrich str 165",
+        "friedrich str 165",
+    ]
+    assert out["company_joined"].to_list() == ["kaafinance", "kaafinance", "weiss", "weiss"]
+    assert out["last_lower"].to_list() == ["weiss", "weiss", "pine", "pine"]
+
+
 def test_fingerprints_keep_a_multi_chunk_input_in_its_chunks():
     # Added in one chunk, a column would make the next query rechunk (copy) every column.
     part = pl.DataFrame(

@@ -12,6 +12,7 @@ import polars as pl
 from pipeline.dedupe.chunks import aligned, chunk_layout
 from pipeline.dedupe.nicknames import nickname_lookup
 from pipeline.dedupe.spec import Fingerprint, MatchSpec
+from pipeline.dedupe.word_forms import street_words, title_words
 
 
 def _mojibake_table() -> tuple[list[str], list[str]]:
@@ -41,6 +42,7 @@ def _folded(expr: pl.Expr) -> pl.Expr:
         .str.normalize("NFKD")
         .str.replace_all(r"\p{M}", "")
         .str.to_lowercase()
+        .str.replace_all("ß", "ss", literal=True)  # Weiß / Weiss: NFKD keeps the letter
         .str.replace_all(r"[^\p{L}\p{N}]+", " ")
         .str.strip_chars()
     )
@@ -63,10 +65,30 @@ def _map_distinct(series: pl.Series, fn) -> pl.Series:
 
 
 # Transforms whose output is in folded form already.
-_FOLDED_OUTPUT = frozenset({"lower", "nickname", "sorted_tokens", "email_first", "email_last"})
+_FOLDED_OUTPUT = frozenset(
+    {
+        "lower",
+        "nickname",
+        "sorted_tokens",
+        "email_first",
+        "email_last",
+        "title_words",
+        "street_words",
+    }
+)
 # Transforms that fold their source text first (unless it is already folded).
 _FOLDING = frozenset(
-    {"lower", "initial", "prefix", "suffix", "sorted_tokens", "nickname", "metaphone"}
+    {
+        "lower",
+        "initial",
+        "prefix",
+        "suffix",
+        "sorted_tokens",
+        "nickname",
+        "metaphone",
+        "title_words",
+        "street_words",
+    }
 )
 
 
@@ -173,6 +195,8 @@ def _expression(fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
         expr = base.str.replace_all(" ", "").str.slice(0, fp.length)
     elif t == "suffix":
         expr = base.str.replace_all(" ", "").str.slice(-(fp.length or 1))
+    elif t == "joined":  # 'ka afinance' -> 'kaafinance': a space typed in the wrong place
+        expr = base.str.replace_all(" ", "")
     elif t == "digits":
         digits = source.cast(pl.String).str.replace_all(r"\D", "")
         expr = digits.str.slice(-fp.length) if fp.length else digits
@@ -182,6 +206,10 @@ def _expression(fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
     elif t == "nickname":
         first = base.str.extract(r"^(\S+)", 1)
         expr = first.replace(nickname_lookup())
+    elif t == "title_words":  # 'sr mktg mgr' -> 'senior marketing manager'
+        expr = title_words(base)
+    elif t == "street_words":  # 'friedrichstr 165' -> 'friedrich str 165'
+        expr = street_words(base)
     elif t in ("email_first", "email_last"):
         # 'tyler.allen@x.com' -> tyler / allen: a name for records that carry only an email.
         parts = (

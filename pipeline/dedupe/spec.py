@@ -39,6 +39,9 @@ class Fingerprint(_Strict):
         "email_base",
         "email_unseparated",
         "agreeing",
+        "title_words",
+        "street_words",
+        "joined",
     ] = "lower"
     length: int | None = Field(default=None, ge=1)
     fallback: str | None = Field(
