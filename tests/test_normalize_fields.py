@@ -98,6 +98,8 @@ def test_honorifics_and_suffixes_are_separated():
         ("Foo Co., Ltd.", "Foo Co., Ltd.", "foo"),
         ("Bar sp. z o.o.", "Bar sp. z o.o.", "bar"),
         ("Société Générale S.A.", "Société Générale S.A.", "societe generale"),
+        ("Martin Group", "Martin Group", "martin"),
+        ("MARTIN GRP", "MARTIN GRP", "martin"),
         ("  ", None, None),
     ],
 )

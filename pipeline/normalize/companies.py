@@ -3,7 +3,8 @@
 The legal forms are cleanco's terms (~320, from every jurisdiction it covers: `GmbH & Co.
 KG`, `A/S`, `Oyj`, `K.K.`, `S.A. de C.V.`, `sp. z o.o.`, ...), folded exactly as the names
 are, plus the project's own list (spellings cleanco lacks, such as `BV` or `SL` without dots,
-and words the project has always dropped for matching: `group`, `holding`).
+and words the project has always dropped for matching: `group` (and its abbreviation
+`Grp`), `holding`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ EXTRA_TERMS = (
     "co", "company", "gmbh", "ag", "kg", "ug", "ohg", "se", "sa", "sas", "sarl", "sasu", "eurl",
     "spa", "srl", "bv", "nv", "vof", "oy", "ab", "as", "asa", "aps", "pty", "kk", "sl", "sau",
     "lda", "pvt", "pte", "sp z o o", "e k", "ek", "mbh", "cie", "cia", "holding", "holdings",
-    "group",
+    "group", "grp",
 )  # fmt: skip
 # "GmbH & Co. KG", "GmbH u. Co. KG", "S.A. et Cie", "S.A.B. de C.V.": a legal form may
 # follow one of these.
