@@ -308,6 +308,11 @@ def _pools(n_companies: int, rng: np.random.Generator, seed: int) -> dict:
         person = importlib.import_module(f"faker.providers.person.{locale}").Provider
         fake = Faker(locale)
         fake.seed_instance(seed + li)
+        for provider in fake.providers:
+            # Faker builds some city lists from a set (it_IT), so their order, and the cities
+            # a seed draws, followed the process's hash seed: the same seed gave other data.
+            if isinstance(getattr(provider, "cities", None), list):
+                provider.cities = sorted(provider.cities)
         companies = max(20, int(n_companies * share))
         streets = [fake.street_address() for _ in range(min(20000, companies * 8))]
         cities = []
