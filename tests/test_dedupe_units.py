@@ -222,7 +222,7 @@ def test_abbreviated_titles_streets_and_companies_take_the_leads_spec_one_form()
                 "Friedrichstr. 165",
                 "Friedrich-Straße 165",
             ],
-            "company_key": ["ka afinance", "kaa finance", "weiß", "weiss"],
+            "company_key": ["ka afinance", "kaa finance", "oa kfinance", "oak finance"],
             "last_name": ["Weiß", "Weiss", "Pine", "Pine"],
         }
     )
@@ -253,7 +253,12 @@ def test_abbreviated_titles_streets_and_companies_take_the_leads_spec_one_form()
         "friedrich str 165",
         "friedrich str 165",
     ]
-    assert out["company_joined"].to_list() == ["kaafinance", "kaafinance", "weiss", "weiss"]
+    assert out["company_joined"].to_list() == [
+        "kaafinance",
+        "kaafinance",
+        "oakfinance",
+        "oakfinance",
+    ]
     assert out["last_lower"].to_list() == ["weiss", "weiss", "pine", "pine"]
 
 

@@ -195,8 +195,12 @@ def _expression(fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
         expr = base.str.replace_all(" ", "").str.slice(0, fp.length)
     elif t == "suffix":
         expr = base.str.replace_all(" ", "").str.slice(-(fp.length or 1))
-    elif t == "joined":  # 'ka afinance' -> 'kaafinance': a space typed in the wrong place
-        expr = base.str.replace_all(" ", "")
+    elif t == "joined":
+        # 'ka afinance' -> 'kaafinance': a space typed in the wrong place. Of a key that is
+        # folded already (company_key): folding the distinct company names again cost 0.3 s
+        # at 1M rows.
+        expr = source.cast(pl.String).str.replace_all(" ", "", literal=True)
+        expr = pl.when(expr.str.len_bytes() > 0).then(expr)
     elif t == "digits":
         digits = source.cast(pl.String).str.replace_all(r"\D", "")
         expr = digits.str.slice(-fp.length) if fp.length else digits
