@@ -164,6 +164,38 @@ def test_title_to_seniority_and_department(title, seniority, department):
     assert (row["seniority"], row["department"]) == (seniority, department)
 
 
+@pytest.mark.parametrize(
+    ("short", "spelled"),
+    [
+        ("Office Mgr", "Office Manager"),
+        ("Sales Mgr", "Sales Manager"),
+        ("Customer Success Mgr", "Customer Success Manager"),
+        ("CSM", "Customer Success Manager"),
+        ("Dir. Operations", "Director of Operations"),
+        ("CTO", "Chief Technology Officer"),
+        ("COO", "Chief Operating Officer"),
+        ("CIO", "Chief Information Officer"),
+        ("Account Exec", "Account Executive"),
+        ("BDM", "Business Development Manager"),
+        ("Biz Dev Manager", "Business Development Manager"),
+        ("Senior SWE", "Senior Software Engineer"),
+        ("VP Eng", "VP Engineering"),
+        ("Mktg Manager", "Marketing Manager"),
+    ],
+)
+def test_an_abbreviated_title_has_the_seniority_and_department_of_its_spelled_out_form(
+    short, spelled
+):
+    # Both are what people type; the ICP scores read seniority and department.
+    frame = pl.DataFrame({"t": [short, spelled]})
+    rows = with_distinct(frame, [("t", title_columns)]).to_dicts()
+    assert (rows[0]["seniority"], rows[0]["department"]) == (
+        rows[1]["seniority"],
+        rows[1]["department"],
+    )
+    assert rows[1]["seniority"] != "individual_contributor" or rows[1]["department"]
+
+
 def test_dates_in_common_formats():
     values = ["2026-10-01", "10/31/2025", "31.12.2024", "2026-01-02T03:04:05Z", "garbage", None]
     files = ["a.csv", "b.csv", "c.csv", "a.csv", "a.csv", "a.csv"]

@@ -55,11 +55,11 @@ SENIORITY_RULES: tuple[tuple[str, str], ...] = (
     ("vp", r"\b(?:vp|svp|evp|avp|vice president)\b"),
     (
         "director",
-        r"\b(?:director(?:a)?|directeur|directrice|direktor(?:in)?|direttore|direttrice|diretor(?:a)?|head of|head|\w*leiter(?:in)?|hoofd|afdelingshoofd|responsable de departement|jefe de departamento|capo dipartimento)\b",
+        r"\b(?:director(?:a)?|dir|directeur|directrice|direktor(?:in)?|direttore|direttrice|diretor(?:a)?|head of|head|\w*leiter(?:in)?|hoofd|afdelingshoofd|responsable de departement|jefe de departamento|capo dipartimento)\b",
     ),
     (
         "manager",
-        r"\b(?:manager(?:in)?|lead|supervisor(?:a)?|team ?lead|responsable|chef de|chef d|chefe|jefe|jefa|encargad[oa]|gerente|responsabile|capo|coordinador(?:a)?|coordinatore|coordinatrice|coordenador(?:a)?|teamleider|leidinggevende|responsavel)\b",
+        r"\b(?:manager(?:in)?|mgr|mngr|bdm|csm|lead|supervisor(?:a)?|team ?lead|responsable|chef de|chef d|chefe|jefe|jefa|encargad[oa]|gerente|responsabile|capo|coordinador(?:a)?|coordinatore|coordinatrice|coordenador(?:a)?|teamleider|leidinggevende|responsavel)\b",
     ),
     (
         "senior",
@@ -74,19 +74,19 @@ SENIORITY_RULES: tuple[tuple[str, str], ...] = (
 DEPARTMENT_RULES: tuple[tuple[str, str], ...] = (
     (
         "sales",
-        r"\b(?:sales|account executive|account manager|key account|business development|bdr|sdr|revenue|vertrieb|verkauf|aussendienst|commercial|commerciale|ventes|ventas|comercial|vendite|verkoop|vendas)\b|\bae\b",
+        r"\b(?:sales|account exec(?:utive)?|account manager|key account|business development|biz ?dev|bdm|bdr|sdr|revenue|vertrieb|verkauf|aussendienst|commercial|commerciale|ventes|ventas|comercial|vendite|verkoop|vendas)\b|\bae\b",
     ),
     (
         "marketing",
-        r"\b(?:marketing|cmo|brand|growth|demand gen|content|seo|communications?|pr|kommunikation|comunicacion|comunicazione|comunicacao|communicatie|mercadotecnia)\b",
+        r"\b(?:marketing|mktg|cmo|brand|growth|demand gen|content|seo|communications?|pr|kommunikation|comunicacion|comunicazione|comunicacao|communicatie|mercadotecnia)\b",
     ),
     (
         "engineering",
-        r"\b(?:engineer|engineering|developer|software|cto|devops|architect|programmer|entwickler(?:in)?|softwareentwickler(?:in)?|ingenieur(?:in)?|developpeur|developpeuse|ingeniero|ingeniera|desarrollador(?:a)?|programador(?:a)?|ingegnere|sviluppatore|sviluppatrice|programmatore|ontwikkelaar|engenheir[oa]|desenvolvedor(?:a)?|programmeur)\b",
+        r"\b(?:engineer|engineering|eng|swe|developer|software|cto|chief technology|devops|architect|programmer|entwickler(?:in)?|softwareentwickler(?:in)?|ingenieur(?:in)?|developpeur|developpeuse|ingeniero|ingeniera|desarrollador(?:a)?|programador(?:a)?|ingegnere|sviluppatore|sviluppatrice|programmatore|ontwikkelaar|engenheir[oa]|desenvolvedor(?:a)?|programmeur)\b",
     ),
     (
         "it",
-        r"\b(?:it|ict|cio|ciso|information technology|systems|sysadmin|infrastructure|security|edv|informatik|informatique|informatica|sistemas|sistemi|ti|infraestructura|seguridad|sicurezza|seguranca|securite|sicherheit)\b",
+        r"\b(?:it|ict|cio|ciso|chief information|information technology|systems|sysadmin|infrastructure|security|edv|informatik|informatique|informatica|sistemas|sistemi|ti|infraestructura|seguridad|sicurezza|seguranca|securite|sicherheit)\b",
     ),
     (
         "finance",
@@ -98,7 +98,7 @@ DEPARTMENT_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "operations",
-        r"\b(?:operations|coo|ops|logistics|supply chain|procurement|purchasing|einkauf|logistik|produktion|operations|achats|logistique|production|operaciones|compras|logistica|produccion|operazioni|acquisti|produzione|inkoop|logistiek|productie|operacoes|producao)\b",
+        r"\b(?:operations|coo|chief operating|ops|logistics|supply chain|procurement|purchasing|einkauf|logistik|produktion|operations|achats|logistique|production|operaciones|compras|logistica|produccion|operazioni|acquisti|produzione|inkoop|logistiek|productie|operacoes|producao)\b",
     ),
     (
         "product",
@@ -106,7 +106,7 @@ DEPARTMENT_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "customer_success",
-        r"\b(?:customer success|support|customer service|client services|kundenservice|kundendienst|kundenbetreuung|service client|relation client|atencion al cliente|servizio clienti|assistenza clienti|klantenservice|atendimento|sucesso do cliente)\b",
+        r"\b(?:customer success|csm|support|customer service|client services|kundenservice|kundendienst|kundenbetreuung|service client|relation client|atencion al cliente|servizio clienti|assistenza clienti|klantenservice|atendimento|sucesso do cliente)\b",
     ),
     (
         "legal",
