@@ -75,6 +75,11 @@ def run_file(args: argparse.Namespace) -> int:
             raise ValueError("--review-size must be at least 1")
         progress(f"reading {args.input}")
         source, id_col = prepared_source(args.input, spec, args.id_column)
+        if isinstance(source, pl.DataFrame):
+            # Only what matching reads: with no golden records made, the rest of a
+            # normalized table (~0.4 GB at 1M rows) would only sit in memory.
+            needed = spec.input_columns() | {id_col}
+            source = source.select(c for c in source.columns if c in needed)
         result = dedupe(
             source,
             spec,
@@ -84,6 +89,8 @@ def run_file(args: argparse.Namespace) -> int:
             # Explaining and reviewing pairs need the fingerprints.
             keep_work=bool(args.explain or args.review_export),
             labels=labels,
+            # The file written is the entities; golden records would be made for nothing.
+            golden=False,
         )
     except (SpecError, LabelError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -91,10 +98,10 @@ def run_file(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result.entities.write_parquet(args.out)
     records = result.entities.height
-    merged = records - result.golden.height
+    entity_count = result.entities["entity_id"].n_unique()
     progress(
-        f"wrote {args.out}: {records:,} records -> {result.golden.height:,} entities "
-        f"({merged:,} duplicates merged)"
+        f"wrote {args.out}: {records:,} records -> {entity_count:,} entities "
+        f"({records - entity_count:,} duplicates merged)"
     )
     if labels is not None:
         progress(f"labels: {_label_summary(result.report.get('labels', {}))}")
