@@ -198,7 +198,16 @@ def test_a_first_name_reduced_to_an_initial_is_spelled_out_by_the_own_address():
     spec = MatchSpec.model_validate(
         {
             "name": "t",
-            "fingerprints": {k: leads[k] for k in ("email_first", "first_lower", "first_initial")},
+            "fingerprints": {
+                k: leads[k]
+                for k in (
+                    "family_lower",
+                    "given_key",
+                    "email_first",
+                    "first_lower",
+                    "first_initial",
+                )
+            },
             "blocking": [{"name": "b", "keys": ["first_initial"]}],
             "comparisons": [{"name": "c", "column": "first_lower", "levels": [{"type": "exact"}]}],
             "golden_fields": ["first_name"],
@@ -207,6 +216,40 @@ def test_a_first_name_reduced_to_an_initial_is_spelled_out_by_the_own_address():
     out = add_fingerprints(frame, spec)
     assert out["first_lower"].to_list() == ["adina", "b", "adam", "a"]
     assert out["first_initial"].to_list() == ["a", "b", "a", "a"]
+
+
+def test_an_address_written_last_first_gives_the_given_name_where_the_record_lacks_it():
+    # rogers.jacqueline@ for J. Rogers: the record's surname shows the order. Where the
+    # given name is spelled out, a name and an address in opposite orders say nothing
+    # about which is swapped, and first.last stays.
+    frame = pl.DataFrame(
+        {
+            "lead_id": ["a", "b", "c", "d"],
+            "first_name": ["J.", None, "Jeroen", "A."],
+            "last_name": ["Rogers", "Verhoeven", "Verhoeven", "Hermann"],
+            "email_canonical": [
+                "rogers.jacqueline@x.com",
+                "verhoeven.jeroen@x.com",
+                "verhoeven.jeroen@x.com",
+                "adina.hermann@x.com",
+            ],
+        }
+    )
+    leads = load_spec("leads").fingerprints
+    names = ("family_lower", "given_key", "email_first", "email_last", "first_lower")
+    spec = MatchSpec.model_validate(
+        {
+            "name": "t",
+            "fingerprints": {k: leads[k] for k in names},
+            "blocking": [{"name": "b", "keys": ["first_lower"]}],
+            "comparisons": [{"name": "c", "column": "first_lower", "levels": [{"type": "exact"}]}],
+            "golden_fields": ["first_name"],
+        }
+    )
+    out = add_fingerprints(frame, spec)
+    assert out["first_lower"].to_list() == ["jacqueline", "jeroen", "jeroen", "adina"]
+    assert out["email_first"].to_list() == ["jacqueline", "jeroen", "verhoeven", "adina"]
+    assert out["email_last"].to_list() == ["rogers", "verhoeven", "jeroen", "hermann"]
 
 
 def test_abbreviated_titles_streets_and_companies_take_the_leads_spec_one_form():

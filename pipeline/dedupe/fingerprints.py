@@ -217,11 +217,25 @@ def _expression(fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
     elif t in ("email_first", "email_last"):
         # 'tyler.allen@x.com' -> tyler / allen: a name for records that carry only an email.
         parts = (
-            _email_local(source)
+            _email_local(pl.col(fp.source[0]))
             .str.replace_all(r"\d+", "")
             .str.extract_groups(r"^([a-z]{2,})[._-]([a-z]{2,})$")
         )
-        expr = parts.struct.field("1" if t == "email_first" else "2")
+        first, second = parts.struct.field("1"), parts.struct.field("2")
+        if len(fp.source) == 3:
+            # The record's own surname and given name (folded) tell the order where the
+            # given name is missing or an initial: 'rogers.jacqueline@' for J. Rogers is
+            # last.first. Where the given name is spelled out and the address has the two
+            # the other way round, nothing says which is swapped: first.last is kept.
+            surname = pl.col(fp.source[1]).cast(pl.String).str.replace_all(r"[^a-z]", "")
+            given = pl.col(fp.source[2]).cast(pl.String)
+            unstated = given.is_null() | (given.str.len_chars() == 1)
+            swapped = ((first == surname) & (second != surname) & unstated).fill_null(False)
+            first, second = (
+                pl.when(swapped).then(second).otherwise(first),
+                pl.when(swapped).then(first).otherwise(second),
+            )
+        expr = first if t == "email_first" else second
     elif t == "email_base":
         # 'jan.dejong2@x.nl' -> 'jan.dejong@x.nl': numbered siblings of one address.
         expr = source.cast(pl.String).str.replace(r"[._-]?\d+@", "@")
