@@ -64,6 +64,17 @@ def test_spec_errors_name_the_file_and_field(tmp_path):
         load_spec(path)
 
 
+def test_an_email_name_transform_takes_one_or_three_sources(tmp_path):
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        "name: two\nblocking: [{name: b, keys: [f]}]\ngolden_fields: [e]\n"
+        "fingerprints: {f: {source: [e, last], transform: email_first}}\n"
+        "comparisons: [{name: c, column: f, levels: [{type: exact}]}]\n"
+    )
+    with pytest.raises(SpecError, match=r"two.yaml.*'f'.*email, surname and given-name"):
+        load_spec(path)
+
+
 def test_unknown_spec_lists_builtins(tmp_path):
     with pytest.raises(SpecError, match="built-in specs: leads, person"):
         load_spec(tmp_path / "nope.yaml")
@@ -198,16 +209,7 @@ def test_a_first_name_reduced_to_an_initial_is_spelled_out_by_the_own_address():
     spec = MatchSpec.model_validate(
         {
             "name": "t",
-            "fingerprints": {
-                k: leads[k]
-                for k in (
-                    "family_lower",
-                    "given_key",
-                    "email_first",
-                    "first_lower",
-                    "first_initial",
-                )
-            },
+            "fingerprints": {k: leads[k] for k in ("email_first", "first_lower", "first_initial")},
             "blocking": [{"name": "b", "keys": ["first_initial"]}],
             "comparisons": [{"name": "c", "column": "first_lower", "levels": [{"type": "exact"}]}],
             "golden_fields": ["first_name"],
@@ -236,7 +238,7 @@ def test_an_address_written_last_first_gives_the_given_name_where_the_record_lac
         }
     )
     leads = load_spec("leads").fingerprints
-    names = ("family_lower", "given_key", "email_first", "email_last", "first_lower")
+    names = ("email_first", "email_last", "first_lower")
     spec = MatchSpec.model_validate(
         {
             "name": "t",

@@ -157,10 +157,53 @@ def _email_local(source: pl.Expr) -> pl.Expr:
     return source.cast(pl.String).str.extract(r"^([^@]+)@", 1)
 
 
+def _email_parts(email: pl.Expr) -> pl.Expr:
+    """The two names of 'first.last@' (digits dropped), as struct fields "1" and "2"."""
+    return (
+        _email_local(email)
+        .str.replace_all(r"\d+", "")
+        .str.extract_groups(r"^([a-z]{2,})[._-]([a-z]{2,})$")
+    )
+
+
+def _ordered_email_name(frame: pl.DataFrame, fp: Fingerprint) -> pl.Series:
+    """`email_first` / `email_last` with the record's surname and given name as second and
+    third sources: 'rogers.jacqueline@' for J. Rogers is last.first, as the surname shows.
+    Only where the given name is missing or an initial: where it is spelled out and the
+    address has the two the other way round, nothing says which is swapped, and first.last
+    stays. The surname is folded for those few records only (per row for all of them, in
+    one expression with the parts, cost 0.5 s at 1M rows)."""
+    email, surname_col, given_col = fp.source
+    parts = _selected(frame, [_email_parts(pl.col(email)).alias("p")]).unnest("p")
+    first, second = parts["1"], parts["2"]
+    given = frame[given_col].cast(pl.String).str.replace_all(r"[^\p{L}]", "")
+    rows = ((given.is_null() | (given.str.len_chars() <= 1)) & first.is_not_null()).arg_true()
+    surname = pl.select(
+        _folded(pl.lit(frame[surname_col].cast(pl.String).gather(rows))).str.replace_all(" ", "")
+    ).to_series()
+    a, b = first.gather(rows), second.gather(rows)
+    swap = rows.filter(((a == surname) & (b != surname)).fill_null(False))
+    if len(swap):
+        before = first.gather(swap)
+        first = first.clone().scatter(swap, second.gather(swap))
+        second = second.clone().scatter(swap, before)
+    return first if fp.transform == "email_first" else second
+
+
+def _computed_apart(fp: Fingerprint) -> bool:
+    """Transforms that are not one expression over rows: metaphone (a Python function) and
+    the address's names read in the record's own order."""
+    return fp.transform == "metaphone" or (
+        fp.transform in ("email_first", "email_last") and len(fp.source) == 3
+    )
+
+
 def _transformed(frame: pl.DataFrame, fp: Fingerprint, folded: frozenset[str]) -> pl.Series:
     if fp.transform == "metaphone":  # a Python function: once per distinct value
         values = _selected(frame, [_expression(fp, folded)]).to_series()
         return _map_distinct(values, _metaphone)
+    if _computed_apart(fp):
+        return _ordered_email_name(frame, fp)
     return _selected(frame, [_expression(fp, folded)]).to_series()
 
 
@@ -216,26 +259,7 @@ def _expression(fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
         expr = street_words(base)
     elif t in ("email_first", "email_last"):
         # 'tyler.allen@x.com' -> tyler / allen: a name for records that carry only an email.
-        parts = (
-            _email_local(pl.col(fp.source[0]))
-            .str.replace_all(r"\d+", "")
-            .str.extract_groups(r"^([a-z]{2,})[._-]([a-z]{2,})$")
-        )
-        first, second = parts.struct.field("1"), parts.struct.field("2")
-        if len(fp.source) == 3:
-            # The record's own surname and given name (folded) tell the order where the
-            # given name is missing or an initial: 'rogers.jacqueline@' for J. Rogers is
-            # last.first. Where the given name is spelled out and the address has the two
-            # the other way round, nothing says which is swapped: first.last is kept.
-            surname = pl.col(fp.source[1]).cast(pl.String).str.replace_all(r"[^a-z]", "")
-            given = pl.col(fp.source[2]).cast(pl.String)
-            unstated = given.is_null() | (given.str.len_chars() == 1)
-            swapped = ((first == surname) & (second != surname) & unstated).fill_null(False)
-            first, second = (
-                pl.when(swapped).then(second).otherwise(first),
-                pl.when(swapped).then(first).otherwise(second),
-            )
-        expr = first if t == "email_first" else second
+        expr = _email_parts(pl.col(fp.source[0])).struct.field("1" if t == "email_first" else "2")
     elif t == "email_base":
         # 'jan.dejong2@x.nl' -> 'jan.dejong@x.nl': numbered siblings of one address.
         expr = source.cast(pl.String).str.replace(r"[._-]?\d+@", "@")
@@ -277,11 +301,12 @@ def add_fingerprints(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
             done = frozenset(folded)
             # Per-row transforms go into one select: polars computes what they share once
             # (the email split behind email_first, email_last, email_unseparated) and runs
-            # them in parallel. Folds over distinct values and metaphone go to threads.
+            # them in parallel. Folds over distinct values, metaphone and the address's
+            # names in the record's order go to threads.
             plain = {
                 name: fp
                 for name, fp in ready.items()
-                if not _needs_fold(fp, done) and fp.transform != "metaphone"
+                if not _needs_fold(fp, done) and not _computed_apart(fp)
             }
             other = [name for name in ready if name not in plain]
             build = partial(fingerprint_series, frame, folded=done)

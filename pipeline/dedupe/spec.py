@@ -410,6 +410,11 @@ class MatchSpec(_Strict):
         for name, fp in self.fingerprints.items():
             if fp.transform in ("prefix", "suffix") and fp.length is None:
                 raise ValueError(f"fingerprint {name!r}: transform {fp.transform!r} needs length")
+            if fp.transform in ("email_first", "email_last") and len(fp.source) not in (1, 3):
+                raise ValueError(
+                    f"fingerprint {name!r}: transform {fp.transform!r} takes the email column, "
+                    "or the email, surname and given-name columns"
+                )
         return self
 
     def joint_members(self, joint: JointFrequency) -> list[int]:
