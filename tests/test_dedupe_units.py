@@ -189,6 +189,21 @@ def test_distances_from_the_pairs_own_strings_equal_those_from_an_encoding():
     assert "v" in many._encoded and "v" not in direct._encoded
 
 
+def _leads_fingerprints(names, key, golden="first_name", **extra) -> MatchSpec:
+    """A spec of some of the leads spec's fingerprints (plus `extra` ones), blocking and
+    comparing on `key`: for testing fingerprints as the leads spec defines them."""
+    leads = load_spec("leads").fingerprints
+    return MatchSpec.model_validate(
+        {
+            "name": "t",
+            "fingerprints": {**{k: leads[k] for k in names}, **extra},
+            "blocking": [{"name": "b", "keys": [key]}],
+            "comparisons": [{"name": "c", "column": key, "levels": [{"type": "exact"}]}],
+            "golden_fields": [golden],
+        }
+    )
+
+
 def test_a_first_name_reduced_to_an_initial_is_spelled_out_by_the_own_address():
     # 'A. Hermann' writing from adina.hermann@: Adina, not any A. (and not Adam, her
     # colleague); an initial the address does not start with, or no name in it, stays.
@@ -205,16 +220,7 @@ def test_a_first_name_reduced_to_an_initial_is_spelled_out_by_the_own_address():
             ],
         }
     )
-    leads = load_spec("leads").fingerprints
-    spec = MatchSpec.model_validate(
-        {
-            "name": "t",
-            "fingerprints": {k: leads[k] for k in ("email_first", "first_lower", "first_initial")},
-            "blocking": [{"name": "b", "keys": ["first_initial"]}],
-            "comparisons": [{"name": "c", "column": "first_lower", "levels": [{"type": "exact"}]}],
-            "golden_fields": ["first_name"],
-        }
-    )
+    spec = _leads_fingerprints(("email_first", "first_lower", "first_initial"), "first_lower")
     out = add_fingerprints(frame, spec)
     assert out["first_lower"].to_list() == ["adina", "b", "adam", "a"]
     assert out["first_initial"].to_list() == ["a", "b", "a", "a"]
@@ -237,17 +243,7 @@ def test_an_address_written_last_first_gives_the_given_name_where_the_record_lac
             ],
         }
     )
-    leads = load_spec("leads").fingerprints
-    names = ("email_first", "email_last", "first_lower")
-    spec = MatchSpec.model_validate(
-        {
-            "name": "t",
-            "fingerprints": {k: leads[k] for k in names},
-            "blocking": [{"name": "b", "keys": ["first_lower"]}],
-            "comparisons": [{"name": "c", "column": "first_lower", "levels": [{"type": "exact"}]}],
-            "golden_fields": ["first_name"],
-        }
-    )
+    spec = _leads_fingerprints(("email_first", "email_last", "first_lower"), "first_lower")
     out = add_fingerprints(frame, spec)
     assert out["first_lower"].to_list() == ["jacqueline", "jeroen", "jeroen", "adina"]
     assert out["email_first"].to_list() == ["jacqueline", "jeroen", "verhoeven", "adina"]
@@ -271,19 +267,11 @@ def test_abbreviated_titles_streets_and_companies_take_the_leads_spec_one_form()
             "last_name": ["Weiß", "Weiss", "Pine", "Pine"],
         }
     )
-    leads = load_spec("leads").fingerprints
-    names = ("title_words", "address_lower", "company_joined", "last_lower")
-    spec = MatchSpec.model_validate(
-        {
-            "name": "t",
-            "fingerprints": {
-                **{k: leads[k] for k in names if k != "last_lower"},
-                "last_lower": {"source": ["last_name"], "transform": "lower"},
-            },
-            "blocking": [{"name": "b", "keys": ["company_joined"]}],
-            "comparisons": [{"name": "c", "column": "title_words", "levels": [{"type": "exact"}]}],
-            "golden_fields": ["job_title"],
-        }
+    spec = _leads_fingerprints(
+        ("title_words", "address_lower", "company_joined"),
+        "company_joined",
+        golden="job_title",
+        last_lower={"source": ["last_name"], "transform": "lower"},
     )
     out = add_fingerprints(frame, spec)
     assert out["title_words"].to_list() == [
