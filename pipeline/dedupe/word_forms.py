@@ -70,7 +70,7 @@ TITLE_WORDS: dict[str, str] = {
 
 # Street types and the words around them, each spelling -> one code.
 _STREET_GROUPS: dict[str, tuple[str, ...]] = {
-    "str": ("street", "st", "str", "strasse", "straße", "straat"),
+    "str": ("street", "st", "str", "strasse", "straat"),  # straße: folded to strasse first
     "av": ("avenue", "ave", "av", "avda", "avenida"),
     "rd": ("road", "rd"),
     "blvd": ("boulevard", "blvd", "bd", "bvd"),
@@ -97,7 +97,7 @@ STREET_WORDS: dict[str, str] = {
     spelling: code for code, spellings in _STREET_GROUPS.items() for spelling in spellings
 }
 # German and Dutch streets end their compound in the type: 'friedrichstr' / 'kerkstraat'.
-_COMPOUND_STREET = r"(\p{L}{3,}?)(?:strasse|straße|straat|str)\b"
+_COMPOUND_STREET = r"(\p{L}{3,}?)(?:strasse|straat|str)\b"
 
 
 @cache
