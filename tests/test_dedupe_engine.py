@@ -20,7 +20,8 @@ from pipeline.dedupe.cluster import CannotLinkChecker, cluster
 from pipeline.dedupe.compare import Comparator
 from pipeline.dedupe.explain import explain_pair
 from pipeline.dedupe.fingerprints import add_fingerprints
-from pipeline.dedupe.spec import CannotLink, Veto, load_spec
+from pipeline.dedupe.prepare import prepare_leads, read_table
+from pipeline.dedupe.spec import BlockingRule, CannotLink, Veto, load_spec
 from pipeline.dedupe.vetoes import exact_levels, vetoed_pairs
 from pipeline.failures import record_crash
 from pipeline.schema import NORMALIZED_SCHEMA, empty_frame
@@ -537,6 +538,36 @@ def test_cli_dedupes_a_csv_end_to_end(tmp_path, capsys):
     assert pair_f1(entities, truth) >= 0.95
     captured = capsys.readouterr()
     assert "entities" in captured.err and "p0-0 vs p1-0" in captured.out
+
+
+def test_a_raw_table_normalizes_in_batches_as_it_does_whole(tmp_path):
+    # Batches keep the normalizing of a 1M-row file to a quarter of its memory.
+    rows, _ = population(n_people=40, seed=3)
+    source = tmp_path / "leads.csv"
+    rows.rename({"email": "E-mail Address"}).write_csv(source)
+    spec = load_spec("leads")
+    whole, id_col = prepare_leads(read_table(source), spec, "lead_id", rows_per_batch=10**6)
+    batched, _ = prepare_leads(read_table(source), spec, "lead_id", rows_per_batch=7)
+    assert id_col == "lead_id" and whole.height == rows.height > 7
+    assert set(batched.columns) == spec.input_columns()
+    assert_frame_equal(batched, whole)
+
+
+def test_a_spec_reading_the_creation_date_gets_the_whole_files_day_month_order(tmp_path):
+    # '03/04/2024' alone reads as March 4th; beside '25/04/2024' the file is day-first.
+    source = tmp_path / "leads.csv"
+    source.write_text(
+        "lead_id,first_name,last_name,email,created_at\n"
+        "1,Ann,Lee,ann@lee.com,03/04/2024\n2,Bo,Kim,bo@kim.com,04/04/2024\n"
+        "3,Cy,Orr,cy@orr.com,25/04/2024\n"
+    )
+    spec = load_spec("leads")
+    dated = spec.model_copy(
+        update={"blocking": [*spec.blocking, BlockingRule(name="same_day", keys=["created_at"])]}
+    )
+    frame, _ = prepare_leads(read_table(source), dated, "lead_id", rows_per_batch=2)
+    assert frame["created_at"].dt.month().to_list() == [4, 4, 4]
+    assert frame["created_at"].dt.day().to_list() == [3, 4, 25]
 
 
 def test_cli_dedupe_on_a_file_imports_no_other_command(tmp_path):
