@@ -181,6 +181,8 @@ def test_title_to_seniority_and_department(title, seniority, department):
         ("Senior SWE", "Senior Software Engineer"),
         ("VP Eng", "VP Engineering"),
         ("Mktg Manager", "Marketing Manager"),
+        ("MD", "Managing Director"),
+        ("GM", "General Manager"),
     ],
 )
 def test_an_abbreviated_title_has_the_seniority_and_department_of_its_spelled_out_form(

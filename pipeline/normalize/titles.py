@@ -50,7 +50,7 @@ SENIORITY_REWRITES: tuple[tuple[str, str], ...] = (
 SENIORITY_RULES: tuple[tuple[str, str], ...] = (
     (
         "c_level",
-        r"\b(?:ceo|cfo|cto|coo|cmo|cio|ciso|cro|cpo|cdo|chro|cco|cso|chief|founder|co-?founder|owner|co-?owner|president|presidente|presidentin|prasident(?:in)?|managing director|managing partner|geschaftsfuhrer(?:in)?|geschaeftsfuehrer(?:in)?|geschaftsleiter(?:in)?|inhaber(?:in)?|grunder(?:in)?|gruender(?:in)?|mitgrunder(?:in)?|vorstand|vorstandsvorsitzender?|pdg|president directeur general|directeur general|directrice generale|fondateur|fondatrice|cofondateur|cofondatrice|co-fondateur|gerant|gerante|proprietaire|director general|directora general|director ejecutivo|directora ejecutiva|consejero delegado|fundador(?:a)?|cofundador(?:a)?|propietari[oa]|duen[oa]|gerente general|amministratore delegato|direttore generale|direttrice generale|fondatore|fondatrice|cofondatore|titolare|algemeen directeur|directeur-eigenaar|eigenaar|oprichter|medeoprichter|mede-oprichter|bestuursvoorzitter|diretor geral|diretora geral|diretor executivo|diretora executiva|diretor-presidente|socio-fundador(?:a)?|proprietari[oa]|dono|dona)\b",
+        r"\b(?:ceo|cfo|cto|coo|cmo|cio|ciso|cro|cpo|cdo|chro|cco|cso|chief|founder|co-?founder|owner|co-?owner|president|presidente|presidentin|prasident(?:in)?|managing director|md|managing partner|geschaftsfuhrer(?:in)?|geschaeftsfuehrer(?:in)?|geschaftsleiter(?:in)?|inhaber(?:in)?|grunder(?:in)?|gruender(?:in)?|mitgrunder(?:in)?|vorstand|vorstandsvorsitzender?|pdg|president directeur general|directeur general|directrice generale|fondateur|fondatrice|cofondateur|cofondatrice|co-fondateur|gerant|gerante|proprietaire|director general|directora general|director ejecutivo|directora ejecutiva|consejero delegado|fundador(?:a)?|cofundador(?:a)?|propietari[oa]|duen[oa]|gerente general|amministratore delegato|direttore generale|direttrice generale|fondatore|fondatrice|cofondatore|titolare|algemeen directeur|directeur-eigenaar|eigenaar|oprichter|medeoprichter|mede-oprichter|bestuursvoorzitter|diretor geral|diretora geral|diretor executivo|diretora executiva|diretor-presidente|socio-fundador(?:a)?|proprietari[oa]|dono|dona)\b",
     ),
     ("vp", r"\b(?:vp|svp|evp|avp|vice president)\b"),
     (
@@ -59,7 +59,7 @@ SENIORITY_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "manager",
-        r"\b(?:manager(?:in)?|mgr|mngr|bdm|csm|lead|supervisor(?:a)?|team ?lead|responsable|chef de|chef d|chefe|jefe|jefa|encargad[oa]|gerente|responsabile|capo|coordinador(?:a)?|coordinatore|coordinatrice|coordenador(?:a)?|teamleider|leidinggevende|responsavel)\b",
+        r"\b(?:manager(?:in)?|mgr|mngr|gm|bdm|csm|lead|supervisor(?:a)?|team ?lead|responsable|chef de|chef d|chefe|jefe|jefa|encargad[oa]|gerente|responsabile|capo|coordinador(?:a)?|coordinatore|coordinatrice|coordenador(?:a)?|teamleider|leidinggevende|responsavel)\b",
     ),
     (
         "senior",
@@ -114,7 +114,7 @@ DEPARTMENT_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "executive",
-        r"\b(?:ceo|chief executive|founder|co-?founder|owner|president|managing director|general manager|geschaftsfuhrer(?:in)?|geschaeftsfuehrer(?:in)?|inhaber(?:in)?|vorstand|pdg|directeur general|directrice generale|fondateur|fondatrice|gerant|gerante|director general|directora general|consejero delegado|fundador(?:a)?|amministratore delegato|direttore generale|fondatore|titolare|algemeen directeur|eigenaar|oprichter|diretor geral|diretora geral|diretor-presidente|presidente|socio-fundador(?:a)?)\b",
+        r"\b(?:ceo|chief executive|founder|co-?founder|owner|president|managing director|md|general manager|gm|geschaftsfuhrer(?:in)?|geschaeftsfuehrer(?:in)?|inhaber(?:in)?|vorstand|pdg|directeur general|directrice generale|fondateur|fondatrice|gerant|gerante|director general|directora general|consejero delegado|fundador(?:a)?|amministratore delegato|direttore generale|fondatore|titolare|algemeen directeur|eigenaar|oprichter|diretor geral|diretora geral|diretor-presidente|presidente|socio-fundador(?:a)?)\b",
     ),
 )
 
