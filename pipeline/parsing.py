@@ -99,7 +99,7 @@ class ParsedFile:
 
 def detect_format(name: str, data: bytes) -> FileFormat:
     """Decide by content first (magic bytes), by extension only to break ties."""
-    if not data.strip():
+    if not data or data.isspace():  # (strip() would copy the whole file)
         raise FileParseError(name, "the file is empty")
     lower = name.lower()
     if data[:4] == b"PK\x03\x04":
@@ -182,24 +182,26 @@ def decode_text(name: str, data: bytes) -> str:
     return _decode(name, data)[0]
 
 
-def _clean_text(name: str, text: str) -> str:
+def _clean_text(name: str, text: str, utf8: bytes | None = None) -> str:
     """One line ending (LF) whatever the file used (CRLF, CR alone, a mix), and no stray
-    control characters; a text that is mostly control characters is binary."""
+    control characters; a text that is mostly control characters is binary. `utf8`: the
+    text's UTF-8 bytes where the caller has them (the file itself), scanned instead of
+    encoding the text again. The text itself is returned where nothing was to clean."""
     sample = text[:4096]
     controls = len(_CONTROL.findall(sample))
     if controls > max(_MIN_BINARY_CONTROLS, _BINARY_SHARE * len(sample)):
         raise FileParseError(name, "binary content, not a lead file")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if controls or _has_controls(text):
+    if controls or _has_controls(text, utf8):
         text = _CONTROL.sub("", text)
     return text
 
 
-def _has_controls(text: str) -> bool:
+def _has_controls(text: str, utf8: bytes | None = None) -> bool:
     """Whether any control character is in the text; bytes.translate scans 18 MB in ~35 ms
     where the regular expression takes ~85 ms (UTF-8 encodes them as the same bytes)."""
-    encoded = text.encode("utf-8", "surrogatepass")
+    encoded = utf8 if utf8 is not None else text.encode("utf-8", "surrogatepass")
     return len(encoded.translate(None, _CONTROL_BYTES)) != len(encoded)
 
 
@@ -277,12 +279,21 @@ def _csv_preamble(text: str, delimiter: str, aliases: Mapping[str, str]) -> tupl
     return skip, offset
 
 
-def _parse_csv(name: str, text: str, delimiter: str, aliases: Mapping[str, str]) -> Table:
+def _parse_csv(
+    name: str,
+    text: str,
+    delimiter: str,
+    aliases: Mapping[str, str],
+    utf8: bytes | None = None,
+) -> Table:
+    """`utf8`: the text's own UTF-8 bytes where the file was them unchanged, read as they
+    are rather than encoded again (133 MB, 0.13 s at 1M rows)."""
     preamble, offset = _csv_preamble(text, delimiter, aliases)
     body = text[offset:] if offset else text
+    encoded = utf8 if utf8 is not None and not offset else body.encode("utf-8")
     try:
         frame = pl.read_csv(
-            io.BytesIO(body.encode("utf-8")),
+            io.BytesIO(encoded),
             separator=delimiter,
             infer_schema=False,
             has_header=False,
@@ -494,14 +505,20 @@ def read_tables(
     if file_format in ("xlsx", "xls"):
         tables, ignored = _parse_excel(name, data, excel_sheets, aliases)
         return ReadTables(tables, file_format, ignored_sheets=ignored)
-    text, encoding = _decode(name, data)
-    text = _clean_text(name, text)
+    decoded, encoding = _decode(name, data)
+    # A UTF-8 file with nothing to clean is its text's bytes already.
+    utf8 = data if encoding == "utf-8" else None
+    text = _clean_text(name, decoded, utf8)
+    if text is not decoded:
+        utf8 = None
+    del decoded
     if file_format == "json":
         return ReadTables([_parse_json(name, text)], file_format, encoding)
     if file_format == "ndjson":
         return ReadTables([_parse_ndjson(name, text)], file_format, encoding)
     delimiter = sniff_delimiter(text)
-    return ReadTables([_parse_csv(name, text, delimiter, aliases)], "csv", encoding, delimiter)
+    table = _parse_csv(name, text, delimiter, aliases, utf8)
+    return ReadTables([table], "csv", encoding, delimiter)
 
 
 def _check_field_lengths(name: str, table: Table, limit: int) -> None:
