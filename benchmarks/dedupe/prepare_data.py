@@ -7,6 +7,8 @@
 
 The parquet holds normalize_fields' output (lead_id = the generator's record_id) plus
 `true_entity_id`, which is kept aside during normalization and joined back by lead_id.
+`--raw-csv PATH` writes the generated rows as a raw lead file instead (not normalized, no
+truth), for timing the dedupe CLI on a file as a person drops it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import hashlib
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 
 import polars as pl
 
@@ -59,8 +62,8 @@ def to_raw(generated: pl.DataFrame) -> pl.DataFrame:
     return conform(frame, RAW_LEADS_SCHEMA)
 
 
-def prepare(rows: int, noise: str, seed: int) -> pl.DataFrame:
-    """Generated, normalized and labelled leads."""
+def generated_leads(rows: int, noise: str, seed: int) -> pl.DataFrame:
+    """The generator's rows, as a lead file holds them, with their truth."""
     say(f"generating {rows:,} leads (noise={noise}, seed={seed})")
     start = time.perf_counter()
     if noise.startswith("alt-"):
@@ -68,6 +71,12 @@ def prepare(rows: int, noise: str, seed: int) -> pl.DataFrame:
     else:
         generated = generate_leads(rows, seed=seed, noise=noise)
     say(f"generated {generated.height:,} rows in {time.perf_counter() - start:.1f} s")
+    return generated
+
+
+def prepare(rows: int, noise: str, seed: int) -> pl.DataFrame:
+    """Generated, normalized and labelled leads."""
+    generated = generated_leads(rows, noise, seed)
     truth = generated.select(
         pl.col("record_id").cast(pl.String).alias("lead_id"),
         pl.col(TRUE_COL).cast(pl.String),
@@ -91,7 +100,19 @@ def main() -> None:
     parser.add_argument("--noise", choices=NOISES, default="standard")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--force", action="store_true", help="rebuild even if cached")
+    parser.add_argument(
+        "--raw-csv",
+        type=Path,
+        metavar="PATH",
+        help="write the generated rows as a raw lead file (record_id first, no truth) to PATH "
+        "instead: the input of `python -m pipeline dedupe PATH --id-column record_id`",
+    )
     args = parser.parse_args()
+    if args.raw_csv:
+        generated = generated_leads(args.rows, args.noise, args.seed)
+        generated.select("record_id", pl.exclude("record_id", TRUE_COL)).write_csv(args.raw_csv)
+        say(f"wrote {args.raw_csv} ({generated.height:,} rows)")
+        return
     path = leads_dataset(args.rows, args.noise).path
     meta_path = path.with_suffix(".json")
     meta = {"rows": args.rows, "noise": args.noise, "seed": args.seed, "sources": sources_digest()}
