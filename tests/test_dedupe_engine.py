@@ -21,7 +21,7 @@ from pipeline.dedupe.compare import Comparator
 from pipeline.dedupe.explain import explain_pair
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.prepare import prepare_leads, read_table
-from pipeline.dedupe.spec import BlockingRule, CannotLink, Veto, load_spec
+from pipeline.dedupe.spec import BlockingRule, CannotLink, ThinBridges, Veto, load_spec
 from pipeline.dedupe.vetoes import exact_levels, vetoed_pairs
 from pipeline.failures import record_crash
 from pipeline.schema import NORMALIZED_SCHEMA, empty_frame
@@ -135,6 +135,46 @@ def test_vetoed_pair_is_not_joined_through_a_chain():
     assert report.vetoed_merges == 1
     labels, _ = cluster(3, left, right, np.array([0.99, 0.97]), 0.9, 50)
     assert len(set(labels.tolist())) == 1  # without the veto: one entity
+
+
+def _three_and_four(weak: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Records 0-2 and 3-6, each group linked at 0.999, and `weak` links at 0.85 between."""
+    strong = [(0, 1), (1, 2), (3, 4), (4, 5), (5, 6)]
+    pairs = np.array(strong + weak)
+    prob = np.array([0.999] * len(strong) + [0.85] * len(weak))
+    return pairs[:, 0], pairs[:, 1], prob
+
+
+THIN = ThinBridges(strong=0.99, min_share=0.1, min_group=2)
+
+
+def test_two_people_chained_by_one_weaker_link_are_two_entities():
+    # One namesake's link at 0.85 between two people's records: 1 of their 12 pairs.
+    left, right, prob = _three_and_four([(2, 3)])
+    labels, report = cluster(7, left, right, prob, 0.8, 50, thin=THIN)
+    assert labels[0] == labels[1] == labels[2] != labels[3] == labels[4] == labels[5] == labels[6]
+    assert report.thin_bridges_cut == 1 and report.components == 2
+    labels, _ = cluster(7, left, right, prob, 0.8, 50)
+    assert len(set(labels.tolist())) == 1  # without the rule: one entity
+
+
+def test_groups_joined_by_enough_weaker_links_or_too_small_to_split_stay_one():
+    left, right, prob = _three_and_four([(2, 3), (0, 5)])  # 2 of 12 pairs: one person
+    labels, report = cluster(7, left, right, prob, 0.8, 50, thin=THIN)
+    assert len(set(labels.tolist())) == 1 and report.thin_bridges_cut == 0
+    # A lone record (a group of one) joined to a group by one weaker link stays with it.
+    labels, _ = cluster(
+        4, np.array([0, 1, 2]), np.array([1, 2, 3]), np.array([0.999, 0.999, 0.85]), 0.8, 50,
+        thin=THIN,
+    )  # fmt: skip
+    assert len(set(labels.tolist())) == 1
+
+
+def test_a_must_link_holds_two_groups_together_like_a_strong_link():
+    left, right, prob = _three_and_four([(2, 3)])
+    must = (np.array([0]), np.array([5]))
+    labels, _ = cluster(7, left, right, prob, 0.8, 50, must=must, thin=THIN)
+    assert len(set(labels.tolist())) == 1
 
 
 def test_incremental_veto_refuses_the_new_link_not_the_existing_entity():

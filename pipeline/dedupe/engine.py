@@ -172,6 +172,7 @@ def dedupe(
         say,
         apart=labelled.apart,
         must=labelled.must,
+        thin=spec.thin_bridges,
     )
     label_report = labelled.report
     del checker, labelled  # the guards' string copies of names and emails

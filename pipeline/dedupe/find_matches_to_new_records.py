@@ -111,6 +111,7 @@ def match_incremental(
         checker,
         apart=labelled.apart,
         must=labelled.must,
+        thin=spec.thin_bridges,
     )
     previous_involved = pl.DataFrame({id_col: sub[id_col], "entity_id": old_ids}).drop_nulls()
     local_entities, events = assign_entity_ids(sub[id_col], clusters, previous_involved)

@@ -298,6 +298,24 @@ class Veto(_Strict):
         return {c for c in cols if c}
 
 
+class ThinBridges(_Strict):
+    """Two groups of records, each held together by strong links, that weaker links join
+    between few of their pairs of members are two entities: one namesake's or colleague's
+    link chained two people's records into one (`cluster.split_thin_bridges`)."""
+
+    strong: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.99, description="Links at or above this probability hold a group together."
+    )
+    min_share: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.1,
+        description="Two groups stay one entity when weaker links join at least this share "
+        "of their pairs of members.",
+    )
+    min_group: int = Field(
+        default=2, ge=1, description="Groups smaller than this are never split off."
+    )
+
+
 SurvivorshipRule = Literal["most_recent", "most_frequent", "source_priority", "longest"]
 
 
@@ -341,6 +359,7 @@ class MatchSpec(_Strict):
     threshold: Annotated[float, Field(gt=0, lt=1)] = 0.9
     # Components above this size are re-clustered at stricter thresholds.
     max_cluster_size: int = Field(default=50, ge=2)
+    thin_bridges: ThinBridges | None = None
     u_sample_pairs: int = Field(default=500_000, ge=1000)
     em_max_iterations: int = Field(default=50, ge=1)
     em_max_block_size: int = Field(
