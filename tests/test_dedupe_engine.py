@@ -18,7 +18,7 @@ from pipeline.__main__ import main
 from pipeline.dedupe import dedupe, match_incremental
 from pipeline.dedupe.cluster import CannotLinkChecker, cluster
 from pipeline.dedupe.compare import Comparator
-from pipeline.dedupe.explain import explain_pair
+from pipeline.dedupe.explain import PairExplanation, explain_pair
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.prepare import prepare_leads, read_table
 from pipeline.dedupe.spec import BlockingRule, CannotLink, ThinBridges, Veto, load_spec
@@ -563,6 +563,24 @@ def test_explain_gives_per_field_levels_weights_and_probability(people, resolved
     assert not other.same_entity and other.match_probability < 0.5
     with pytest.raises(KeyError, match="no record"):
         explain_pair(resolved, "p0-0", "nope")
+
+
+@pytest.mark.parametrize(
+    ("probability", "same_entity", "note"),
+    [
+        (0.95, False, "the clustering keeps them apart"),
+        (0.30, True, "merged through other records"),
+        (0.95, True, None),
+        (0.30, False, None),
+    ],
+)
+def test_explain_says_why_a_verdict_differs_from_the_pairs_own_probability(
+    probability, same_entity, note
+):
+    explanation = PairExplanation("a", "b", [], -10.0, 1.0, probability, 0.8, same_entity)
+    text = explanation.render()
+    for other in ("the clustering keeps them apart", "merged through other records"):
+        assert (other in text) == (other == note)
 
 
 def test_cli_dedupes_a_csv_end_to_end(tmp_path, capsys):

@@ -51,6 +51,14 @@ class PairExplanation:
         lines.append(f"  {'total':<12} {'':<28} {self.match_weight:>+7.2f}")
         if self.vetoed_by:
             lines.append(f"  vetoed: {self.vetoed_by} (probability forced to 0)")
+        elif self.same_entity and self.match_probability < self.threshold:
+            lines.append("  merged through other records of the entity, not by this link")
+        elif not self.same_entity and self.match_probability >= self.threshold:
+            lines.append(
+                "  above the threshold, but the clustering keeps them apart: a cannot-link "
+                "rule, a no_match label, the size guard, or few links between their groups "
+                "(thin_bridges)"
+            )
         return "\n".join(lines)
 
 
