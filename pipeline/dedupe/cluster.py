@@ -523,7 +523,8 @@ def split_thin_bridges(
     touched[labels[left[weak]]] = True
     keep = inside & touched[labels[left]]
     nodes, ends = np.unique(np.concatenate([left[keep], right[keep]]), return_inverse=True)
-    a, b, prob = ends[: keep.sum()], ends[keep.sum() :], prob[keep]
+    kept = int(keep.sum())
+    a, b, prob = ends[:kept], ends[kept:], prob[keep]
     strong = prob >= thin.strong
     group = components(len(nodes), a[strong], b[strong])
     n_groups = int(group.max(initial=-1)) + 1
