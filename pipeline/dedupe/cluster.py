@@ -518,7 +518,7 @@ def split_thin_bridges(
     weak = inside & (prob < thin.strong)
     if not weak.any():
         return labels, 0
-    # Only the entities a weaker link holds together (a tenth of the links at 1M).
+    # Only the entities a weaker link holds together: most hold none.
     touched = np.zeros(int(labels.max()) + 1, dtype=bool)
     touched[labels[left[weak]]] = True
     keep = inside & touched[labels[left]]
