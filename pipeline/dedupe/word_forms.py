@@ -12,8 +12,6 @@ folded form (lower-case, accents and punctuation off): the fingerprints fold fir
 
 from __future__ import annotations
 
-from functools import cache
-
 import polars as pl
 
 TITLE_WORDS: dict[str, str] = {
@@ -100,23 +98,16 @@ STREET_WORDS: dict[str, str] = {
 _COMPOUND_STREET = r"(\p{L}{3,}?)(?:strasse|straat|str)\b"
 
 
-@cache
-def _table(kind: str) -> tuple[pl.Series, pl.Series]:
-    words = TITLE_WORDS if kind == "title" else STREET_WORDS
-    return pl.Series(list(words), dtype=pl.String), pl.Series(list(words.values()), dtype=pl.String)
-
-
-def _replaced(folded: pl.Expr, kind: str) -> pl.Expr:
-    old, new = _table(kind)
-    return folded.str.split(" ").list.eval(pl.element().replace(old, new)).list.join(" ")
+def _replaced(folded: pl.Expr, words: dict[str, str]) -> pl.Expr:
+    return folded.str.split(" ").list.eval(pl.element().replace(words)).list.join(" ")
 
 
 def title_words(folded: pl.Expr) -> pl.Expr:
     """A folded job title with each listed abbreviation spelled out."""
-    return _replaced(folded, "title")
+    return _replaced(folded, TITLE_WORDS)
 
 
 def street_words(folded: pl.Expr) -> pl.Expr:
     """A folded street address with its street type (and suite, floor, compass words) in
     one code, a compound street name split from its type."""
-    return _replaced(folded.str.replace(_COMPOUND_STREET, "$1 str"), "street")
+    return _replaced(folded.str.replace(_COMPOUND_STREET, "$1 str"), STREET_WORDS)
