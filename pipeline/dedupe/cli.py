@@ -75,11 +75,6 @@ def run_file(args: argparse.Namespace) -> int:
             raise ValueError("--review-size must be at least 1")
         progress(f"reading {args.input}")
         source, id_col = prepared_source(args.input, spec, args.id_column)
-        if isinstance(source, pl.DataFrame):
-            # Only what matching reads: with no golden records made, the rest of a
-            # normalized table (~0.4 GB at 1M rows) would only sit in memory.
-            needed = spec.input_columns() | {id_col}
-            source = source.select(c for c in source.columns if c in needed)
         result = dedupe(
             source,
             spec,
