@@ -145,12 +145,14 @@ def _windowed(
             [members, frame.select(rule.sort_by)[rows.astype(np.int64)]], how="horizontal"
         )
     ranked = members.sort(["_block", *(rule.sort_by or []), "i"])
+    # Blocks are runs of the sort: a member and the one `offset` places on are neighbours
+    # where both are in one block. A shift over each block was a group-by per offset: at 1M
+    # alt-standard same_phone's 34k capped blocks took 0.19 s with it, 0.13 s without.
+    member, block = ranked["i"].to_numpy(), ranked["_block"].to_numpy()
     out = []
     for offset in range(1, _window(rule) + 1):
-        shifted = ranked.select(
-            pl.col("i").alias("l"), pl.col("i").shift(-offset).over("_block").alias("r")
-        ).drop_nulls()
-        a, b = shifted["l"].to_numpy(), shifted["r"].to_numpy()
+        same = block[offset:] == block[:-offset]
+        a, b = member[:-offset][same], member[offset:][same]
         out.append((np.minimum(a, b), np.maximum(a, b)))
     return out
 
