@@ -119,6 +119,27 @@ def test_a_few_labels_move_the_threshold_at_most_max_threshold_move():
     assert learned.threshold > 0.8  # it did move, towards telling the labels apart
 
 
+@pytest.mark.parametrize(("wrong_side", "moves"), [(2, False), (3, True)])
+def test_labels_move_the_threshold_only_when_that_tells_enough_more_pairs_apart(
+    wrong_side: int, moves: bool
+):
+    # 50 labels near the threshold raised it 0.75 -> 0.83 (alt-heavy) and -> 0.94
+    # (alt-standard) to put one or two pairs on their side, and F1 fell below no labels.
+    model = _email_model(0.00001)
+    base = np.log2(0.9 / 0.00001) + np.log2(0.01 / 0.99)  # a pair's log-odds before its tf
+    # 20 matches well above 0.8 (2 bits), 20 non-matches well below, and `wrong_side`
+    # non-matches just above it: a cut above them tells every labelled pair apart.
+    after = np.r_[np.linspace(6, 10, 20), np.linspace(-10, -6, 20), 3 + np.arange(wrong_side)]
+    is_match = np.r_[np.ones(20, dtype=bool), np.zeros(20 + wrong_side, dtype=bool)]
+    gamma = np.zeros((len(after), 1), dtype=np.int8)
+    learned = learn_from_labels(model, gamma, after - base, is_match, 0.8, [["exact", "else"]])
+    if not moves:
+        assert learned.threshold == pytest.approx(0.8)
+    else:
+        assert learned.threshold > 0.8
+        assert learned.disagreements_after == 0
+
+
 def test_labels_csv_errors_name_the_file_line_and_field(tmp_path):
     path = tmp_path / "labels.csv"
     path.write_text("left_id,right_id,label\na,b,match\nc,d,maybe\n")
