@@ -62,7 +62,7 @@ def tf_adjustments(
     `estimate_u.chance_agreement_without_matches`; the mean of the pair's two, so `right`
     is needed with them) or the comparator's own frame (`Comparator.row_frequencies`).
     """
-    out = np.zeros_like(gamma, dtype=np.float32)  # column-major like gamma
+    out = np.zeros(gamma.shape, dtype=np.float32, order="F")  # column-major like gamma
     if tables is None and comparator.frame.height < MIN_RECORDS_FOR_TF:
         return out
 
