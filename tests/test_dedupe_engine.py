@@ -898,3 +898,37 @@ class _AtOnce(Executor):
         self.results.append(fn(*args, **kwargs))
         future.set_result(self.results[-1])
         return future
+
+
+def test_explain_names_the_guard_that_keeps_a_likely_pair_apart(people):
+    # Two Anna Vissers at one office, each with her own mobile: every field but the mobile
+    # agrees, so the pair scores above the threshold, and the mobiles' cannot-link keeps
+    # the two apart. The explanation names it, not a list of what it might be.
+    office = {
+        "first_name": "Anna",
+        "last_name": "Visser",
+        "company": "Lumant BV",
+        "website": "lumant.nl",
+        "phone": "+31 20 555 0100",
+        "address": "Keizersgracht 12",
+        "city": "Amsterdam",
+        "job_title": "Buyer",
+    }
+    records = [
+        {"lead_id": "anna-1", **office, "mobile_phone": "+31 6 1111 2222"},
+        {"lead_id": "anna-2", **office, "mobile_phone": "+31 6 2222 3333"},
+    ]
+    result = dedupe(_with(people[0], records))
+    explanation = explain_pair(result, "anna-1", "anna-2")
+    assert explanation.match_probability >= result.threshold
+    assert not explanation.same_entity
+    assert explanation.kept_apart_by == ("a cannot-link on mobile_e164 between their records",)
+    assert "keeps them apart: a cannot-link on mobile_e164" in explanation.render()
+
+
+def test_explain_names_the_size_guard():
+    explanation = PairExplanation(
+        "a", "b", [], -10.0, 1.0, 0.95, 0.8, False,
+        kept_apart_by=("the size guard (60 records together, at most 50)",),
+    )  # fmt: skip
+    assert "keeps them apart: the size guard (60 records together" in explanation.render()

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from pipeline.dedupe.cluster import CannotLinkChecker
 from pipeline.dedupe.compare import NULL_LEVEL, Comparator
 from pipeline.dedupe.engine import DedupeResult
 from pipeline.dedupe.model import match_weights, probability
+from pipeline.dedupe.spec import MatchSpec
 from pipeline.dedupe.term_frequencies import tf_adjustments
 from pipeline.dedupe.vetoes import vetoed_pairs
 
@@ -35,6 +37,8 @@ class PairExplanation:
     threshold: float
     same_entity: bool
     vetoed_by: str | None = None
+    # Above the threshold but in two entities: the guards that hold those entities apart.
+    kept_apart_by: tuple[str, ...] = ()
 
     def render(self) -> str:
         verdict = "merged" if self.same_entity else "not merged"
@@ -54,12 +58,66 @@ class PairExplanation:
         elif self.same_entity and self.match_probability < self.threshold:
             lines.append("  merged through other records of the entity, not by this link")
         elif not self.same_entity and self.match_probability >= self.threshold:
-            lines.append(
-                "  above the threshold, but the clustering keeps them apart: a cannot-link "
-                "rule, a no_match label, the size guard, or few links between their groups "
-                "(thin_bridges)"
+            why = "; ".join(self.kept_apart_by) or (
+                "few links between their groups (thin_bridges) or a no_match label"
             )
+            lines.append(f"  above the threshold, but the clustering keeps them apart: {why}")
         return "\n".join(lines)
+
+
+def _veto_label(
+    comparator: Comparator, spec: MatchSpec, left: np.ndarray, right: np.ndarray
+) -> str | None:
+    """The first veto that rules out the pair (left[0], right[0]), by its label."""
+    for veto in spec.vetoes:
+        single = spec.model_copy(update={"vetoes": [veto]})
+        if vetoed_pairs(comparator, single, left, right)[0]:
+            return veto.label or f"veto on {veto.column}"
+    return None
+
+
+def _kept_apart_by(result: DedupeResult, left_id: str, right_id: str) -> tuple[str, ...]:
+    """The guards that keep the two records' entities apart as they ended: the size cap,
+    a cannot-link rule between their records, a vetoed pair between them (the clustering
+    keeps vetoed pairs apart too). Labels and thin bridges leave no such trace."""
+    spec, work = result.spec, result.work
+    id_col = spec.id_column
+    entities = result.entities.select(pl.col(id_col).cast(pl.String), "entity_id")
+    ids = work[id_col].cast(pl.String)
+    groups = []
+    for wanted in (left_id, right_id):
+        entity = entities.filter(pl.col(id_col) == str(wanted))["entity_id"]
+        members = entities.filter(pl.col("entity_id").is_in(entity.implode()))[id_col]
+        groups.append(np.flatnonzero(ids.is_in(members.implode()).to_numpy()))
+    first, second = groups
+    reasons = []
+    together = len(first) + len(second)
+    if together > spec.max_cluster_size:
+        reasons.append(
+            f"the size guard ({together} records together, at most {spec.max_cluster_size})"
+        )
+    for rule in spec.cannot_link:
+        checker = CannotLinkChecker(work, [rule])
+        checker.prepare(np.concatenate([first, second]))
+        if checker.conflict(first.tolist(), second.tolist()):
+            reasons.append(f"a cannot-link on {rule.column} between their records")
+    side = ids.gather(first).implode(), ids.gather(second).implode()
+    vetoed = result.pairs.filter(
+        (pl.col("match_probability") == 0)
+        & (
+            (pl.col(f"{id_col}_l").cast(pl.String).is_in(side[0])
+             & pl.col(f"{id_col}_r").cast(pl.String).is_in(side[1]))
+            | (pl.col(f"{id_col}_l").cast(pl.String).is_in(side[1])
+               & pl.col(f"{id_col}_r").cast(pl.String).is_in(side[0]))
+        )
+    )  # fmt: skip
+    if vetoed.height:
+        a, b = (str(x) for x in vetoed.select(f"{id_col}_l", f"{id_col}_r").row(0))
+        rows = [int(np.flatnonzero((ids == x).to_numpy())[0]) for x in (a, b)]
+        label = _veto_label(Comparator(work), spec, np.array(rows[:1]), np.array(rows[1:]))
+        more = f" and {vetoed.height - 1} more pair(s)" if vetoed.height > 1 else ""
+        reasons.append(f"a veto between {a} and {b} ({label}){more}")
+    return tuple(reasons)
 
 
 def explain_pair(result: DedupeResult, left_id: str, right_id: str) -> PairExplanation:
@@ -79,13 +137,9 @@ def explain_pair(result: DedupeResult, left_id: str, right_id: str) -> PairExpla
         comparator, spec, result.model, None, gamma, left
     )
     prob = float(probability(weights.sum(axis=1), result.model.prior)[0])
-    vetoed_by = None
-    for veto in spec.vetoes:
-        single = spec.model_copy(update={"vetoes": [veto]})
-        if vetoed_pairs(comparator, single, left, right)[0]:
-            vetoed_by = veto.label or f"veto on {veto.column}"
-            prob = 0.0
-            break
+    vetoed_by = _veto_label(comparator, spec, left, right)
+    if vetoed_by:
+        prob = 0.0
     fields = []
     for k, comp in enumerate(spec.comparisons):
         level = int(gamma[0, k])
@@ -102,6 +156,10 @@ def explain_pair(result: DedupeResult, left_id: str, right_id: str) -> PairExpla
         )
     entity = dict(result.entities.select(pl.col(id_col).cast(pl.String), "entity_id").iter_rows())
     prior_weight = float(np.log2(result.model.prior / (1 - result.model.prior)))
+    same_entity = entity.get(str(left_id)) == entity.get(str(right_id))
+    kept_apart_by: tuple[str, ...] = ()
+    if not same_entity and not vetoed_by and prob >= result.threshold:
+        kept_apart_by = _kept_apart_by(result, str(left_id), str(right_id))
     return PairExplanation(
         left_id=str(left_id),
         right_id=str(right_id),
@@ -110,6 +168,7 @@ def explain_pair(result: DedupeResult, left_id: str, right_id: str) -> PairExpla
         match_weight=round(prior_weight + float(weights.sum()), 3),
         match_probability=prob,
         threshold=result.threshold,
-        same_entity=entity.get(str(left_id)) == entity.get(str(right_id)),
+        same_entity=same_entity,
         vetoed_by=vetoed_by,
+        kept_apart_by=kept_apart_by,
     )
