@@ -265,14 +265,14 @@ def learn_from_labels(
     best = candidates[errors == errors.min()]
     cut = float(best[np.argmin(np.abs(best - _logit2(threshold)))])
     old_cut = _logit2(threshold)
-    kept = int(((after >= old_cut) != is_match).sum()) - int(errors.min()) < MIN_ERRORS_SAVED
-    # Halfway to the next labelled weight below, so the cut does not sit on a labelled pair.
-    below = after[after < cut]
-    if len(below):
-        cut = (cut + float(below.max())) / 2
-    cut = float(np.clip(cut, old_cut - MAX_THRESHOLD_MOVE, old_cut + MAX_THRESHOLD_MOVE))
-    if kept:  # a cut that tells too few more labelled pairs apart is the sample's noise
-        cut = old_cut
+    if int(((after >= old_cut) != is_match).sum()) - int(errors.min()) < MIN_ERRORS_SAVED:
+        cut = old_cut  # a cut that tells too few more labelled pairs apart is the sample's noise
+    else:
+        # Halfway to the next labelled weight below, so the cut does not sit on a labelled pair.
+        below = after[after < cut]
+        if len(below):
+            cut = (cut + float(below.max())) / 2
+        cut = float(np.clip(cut, old_cut - MAX_THRESHOLD_MOVE, old_cut + MAX_THRESHOLD_MOVE))
     out.threshold = float(np.clip(1 / (1 + 2.0 ** (-cut)), 0.5, 1 - 1e-9))
     out.disagreements_after = int(((after >= _logit2(out.threshold)) != is_match).sum())
     out.model = learned
