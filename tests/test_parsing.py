@@ -33,6 +33,13 @@ def test_alias_table_maps_common_spellings(aliases):
     }
 
 
+@pytest.mark.parametrize("header", ["Mobil", "Mobiel", "Mobiltelefon", "Handynummer"])
+def test_german_dutch_and_nordic_mobile_headers_map_to_the_mobile(aliases, header):
+    # A German file's 'Mobil' column was left unread: two people at one office with two
+    # mobiles then merged, as the mobiles' cannot-link never saw them.
+    assert map_headers(["Telefon", header], aliases) == {"Telefon": "phone", header: "mobile_phone"}
+
+
 def test_first_column_claiming_a_field_wins(aliases):
     assert map_headers(["Phone", "Work Phone"], aliases) == {"Phone": "phone"}
 
