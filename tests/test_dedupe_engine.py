@@ -22,7 +22,7 @@ from pipeline.dedupe.explain import PairExplanation, explain_pair
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.prepare import prepare_leads, read_table
 from pipeline.dedupe.spec import BlockingRule, CannotLink, ThinBridges, Veto, load_spec
-from pipeline.dedupe.vetoes import exact_levels, vetoed_pairs
+from pipeline.dedupe.vetoes import vetoed_pairs
 from pipeline.failures import record_crash
 from pipeline.schema import NORMALIZED_SCHEMA, empty_frame
 from tests.people import normalized, population
@@ -843,9 +843,10 @@ def test_vetoes_shared_with_a_busy_worker_rule_out_what_each_veto_does_alone():
     assert at_once.results[0].tolist() == alone.tolist()
 
 
-def test_vetoes_read_equality_from_the_exact_levels_as_from_the_values():
-    # The scoring hands the vetoes its exact levels (email, phone, surname): the pairs they
-    # rule out must be those the values themselves give, missing values included.
+def test_vetoed_pairs_skip_fuzzy_levels_and_the_other_pairs_read_as_before():
+    # The scoring settles the vetoed pairs before comparing: their fuzzy levels are not
+    # worked out (they read 'else'), their exact ones are, and every other pair reads
+    # exactly as a full comparison has it.
     people = [
         ("Fleur", "de Haan", "fleur.dehaan@matrix.nl", "+31 20 555 0100", "12"),
         ("Fleur", "de Graaf", "fleur.degraaf@matrix.nl", "+31 20 555 0100", "14"),
@@ -867,24 +868,43 @@ def test_vetoes_read_equality_from_the_exact_levels_as_from_the_values():
             "phone": phone,
             "phone_extension": extension,
             "country": "NL",
+            "company": "Matrix Solutions BV",
         }
         for i, (first, last, email, phone, extension) in enumerate(people)
     ]
     spec = load_spec("leads")
     work = add_fingerprints(_with(empty_frame(NORMALIZED_SCHEMA), records), spec)
     left, right = np.triu_indices(len(records), k=1)
-    gamma = Comparator(work).gamma(spec.comparisons, left, right)
-    levels = exact_levels(spec.comparisons, gamma)
-    assert {"email_canonical", "phone_e164", "last_lower"} <= set(levels)
+    full = Comparator(work).gamma(spec.comparisons, left, right)
+    comparator = Comparator(work)
+    comparator.use_pairs(left, right)
+    vetoed = vetoed_pairs(comparator, spec, left, right)
+    assert vetoed.any() and not vetoed.all()
+    comparator.settled = vetoed
+    settled = comparator.gamma(spec.comparisons, left, right)
+    assert settled[~vetoed].tolist() == full[~vetoed].tolist()
+    fuzzy_met = False
+    for k, comparison in enumerate(spec.comparisons):
+        els = len(comparison.levels)
+        for was, now in zip(full[vetoed, k], settled[vetoed, k], strict=True):
+            kind = comparison.levels[was].type if 0 <= was < els else None
+            if kind in ("jaro_winkler", "token_set", "osa", "swapped") and now != was:
+                assert now == els  # a fuzzy level not worked out reads 'else'
+                fuzzy_met = True
+            else:
+                assert now == was
+    assert fuzzy_met  # the data has vetoed pairs with a fuzzy level (de Haan / de Graaf)
     # And a bare "another email, another person", where a missing email must not count as
     # another one.
     bare = Veto(column="email_canonical", type="differs", label="another email")
-    for vetoes in (spec.vetoes, [bare]):
-        rules = spec.model_copy(update={"vetoes": vetoes})
-        from_values = vetoed_pairs(Comparator(work), rules, left, right)
-        from_levels = vetoed_pairs(Comparator(work), rules, left, right, levels=levels)
-        assert from_values.any() and not from_values.all()
-        assert from_levels.tolist() == from_values.tolist()
+    rules = spec.model_copy(update={"vetoes": [bare]})
+    another = vetoed_pairs(Comparator(work), rules, left, right)
+    email = work["email_canonical"].to_numpy()
+    expected = [
+        a is not None and b is not None and a != b
+        for a, b in zip(email[left], email[right], strict=True)
+    ]
+    assert another.tolist() == expected
 
 
 class _AtOnce(Executor):

@@ -215,6 +215,10 @@ class Comparator:
     # similarity, `similarity_keys_read_whole`): the levels compute and cache those for all
     # pairs; any other similarity only for the pairs no earlier level has decided.
     whole: frozenset[tuple[str, str]] = frozenset()
+    # Pairs (of the current set) whose fuzzy levels are not worked out: the vetoed ones, whose
+    # probability is 0 whatever they read. Their scored and swapped levels read as not met,
+    # unless a similarity the vetoes needed is cached already (`levels`).
+    settled: np.ndarray | None = None
 
     def encoded(self, column: str) -> EncodedColumn:
         if column not in self._encoded:
@@ -304,10 +308,12 @@ class Comparator:
         counts = self.row_counts(column)
         return counts / max(int((counts > 0).sum()), 1)
 
-    def _use_pairs(self, left: np.ndarray, right: np.ndarray) -> None:
-        """Cached similarities belong to one pair set: drop them when the pairs change."""
+    def use_pairs(self, left: np.ndarray, right: np.ndarray) -> None:
+        """Cached similarities (and `settled`) belong to one pair set: dropped when the pairs
+        change."""
         if self._pairs is None or self._pairs[0] is not left or self._pairs[1] is not right:
             self._similarities.clear()
+            self.settled = None
             self._pairs = (left, right)
 
     def sibling(self) -> Comparator:
@@ -362,6 +368,7 @@ class Comparator:
         """Free the cached similarities (tens of MB per column on millions of pairs)."""
         self._similarities.clear()
         self._pairs = None
+        self.settled = None
 
     def similarity(
         self, column: str, scorer: str, left: np.ndarray, right: np.ndarray
@@ -566,9 +573,10 @@ class Comparator:
     def levels(self, comparison: Comparison, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Level index per pair: the first level that holds, len(levels) for 'else',
         NULL_LEVEL when either side's value is missing."""
-        self._use_pairs(left, right)
+        self.use_pairs(left, right)
         out = np.full(len(left), len(comparison.levels), dtype=np.int8)
         undecided = np.ones(len(left), dtype=bool)
+        settled = self.settled if self.settled is not None else np.zeros(len(left), dtype=bool)
         # Similarities of the undecided pairs only, per (column, scorer): (rows, scores).
         # A later level's undecided pairs are among an earlier one's.
         partial: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
@@ -579,15 +587,16 @@ class Comparator:
             key = (column, level.type)
             scored = level.type in SIMILARITY_LEVELS or level.type in _DISTANCES
             if scored and key not in self.whole and key not in self._similarities:
-                rows = np.flatnonzero(undecided)
+                open_ = undecided & ~settled
+                rows = np.flatnonzero(open_)
                 if key not in partial:
                     scores = self._compute_similarity(column, level.type, left[rows], right[rows])
                     partial[key] = (rows, scores)
                 known, scores = partial[key]
                 hit = np.zeros(len(left), dtype=bool)
-                # The undecided pairs are among those scored: a mask of them picks their
-                # scores in order (a search per pair cost ~40 ms per level at 1M pairs).
-                hit[rows] = _meets(level, scores[undecided[known]])
+                # The open pairs are among those scored: a mask of them picks their scores
+                # in order (a search per pair cost ~40 ms per level at 1M pairs).
+                hit[rows] = _meets(level, scores[open_[known]])
             elif level.type in ("nickname", "initial"):
                 # Tested once per distinct pair of values: only the undecided pairs' values.
                 rows = np.flatnonzero(undecided)
@@ -595,7 +604,7 @@ class Comparator:
                 hit = np.zeros(len(left), dtype=bool)
                 hit[rows] = test(column, left[rows], right[rows])
             elif level.type == "swapped":
-                rows = np.flatnonzero(undecided)
+                rows = np.flatnonzero(undecided & ~settled)
                 hit = np.zeros(len(left), dtype=bool)
                 hit[rows] = self._swapped(
                     comparison.column, level.column, left[rows], right[rows], level.threshold
@@ -618,7 +627,7 @@ class Comparator:
         Column-major: everything after reads it a comparison at a time (EM, chance
         agreement, term frequencies, the pairs table), and a column of a row-major matrix
         is a strided read of all of it (0.3 s of scoring at 2.5M pairs)."""
-        self._use_pairs(left, right)
+        self.use_pairs(left, right)
         workers = min(len(comparisons), os.cpu_count() or 1)
         out = np.empty((len(left), len(comparisons)), dtype=np.int8, order="F")
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -12,7 +12,6 @@ import polars as pl
 
 from pipeline.dedupe.compare import Comparator, similarity_cutoffs, similarity_keys_read_whole
 from pipeline.dedupe.estimate_m import (
-    Patterns,
     estimates_parameters,
     fit_model,
     population_prior,
@@ -28,7 +27,7 @@ from pipeline.dedupe.model import (
 )
 from pipeline.dedupe.spec import MatchSpec
 from pipeline.dedupe.term_frequencies import tf_adjustments
-from pipeline.dedupe.vetoes import exact_levels, vetoed_pairs
+from pipeline.dedupe.vetoes import vetoed_pairs
 
 
 @dataclass
@@ -69,16 +68,19 @@ def score(
         # Made once, before the candidate pairs and the random pairs both use them.
         comparator.encode(spec.fuzzy_columns())
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # u from random pairs beside the candidate pairs' comparison (polars, numpy and
-        # rapidfuzz release the GIL); the random pairs get their own similarity cache.
+        # u from random pairs beside the vetoes (polars, numpy and rapidfuzz release the
+        # GIL); the random pairs get their own similarity cache. The vetoes' helper starts
+        # once u is done.
         u = pool.submit(estimate_u, comparator.sibling(), spec) if estimating else None
+        comparator.use_pairs(left, right)
+        vetoed = vetoed_pairs(comparator, spec, left, right, helper=pool)
+        # A vetoed pair's probability is 0 whatever its levels: its fuzzy levels are not
+        # worked out (half the candidate pairs at 1M alt-standard, ~1 s of comparing).
+        comparator.settled = vetoed
         gamma = comparator.gamma(spec.comparisons, left, right)
-
-        def fitted_model() -> tuple[FSModel, Patterns]:
-            found = patterns(gamma)
-            if model is not None:
-                return model, found
-            fitted = fit_model(
+        distinct, pattern_of_pair, counts = found = patterns(gamma)
+        if model is None:
+            model = fit_model(
                 comparator.sibling(),
                 gamma,
                 left,
@@ -88,15 +90,6 @@ def score(
                 gamma_patterns=found,
                 u=u.result() if u is not None else None,
             )
-            return fitted, found
-
-        # The model is fitted beside the vetoes; the candidate pairs' similarity cache is the
-        # vetoes'. Fitting counts the values of every exact level (`Comparator.row_counts`),
-        # which term frequencies read again below.
-        fitting = pool.submit(fitted_model)
-        levels = exact_levels(spec.comparisons, gamma)
-        vetoed = vetoed_pairs(comparator, spec, left, right, helper=pool, levels=levels)
-        model, (distinct, pattern_of_pair, counts) = fitting.result()
     if estimating:
         # A first scoring, of totals only (its per-field weights are not kept): then chance
         # agreement counted without the matches among the agreeing pairs, and the weights

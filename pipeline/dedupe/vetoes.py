@@ -9,21 +9,8 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 
 import numpy as np
 
-from pipeline.dedupe.compare import CUTOFF_MARGIN, NULL_LEVEL, Comparator
-from pipeline.dedupe.spec import Comparison, MatchSpec, Veto
-
-
-def exact_levels(comparisons: list[Comparison], gamma: np.ndarray) -> dict[str, np.ndarray]:
-    """Per column that a comparison tests for equality first (email, phone, surname), its
-    levels: 0 where the two records hold the same value, NULL_LEVEL where either holds none.
-    The vetoes read equality there, one byte per pair, instead of gathering both records'
-    presence and keys again: the email is tested by five of them (the vetoes 0.49 -> 0.43 s
-    at 1M alt-standard, 0.35 -> 0.30 s at 1M hard, one thread)."""
-    return {
-        c.column: gamma[:, k]
-        for k, c in enumerate(comparisons)
-        if c.levels and c.levels[0].type == "exact" and c.levels[0].column in (None, c.column)
-    }
+from pipeline.dedupe.compare import CUTOFF_MARGIN, Comparator
+from pipeline.dedupe.spec import MatchSpec, Veto
 
 
 def vetoed_pairs(
@@ -32,10 +19,9 @@ def vetoed_pairs(
     left: np.ndarray,
     right: np.ndarray,
     helper: Executor | None = None,
-    levels: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Whether a veto rule rules out each pair; vectorized; a NaN similarity or a missing
-    value never vetoes. `levels`: `exact_levels` of these pairs, where known.
+    value never vetoes.
 
     Each veto narrows a set of rows, condition by condition, so every gather and every
     `unless_similar` similarity covers only the pairs still in question (not every pair for
@@ -55,7 +41,7 @@ def vetoed_pairs(
                 if not queue:
                     return out
                 veto = queue.popleft() if from_front else queue.pop()
-            _veto(comparator, veto, left, right, out, levels or {})
+            _veto(comparator, veto, left, right, out)
 
     def shared_with(pool: Executor) -> np.ndarray:
         helped = pool.submit(ruled_out, False)  # queued first: it starts once free
@@ -73,7 +59,6 @@ def _veto(
     left: np.ndarray,
     right: np.ndarray,
     out: np.ndarray,
-    levels: dict[str, np.ndarray],
 ) -> None:
     """Sets `out` where `veto` rules a pair out, among the pairs not set already."""
 
@@ -83,10 +68,7 @@ def _veto(
 
     def narrowed(column: str, rows: np.ndarray, equal: bool) -> np.ndarray:
         """The `rows` whose two records both hold `column`, the same value or not."""
-        if column not in levels:
-            return _narrowed(comparator, column, left, right, rows, equal)
-        level = levels[column][rows]
-        return rows[level == 0] if equal else rows[(level != 0) & (level != NULL_LEVEL)]
+        return _narrowed(comparator, column, left, right, rows, equal)
 
     rows = np.flatnonzero(~out)
     if veto.type != "differs":
