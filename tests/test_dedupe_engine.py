@@ -326,6 +326,29 @@ def test_same_first_name_at_one_domain_is_vetoed_unless_the_surname_agrees_too()
     ) == [True, False]
 
 
+def test_pairs_table_says_which_pairs_a_veto_ruled_out():
+    # Two Fleurs at one office: vetoed (probability 0, marked so in the pairs table); the
+    # same Fleur at another address of the domain is not.
+    office = {"company": "Matrix Solutions BV", "job_title": "Account Manager", "country": "NL"}
+    records = [
+        {"lead_id": "a", "first_name": "Fleur", "last_name": "de Haan",
+         "email": "fleur.dehaan@matrix.nl", **office},
+        {"lead_id": "b", "first_name": "Fleur", "last_name": "de Graaf",
+         "email": "fleur.degraaf@matrix.nl", **office},
+        {"lead_id": "c", "first_name": "Fleur", "last_name": "de Haan",
+         "email": "fleur@matrix.nl", **office},
+    ]  # fmt: skip
+    pairs = dedupe(_with(empty_frame(NORMALIZED_SCHEMA), records), golden=False).pairs
+    verdicts = {
+        tuple(sorted((left, right))): (vetoed, probability)
+        for left, right, vetoed, probability in pairs.select(
+            "lead_id_l", "lead_id_r", "vetoed", "match_probability"
+        ).rows()
+    }
+    assert verdicts[("a", "b")] == (True, 0.0)
+    assert verdicts[("a", "c")][0] is False and verdicts[("a", "c")][1] > 0.5
+
+
 def test_name_vetoes_yield_to_a_shared_personal_email_but_not_a_role_address():
     william = {"first_name": "William", "last_name": "O'Connor", "email": "william.oconnor@cr.ca"}
     garbled = {"first_name": "Biloy", "last_name": "O'Connor", "email": "william.oconnor@cr.ca"}

@@ -575,9 +575,11 @@ def test_pairs_table_rounds_each_weight_and_totals_the_weights_as_scored():
         gamma,
         weights,
         np.array([0.5, 0.9]),
+        np.array([True, False]),
         np.array([0, 1], dtype=np.uint8),
     )
     assert table["lead_id_l"].to_list() == ["a", "b"]
+    assert table["vetoed"].to_list() == [True, False]
     assert table["email_weight"].to_list() == pytest.approx([0.123, 0.123])
     assert table["match_weight"].to_list() == pytest.approx([0.12345 * k] * 2, rel=1e-6)
     assert table["blocking_rule"].to_list() == [spec.blocking[0].name, spec.blocking[1].name]

@@ -151,6 +151,7 @@ def dedupe(
     scored_pairs = score(spec, model, comparator, left, right, None, training)
     labelled = apply_labels(labels, ids, spec, comparator, scored_pairs, left, right, threshold)
     gamma, weights, prob = scored_pairs.gamma, labelled.weights, labelled.probability
+    vetoed = scored_pairs.vetoed
     model = labelled.model
     if not explicit_threshold:
         threshold = labelled.threshold
@@ -186,8 +187,10 @@ def dedupe(
     # at 1M rows: 1.31-1.44 GB vs 1.30-1.53 GB without it, 2.22-2.27 vs 2.31-2.41 with it).
     scored = None
     if keep_work:
-        scored = pairs_frame(ids, spec, left, right, gamma, weights, prob, pairs["rule"].to_numpy())
-        del gamma, weights, pairs, left, right, prob
+        scored = pairs_frame(
+            ids, spec, left, right, gamma, weights, prob, vetoed, pairs["rule"].to_numpy()
+        )
+        del gamma, weights, pairs, left, right, prob, vetoed
         lap("pairs_table")
     # Entity ids (a hash per new entity, in Python) are made beside the golden records
     # (polars), which group on the clustering labels and take their ids after.
@@ -212,8 +215,10 @@ def dedupe(
         records = pl.DataFrame()
     lap("entities_and_golden")
     if scored is None:
-        scored = pairs_frame(ids, spec, left, right, gamma, weights, prob, pairs["rule"].to_numpy())
-        del gamma, weights, pairs, left, right, prob
+        scored = pairs_frame(
+            ids, spec, left, right, gamma, weights, prob, vetoed, pairs["rule"].to_numpy()
+        )
+        del gamma, weights, pairs, left, right, prob, vetoed
         lap("pairs_table")
     entity_count = records.height if golden else entities["entity_id"].n_unique()
     say(f"{entity_count:,} entities from {n:,} records")

@@ -132,7 +132,7 @@ def match_incremental(
         how="diagonal_relaxed",
     )
     golden = golden_records(affected_rows, affected_ids, spec)
-    scored = pairs_frame(sub[id_col], spec, left, right, gamma, weights, prob)
+    scored = pairs_frame(sub[id_col], spec, left, right, gamma, weights, prob, scored_pairs.vetoed)
     return DedupeResult(
         entities=entities,
         pairs=scored,

@@ -130,13 +130,15 @@ def pairs_frame(
     gamma: np.ndarray,
     weights: np.ndarray,
     prob: np.ndarray,
+    vetoed: np.ndarray,
     rule: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """The scored pairs as a table: ids, per comparison its level and weight (to 3
-    decimals), the total weight and the probability, and the blocking rule that found the
-    pair. `weights` is rounded in place, so the caller must be done with it: the table's
-    columns are then views of it and of gamma (column-major), not copies (80 MB less at
-    the end of a run of 2.5M pairs)."""
+    decimals), the total weight and the probability, whether a veto ruled the pair out (its
+    fuzzy levels then read 'else' unless a veto compared that field: `score`), and the
+    blocking rule that found the pair. `weights` is rounded in place, so the caller must be
+    done with it: the table's columns are then views of it and of gamma (column-major), not
+    copies (80 MB less at the end of a run of 2.5M pairs)."""
     id_col = ids.name
     ids = ids.rechunk()  # gathers from one chunk: 8x faster than from parquet row groups
     columns: dict[str, pl.Series] = {
@@ -150,6 +152,7 @@ def pairs_frame(
         columns[f"{comp.name}_weight"] = pl.Series(weights[:, k], dtype=pl.Float32)
     columns["match_weight"] = pl.Series(total, dtype=pl.Float32)
     columns["match_probability"] = pl.Series(prob, dtype=pl.Float64)
+    columns["vetoed"] = pl.Series(vetoed, dtype=pl.Boolean)
     if rule is not None:
         names = [r.name for r in spec.blocking]
         columns["blocking_rule"] = pl.Series(names, dtype=pl.String).gather(rule)
