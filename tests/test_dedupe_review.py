@@ -97,7 +97,9 @@ def test_labels_correct_the_weights_of_a_level_they_contradict():
     model = _email_model(0.001)
     gamma = np.array([[1]] * 30 + [[0]] * 30, dtype=np.int8)
     is_match = np.array([True] * 20 + [False] * 10 + [True] * 30)
-    learned = learn_from_labels(model, gamma, np.zeros(60), is_match, 0.95, [["exact", "else"]])
+    # At 0.94 (4.0 bits) the exact pairs (3.2 bits) sit below the cut, within
+    # MAX_THRESHOLD_MOVE of it.
+    learned = learn_from_labels(model, gamma, np.zeros(60), is_match, 0.94, [["exact", "else"]])
     assert learned.weight_changes["email"]["else"] > 0
     assert learned.model.weights()[0][1] > model.weights()[0][1]
     assert learned.disagreements_after < learned.disagreements_before
@@ -128,8 +130,10 @@ def test_labels_move_the_threshold_only_when_that_tells_enough_more_pairs_apart(
     model = _email_model(0.00001)
     base = np.log2(0.9 / 0.00001) + np.log2(0.01 / 0.99)  # a pair's log-odds before its tf
     # 20 matches well above 0.8 (2 bits), 20 non-matches well below, and `wrong_side`
-    # non-matches just above it: a cut above them tells every labelled pair apart.
-    after = np.r_[np.linspace(6, 10, 20), np.linspace(-10, -6, 20), 3 + np.arange(wrong_side)]
+    # non-matches just above it (within MAX_THRESHOLD_MOVE): a cut above them tells every
+    # labelled pair apart.
+    just_above = 2.1 + 0.2 * np.arange(wrong_side)
+    after = np.r_[np.linspace(6, 10, 20), np.linspace(-10, -6, 20), just_above]
     is_match = np.r_[np.ones(20, dtype=bool), np.zeros(20 + wrong_side, dtype=bool)]
     gamma = np.zeros((len(after), 1), dtype=np.int8)
     learned = learn_from_labels(model, gamma, after - base, is_match, 0.8, [["exact", "else"]])

@@ -6,6 +6,10 @@ the truth labels them, and the next run takes every label so far; cluster F1 per
 
 Labels are cumulative (50, then 50 more to 100, then 100 more to 200). Appends one line per
 dataset to review_results.jsonl.
+
+`--reviewer largest` plays a person who picks their own pairs instead: the pairs near the
+threshold whose verdict decides the most record pairs (joining two large entities, or
+splitting one) first. A biased sample: what labels must not let spoil the whole run.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import json
 import time
 
+import numpy as np
 import polars as pl
 
 from common import HERE, TRUE_COL, add_import_paths, dataset_by_name, say
@@ -22,7 +27,8 @@ from metrics import cluster_pair_metrics
 add_import_paths()
 
 from pipeline.dedupe import dedupe  # noqa: E402
-from pipeline.dedupe.review import ReviewSource, choose_pairs  # noqa: E402
+from pipeline.dedupe.labels import ordered  # noqa: E402
+from pipeline.dedupe.review import MAX_MARGIN, ReviewSource, choose_pairs  # noqa: E402
 
 
 def truth_labels(chosen: pl.DataFrame, truth: pl.DataFrame, id_col: str) -> pl.DataFrame:
@@ -43,13 +49,67 @@ def truth_labels(chosen: pl.DataFrame, truth: pl.DataFrame, id_col: str) -> pl.D
     )
 
 
-def play(dataset_name: str, rounds: list[int]) -> dict:
+def _logit2(p: float) -> float:
+    return float(np.log2(p / (1 - p)))
+
+
+def largest_first(source: ReviewSource, size: int, labelled: pl.DataFrame) -> pl.DataFrame:
+    """Up to `size` unlabelled pairs within MAX_MARGIN of the threshold (not vetoed), those
+    whose verdict decides the most record pairs first: the product of the two entities'
+    sizes, or an entity's size less one for a pair inside it, traded against the margin
+    (one bit of margin per doubling)."""
+    id_col = source.spec.id_column
+    entity = source.entities.select(pl.col(id_col).cast(pl.String).alias("id"), "entity_id")
+    entity = entity.join(entity.group_by("entity_id").len("size"), on="entity_id")
+    pairs = (
+        source.pairs.filter(pl.col("match_probability") > 0)
+        .select(
+            pl.col(f"{id_col}_l").cast(pl.String).alias("left_id"),
+            pl.col(f"{id_col}_r").cast(pl.String).alias("right_id"),
+            (pl.col("match_weight") + _logit2(source.prior) - _logit2(source.threshold))
+            .abs()
+            .alias("margin"),
+        )
+        .filter(pl.col("margin") <= MAX_MARGIN)
+    )
+    if labelled.height:
+        seen = ordered(labelled).select(
+            pl.col("left_id").alias("lo"), pl.col("right_id").alias("hi")
+        )
+        pairs = (
+            pairs.with_columns(
+                pl.min_horizontal("left_id", "right_id").alias("lo"),
+                pl.max_horizontal("left_id", "right_id").alias("hi"),
+            )
+            .join(seen, on=["lo", "hi"], how="anti")
+            .drop("lo", "hi")
+        )
+    for column, tag in (("left_id", "l"), ("right_id", "r")):
+        pairs = pairs.join(
+            entity.rename({"id": column, "entity_id": f"e_{tag}", "size": f"s_{tag}"}),
+            on=column,
+            how="left",
+        )
+    decided = (
+        pl.when(pl.col("e_l") == pl.col("e_r"))
+        .then(pl.col("s_l") - 1)
+        .otherwise(pl.col("s_l") * pl.col("s_r"))
+    )
+    return (
+        pairs.with_columns((pl.col("margin") - decided.cast(pl.Float64).log(2)).alias("rank"))
+        .sort("rank", "left_id", "right_id")
+        .head(size)
+        .select("left_id", "right_id")
+    )
+
+
+def play(dataset_name: str, rounds: list[int], reviewer: str = "loop") -> dict:
     dataset = dataset_by_name(dataset_name)
     frame = pl.read_parquet(dataset.path)
     truth = frame.select(dataset.id_col, TRUE_COL)
     source = frame.drop(TRUE_COL)
     labels = pl.DataFrame(schema={"left_id": pl.String, "right_id": pl.String, "label": pl.String})
-    out = {"dataset": dataset.name, "rounds": []}
+    out = {"dataset": dataset.name, "reviewer": reviewer, "rounds": []}
     targets = [0, *rounds]
     for k in range(len(targets)):
         start = time.perf_counter()
@@ -77,8 +137,12 @@ def play(dataset_name: str, rounds: list[int]) -> dict:
             f"(P {m.precision:.4f} R {m.recall:.4f}), threshold {result.threshold:.6g}"
         )
         if k + 1 < len(targets):
-            chosen = choose_pairs(
-                ReviewSource.from_result(result), targets[k + 1] - labels.height, labels
+            review = ReviewSource.from_result(result)
+            wanted = targets[k + 1] - labels.height
+            chosen = (
+                choose_pairs(review, wanted, labels)
+                if reviewer == "loop"
+                else largest_first(review, wanted, labels)
             )
             labels = pl.concat([labels, truth_labels(chosen, truth, dataset.id_col)])
     return out
@@ -88,10 +152,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", action="append", required=True)
     parser.add_argument("--rounds", default="50,100,200")
+    parser.add_argument(
+        "--reviewer",
+        choices=["loop", "largest"],
+        default="loop",
+        help="who picks the pairs: the review loop, or a person checking the largest merges",
+    )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     rounds = [int(r) for r in args.rounds.split(",")]
-    results = [play(name, rounds) for name in args.dataset]
+    results = [play(name, rounds, args.reviewer) for name in args.dataset]
     print("\n| data | " + " | ".join(f"{r} labels" for r in [0, *rounds]) + " |")
     print("|---|" + "---:|" * (len(rounds) + 1))
     for res in results:

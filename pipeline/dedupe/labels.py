@@ -52,10 +52,14 @@ CORRECTION_PENALTY = 0.25
 # How far (log2 odds) labels may move the threshold in one run. The labelled pairs are a
 # biased sample (near the threshold, the largest entities' weakest links): with a third of
 # 50 labels from those entities the cut that told them apart best was 0.9996, and
-# alt-standard fell 0.9787 -> 0.9488. At 3 bits (0.8 -> at most 0.97) that run gave 0.9763;
-# the usual runs never moved further, so their F1 is unchanged. 2 bits cost those runs more
-# at 100 and 200 labels.
-MAX_THRESHOLD_MOVE = 3.0
+# alt-standard fell 0.9787 -> 0.9488; 3 bits (0.8 -> at most 0.97) gave 0.9763. A person who
+# labels the pairs deciding the largest merges first (`bench_review.py --reviewer largest`)
+# took 3 bits each time: 200 such labels cost alt-heavy 0.9436 -> 0.9165, hard 0.9637 ->
+# 0.9516. At 1 bit (0.75 -> 0.6-0.857): 0.9328 and 0.9595, standard never below 0.9932
+# (0.9911 at 3), while the review loop's own labels lost at most 0.0003 (hard 0.9650 ->
+# 0.9647 at 200; 1M alt-standard / hard at 200: 0.9751 / 0.9531, 0.9752 / 0.9534 at 3 bits
+# at the last stop).
+MAX_THRESHOLD_MOVE = 1.0
 # How many fewer labelled pairs on the wrong side a new threshold must leave before labels
 # move it. 50 labels near the threshold moved it 0.75 -> 0.83 at 100k alt-heavy and -> 0.94
 # at alt-standard for one or two pairs told apart better, and F1 fell below no labels
