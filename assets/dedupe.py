@@ -166,13 +166,24 @@ def _size_chart(golden: pl.DataFrame) -> str:
     )
 
 
+def _vetoed(pairs: pl.DataFrame) -> pl.Series:
+    """Which pairs a veto ruled out (pairs stored before the column existed: none)."""
+    if "vetoed" not in pairs.columns:
+        return pl.Series("vetoed", [False] * pairs.height, dtype=pl.Boolean)
+    return pairs["vetoed"].fill_null(False)
+
+
 def _weight_chart(run) -> str:
-    if run.pairs.is_empty():
+    # A vetoed pair's probability is 0 whatever its weight, and its fuzzy fields are not
+    # compared: the chart is of the pairs the model decided.
+    decided = run.pairs.filter(~_vetoed(run.pairs))
+    if decided.is_empty():
         return "_no scored pairs_"
     return histogram_markdown(
-        run.pairs["match_weight"],
+        decided["match_weight"],
         [-40, -20, -10, -5, 0, 5, 10, 20, 40],
-        "Candidate pairs by match weight (log2 Bayes factor, prior not included)",
+        "Candidate pairs no veto ruled out, by match weight (log2 Bayes factor, prior not "
+        "included)",
         "",
     )
 
@@ -329,6 +340,7 @@ def dedupe_leads(
         output_name="dedupe_pairs",
         metadata={
             "candidate_pairs": pairs.height,
+            "vetoed_pairs": int(_vetoed(pairs).sum()),
             "linked_pairs": linked.height,
             "blocking": MetadataValue.json(report.get("blocking", {})),
             "match_weights": MetadataValue.md(_weight_chart(run)),

@@ -281,6 +281,10 @@ def test_dedupe_review_in_the_terminal_stores_each_answer(settings, monkeypatch,
         metadata = event.asset_materialization.metadata
         assert {"borderline_entities", "largest_entities", "entity_sizes"} <= set(metadata)
         assert "dagster/row_count" in metadata
+        pairs = instance.get_latest_materialization_event(AssetKey("dedupe_pairs"))
+        pairs_meta = pairs.asset_materialization.metadata
+        assert 0 <= pairs_meta["vetoed_pairs"].value <= pairs_meta["candidate_pairs"].value
+        assert "no veto ruled out" in pairs_meta["match_weights"].value
 
         monkeypatch.setenv("LEADS_DATA_DIR", str(settings.data_dir))
         monkeypatch.setenv("LEADS_DATABASE_URL", f"sqlite:///{settings.data_dir / 'ops.sqlite'}")
