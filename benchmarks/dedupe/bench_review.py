@@ -27,8 +27,7 @@ from metrics import cluster_pair_metrics
 add_import_paths()
 
 from pipeline.dedupe import dedupe  # noqa: E402
-from pipeline.dedupe.labels import ordered  # noqa: E402
-from pipeline.dedupe.review import MAX_MARGIN, ReviewSource, choose_pairs  # noqa: E402
+from pipeline.dedupe.review import MAX_MARGIN, ReviewSource, choose_pairs, unlabelled  # noqa: E402
 
 
 def truth_labels(chosen: pl.DataFrame, truth: pl.DataFrame, id_col: str) -> pl.DataFrame:
@@ -72,18 +71,7 @@ def largest_first(source: ReviewSource, size: int, labelled: pl.DataFrame) -> pl
         )
         .filter(pl.col("margin") <= MAX_MARGIN)
     )
-    if labelled.height:
-        seen = ordered(labelled).select(
-            pl.col("left_id").alias("lo"), pl.col("right_id").alias("hi")
-        )
-        pairs = (
-            pairs.with_columns(
-                pl.min_horizontal("left_id", "right_id").alias("lo"),
-                pl.max_horizontal("left_id", "right_id").alias("hi"),
-            )
-            .join(seen, on=["lo", "hi"], how="anti")
-            .drop("lo", "hi")
-        )
+    pairs = unlabelled(pairs, labelled)
     for column, tag in (("left_id", "l"), ("right_id", "r")):
         pairs = pairs.join(
             entity.rename({"id": column, "entity_id": f"e_{tag}", "size": f"s_{tag}"}),

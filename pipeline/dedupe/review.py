@@ -121,6 +121,21 @@ def _logit2(p: float) -> float:
     return float(np.log2(p / (1 - p)))
 
 
+def unlabelled(pairs: pl.DataFrame, labelled: pl.DataFrame | None) -> pl.DataFrame:
+    """The `pairs` (left_id, right_id) no label names, in either order."""
+    if labelled is None or labelled.is_empty():
+        return pairs
+    seen = ordered(labelled).select(pl.col("left_id").alias("_lo"), pl.col("right_id").alias("_hi"))
+    return (
+        pairs.with_columns(
+            pl.min_horizontal("left_id", "right_id").alias("_lo"),
+            pl.max_horizontal("left_id", "right_id").alias("_hi"),
+        )
+        .join(seen, on=["_lo", "_hi"], how="anti")
+        .drop("_lo", "_hi")
+    )
+
+
 def choose_pairs(
     source: ReviewSource, size: int = 20, labelled: pl.DataFrame | None = None
 ) -> pl.DataFrame:
@@ -138,18 +153,7 @@ def choose_pairs(
         "match_probability",
         pl.concat_str([pl.col(c).cast(pl.String) for c in levels], separator=",").alias("pattern"),
     ).filter(pl.col("match_probability") > 0)  # a veto decided those
-    if labelled is not None and not labelled.is_empty():
-        seen = ordered(labelled).select(
-            pl.col("left_id").alias("_lo"), pl.col("right_id").alias("_hi")
-        )
-        pairs = (
-            pairs.with_columns(
-                pl.min_horizontal("left_id", "right_id").alias("_lo"),
-                pl.max_horizontal("left_id", "right_id").alias("_hi"),
-            )
-            .join(seen, on=["_lo", "_hi"], how="anti")
-            .drop("_lo", "_hi")
-        )
+    pairs = unlabelled(pairs, labelled)
     in_entities = max(round(size * ENTITY_SHARE), 1 if size >= 5 else 0)
     weakest = _weakest_links(source, pairs, in_entities)
     near = (
