@@ -27,10 +27,10 @@ def vetoed_pairs(
     `unless_similar` similarity covers only the pairs still in question (not every pair for
     every condition: 0.3 s of gathers at 1M rows), and a pair an earlier veto ruled out is
     not looked at again. This thread takes the vetoes from the front of the spec's list,
-    and `helper` (a worker that may be busy, such as the one fitting the model) from the
-    back once it is free: a fixed split between two threads made each look again at the
-    pairs the other had ruled out (0.5 s more at 1M rows when the fit held the second
-    core). Without a helper, a thread of its own helps from the start."""
+    and `helper` (a worker that may be busy, such as the one sampling u) from the back once
+    it is free: a fixed split between two threads made each look again at the pairs the
+    other had ruled out (0.5 s more at 1M rows when the model fit held the second core).
+    Without a helper, a thread of its own helps from the start."""
     queue = deque(spec.vetoes)
     lock = threading.Lock()
 
