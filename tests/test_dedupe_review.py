@@ -14,6 +14,7 @@ from dagster import AssetKey, DagsterInstance
 
 from pipeline.__main__ import main
 from pipeline.dedupe import dedupe
+from pipeline.dedupe.cli import _label_summary
 from pipeline.dedupe.labels import (
     MAX_THRESHOLD_MOVE,
     LabelError,
@@ -119,6 +120,10 @@ def test_a_few_labels_move_the_threshold_at_most_max_threshold_move():
     moved = np.log2(learned.threshold / (1 - learned.threshold)) - np.log2(0.8 / 0.2)
     assert abs(moved) <= MAX_THRESHOLD_MOVE + 1e-9
     assert learned.threshold > 0.8  # it did move, towards telling the labels apart
+    # ...and the report says where the labels wanted it, and the CLI says it was held back.
+    assert learned.threshold_wanted > learned.threshold
+    report = {"labels": 50, "learned": learned.as_dict()}
+    assert f"the labels called for {learned.threshold_wanted:.6g}" in _label_summary(report)
 
 
 @pytest.mark.parametrize(("wrong_side", "moves"), [(2, False), (3, True)])
@@ -139,6 +144,8 @@ def test_labels_move_the_threshold_only_when_that_tells_enough_more_pairs_apart(
     learned = learn_from_labels(model, gamma, after - base, is_match, 0.8, [["exact", "else"]])
     if not moves:
         assert learned.threshold == pytest.approx(0.8)
+        assert learned.threshold_wanted is None  # not moved: nothing held back either
+        assert "called for" not in _label_summary({"learned": learned.as_dict()})
     else:
         assert learned.threshold > 0.8
         assert learned.disagreements_after == 0

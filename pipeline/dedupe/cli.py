@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 from pipeline.config import load_settings
-from pipeline.dedupe.labels import LabelError, read_labels_csv
+from pipeline.dedupe.labels import MAX_THRESHOLD_MOVE, LabelError, read_labels_csv
 from pipeline.dedupe.review import (
     ReviewSource,
     choose_pairs,
@@ -128,9 +128,14 @@ def _label_summary(report: dict) -> str:
         text += f", {report['labels_about_other_records']} about records not in this table"
     learned = report.get("learned")
     if learned:
+        text += f"; threshold {learned['threshold_before']:.6g} -> {learned['threshold_after']:.6g}"
+        if learned.get("threshold_wanted"):
+            text += (
+                f" (the labels called for {learned['threshold_wanted']:.6g}; labels move it at "
+                f"most {MAX_THRESHOLD_MOVE:g} bit of log-odds)"
+            )
         text += (
-            f"; threshold {learned['threshold_before']:.6g} -> {learned['threshold_after']:.6g}, "
-            f"labelled pairs on the wrong side {learned['disagreements_before']} -> "
+            f", labelled pairs on the wrong side {learned['disagreements_before']} -> "
             f"{learned['disagreements_after']}"
         )
     return text

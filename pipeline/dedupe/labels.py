@@ -174,6 +174,8 @@ class LearnedFromLabels:
     matches: int = 0
     non_matches: int = 0
     threshold_before: float = 0.0
+    # The threshold the labelled pairs called for, where MAX_THRESHOLD_MOVE held it back.
+    threshold_wanted: float | None = None
     # Labelled pairs the model put on the wrong side of the threshold, before and after.
     disagreements_before: int = 0
     disagreements_after: int = 0
@@ -186,6 +188,7 @@ class LearnedFromLabels:
             "non_matches": self.non_matches,
             "threshold_before": self.threshold_before,
             "threshold_after": self.threshold,
+            **({"threshold_wanted": self.threshold_wanted} if self.threshold_wanted else {}),
             "disagreements_before": self.disagreements_before,
             "disagreements_after": self.disagreements_after,
             "weight_changes": self.weight_changes,
@@ -195,6 +198,11 @@ class LearnedFromLabels:
 def _logit2(p: float) -> float:
     p = min(max(p, 1e-12), 1 - 1e-12)
     return float(np.log2(p / (1 - p)))
+
+
+def _probability(log2_odds: float) -> float:
+    """A threshold from log2 odds, within (0.5, 1)."""
+    return float(np.clip(1 / (1 + 2.0 ** (-log2_odds)), 0.5, 1 - 1e-9))
 
 
 def learn_from_labels(
@@ -276,8 +284,11 @@ def learn_from_labels(
         below = after[after < cut]
         if len(below):
             cut = (cut + float(below.max())) / 2
-        cut = float(np.clip(cut, old_cut - MAX_THRESHOLD_MOVE, old_cut + MAX_THRESHOLD_MOVE))
-    out.threshold = float(np.clip(1 / (1 + 2.0 ** (-cut)), 0.5, 1 - 1e-9))
+        bounded = float(np.clip(cut, old_cut - MAX_THRESHOLD_MOVE, old_cut + MAX_THRESHOLD_MOVE))
+        if bounded != cut:
+            out.threshold_wanted = _probability(cut)
+        cut = bounded
+    out.threshold = _probability(cut)
     out.disagreements_after = int(((after >= _logit2(out.threshold)) != is_match).sum())
     out.model = learned
     return out
