@@ -75,7 +75,8 @@ def score(
         comparator.use_pairs(left, right)
         vetoed = vetoed_pairs(comparator, spec, left, right, helper=pool)
         # A vetoed pair's probability is 0 whatever its levels: its fuzzy levels are not
-        # worked out (half the candidate pairs at 1M alt-standard, ~1 s of comparing).
+        # worked out (half the candidate pairs at 1M alt-standard: the comparisons' CPU
+        # 2.2 -> 1.2 s, the scoring stage 0.3 s shorter).
         comparator.settled = vetoed
         gamma = comparator.gamma(spec.comparisons, left, right)
         distinct, pattern_of_pair, counts = found = patterns(gamma)
