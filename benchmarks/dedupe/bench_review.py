@@ -18,7 +18,6 @@ import argparse
 import json
 import time
 
-import numpy as np
 import polars as pl
 
 from common import HERE, TRUE_COL, add_import_paths, dataset_by_name, say
@@ -27,6 +26,7 @@ from metrics import cluster_pair_metrics
 add_import_paths()
 
 from pipeline.dedupe import dedupe  # noqa: E402
+from pipeline.dedupe.model import log2_odds  # noqa: E402
 from pipeline.dedupe.review import MAX_MARGIN, ReviewSource, choose_pairs, unlabelled  # noqa: E402
 
 
@@ -48,10 +48,6 @@ def truth_labels(chosen: pl.DataFrame, truth: pl.DataFrame, id_col: str) -> pl.D
     )
 
 
-def _logit2(p: float) -> float:
-    return float(np.log2(p / (1 - p)))
-
-
 def largest_first(source: ReviewSource, size: int, labelled: pl.DataFrame) -> pl.DataFrame:
     """Up to `size` unlabelled pairs within MAX_MARGIN of the threshold (not vetoed), those
     whose verdict decides the most record pairs first: the product of the two entities'
@@ -65,7 +61,7 @@ def largest_first(source: ReviewSource, size: int, labelled: pl.DataFrame) -> pl
         .select(
             pl.col(f"{id_col}_l").cast(pl.String).alias("left_id"),
             pl.col(f"{id_col}_r").cast(pl.String).alias("right_id"),
-            (pl.col("match_weight") + _logit2(source.prior) - _logit2(source.threshold))
+            (pl.col("match_weight") + log2_odds(source.prior) - log2_odds(source.threshold))
             .abs()
             .alias("margin"),
         )

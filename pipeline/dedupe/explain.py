@@ -113,10 +113,10 @@ def _kept_apart_by(
         checker.prepare(np.concatenate([first, second]))
         if checker.conflict(first.tolist(), second.tolist()):
             reasons.append(f"a cannot-link on {rule.column} between their records")
-    # Vetoed candidate pairs (probability 0) with one record on each side.
+    # Vetoed candidate pairs with one record on each side.
     side = sides.select(pl.col(id_col).alias("id"), "entity_id")
     vetoed = (
-        result.pairs.filter(pl.col("match_probability") == 0)
+        result.pairs.filter(pl.col("vetoed"))
         .select(pl.col(f"{id_col}_l").cast(pl.String), pl.col(f"{id_col}_r").cast(pl.String))
         .join(side.rename({"id": f"{id_col}_l", "entity_id": "e_l"}), on=f"{id_col}_l")
         .join(side.rename({"id": f"{id_col}_r", "entity_id": "e_r"}), on=f"{id_col}_r")

@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from pipeline.dedupe.compare import NULL_LEVEL, Comparator
-from pipeline.dedupe.model import FSModel, match_weights, probability
+from pipeline.dedupe.model import FSModel, log2_odds, match_weights, probability
 from pipeline.dedupe.scoring import ScoredPairs
 from pipeline.dedupe.spec import MatchSpec
 from pipeline.dedupe.term_frequencies import tf_adjustments
@@ -195,11 +195,6 @@ class LearnedFromLabels:
         }
 
 
-def _logit2(p: float) -> float:
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return float(np.log2(p / (1 - p)))
-
-
 def _probability(log2_odds: float) -> float:
     """A threshold from log2 odds, within (0.5, 1)."""
     return float(np.clip(1 / (1 + 2.0 ** (-log2_odds)), 0.5, 1 - 1e-9))
@@ -229,7 +224,7 @@ def learn_from_labels(
     )
     if len(is_match) < min_labels or out.matches == 0 or out.non_matches == 0:
         return out
-    prior = _logit2(model.prior)
+    prior = log2_odds(model.prior)
     offset = match_weights(gamma, model).sum(axis=1).astype(float) + tf + prior
     # One feature per (comparison, level) the labelled pairs show; a missing value weighs 0.
     columns: list[tuple[int, int]] = []
@@ -267,16 +262,16 @@ def learn_from_labels(
             float(delta[j]), 3
         )
     learned = replace(model, corrections=corrections)
-    before = offset >= _logit2(threshold)
+    before = offset >= log2_odds(threshold)
     out.disagreements_before = int((before != is_match).sum())
     # The threshold that tells the labelled pairs apart best under the corrected weights
     # (ties: the one nearest the old threshold), within sane bounds.
     after = match_weights(gamma, learned).sum(axis=1).astype(float) + tf + prior
-    candidates = np.unique(np.concatenate([after, [_logit2(threshold)]]))
+    candidates = np.unique(np.concatenate([after, [log2_odds(threshold)]]))
     errors = np.array([((after >= c) != is_match).sum() for c in candidates])
     best = candidates[errors == errors.min()]
-    cut = float(best[np.argmin(np.abs(best - _logit2(threshold)))])
-    old_cut = _logit2(threshold)
+    cut = float(best[np.argmin(np.abs(best - log2_odds(threshold)))])
+    old_cut = log2_odds(threshold)
     if int(((after >= old_cut) != is_match).sum()) - int(errors.min()) < MIN_ERRORS_SAVED:
         cut = old_cut  # a cut that tells too few more labelled pairs apart is the sample's noise
     else:
@@ -289,7 +284,7 @@ def learn_from_labels(
             out.threshold_wanted = _probability(cut)
         cut = bounded
     out.threshold = _probability(cut)
-    out.disagreements_after = int(((after >= _logit2(out.threshold)) != is_match).sum())
+    out.disagreements_after = int(((after >= log2_odds(out.threshold)) != is_match).sum())
     out.model = learned
     return out
 

@@ -230,6 +230,12 @@ def rows_of(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def log2_odds(p: float) -> float:
+    """A probability (a prior, a threshold) as log2 odds, held off 0 and 1."""
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return float(np.log2(p / (1 - p)))
+
+
 def probability(total_weight: np.ndarray, prior: float) -> np.ndarray:
     log_odds = np.log2(prior / (1 - prior)) + total_weight
     return 1.0 / (1.0 + np.exp2(-np.clip(log_odds, -60, 60)))

@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from pipeline.dedupe.compare import NULL_LEVEL
 from pipeline.dedupe.engine import DedupeResult
 from pipeline.dedupe.labels import LABELS, ordered
+from pipeline.dedupe.model import log2_odds
 from pipeline.dedupe.spec import MatchSpec
 
 # Of the pairs offered, the share taken from inside the largest entities.
@@ -116,11 +116,6 @@ def compared_values(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
     )
 
 
-def _logit2(p: float) -> float:
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return float(np.log2(p / (1 - p)))
-
-
 def unlabelled(pairs: pl.DataFrame, labelled: pl.DataFrame | None) -> pl.DataFrame:
     """The `pairs` (left_id, right_id) no label names, in either order."""
     if labelled is None or labelled.is_empty():
@@ -143,8 +138,8 @@ def choose_pairs(
     threshold): left_id, right_id, match_weight (log2 odds, the prior included),
     match_probability, reason."""
     spec, id_col = source.spec, source.spec.id_column
-    prior = _logit2(source.prior)
-    cut = _logit2(source.threshold)
+    prior = log2_odds(source.prior)
+    cut = log2_odds(source.threshold)
     levels = [f"{c.name}_level" for c in spec.comparisons]
     pairs = source.pairs.select(
         pl.col(f"{id_col}_l").cast(pl.String).alias("left_id"),
@@ -203,7 +198,7 @@ def _weakest_links(
 def weakest_entity_links(source: ReviewSource, count: int, borderline: bool) -> pl.DataFrame:
     """The weakest link of the `count` largest entities (or, `borderline`, of the entities
     held together most weakly), with the entity id and size; `explain_links` adds why."""
-    id_col, prior = source.spec.id_column, _logit2(source.prior)
+    id_col, prior = source.spec.id_column, log2_odds(source.prior)
     pairs = source.pairs.select(
         pl.col(f"{id_col}_l").cast(pl.String).alias("left_id"),
         pl.col(f"{id_col}_r").cast(pl.String).alias("right_id"),
