@@ -704,6 +704,20 @@ def test_cli_names_the_row_and_column_of_a_flag_that_is_not_true_or_false(people
     assert "normalized.csv: row 6, column 'is_role_email': 'maybe'" in err
 
 
+def test_cli_names_the_file_and_rows_of_a_repeated_id(tmp_path, capsys):
+    source = tmp_path / "export.csv"
+    source.write_text(
+        "id,First Name,Last Name,E-mail Address\n"
+        "1,Anna,Visser,anna@acme.nl\n3,Bob,Smith,bob@example.com\n3,Bob,Smith,bob@example.com\n"
+    )
+    out = tmp_path / "o.parquet"
+    assert main(["dedupe", str(source), "--out", str(out), "--id-column", "id"]) == 2
+    assert "export.csv: id column 'id' has 1 duplicated value(s): '3' at rows 2, 3" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()
+
+
 def test_a_crash_log_is_written_when_the_command_names_a_path(tmp_path):
     # It was named after the command, slashes and all: the crash report itself crashed.
     failure = record_crash(RuntimeError("boom"), "dedupe /data/in/leads.csv", tmp_path / "logs")
@@ -759,10 +773,15 @@ def test_lazy_source_without_an_id_column_names_its_columns(people, tmp_path):
 def test_duplicated_or_missing_ids_are_refused_with_the_column_named(people):
     frame = people[0].head(50)
     twice = pl.concat([frame, frame.head(2)])
-    with pytest.raises(ValueError, match=r"id column 'lead_id' has 2 duplicated value"):
+    first, second = frame["lead_id"].head(2).to_list()
+    with pytest.raises(ValueError, match=r"id column 'lead_id' has 2 duplicated value") as err:
         dedupe(twice)
+    # Each repeated id is named with the rows that hold it, so a person can find them.
+    assert f"{first!r} at rows 1, 51; {second!r} at rows 2, 52" in str(err.value)
     blank = frame.with_columns(pl.lit(None, pl.String).alias("lead_id"))
-    with pytest.raises(ValueError, match=r"id column 'lead_id' has 50 empty value"):
+    with pytest.raises(
+        ValueError, match=r"has 50 empty value\(s\), at row\(s\) 1, 2, 3, 4, 5 and 45"
+    ):
         dedupe(blank)
 
 

@@ -75,18 +75,21 @@ def run_file(args: argparse.Namespace) -> int:
             raise ValueError("--review-size must be at least 1")
         progress(f"reading {args.input}")
         source, id_col = prepared_source(args.input, spec, args.id_column)
-        result = dedupe(
-            source,
-            spec,
-            id_column=id_col,
-            threshold=args.threshold,
-            progress=progress,
-            # Explaining and reviewing pairs need the fingerprints.
-            keep_work=bool(args.explain or args.review_export),
-            labels=labels,
-            # The file written is the entities; golden records would be made for nothing.
-            golden=False,
-        )
+        try:
+            result = dedupe(
+                source,
+                spec,
+                id_column=id_col,
+                threshold=args.threshold,
+                progress=progress,
+                # Explaining and reviewing pairs need the fingerprints.
+                keep_work=bool(args.explain or args.review_export),
+                labels=labels,
+                # The file written is the entities; golden records would be made for nothing.
+                golden=False,
+            )
+        except ValueError as exc:  # about the input's rows: the file is named
+            raise ValueError(f"{Path(args.input).name}: {exc}") from exc
     except (SpecError, LabelError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

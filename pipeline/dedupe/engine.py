@@ -55,14 +55,40 @@ def check_ids(frame: pl.DataFrame, id_col: str, columns: list[str] | None = None
         names = ", ".join(columns or frame.columns)
         raise ValueError(f"input has no id column {id_col!r} (columns: {names})")
     if frame[id_col].null_count():
-        raise ValueError(f"id column {id_col!r} has {frame[id_col].null_count()} empty value(s)")
+        rows = _row_numbers(frame[id_col].is_null())
+        raise ValueError(
+            f"id column {id_col!r} has {frame[id_col].null_count()} empty value(s), "
+            f"at row(s) {rows}"
+        )
     # 64-bit hashes first (a third of the cost of counting distinct strings); only a table
     # whose hashes repeat is counted exactly, so a hash collision is never reported.
     if frame[id_col].hash(seed=7).n_unique() == frame.height:
         return
     duplicated = frame.height - frame[id_col].n_unique()
     if duplicated:
-        raise ValueError(f"id column {id_col!r} has {duplicated} duplicated value(s)")
+        repeated = frame[id_col].is_duplicated()
+        examples = (
+            frame.select(id_col, pl.int_range(1, pl.len() + 1).alias("row"))
+            .filter(repeated)
+            .group_by(id_col, maintain_order=True)
+            .agg("row")
+            .head(_EXAMPLES)
+        )
+        named = "; ".join(
+            f"{value!r} at rows {', '.join(map(str, rows))}" for value, rows in examples.rows()
+        )
+        raise ValueError(f"id column {id_col!r} has {duplicated} duplicated value(s): {named}")
+
+
+_EXAMPLES = 5
+
+
+def _row_numbers(mask: pl.Series) -> str:
+    """The first few 1-based row numbers where `mask` holds, for an error a person can act on
+    (row 1 is the first data row, under a CSV's header)."""
+    rows = (mask.arg_true() + 1).to_list()
+    shown = ", ".join(map(str, rows[:_EXAMPLES]))
+    return shown + (f" and {len(rows) - _EXAMPLES} more" if len(rows) > _EXAMPLES else "")
 
 
 def dedupe(
