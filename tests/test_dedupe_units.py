@@ -1045,6 +1045,9 @@ def test_incremental_joint_frequency_counts_other_entities_only():
     assert per_pair[0] == 0.0  # Zeb's new record and a known one: nobody else
     assert per_pair[1] == pytest.approx(1 / (frame.height - 1))
     assert np.isnan(per_pair[2])
+    # Record 1 is Zeb's though no pair holds it; the entities' order is not the frame's.
+    reordered = joint_frequencies(frame, spec, entities.reverse(), rows, left, right)
+    np.testing.assert_array_equal(reordered["first+last"], per_pair)
 
 
 def _office_spec(**joint: object) -> MatchSpec:
