@@ -51,7 +51,10 @@ def match_incremental(
         raise ValueError(f"{clash.height} new record id(s) already exist, e.g. {clash[id_col][0]}")
     old = existing if existing_fingerprinted else add_fingerprints(existing, spec)
     fresh = add_fingerprints(new, spec)
-    combined = pl.concat([old.select(fresh.columns), fresh], how="vertical_relaxed")
+    # Only what matching reads: the rows gathered below carry every column asked for
+    # (68 columns -> 28 for the leads spec, 0.13 -> 0.08 s a gather at 1M rows).
+    matching = [c for c in fresh.columns if c in spec.matching_columns()]
+    combined = pl.concat([old.select(matching), fresh.select(matching)], how="vertical_relaxed")
     n_old = old.height
     new_rows = pl.Series("i", np.arange(n_old, combined.height), dtype=pl.UInt32)
     pairs, block_report = candidate_pairs(combined, spec.blocking, new_rows)
@@ -82,10 +85,19 @@ def match_incremental(
     model = scored_pairs.model
 
     # Existing members of one entity stay together: chain them with certain links.
+    # The entities narrowed to these records first: a join probing all of them was 2.5x
+    # slower (a million string ids hashed).
     old_ids = (
         sub[id_col]
         .to_frame()
-        .join(existing_entities, on=id_col, how="left", maintain_order="left")["entity_id"]
+        .join(
+            existing_entities.select(id_col, "entity_id").filter(
+                pl.col(id_col).is_in(sub[id_col].implode())
+            ),
+            on=id_col,
+            how="left",
+            maintain_order="left",
+        )["entity_id"]
     )
     by_entity = (
         pl.DataFrame({"pos": np.arange(sub.height), "entity_id": old_ids})
@@ -119,7 +131,7 @@ def match_incremental(
     merges = events.filter(pl.col("event") == "merge").select(
         pl.col("other_entity_id").alias("entity_id"), pl.col("entity_id").alias("survivor")
     )
-    untouched = existing_entities.join(local_entities.select(id_col), on=id_col, how="anti")
+    untouched = existing_entities.filter(~pl.col(id_col).is_in(local_entities[id_col].implode()))
     if merges.height:  # a few ids renamed: a lookup, not a join of a million rows
         untouched = untouched.with_columns(
             pl.col("entity_id").replace(merges["entity_id"], merges["survivor"])
@@ -128,7 +140,7 @@ def match_incremental(
     affected = local_entities["entity_id"].unique()
     affected_ids = entities.filter(pl.col("entity_id").is_in(affected.implode()))
     affected_rows = pl.concat(
-        [existing.join(affected_ids.select(id_col), on=id_col, how="semi"), new],
+        [existing.filter(pl.col(id_col).is_in(affected_ids[id_col].implode())), new],
         how="diagonal_relaxed",
     )
     golden = golden_records(affected_rows, affected_ids, spec)
