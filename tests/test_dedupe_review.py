@@ -23,7 +23,7 @@ from pipeline.dedupe.labels import (
 )
 from pipeline.dedupe.model import FSModel
 from pipeline.dedupe.review import ReviewSource, choose_pairs, explained, render_pair
-from pipeline.dedupe.runs import PreviousRun, resolve
+from pipeline.dedupe.runs import PreviousRun, model_frame, resolve
 from pipeline.store import open_store
 from pipeline.store.dedupe_labels import load_labels, save_labels
 from tests.people import normalized, population
@@ -237,14 +237,11 @@ def test_labels_are_stored_one_per_pair_the_latest_winning(sqlite_store):
 def test_a_label_given_after_a_run_is_honoured_by_the_next_incremental_one(people, resolved):
     previous = PreviousRun(
         entities=resolved.entities,
-        model=pl.DataFrame(
-            {"spec": ["leads"], "threshold": [resolved.threshold], "model_json": [
-                __import__("json").dumps(resolved.model.to_dict())]}
-        ),
+        model=model_frame(resolved, "leads", ""),
         fingerprints=resolved.work.select("lead_id", *resolved.spec.fingerprints),
         pairs=resolved.pairs,
         golden=resolved.golden,
-    )  # fmt: skip
+    )
     unchanged = resolve(people[0], previous)
     assert unchanged.mode == "unchanged"
     a, b = _merged_pair(resolved)
@@ -254,6 +251,25 @@ def test_a_label_given_after_a_run_is_honoured_by_the_next_incremental_one(peopl
     assert entities[a] != entities[b]
     assert run.entities.height == resolved.entities.height
     assert run.golden["record_count"].sum() == resolved.entities.height
+
+
+def test_a_model_stored_for_another_version_of_the_spec_is_not_used_incrementally(people, resolved):
+    # A level added to the spec since the model was stored: scoring new leads with it would
+    # read the new level's index as another level's weight. Models stored before the digest
+    # was are not trusted either.
+    said: list[str] = []
+    stored = model_frame(resolved, "leads", "")
+    fingerprints = resolved.work.select("lead_id", *resolved.spec.fingerprints)
+    for model in (stored.with_columns(pl.lit("0" * 16).alias("spec_digest")),
+                  stored.drop("spec_digest")):  # fmt: skip
+        previous = PreviousRun(entities=resolved.entities, model=model, fingerprints=fingerprints)
+        said.clear()
+        run = resolve(people[0], previous, progress=said.append)
+        assert run.mode == "full"
+        assert said[0].endswith(": the spec changed since the stored model was trained")
+    assert resolve(people[0], PreviousRun(resolved.entities, stored, fingerprints)).mode == (
+        "unchanged"
+    )
 
 
 def test_a_review_card_marks_a_cut_value_and_uses_a_wide_terminal(resolved):

@@ -1,7 +1,8 @@
 """One resolution of the lead table against what the last one left: full, incremental or
 unchanged, decided here so any caller (the Dagster assets, a script) resolves the same way.
 
-- full: no previous run, another spec, fingerprints of another spec, a lead gone, or asked
+- full: no previous run, another spec or a changed one (the stored model's levels mean what
+  the spec said when it was trained), fingerprints of another spec, a lead gone, or asked
   for; every lead is resolved again, entity ids kept stable;
 - incremental: only new leads are matched against the resolved ones with the stored model,
   or, with no new lead, labels given since the last run are applied to the records they name;
@@ -24,7 +25,7 @@ from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.labels import ordered
 from pipeline.dedupe.model import FSModel
 from pipeline.dedupe.prepare import latest_per_id
-from pipeline.dedupe.spec import load_spec
+from pipeline.dedupe.spec import MatchSpec, load_spec
 
 
 @dataclass
@@ -32,7 +33,8 @@ class PreviousRun:
     """The tables the last resolution wrote (None: never written)."""
 
     entities: pl.DataFrame | None = None
-    model: pl.DataFrame | None = None  # spec, threshold, model_json[, labels_digest]
+    # spec, threshold, model_json[, labels_digest, spec_digest]
+    model: pl.DataFrame | None = None
     fingerprints: pl.DataFrame | None = None
     pairs: pl.DataFrame | None = None
     golden: pl.DataFrame | None = None
@@ -64,6 +66,13 @@ def labels_digest(labels: pl.DataFrame | None) -> str:
     return hashlib.sha256(rows.write_csv().encode()).hexdigest()[:16]
 
 
+def spec_digest(spec: MatchSpec) -> str:
+    """A hash of the whole spec: a model is stored with the spec it was trained for, and a
+    changed spec (a level added, a threshold moved) is resolved in full, not scored with
+    levels the model does not know."""
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
+
+
 def model_frame(result: DedupeResult, spec_name: str, digest: str) -> pl.DataFrame:
     return pl.DataFrame(
         {
@@ -71,21 +80,30 @@ def model_frame(result: DedupeResult, spec_name: str, digest: str) -> pl.DataFra
             "threshold": [result.threshold],
             "model_json": [json.dumps(result.model.to_dict())],
             "labels_digest": [digest],
+            "spec_digest": [spec_digest(result.spec)],
         }
     )
 
 
-def _incremental_possible(
-    leads: pl.DataFrame, previous: PreviousRun, spec_name: str, id_col: str, fingerprints: set
-) -> bool:
+def _why_full(
+    leads: pl.DataFrame, previous: PreviousRun, spec: MatchSpec, spec_name: str
+) -> str | None:
+    """Why the leads must be resolved in full, or None when an incremental run can do."""
     if previous.entities is None or previous.model is None or previous.fingerprints is None:
-        return False
-    return (
-        previous.model["spec"][0] == spec_name
-        # A spec whose fingerprints changed needs a full pass to rebuild them.
-        and set(previous.fingerprints.columns) == {id_col, *fingerprints}
-        and leads.join(previous.entities, on=id_col, how="semi").height == previous.entities.height
-    )
+        return "no previous resolution"
+    if previous.model["spec"][0] != spec_name:
+        return f"the last run used spec {previous.model['spec'][0]!r}"
+    # A model stored before its spec's digest was: what it was trained for is not known.
+    stored = previous.model["spec_digest"][0] if "spec_digest" in previous.model.columns else None
+    if stored != spec_digest(spec):
+        return "the spec changed since the stored model was trained"
+    id_col = spec.id_column
+    # A spec whose fingerprints changed needs a full pass to rebuild them.
+    if set(previous.fingerprints.columns) != {id_col, *spec.fingerprints}:
+        return "the stored fingerprints are another spec's"
+    if leads.join(previous.entities, on=id_col, how="semi").height != previous.entities.height:
+        return "resolved leads are gone from the table"
+    return None
 
 
 def resolve(
@@ -108,10 +126,9 @@ def resolve(
         previous_digest = previous.model["labels_digest"][0] or ""
     fingerprint_cols = [id_col, *spec.fingerprints]
     old_events = previous.events if previous.entities is not None else None
-    if full_refresh or not _incremental_possible(
-        leads, previous, spec_name, id_col, set(spec.fingerprints)
-    ):
-        say(f"full resolution of {leads.height} lead(s)")
+    why = "asked for" if full_refresh else _why_full(leads, previous, spec, spec_name)
+    if why:
+        say(f"full resolution of {leads.height} lead(s): {why}")
         result = dedupe(
             leads,
             spec,
