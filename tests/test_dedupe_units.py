@@ -755,6 +755,41 @@ def test_nickname_groups_meet_across_languages_and_chains():
     assert all(lookup[formal] == formal for formal in set(lookup.values()))
 
 
+def test_crossed_level_finds_a_mobile_given_as_the_phone_in_either_direction():
+    # Pairs (0, 1): A's phone is B's mobile; (2, 3): the other way round; (4, 5): the two
+    # mobiles agree already (the mobile comparison's, not counted twice); (6, 7): phones
+    # differ and no number crosses; (8, 9): B has no phone (missing, as for any level).
+    frame = pl.DataFrame(
+        {
+            "phone": ["+3120", "+3199", "+3150", "+3161", "+3162", "+3130", "+3140", "+3141",
+                      "+3163", None],
+            "mobile": ["+3161", "+3120", "+3161", None, "+3162", "+3162", None, "+3164",
+                       None, "+3163"],
+        }
+    )  # fmt: skip
+    comparison = Comparison(
+        name="phone",
+        column="phone",
+        levels=[Level(type="exact"), Level(type="crossed", column="mobile")],
+    )
+    left, right = np.array([0, 2, 4, 6, 8]), np.array([1, 3, 5, 7, 9])
+    encoded = Comparator(frame)
+    encoded.encoded("mobile")  # codes, as a fuzzy level would make them: not comparable across
+    for comparator in (Comparator(frame), _hashes_only(frame), encoded):
+        assert comparator.levels(comparison, left, right).tolist() == [1, 1, 2, 2, NULL_LEVEL]
+
+
+def _hashes_only(frame: pl.DataFrame) -> Comparator:
+    """As a full run hands equality-only columns over: their hashes, the strings dropped."""
+    rows = frame.with_row_index("_").select("_")
+    return Comparator(rows, _hashed=hashed_columns(frame, frame.columns))
+
+
+def test_crossed_level_needs_the_column_to_look_in():
+    with pytest.raises(ValueError, match="'crossed' needs 'column'"):
+        Level(type="crossed")
+
+
 def test_swapped_level_matches_first_and_last_crosswise_despite_a_slip():
     # record 0 vs 1 swapped: first 'murpy' / last 'james' against first 'james' / last 'murphy'
     frame = pl.DataFrame(

@@ -499,6 +499,8 @@ class Comparator:
             return self.nicknames(column, left, right)
         if level.type == "initial":
             return self.initial_of(column, left, right)
+        if level.type == "crossed":
+            return self.crossed(comparison.column, column, left, right)
         values = self.frame[column].cast(pl.String)
         a, b = values.gather(left), values.gather(right)
         if level.type == "date_transposed":
@@ -515,6 +517,27 @@ class Comparator:
             nb = b.cast(pl.Float64, strict=False)
             return ((na - nb).abs() <= level.tolerance).fill_null(False).to_numpy()
         raise ValueError(level.type)  # pragma: no cover - validated by the spec
+
+    def crossed(self, own: str, other: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Whether one record's `own` value is the other's `other` value (a mobile given as
+        the phone in another file), where the two `other` values do not agree already: that
+        agreement is `other`'s own comparison, not to be counted twice."""
+        own_key, own_present = self._hashes(own)
+        other_key, other_present = self._hashes(other)
+        forward = own_present[left] & other_present[right] & (own_key[left] == other_key[right])
+        back = other_present[left] & own_present[right] & (other_key[left] == own_key[right])
+        agreed = other_present[left] & other_present[right] & (other_key[left] == other_key[right])
+        return (forward | back) & ~agreed
+
+    def _hashes(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """`hashed_keys` of a column even where it is encoded: the hashes of two string
+        columns can be compared with each other, their codes cannot."""
+        if column not in self._encoded:
+            return self.keys(column)  # its hashes (an equality-only column arrives as them)
+        name = f"hash:{column}"  # no column's name: `keys` returns codes for encoded ones
+        if name not in self._hashed:
+            self._hashed[name] = hashed_keys(self.frame[column])
+        return self._hashed[name]
 
     def nicknames(self, column: str, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Whether the two first names (`column`, folded) differ and share a nickname group

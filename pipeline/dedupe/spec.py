@@ -81,8 +81,13 @@ class Level(_Strict):
         "swapped",
         "nickname",
         "initial",
+        "crossed",
     ]
-    column: str | None = Field(default=None, description="Compare this column instead.")
+    column: str | None = Field(
+        default=None,
+        description="Compare this column instead; for 'crossed', the column one record's "
+        "value is looked for in on the other record.",
+    )
     threshold: float | None = Field(default=None, ge=0, le=1)
     max_distance: int | None = Field(default=None, ge=0)
     tolerance: float | None = Field(default=None, ge=0)
@@ -103,6 +108,10 @@ class Level(_Strict):
             raise ValueError(f"level type {self.type!r} needs {param!r}")
         if self.type == "swapped" and (self.column is None or self.threshold is None):
             raise ValueError("level type 'swapped' needs 'column' (the other name) and 'threshold'")
+        if self.type == "crossed" and self.column is None:
+            raise ValueError(
+                "level type 'crossed' needs 'column' (where the other record may hold the value)"
+            )
         return self
 
     def describe(self) -> str:
@@ -482,7 +491,7 @@ class MatchSpec(_Strict):
         other: set[str] = {self.id_column}
         for comp in self.comparisons:
             for level in comp.levels:
-                if level.type != "exact":
+                if level.type not in ("exact", "crossed"):
                     other.add(level.column or comp.column)
                     if level.type == "swapped":
                         other.add(comp.column)
