@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import resource
 import sys
 import time
@@ -90,9 +89,9 @@ def say(message: str) -> None:
 
 
 def engine_digest() -> str:
-    """Hash of pipeline/dedupe sources and specs: ties a result to the engine code it ran."""
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "pipeline" / "dedupe").rglob("*")):
-        if path.suffix in {".py", ".yaml"}:
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    """Hash of pipeline/dedupe sources and specs: ties a result to the engine code it ran
+    (the engine's own, which its stored models carry too)."""
+    add_import_paths()
+    from pipeline.dedupe.digests import engine_digest as digest
+
+    return digest()

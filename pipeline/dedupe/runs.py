@@ -1,9 +1,9 @@
 """One resolution of the lead table against what the last one left: full, incremental or
 unchanged, decided here so any caller (the Dagster assets, a script) resolves the same way.
 
-- full: no previous run, another spec or a changed one (the stored model's levels mean what
-  the spec said when it was trained), fingerprints of another spec, a lead gone, or asked
-  for; every lead is resolved again, entity ids kept stable;
+- full: no previous run, another spec, a changed spec or engine (the stored model's levels
+  and the stored fingerprints are what they made: `digests`), fingerprints of another
+  spec, a lead gone, or asked for; every lead is resolved again, entity ids kept stable;
 - incremental: only new leads are matched against the resolved ones with the stored model,
   or, with no new lead, labels given since the last run are applied to the records they name;
 - unchanged: nothing new, no new label.
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from pipeline.dedupe.digests import model_digest
 from pipeline.dedupe.engine import DedupeResult, dedupe
 from pipeline.dedupe.entities import EVENT_SCHEMA
 from pipeline.dedupe.find_matches_to_new_records import match_incremental
@@ -33,7 +34,7 @@ class PreviousRun:
     """The tables the last resolution wrote (None: never written)."""
 
     entities: pl.DataFrame | None = None
-    # spec, threshold, model_json[, labels_digest, spec_digest]
+    # spec, threshold, model_json[, labels_digest, engine_digest]
     model: pl.DataFrame | None = None
     fingerprints: pl.DataFrame | None = None
     pairs: pl.DataFrame | None = None
@@ -66,13 +67,6 @@ def labels_digest(labels: pl.DataFrame | None) -> str:
     return hashlib.sha256(rows.write_csv().encode()).hexdigest()[:16]
 
 
-def spec_digest(spec: MatchSpec) -> str:
-    """A hash of the whole spec: a model is stored with the spec it was trained for, and a
-    changed spec (a level added, a threshold moved) is resolved in full, not scored with
-    levels the model does not know."""
-    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:16]
-
-
 def model_frame(result: DedupeResult, spec_name: str, digest: str) -> pl.DataFrame:
     return pl.DataFrame(
         {
@@ -80,7 +74,7 @@ def model_frame(result: DedupeResult, spec_name: str, digest: str) -> pl.DataFra
             "threshold": [result.threshold],
             "model_json": [json.dumps(result.model.to_dict())],
             "labels_digest": [digest],
-            "spec_digest": [spec_digest(result.spec)],
+            "engine_digest": [model_digest(result.spec)],
         }
     )
 
@@ -93,10 +87,11 @@ def _why_full(
         return "no previous resolution"
     if previous.model["spec"][0] != spec_name:
         return f"the last run used spec {previous.model['spec'][0]!r}"
-    # A model stored before its spec's digest was: what it was trained for is not known.
-    stored = previous.model["spec_digest"][0] if "spec_digest" in previous.model.columns else None
-    if stored != spec_digest(spec):
-        return "the spec changed since the stored model was trained"
+    # A model stored before its digest was: what it was made by is not known.
+    model = previous.model
+    stored = model["engine_digest"][0] if "engine_digest" in model.columns else None
+    if stored != model_digest(spec):
+        return "the spec or the engine changed since the stored model and fingerprints were made"
     id_col = spec.id_column
     # A spec whose fingerprints changed needs a full pass to rebuild them.
     if set(previous.fingerprints.columns) != {id_col, *spec.fingerprints}:
