@@ -49,6 +49,10 @@ def _quiet(_: str) -> None:
     pass
 
 
+# Repeated or empty ids named in an error: enough to find the problem, not a flood.
+_EXAMPLES = 5
+
+
 def check_ids(frame: pl.DataFrame, id_col: str, columns: list[str] | None = None) -> None:
     """`columns`: all of the input's, when `frame` holds only some of them."""
     if id_col not in frame.columns:
@@ -78,9 +82,6 @@ def check_ids(frame: pl.DataFrame, id_col: str, columns: list[str] | None = None
             f"{value!r} at rows {', '.join(map(str, rows))}" for value, rows in examples.rows()
         )
         raise ValueError(f"id column {id_col!r} has {duplicated} duplicated value(s): {named}")
-
-
-_EXAMPLES = 5
 
 
 def _row_numbers(mask: pl.Series) -> str:
