@@ -718,6 +718,23 @@ def test_cli_names_the_file_and_rows_of_a_repeated_id(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_cli_skips_blank_lines_and_names_the_line_of_a_row_with_extra_fields(tmp_path, capsys):
+    # A blank line became a record with no id ("id column 'id' has 1 empty value"), and
+    # the values past the header's fields were left out without a word.
+    source = tmp_path / "export.csv"
+    source.write_bytes(
+        b"id;Vorname;Nachname;E-Mail\r\n1;J\xc3\xbcrgen;Gro\xc3\x9f;j@x.de\r\n\r\n"
+        b"2;J\xc3\xbcrgen;Gross;j@x.de;+49 30 1234567\r\n"
+    )
+    out = tmp_path / "o.parquet"
+    assert main(["dedupe", str(source), "--out", str(out), "--id-column", "id"]) == 0
+    err = capsys.readouterr().err
+    assert "export.csv: skipped 1 blank line(s) (line 3)" in err
+    assert "warning: export.csv: line 4: row has 5 fields but the header has 4" in err
+    entities = pl.read_parquet(out)
+    assert entities["id"].to_list() == ["1", "2"] and entities["entity_id"].n_unique() == 1
+
+
 def test_a_crash_log_is_written_when_the_command_names_a_path(tmp_path):
     # It was named after the command, slashes and all: the crash report itself crashed.
     failure = record_crash(RuntimeError("boom"), "dedupe /data/in/leads.csv", tmp_path / "logs")

@@ -74,7 +74,7 @@ def run_file(args: argparse.Namespace) -> int:
         if args.review_size < 1:
             raise ValueError("--review-size must be at least 1")
         progress(f"reading {args.input}")
-        source, id_col = prepared_source(args.input, spec, args.id_column)
+        source, id_col = prepared_source(args.input, spec, args.id_column, progress)
         try:
             result = dedupe(
                 source,

@@ -3,6 +3,7 @@ table and normalize, unless the table is already normalized."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +16,10 @@ from pipeline.normalize.leads import normalize_fields
 from pipeline.schema import NORMALIZED_SCHEMA, RAW_LEADS_SCHEMA, conform
 
 
-def read_table(path: Path) -> pl.DataFrame:
+def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pl.DataFrame:
+    """The file's rows. A text file's blank lines are skipped, and its rows with more fields
+    than the header are kept as the parser reads them (the header's fields), with `warn`
+    naming their lines and the values left out."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -24,8 +28,27 @@ def read_table(path: Path) -> pl.DataFrame:
     if suffix in (".csv", ".tsv", ".txt"):
         from pipeline.parsing import read_tables
 
-        return read_tables(path.name, path.read_bytes(), load_aliases()).tables[0].frame
+        table = read_tables(path.name, path.read_bytes(), load_aliases()).tables[0]
+        say = warn or (lambda _: None)
+        line = table.first_row_number  # of the first data row
+        for row, reason in sorted(table.row_errors.items())[:_WARNED]:
+            say(f"warning: {path.name}: line {line + row}: {reason}")
+        if len(table.row_errors) > _WARNED:
+            say(f"warning: {path.name}: {len(table.row_errors) - _WARNED} more such row(s)")
+        blank = table.frame.select(pl.all_horizontal(pl.all().is_null())).to_series()
+        if blank.any():
+            lines = ", ".join(str(line + row) for row in blank.arg_true().to_list()[:_WARNED])
+            say(
+                f"{path.name}: skipped {blank.sum()} blank line(s) (line {lines}"
+                f"{', ...' if blank.sum() > _WARNED else ''}); row numbers below skip them"
+            )
+            return table.frame.filter(~blank)
+        return table.frame
     raise ValueError(f"{path}: expected a .csv or .parquet file")
+
+
+# Lines named in a warning: enough to find the problem, not a flood.
+_WARNED = 5
 
 
 # Rows normalized at a time by `prepare_leads`: 4 batches at 1M rows take as long as one
@@ -129,7 +152,9 @@ def _normalized_in_batches(raw: pl.DataFrame, spec: MatchSpec, batch: int) -> pl
     return pl.concat(batches)
 
 
-def prepared_source(path: Path, spec: MatchSpec, id_column: str | None) -> tuple[Source, str]:
+def prepared_source(
+    path: Path, spec: MatchSpec, id_column: str | None, warn: Callable[[str], None] | None = None
+) -> tuple[Source, str]:
     """(the table to dedupe, its id column). A parquet file that already has the spec's
     columns and the id column is scanned, not read: the engine then reads only the columns
     it needs, when it needs them (at 1M normalized leads, 0.9 GB less memory). Anything
@@ -140,7 +165,7 @@ def prepared_source(path: Path, spec: MatchSpec, id_column: str | None) -> tuple
         id_col = id_column or spec.id_column
         if id_col in names and spec.input_columns() - {spec.id_column} <= names:
             return lazy, id_col
-    return prepare_leads(read_table(path), spec, id_column, path.name)
+    return prepare_leads(read_table(path, warn), spec, id_column, path.name)
 
 
 def latest_per_id(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:
