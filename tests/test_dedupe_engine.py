@@ -712,14 +712,14 @@ def test_cli_names_the_file_and_rows_of_a_repeated_id(tmp_path, capsys):
     )
     out = tmp_path / "o.parquet"
     assert main(["dedupe", str(source), "--out", str(out), "--id-column", "id"]) == 2
-    assert "export.csv: id column 'id' has 1 duplicated value(s): '3' at rows 2, 3" in (
+    assert "export.csv: id column 'id' has 1 duplicated value(s): '3' at data rows 2, 3" in (
         capsys.readouterr().err
     )
     assert not out.exists()
 
 
-def test_cli_skips_blank_lines_and_names_the_line_of_a_row_with_extra_fields(tmp_path, capsys):
-    # A blank line became a record with no id ("id column 'id' has 1 empty value"), and
+def test_cli_skips_blank_rows_and_names_the_row_with_extra_fields(tmp_path, capsys):
+    # A blank row became a record with no id ("id column 'id' has 1 empty value"), and
     # the values past the header's fields were left out without a word.
     source = tmp_path / "export.csv"
     source.write_bytes(
@@ -729,8 +729,8 @@ def test_cli_skips_blank_lines_and_names_the_line_of_a_row_with_extra_fields(tmp
     out = tmp_path / "o.parquet"
     assert main(["dedupe", str(source), "--out", str(out), "--id-column", "id"]) == 0
     err = capsys.readouterr().err
-    assert "export.csv: skipped 1 blank line(s) (line 3)" in err
-    assert "warning: export.csv: line 4: row has 5 fields but the header has 4" in err
+    assert "export.csv: skipped 1 blank row(s) (row 3)" in err
+    assert "warning: export.csv: row 4: row has 5 fields but the header has 4" in err
     entities = pl.read_parquet(out)
     assert entities["id"].to_list() == ["1", "2"] and entities["entity_id"].n_unique() == 1
 
@@ -794,10 +794,10 @@ def test_duplicated_or_missing_ids_are_refused_with_the_column_named(people):
     with pytest.raises(ValueError, match=r"id column 'lead_id' has 2 duplicated value") as err:
         dedupe(twice)
     # Each repeated id is named with the rows that hold it, so a person can find them.
-    assert f"{first!r} at rows 1, 51; {second!r} at rows 2, 52" in str(err.value)
+    assert f"{first!r} at data rows 1, 51; {second!r} at data rows 2, 52" in str(err.value)
     blank = frame.with_columns(pl.lit(None, pl.String).alias("lead_id"))
     with pytest.raises(
-        ValueError, match=r"has 50 empty value\(s\), at row\(s\) 1, 2, 3, 4, 5 and 45"
+        ValueError, match=r"has 50 empty value\(s\), at data row\(s\) 1, 2, 3, 4, 5 and 45"
     ):
         dedupe(blank)
 

@@ -62,7 +62,7 @@ def check_ids(frame: pl.DataFrame, id_col: str, columns: list[str] | None = None
         rows = _row_numbers(frame[id_col].is_null())
         raise ValueError(
             f"id column {id_col!r} has {frame[id_col].null_count()} empty value(s), "
-            f"at row(s) {rows}"
+            f"at data row(s) {rows}"
         )
     # 64-bit hashes first (a third of the cost of counting distinct strings); only a table
     # whose hashes repeat is counted exactly, so a hash collision is never reported.
@@ -79,14 +79,14 @@ def check_ids(frame: pl.DataFrame, id_col: str, columns: list[str] | None = None
             .head(_EXAMPLES)
         )
         named = "; ".join(
-            f"{value!r} at rows {', '.join(map(str, rows))}" for value, rows in examples.rows()
+            f"{value!r} at data rows {', '.join(map(str, rows))}" for value, rows in examples.rows()
         )
         raise ValueError(f"id column {id_col!r} has {duplicated} duplicated value(s): {named}")
 
 
 def _row_numbers(mask: pl.Series) -> str:
-    """The first few 1-based row numbers where `mask` holds, for an error a person can act on
-    (row 1 is the first data row, under a CSV's header)."""
+    """The first few data rows (1-based: a file's first row under its header is 1) where
+    `mask` holds, for an error a person can act on."""
     rows = (mask.arg_true() + 1).to_list()
     shown = ", ".join(map(str, rows[:_EXAMPLES]))
     return shown + (f" and {len(rows) - _EXAMPLES} more" if len(rows) > _EXAMPLES else "")

@@ -19,7 +19,7 @@ from pipeline.schema import NORMALIZED_SCHEMA, RAW_LEADS_SCHEMA, conform
 def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pl.DataFrame:
     """The file's rows. A text file's blank lines are skipped, and its rows with more fields
     than the header are kept as the parser reads them (the header's fields), with `warn`
-    naming their lines and the values left out."""
+    naming their rows and the values left out."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -30,17 +30,18 @@ def read_table(path: Path, warn: Callable[[str], None] | None = None) -> pl.Data
 
         table = read_tables(path.name, path.read_bytes(), load_aliases()).tables[0]
         say = warn or (lambda _: None)
-        line = table.first_row_number  # of the first data row
+        line = table.first_row_number  # the first data row's, the header being row 1
         for row, reason in sorted(table.row_errors.items())[:_WARNED]:
-            say(f"warning: {path.name}: line {line + row}: {reason}")
+            say(f"warning: {path.name}: row {line + row}: {reason}")
         if len(table.row_errors) > _WARNED:
             say(f"warning: {path.name}: {len(table.row_errors) - _WARNED} more such row(s)")
         blank = table.frame.select(pl.all_horizontal(pl.all().is_null())).to_series()
         if blank.any():
             lines = ", ".join(str(line + row) for row in blank.arg_true().to_list()[:_WARNED])
             say(
-                f"{path.name}: skipped {blank.sum()} blank line(s) (line {lines}"
-                f"{', ...' if blank.sum() > _WARNED else ''}); row numbers below skip them"
+                f"{path.name}: skipped {blank.sum()} blank row(s) (row {lines}"
+                f"{', ...' if blank.sum() > _WARNED else ''}); data rows below are counted "
+                "without them"
             )
             return table.frame.filter(~blank)
         return table.frame
