@@ -104,6 +104,32 @@ def test_ragged_row_is_marked_not_dropped(aliases, parse_kwargs):
     assert "4 fields but the header has 2" in error and '"extra"' in error
 
 
+def test_a_quote_never_closed_costs_its_row_a_mark_not_the_rest_of_the_file(aliases, parse_kwargs):
+    # The reader took the quote to run to the end: rows 3 and 4 became part of one value.
+    data = b'Name,Email\nA,a@x.com\n"Bob,b@x.com\nC,c@x.com\nD,d@x.com\n'
+    rows = parse_file("q.csv", data, aliases, **parse_kwargs).rows
+    assert rows["email"].to_list() == ["a@x.com", "b@x.com", "c@x.com", "d@x.com"]
+    assert rows["row_number"].to_list() == [2, 3, 4, 5]
+    marked = rows.filter(pl.col("parse_error").is_not_null())
+    assert marked["row_number"].to_list() == [3]
+    assert "never closes" in marked["parse_error"][0]
+    assert json.loads(marked["original"][0])["Name"] == '"Bob'  # as written
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'Name,Email,Notes\nA,a@x.com,"two\nlines"\nB,b@x.com,5" screen\n',
+        # An odd count of quote marks and a line break in the last row, yet nothing unclosed.
+        b'Name,Email,Notes\nB,b@x.com,5" screen\nA,a@x.com,"two\nlines"\n',
+    ],
+)
+def test_a_quote_inside_a_value_and_a_quoted_line_break_read_as_before(aliases, parse_kwargs, data):
+    rows = parse_file("q.csv", data, aliases, **parse_kwargs).rows.sort("email", descending=True)
+    assert rows["notes"].to_list() == ['5" screen', "two\nlines"]
+    assert rows["parse_error"].null_count() == 2
+
+
 def test_json_records_flatten_nested_objects(aliases, parse_kwargs):
     data = json.dumps(
         {"results": [{"email": "a@b.co", "name": "Ann Lee", "utm": {"source": "ads"}}]}
