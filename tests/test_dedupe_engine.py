@@ -78,6 +78,40 @@ def _with(frame: pl.DataFrame, extra: list[dict]) -> pl.DataFrame:
     return pl.concat([frame, normalized(rows)], how="diagonal_relaxed")
 
 
+def test_a_mobile_given_as_the_phone_in_another_file_pairs_and_compares_the_records(people):
+    # Ines's work record has her mobile; a sign-up form has the same number as its phone, a
+    # misspelt surname, a private address and no company. Nothing else pairs the two.
+    ines = [
+        {
+            "lead_id": "ines-work",
+            "first_name": "Ines",
+            "last_name": "Kowalczyk",
+            "email": "ines.kowalczyk@acme.com",
+            "phone": "+1 415 555 0100",
+            "mobile_phone": "+1 415 555 0199",
+            "company": "Acme Inc.",
+            "website": "acme.com",
+            "country": "US",
+        },
+        {
+            "lead_id": "ines-form",
+            "first_name": "Ines",
+            "last_name": "Kowalczik",
+            "email": "ines.k.1990@gmail.com",
+            "phone": "+1 (415) 555-0199",
+            "country": "US",
+        },
+    ]
+    result = dedupe(_with(people[0], ines))
+    pair = result.pairs.filter(
+        (pl.col("lead_id_l").str.starts_with("ines-"))
+        & pl.col("lead_id_r").str.starts_with("ines-")
+    )
+    assert pair["blocking_rule"].to_list() == ["mobile_as_phone"]
+    phone = [c.name for c in result.spec.comparisons].index("phone")
+    assert result.spec.comparisons[phone].labels[pair["phone_level"][0]] == "the other's mobile"
+
+
 def test_colleagues_sharing_surname_and_switchboard_are_not_merged(people):
     colleagues = [
         {
