@@ -11,7 +11,7 @@ import polars as pl
 from pipeline.dedupe.cluster import CannotLinkChecker
 from pipeline.dedupe.compare import NULL_LEVEL, Comparator
 from pipeline.dedupe.engine import DedupeResult
-from pipeline.dedupe.model import match_weights, probability
+from pipeline.dedupe.model import log2_odds, match_weights, probability
 from pipeline.dedupe.spec import MatchSpec
 from pipeline.dedupe.term_frequencies import tf_adjustments
 from pipeline.dedupe.vetoes import vetoed_pairs
@@ -166,7 +166,7 @@ def explain_pair(result: DedupeResult, left_id: str, right_id: str) -> PairExpla
         entities.filter(pl.col(id_col) == str(wanted))["entity_id"].cast(pl.String).first()
         for wanted in (left_id, right_id)
     )
-    prior_weight = float(np.log2(result.model.prior / (1 - result.model.prior)))
+    prior_weight = log2_odds(result.model.prior)
     same_entity = entity_ids[0] == entity_ids[1]
     kept_apart_by: tuple[str, ...] = ()
     if not same_entity and not vetoed_by and prob >= result.threshold:

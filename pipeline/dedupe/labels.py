@@ -262,16 +262,16 @@ def learn_from_labels(
             float(delta[j]), 3
         )
     learned = replace(model, corrections=corrections)
-    before = offset >= log2_odds(threshold)
+    old_cut = log2_odds(threshold)
+    before = offset >= old_cut
     out.disagreements_before = int((before != is_match).sum())
     # The threshold that tells the labelled pairs apart best under the corrected weights
     # (ties: the one nearest the old threshold), within sane bounds.
     after = match_weights(gamma, learned).sum(axis=1).astype(float) + tf + prior
-    candidates = np.unique(np.concatenate([after, [log2_odds(threshold)]]))
+    candidates = np.unique(np.concatenate([after, [old_cut]]))
     errors = np.array([((after >= c) != is_match).sum() for c in candidates])
     best = candidates[errors == errors.min()]
-    cut = float(best[np.argmin(np.abs(best - log2_odds(threshold)))])
-    old_cut = log2_odds(threshold)
+    cut = float(best[np.argmin(np.abs(best - old_cut))])
     if int(((after >= old_cut) != is_match).sum()) - int(errors.min()) < MIN_ERRORS_SAVED:
         cut = old_cut  # a cut that tells too few more labelled pairs apart is the sample's noise
     else:
