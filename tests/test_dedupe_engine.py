@@ -112,6 +112,33 @@ def test_a_mobile_given_as_the_phone_in_another_file_pairs_and_compares_the_reco
     assert result.spec.comparisons[phone].labels[pair["phone_level"][0]] == "the other's mobile"
 
 
+def test_a_surname_written_first_with_an_initial_joins_the_person_not_her_colleague(people):
+    # 'Weaver A.' from a trade-fair list is Amber Weaver of Parks-Black: nothing paired or
+    # scored them while the surname read as the given name. Tom Weaver, her colleague,
+    # stays apart.
+    amber = {
+        "first_name": "Amber",
+        "last_name": "Weaver",
+        "email": "amber.weaver@parksblack.com",
+        "company": "Parks-Black",
+        "website": "parksblack.com",
+        "country": "US",
+    }
+    records = [
+        {**amber, "lead_id": "aw-1", "phone": "+1 312 559 7735"},
+        {**amber, "lead_id": "aw-2"},
+        {"lead_id": "aw-3", "first_name": "Weaver", "last_name": "A.", "company": "Parks-Black",
+         "phone": "+1 312 555 0142", "country": "US"},
+        {"lead_id": "tw", "first_name": "Tom", "last_name": "Weaver", "company": "Parks-Black",
+         "email": "tom.weaver@parksblack.com", "country": "US"},
+    ]  # fmt: skip
+    result = dedupe(_with(people[0], records), golden=False)
+    entity = dict(
+        result.entities.filter(pl.col("lead_id").is_in(["aw-1", "aw-2", "aw-3", "tw"])).iter_rows()
+    )
+    assert entity["aw-3"] == entity["aw-1"] == entity["aw-2"] != entity["tw"]
+
+
 def test_colleagues_sharing_surname_and_switchboard_are_not_merged(people):
     colleagues = [
         {

@@ -191,12 +191,20 @@ def test_distances_from_the_pairs_own_strings_equal_those_from_an_encoding():
 
 def _leads_fingerprints(names, key, golden="first_name", **extra) -> MatchSpec:
     """A spec of some of the leads spec's fingerprints (plus `extra` ones), blocking and
-    comparing on `key`: for testing fingerprints as the leads spec defines them."""
+    comparing on `key`: for testing fingerprints as the leads spec defines them. The leads
+    fingerprints they are made from come with them."""
     leads = load_spec("leads").fingerprints
+    wanted, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name in leads and name not in wanted:
+            wanted.add(name)
+            fp = leads[name]
+            todo += [*fp.source, *(c for c in (fp.fallback, fp.expand_initial) if c)]
     return MatchSpec.model_validate(
         {
             "name": "t",
-            "fingerprints": {**{k: leads[k] for k in names}, **extra},
+            "fingerprints": {**{k: fp for k, fp in leads.items() if k in wanted}, **extra},
             "blocking": [{"name": "b", "keys": [key]}],
             "comparisons": [{"name": "c", "column": key, "levels": [{"type": "exact"}]}],
             "golden_fields": [golden],
@@ -248,6 +256,70 @@ def test_an_address_written_last_first_gives_the_given_name_where_the_record_lac
     assert out["first_lower"].to_list() == ["jacqueline", "jeroen", "jeroen", "adina"]
     assert out["email_first"].to_list() == ["jacqueline", "jeroen", "verhoeven", "adina"]
     assert out["email_last"].to_list() == ["rogers", "verhoeven", "jeroen", "hermann"]
+
+
+def _name_order_spec() -> MatchSpec:
+    return _leads_fingerprints(("first_lower", "last_lower"), "last_lower")
+
+
+def test_a_surname_written_first_with_an_initial_is_read_in_order_where_the_table_says_so():
+    # 'Weaver A.': Weaver is a surname in the other records, so A. Weaver. 'John S.': John
+    # is a given name elsewhere, so it stays John S. 'Quorn Z.': nobody else uses Quorn,
+    # nothing says which it is, and it stays as written. 'Power C.' twice does not vote
+    # for its own reading: Power is a given name once elsewhere and a surname once.
+    frame = pl.DataFrame(
+        {
+            "lead_id": [str(i) for i in range(10)],
+            "first_name": ["Weaver", "Amber", "John", "John", "Quorn", "Power", "Power",
+                           "Power", "Claire", "Maria"],
+            "last_name": ["A.", "Weaver", "S.", "Smith", "Z", "C.", "C.", "Jones", "Power",
+                          "Weaver"],
+            "email_canonical": [None] * 10,
+        }
+    )  # fmt: skip
+    out = add_fingerprints(frame, _name_order_spec())
+    firsts = out["first_lower"].to_list()
+    lasts = out["last_lower"].to_list()
+    assert (firsts[0], lasts[0]) == ("a", "weaver")
+    assert (firsts[2], lasts[2]) == ("john", "s")
+    assert (firsts[4], lasts[4]) == ("quorn", "z")
+    assert (firsts[5], lasts[5]) == (firsts[6], lasts[6]) == ("power", "c")
+    assert firsts[1::2][:2] == ["amber", "john"]  # the others as written
+    # Claire Power makes it two uses as a surname against one as a given name.
+    more = pl.concat([frame, frame.tail(2).with_columns(pl.lit("x").alias("lead_id"))])
+    out = add_fingerprints(more, _name_order_spec())
+    assert (out["first_lower"][5], out["last_lower"][5]) == ("c", "power")
+
+
+def test_a_batch_reads_its_names_with_the_records_resolved_before():
+    # One 'Weaver A.' alone says nothing; against the stored records, where Weaver is a
+    # surname, it is A. Weaver, as a full run over all of them reads it.
+    spec = _name_order_spec()
+    batch = pl.DataFrame(
+        {"lead_id": ["n"], "first_name": ["Weaver"], "last_name": ["A."], "email_canonical": [None]}
+    )
+    stored = add_fingerprints(
+        pl.DataFrame(
+            {
+                "lead_id": ["a", "b"],
+                "first_name": ["Amber", "Tom"],
+                "last_name": ["Weaver", "Weaver"],
+                "email_canonical": [None, None],
+            }
+        ),
+        spec,
+    )
+    alone = add_fingerprints(batch, spec)
+    assert (alone["first_lower"][0], alone["last_lower"][0]) == ("weaver", "a")
+    read = add_fingerprints(batch, spec, reference=stored)
+    assert (read["first_lower"][0], read["last_lower"][0]) == ("a", "weaver")
+    whole = add_fingerprints(pl.concat([stored.select(batch.columns), batch]), spec)
+    assert whole.row(2, named=True)["last_lower"] == "weaver"
+
+
+def test_names_in_order_take_the_given_name_and_the_surname():
+    with pytest.raises(ValueError, match="takes the given-name and surname columns"):
+        _leads_fingerprints((), "x", x={"source": ["first_name"], "transform": "given_in_order"})
 
 
 def test_abbreviated_titles_streets_and_companies_take_the_leads_spec_one_form():

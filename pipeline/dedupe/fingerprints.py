@@ -73,10 +73,13 @@ _FOLDED_OUTPUT = frozenset(
         "sorted_tokens",
         "email_first",
         "email_last",
+        "given_in_order",
+        "surname_in_order",
         "title_words",
         "street_words",
     }
 )
+_NAME_ORDER = frozenset({"given_in_order", "surname_in_order"})
 # Transforms that fold their source text first (unless it is already folded).
 _FOLDING = frozenset(
     {
@@ -106,9 +109,10 @@ def fingerprint_series(
     fp: Fingerprint,
     folded: frozenset[str] = frozenset(),
     email_names: EmailNames | None = None,
+    name_order: NameOrder | None = None,
 ) -> pl.Series:
     """`folded`: columns already in folded form (earlier fingerprints), not folded again.
-    `email_names`: shared by the fingerprints built from one frame.
+    `email_names`, `name_order`: shared by the fingerprints built from one frame.
 
     Folding (NFKD, Unicode regexes) is the costly part: when it is needed, it runs over the
     distinct source values, joined back when values repeat (titles, companies, cities),
@@ -137,7 +141,7 @@ def fingerprint_series(
         joined = pl.concat_str(pl.all(), separator=" ", ignore_nulls=True)
         series = _selected(pieces, [pl.when(joined.str.len_bytes() > 0).then(joined)]).to_series()
     if series is None:
-        series = _transformed(frame, fp, folded, email_names)
+        series = _transformed(frame, fp, folded, email_names, name_order)
     return _selected(frame, [_finished(pl.lit(series), fp, folded)]).to_series().alias(series.name)
 
 
@@ -213,11 +217,89 @@ class EmailNames:
         return first if fp.transform == "email_first" else second
 
 
+def _names_in_order(
+    frame: pl.DataFrame, source: list[str], reference: tuple[pl.Series, pl.Series] | None
+) -> tuple[pl.Series, pl.Series]:
+    """The given name and surname folded, turned round where the surname is one letter and
+    the given name is a word the other records use more often as a surname than as a given
+    name: 'Weaver A.' is A. Weaver where Weaver is a surname elsewhere, and 'John S.' stays
+    John S. (John being a given name elsewhere). A word no other record uses is left as it
+    was given. `reference`: the stored (given, surname) of records resolved before, which
+    count as the others too (an incremental batch is read as its table would read it)."""
+    given_col, surname_col = source
+    given, surname = (
+        fingerprint_series(frame, Fingerprint(source=[column], transform="lower"))
+        for column in (given_col, surname_col)
+    )
+    candidate = ((surname.str.len_chars() == 1) & (given.str.len_chars() > 1)).fill_null(False)
+    rows = candidate.arg_true()
+    if not len(rows):
+        return given, surname
+    words = given.gather(rows).unique().implode()
+    # Given-name uses among the records that are no candidates themselves (a candidate's
+    # word would vote for its own reading).
+    givens = [given.filter(~candidate)]
+    surnames = [surname]
+    if reference is not None:
+        givens.append(reference[0])
+        surnames.append(reference[1])
+
+    def uses(values: list[pl.Series]) -> pl.DataFrame:
+        found = pl.concat([v.filter(v.is_in(words)) for v in values]).alias("word")
+        return found.value_counts(name="uses")
+
+    counts = (
+        given.gather(rows)
+        .alias("word")
+        .to_frame()
+        .join(uses(givens), on="word", how="left", maintain_order="left")
+        .join(uses(surnames), on="word", how="left", maintain_order="left", suffix="_as_surname")
+        .fill_null(0)
+    )
+    turn = rows.filter(counts["uses_as_surname"] > counts["uses"])
+    if not len(turn):
+        return given, surname
+    word, letter = given.gather(turn), surname.gather(turn)
+    return given.clone().scatter(turn, letter), surname.clone().scatter(turn, word)
+
+
+class NameOrder:
+    """`given_in_order` and `surname_in_order`, made once per source pair for both (as
+    `EmailNames`). `reference`: an earlier table's fingerprints, whose records count as
+    the others for the reading (`_names_in_order`)."""
+
+    def __init__(self, spec: MatchSpec, reference: pl.DataFrame | None = None) -> None:
+        self._lock = threading.Lock()
+        self._made: dict[tuple[str, ...], tuple[pl.Series, pl.Series]] = {}
+        self._stored: dict[tuple[str, ...], tuple[pl.Series, pl.Series]] = {}
+        if reference is not None:
+            named: dict[tuple[str, ...], dict[str, str]] = {}
+            for name, fp in spec.fingerprints.items():
+                if fp.transform in _NAME_ORDER and name in reference.columns:
+                    named.setdefault(tuple(fp.source), {})[fp.transform] = name
+            for source, names in named.items():
+                if len(names) == 2:
+                    self._stored[source] = (
+                        reference[names["given_in_order"]].cast(pl.String),
+                        reference[names["surname_in_order"]].cast(pl.String),
+                    )
+
+    def of(self, frame: pl.DataFrame, fp: Fingerprint) -> pl.Series:
+        key = tuple(fp.source)
+        with self._lock:
+            if key not in self._made:
+                self._made[key] = _names_in_order(frame, fp.source, self._stored.get(key))
+        given, surname = self._made[key]
+        return given if fp.transform == "given_in_order" else surname
+
+
 def _computed_apart(fp: Fingerprint) -> bool:
-    """Transforms that are not one expression over rows: metaphone (a Python function) and
-    the address's names read in the record's own order."""
-    return fp.transform == "metaphone" or (
-        fp.transform in ("email_first", "email_last") and len(fp.source) == 3
+    """Transforms that are not one expression over rows: metaphone (a Python function), the
+    address's names read in the record's own order, and the names read in their order."""
+    return (
+        fp.transform == "metaphone"
+        or fp.transform in _NAME_ORDER
+        or (fp.transform in ("email_first", "email_last") and len(fp.source) == 3)
     )
 
 
@@ -226,10 +308,15 @@ def _transformed(
     fp: Fingerprint,
     folded: frozenset[str],
     email_names: EmailNames | None = None,
+    name_order: NameOrder | None = None,
 ) -> pl.Series:
     if fp.transform == "metaphone":  # a Python function: once per distinct value
         values = _selected(frame, [_expression(fp, folded)]).to_series()
         return _map_distinct(values, _metaphone)
+    if fp.transform in _NAME_ORDER:
+        if name_order is None:
+            raise ValueError(f"transform {fp.transform!r} is made by add_fingerprints")
+        return name_order.of(frame, fp)
     if _computed_apart(fp):
         return (email_names or EmailNames()).of(frame, fp)
     return _selected(frame, [_expression(fp, folded)]).to_series()
@@ -302,11 +389,16 @@ def _expression(fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
     return expr
 
 
-def add_fingerprints(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
+def add_fingerprints(
+    frame: pl.DataFrame, spec: MatchSpec, reference: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """The input plus every fingerprint column of the spec.
 
     Fingerprints whose sources are all available are built together, in threads (polars
-    releases the GIL), a wave at a time: later ones may be built from earlier ones."""
+    releases the GIL), a wave at a time: later ones may be built from earlier ones.
+    `reference`: the fingerprints of records resolved before (an incremental batch's
+    existing records), read with the new ones where a fingerprint depends on the others
+    (`given_in_order`: whether a word is a given name or a surname)."""
     missing = sorted(spec.input_columns() - set(frame.columns))
     if missing:
         raise ValueError(
@@ -317,6 +409,7 @@ def add_fingerprints(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
     pending = dict(spec.fingerprints)
     layout = chunk_layout(frame)
     email_names = EmailNames()
+    name_order = NameOrder(spec, reference)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         while pending:
             ready = {
@@ -338,7 +431,13 @@ def add_fingerprints(frame: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
                 if not _needs_fold(fp, done) and not _computed_apart(fp)
             }
             other = [name for name in ready if name not in plain]
-            build = partial(fingerprint_series, frame, folded=done, email_names=email_names)
+            build = partial(
+                fingerprint_series,
+                frame,
+                folded=done,
+                email_names=email_names,
+                name_order=name_order,
+            )
             futures = [pool.submit(build, ready[name]) for name in other]
             built = {
                 name: series

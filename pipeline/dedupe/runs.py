@@ -22,7 +22,6 @@ from pipeline.dedupe.digests import model_digest
 from pipeline.dedupe.engine import DedupeResult, dedupe
 from pipeline.dedupe.entities import EVENT_SCHEMA
 from pipeline.dedupe.find_matches_to_new_records import match_incremental
-from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.labels import ordered
 from pipeline.dedupe.model import FSModel
 from pipeline.dedupe.prepare import latest_per_id
@@ -185,7 +184,7 @@ def resolve(
         labels=labels,
     )
     fingerprints = pl.concat(
-        [previous.fingerprints, add_fingerprints(new, spec).select(fingerprint_cols)],
+        [previous.fingerprints, result.work.select(fingerprint_cols)],
         how="vertical_relaxed",
     )
     pairs = result.pairs

@@ -38,6 +38,8 @@ class Fingerprint(_Strict):
         "email_last",
         "email_base",
         "email_unseparated",
+        "given_in_order",
+        "surname_in_order",
         "agreeing",
         "title_words",
         "street_words",
@@ -442,6 +444,11 @@ class MatchSpec(_Strict):
                 raise ValueError(
                     f"fingerprint {name!r}: transform {fp.transform!r} takes the email column, "
                     "or the email, surname and given-name columns"
+                )
+            if fp.transform in ("given_in_order", "surname_in_order") and len(fp.source) != 2:
+                raise ValueError(
+                    f"fingerprint {name!r}: transform {fp.transform!r} takes the given-name "
+                    "and surname columns, in that order"
                 )
         return self
 
