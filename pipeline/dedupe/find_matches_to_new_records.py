@@ -135,15 +135,25 @@ def match_incremental(
         pl.col("other_entity_id").alias("entity_id"), pl.col("entity_id").alias("survivor")
     )
     untouched = existing_entities.filter(~pl.col(id_col).is_in(local_entities[id_col].implode()))
-    if merges.height:  # a few ids renamed: a lookup, not a join of a million rows
-        untouched = untouched.with_columns(
-            pl.col("entity_id").replace(merges["entity_id"], merges["survivor"])
-        )
+    if merges.height:  # a few ids renamed: found by one scan, written in place
+        column = untouched["entity_id"]
+        renamed = column.is_in(merges["entity_id"].implode()).arg_true()
+        survivors = column.gather(renamed).replace_strict(merges["entity_id"], merges["survivor"])
+        # A lookup of every row (`replace`) rebuilt the million strings: 30-80 ms against 15.
+        untouched = untouched.with_columns(column.clone().scatter(renamed, survivors))
     entities = pl.concat([untouched, local_entities])
     affected = local_entities["entity_id"].unique()
     affected_ids = entities.filter(pl.col("entity_id").is_in(affected.implode()))
+    # Only the columns golden records read: the stored records carry every fingerprint too
+    # (70 columns of a million rows, filtered here).
+    kept = spec.golden_columns()
     affected_rows = pl.concat(
-        [existing.filter(pl.col(id_col).is_in(affected_ids[id_col].implode())), new],
+        [
+            existing.select(c for c in existing.columns if c in kept).filter(
+                pl.col(id_col).is_in(affected_ids[id_col].implode())
+            ),
+            new.select(c for c in new.columns if c in kept),
+        ],
         how="diagonal_relaxed",
     )
     golden = golden_records(affected_rows, affected_ids, spec)

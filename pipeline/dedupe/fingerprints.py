@@ -226,11 +226,12 @@ def _names_in_order(
     John S. (John being a given name elsewhere). A word no other record uses is left as it
     was given. `reference`: the stored (given, surname) of records resolved before, which
     count as the others too (an incremental batch is read as its table would read it)."""
-    given_col, surname_col = source
-    given, surname = (
-        fingerprint_series(frame, Fingerprint(source=[column], transform="lower"))
-        for column in (given_col, surname_col)
-    )
+    # The two folds in two threads, as first_lower's and last_lower's were before they were
+    # made from these.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        given, surname = pool.map(
+            lambda column: fingerprint_series(frame, Fingerprint(source=[column])), source
+        )
     candidate = ((surname.str.len_chars() == 1) & (given.str.len_chars() > 1)).fill_null(False)
     rows = candidate.arg_true()
     if not len(rows):

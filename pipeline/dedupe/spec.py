@@ -483,6 +483,17 @@ class MatchSpec(_Strict):
             cols.update(c for c in (fp.fallback, fp.expand_initial) if c)
         return cols - set(self.fingerprints)
 
+    def golden_columns(self) -> set[str]:
+        """Columns golden records read: the id, the golden fields and what survivorship
+        ranks them by (`golden.golden_records`)."""
+        surv = self.survivorship
+        cols = {self.id_column, *self.golden_fields, surv.provenance_column}
+        cols.update(c for c in (surv.recency_column, surv.source_column or "source_file") if c)
+        cols.update(
+            r.prefer_true for f in self.golden_fields if (r := surv.rule_for(f)).prefer_true
+        )
+        return cols
+
     def matching_columns(self) -> set[str]:
         """Columns blocking, comparisons, vetoes and cannot-link rules read, fingerprints
         included: all matching needs once the fingerprints are made."""
