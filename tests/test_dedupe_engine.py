@@ -20,6 +20,7 @@ from pipeline.dedupe.cluster import CannotLinkChecker, cluster
 from pipeline.dedupe.compare import Comparator
 from pipeline.dedupe.explain import PairExplanation, explain_pair
 from pipeline.dedupe.fingerprints import add_fingerprints
+from pipeline.dedupe.golden import golden_records
 from pipeline.dedupe.prepare import prepare_leads, read_table
 from pipeline.dedupe.spec import BlockingRule, CannotLink, ThinBridges, Veto, load_spec
 from pipeline.dedupe.vetoes import vetoed_pairs
@@ -633,6 +634,43 @@ def test_incremental_bridge_merges_two_entities_and_records_it(people, resolved)
     assert merged["p0-1"] == merged["p0-0"] == merged["bridge"] == survivor
     merges = result.events.filter(pl.col("event") == "merge")
     assert merges.select("entity_id", "other_entity_id").rows() == [(survivor, "Eorphan")]
+
+
+def test_incremental_golden_records_are_those_of_every_column_of_the_members(people, resolved):
+    # The batch's golden records read only the columns survivorship uses
+    # (`MatchSpec.golden_columns`); given all the columns, they come out the same.
+    existing, known = people[0], people[0].row(3, named=True)
+    batch = normalized(
+        pl.DataFrame(
+            [
+                {
+                    "lead_id": "again",
+                    "first_name": known["first_name"],
+                    "last_name": known["last_name"],
+                    "email": known["email"],
+                    "company": known["company"],
+                    "job_title": "Head of Everything",
+                }
+            ]
+        )
+    )
+    result = match_incremental(existing, resolved.entities, batch, resolved.model)
+    members = result.golden["member_ids"].explode().implode()
+    rows = pl.concat([existing, batch], how="diagonal_relaxed").filter(
+        pl.col("lead_id").is_in(members)
+    )
+    whole = golden_records(
+        rows, result.entities.filter(pl.col("lead_id").is_in(members)), result.spec
+    )
+    assert_frame_equal(result.golden.sort("entity_id"), whole.sort("entity_id"))
+    assert result.golden.filter(pl.col("member_ids").list.contains("again")).height == 1
+    # And over the whole population, whose rules rank by date, validity and source.
+    narrow = existing.select(c for c in existing.columns if c in result.spec.golden_columns())
+    assert narrow.width < existing.width
+    assert_frame_equal(
+        golden_records(narrow, resolved.entities, result.spec),
+        golden_records(existing, resolved.entities, result.spec),
+    )
 
 
 def test_explain_gives_per_field_levels_weights_and_probability(people, resolved):
