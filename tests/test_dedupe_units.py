@@ -291,6 +291,34 @@ def test_a_surname_written_first_with_an_initial_is_read_in_order_where_the_tabl
     assert (out["first_lower"][5], out["last_lower"][5]) == ("c", "power")
 
 
+def test_a_name_written_surname_first_is_turned_round_only_where_both_words_say_so():
+    # 'Weaver Amber': Weaver is a surname and Amber a given name in the other records, so
+    # Amber Weaver. 'Thomas James': Thomas is nobody's surname here, so it stays. 'Lee
+    # Morgan': Lee is a surname elsewhere, but Morgan is one too: nothing to turn. A pair of
+    # words nobody else uses stays as written.
+    frame = pl.DataFrame(
+        {
+            "lead_id": [str(i) for i in range(10)],
+            "first_name": ["Weaver", "Amber", "Tom", "Thomas", "Thomas", "Lee", "Anna", "Ruth",
+                           "Quorn", "Amber"],
+            "last_name": ["Amber", "Weaver", "Weaver", "James", "Berg", "Morgan", "Lee",
+                          "Morgan", "Zebedee", "Lee"],
+            "email_canonical": [None] * 10,
+        }
+    )  # fmt: skip
+    out = add_fingerprints(frame, _name_order_spec())
+    names = list(zip(out["first_lower"], out["last_lower"], strict=True))
+    assert names[0] == ("amber", "weaver")
+    assert names[3] == ("thomas", "james")
+    assert names[5] == ("lee", "morgan")
+    assert names[8] == ("quorn", "zebedee")
+    assert [n for i, n in enumerate(names) if i not in (0,)] == [
+        (f.lower(), last.lower())
+        for i, (f, last) in enumerate(zip(frame["first_name"], frame["last_name"], strict=True))
+        if i != 0
+    ]
+
+
 def test_a_batch_reads_its_names_with_the_records_resolved_before():
     # One 'Weaver A.' alone says nothing; against the stored records, where Weaver is a
     # surname, it is A. Weaver, as a full run over all of them reads it.

@@ -220,48 +220,55 @@ class EmailNames:
 def _names_in_order(
     frame: pl.DataFrame, source: list[str], reference: tuple[pl.Series, pl.Series] | None
 ) -> tuple[pl.Series, pl.Series]:
-    """The given name and surname folded, turned round where the surname is one letter and
-    the given name is a word the other records use more often as a surname than as a given
-    name: 'Weaver A.' is A. Weaver where Weaver is a surname elsewhere, and 'John S.' stays
-    John S. (John being a given name elsewhere). A word no other record uses is left as it
-    was given. `reference`: the stored (given, surname) of records resolved before, which
-    count as the others too (an incremental batch is read as its table would read it)."""
+    """The given name and surname folded, turned round where the other records say they were
+    written the wrong way round: the given name is a word they use more often as a surname
+    than as a given name, and the surname is one they use more often as a given name
+    ('Weaver Amber' is Amber Weaver) or a single letter ('Weaver A.' is A. Weaver; 'John
+    S.' stays John S., John being a given name elsewhere). A word no other record uses says
+    nothing, and the record stays as written. `reference`: the stored (given, surname) of
+    records resolved before, which count as others too (an incremental batch is read as
+    its table would read it)."""
     # The two folds in two threads, as first_lower's and last_lower's were before they were
     # made from these.
     with ThreadPoolExecutor(max_workers=2) as pool:
         given, surname = pool.map(
             lambda column: fingerprint_series(frame, Fingerprint(source=[column])), source
         )
-    candidate = ((surname.str.len_chars() == 1) & (given.str.len_chars() > 1)).fill_null(False)
-    rows = candidate.arg_true()
-    if not len(rows):
-        return given, surname
-    words = given.gather(rows).unique().implode()
-    # Given-name uses among the records that are no candidates themselves (a candidate's
-    # word would vote for its own reading).
-    givens = [given.filter(~candidate)]
-    surnames = [surname]
+    surname_length = surname.str.len_chars()
+    # Records whose order counts: a surname that is a word (after an initial for a surname
+    # the order is what is in question).
+    counted = (surname_length > 1).fill_null(False)
+    givens, surnames = [given.filter(counted)], [surname.filter(counted)]
     if reference is not None:
-        givens.append(reference[0])
-        surnames.append(reference[1])
+        # Only the uses of the batch's own words: the lookups below ask for no other (a
+        # count of every name of a million stored records is most of the work).
+        asked = pl.concat([given, surname]).drop_nulls().unique().implode()
+        stored_given, stored_surname = reference
+        known = (stored_surname.str.len_chars() > 1).fill_null(False)
+        givens.append(stored_given.filter(known & stored_given.is_in(asked)))
+        surnames.append(stored_surname.filter(known & stored_surname.is_in(asked)))
 
-    def uses(values: list[pl.Series]) -> pl.DataFrame:
-        found = pl.concat([v.filter(v.is_in(words)) for v in values]).alias("word")
-        return found.value_counts(name="uses")
+    # Per word, its uses as a surname less its uses as a given name.
+    def uses(values: list[pl.Series], sign: int) -> pl.DataFrame:
+        found = pl.concat([v.alias("word") for v in values]).drop_nulls()
+        return found.value_counts(name="n").with_columns(pl.col("n").cast(pl.Int64) * sign)
 
-    counts = (
-        given.gather(rows)
-        .alias("word")
-        .to_frame()
-        .join(uses(givens), on="word", how="left", maintain_order="left")
-        .join(uses(surnames), on="word", how="left", maintain_order="left", suffix="_as_surname")
-        .fill_null(0)
-    )
-    turn = rows.filter(counts["uses_as_surname"] > counts["uses"])
+    lean = pl.concat([uses(surnames, 1), uses(givens, -1)]).group_by("word").agg(pl.col("n").sum())
+    words, leans = lean["word"], lean["n"]
+    given_lean = given.replace_strict(words, leans, default=None, return_dtype=pl.Int64)
+    surname_lean = surname.replace_strict(words, leans, default=None, return_dtype=pl.Int64)
+    # A counted record's own words count once each way: leaning at least even without it.
+    turn = pl.select(
+        pl.when(counted)
+        .then((given_lean >= 0) & (surname_lean <= 0))
+        .otherwise((surname_length == 1) & (given.str.len_chars() > 1) & (given_lean > 0))
+        .fill_null(False)
+        .arg_true()
+    ).to_series()
     if not len(turn):
         return given, surname
-    word, letter = given.gather(turn), surname.gather(turn)
-    return given.clone().scatter(turn, letter), surname.clone().scatter(turn, word)
+    first, second = given.gather(turn), surname.gather(turn)
+    return given.clone().scatter(turn, second), surname.clone().scatter(turn, first)
 
 
 class NameOrder:
