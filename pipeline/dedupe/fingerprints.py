@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import jellyfish
+import numpy as np
 import polars as pl
 
 from pipeline.dedupe.chunks import aligned, chunk_layout
@@ -104,6 +105,13 @@ def _needs_fold(fp: Fingerprint, folded: frozenset[str]) -> bool:
     return not set(fp.source) <= folded and fp.transform in _FOLDING
 
 
+def _by_distinct(fp: Fingerprint, folded: frozenset[str]) -> bool:
+    """Worked out once per distinct source value: a fold, or a nickname's lookup (a regex
+    and a 2,300-entry replace cost 0.2 s over a million folded names, a tenth of that over
+    their distinct values)."""
+    return _needs_fold(fp, folded) or fp.transform == "nickname"
+
+
 def fingerprint_series(
     frame: pl.DataFrame,
     fp: Fingerprint,
@@ -120,7 +128,7 @@ def fingerprint_series(
     is cheaper done on every row than deduplicating and joining back.
     """
     series = None
-    if _needs_fold(fp, folded) and len(fp.source) == 1:
+    if _by_distinct(fp, folded) and len(fp.source) == 1:
         values = frame[fp.source[0]]
         distinct = values.drop_nulls().unique()
         if len(distinct) < 0.5 * frame.height:
@@ -247,20 +255,25 @@ def _names_in_order(
         known = (stored_surname.str.len_chars() > 1).fill_null(False)
         givens.append(stored_given.filter(known & stored_given.is_in(asked)))
         surnames.append(stored_surname.filter(known & stored_surname.is_in(asked)))
-
-    # Per word, its uses as a surname less its uses as a given name.
-    def uses(values: list[pl.Series], sign: int) -> pl.DataFrame:
-        found = pl.concat([v.alias("word") for v in values]).drop_nulls()
-        return found.value_counts(name="n").with_columns(pl.col("n").cast(pl.Int64) * sign)
-
-    lean = pl.concat([uses(surnames, 1), uses(givens, -1)]).group_by("word").agg(pl.col("n").sum())
-    words, leans = lean["word"], lean["n"]
-    given_lean = given.replace_strict(words, leans, default=None, return_dtype=pl.Int64)
-    surname_lean = surname.replace_strict(words, leans, default=None, return_dtype=pl.Int64)
+    # Per word (its 64-bit hash: grouped and joined as integers, half the time of the
+    # strings at 1M rows), its uses as a surname less its uses as a given name.
+    uses = [pl.concat(found).drop_nulls().hash(seed=7) for found in (surnames, givens)]
+    signs = np.repeat(np.array([1, -1], dtype=np.int32), [len(u) for u in uses])
+    lean = (
+        pl.DataFrame({"word": pl.concat(uses), "lean": signs})
+        .group_by("word")
+        .agg(pl.col("lean").sum())
+    )
+    leaning = (
+        pl.DataFrame({"word": given.hash(seed=7), "other": surname.hash(seed=7)})
+        .join(lean, on="word", how="left", maintain_order="left")
+        .join(lean, left_on="other", right_on="word", how="left", maintain_order="left")
+    )
+    given_lean, surname_lean = leaning["lean"], leaning["lean_right"]
     # A counted record's own words count once each way: leaning at least even without it.
     turn = pl.select(
         pl.when(counted)
-        .then((given_lean >= 0) & (surname_lean <= 0))
+        .then((given_lean >= 0) & (surname_lean <= 0) & given.is_not_null())
         .otherwise((surname_length == 1) & (given.str.len_chars() > 1) & (given_lean > 0))
         .fill_null(False)
         .arg_true()
@@ -436,7 +449,7 @@ def add_fingerprints(
             plain = {
                 name: fp
                 for name, fp in ready.items()
-                if not _needs_fold(fp, done) and not _computed_apart(fp)
+                if not _by_distinct(fp, done) and not _computed_apart(fp)
             }
             other = [name for name in ready if name not in plain]
             build = partial(
