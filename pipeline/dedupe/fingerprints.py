@@ -410,6 +410,24 @@ def _expression(fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
     return expr
 
 
+def _partners_last(names: list[str], fingerprints: dict[str, Fingerprint]) -> list[str]:
+    """`names` with the second of each pair made by one computation (`email_first` and
+    `email_last`, `given_in_order` and `surname_in_order` of the same sources) moved to the
+    end: it waits for the first to finish, and waiting at the head of the queue it held one
+    of the two workers idle while the first ran (0.4 s of the wave at 1M rows)."""
+    first, partners, seen = [], [], set()
+    for name in names:
+        fp = fingerprints[name]
+        shared = None
+        if fp.transform in _NAME_ORDER:
+            shared = ("names", *fp.source)
+        elif fp.transform in ("email_first", "email_last") and len(fp.source) == 3:
+            shared = ("email", *fp.source)
+        (partners if shared is not None and shared in seen else first).append(name)
+        seen.add(shared)
+    return first + partners
+
+
 def add_fingerprints(
     frame: pl.DataFrame, spec: MatchSpec, reference: pl.DataFrame | None = None
 ) -> pl.DataFrame:
@@ -451,7 +469,7 @@ def add_fingerprints(
                 for name, fp in ready.items()
                 if not _by_distinct(fp, done) and not _computed_apart(fp)
             }
-            other = [name for name in ready if name not in plain]
+            other = _partners_last([name for name in ready if name not in plain], ready)
             build = partial(
                 fingerprint_series,
                 frame,
