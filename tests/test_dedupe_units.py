@@ -23,7 +23,7 @@ from pipeline.dedupe.compare import (
 )
 from pipeline.dedupe.entities import assign_entity_ids, new_entity_id, new_entity_ids
 from pipeline.dedupe.estimate_u import MIN_CHANCE_HOLDERS, chance_agreement_without_matches
-from pipeline.dedupe.fingerprints import add_fingerprints
+from pipeline.dedupe.fingerprints import _partners_last, add_fingerprints
 from pipeline.dedupe.golden import _dense_codes, golden_records
 from pipeline.dedupe.model import (
     FSModel,
@@ -317,6 +317,16 @@ def test_a_name_written_surname_first_is_turned_round_only_where_both_words_say_
         for i, (f, last) in enumerate(zip(frame["first_name"], frame["last_name"], strict=True))
         if i != 0
     ]
+
+
+def test_the_second_of_a_pair_made_by_one_computation_is_queued_last():
+    # email_last waits for email_first's computation: at the head of the queue it held one
+    # of the two workers idle. The name reading's pair likewise; the others keep their order.
+    spec = load_spec("leads").fingerprints
+    names = ["email_first", "email_last", "first_in_order", "last_in_order", "title_words"]
+    assert _partners_last(names, spec) == [
+        "email_first", "first_in_order", "title_words", "email_last", "last_in_order"
+    ]  # fmt: skip
 
 
 def test_a_batch_reads_its_names_with_the_records_resolved_before():
