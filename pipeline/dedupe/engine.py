@@ -41,7 +41,8 @@ class DedupeResult:
     spec: MatchSpec
     threshold: float
     report: dict = field(default_factory=dict)
-    # The fingerprinted input, for explaining any pair later (term frequencies included).
+    # The fingerprinted input, for explaining any pair later (term frequencies included); of
+    # an incremental batch (`match_incremental`), the new records' fingerprints.
     work: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
 
 
