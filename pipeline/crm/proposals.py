@@ -108,12 +108,12 @@ def explain_pairs(scoring: Scoring, wanted: pl.DataFrame) -> dict[tuple[str, str
     probability, and each comparison's values, level and weight."""
     from pipeline.dedupe import load_spec
     from pipeline.dedupe.compare import Comparator
-    from pipeline.dedupe.model import FSModel
+    from pipeline.dedupe.model import FSModel, log2_odds
     from pipeline.dedupe.scoring import score
 
     spec = load_spec(scoring.spec_name)
     model = FSModel.from_dict(scoring.model_json)
-    prior = float(np.log2(model.prior / (1 - model.prior)))
+    prior = log2_odds(model.prior)
     out: dict[tuple[str, str], dict] = {}
     if wanted.is_empty() or scoring.values is None:
         return out
