@@ -515,6 +515,30 @@ def test_name_vetoes_yield_to_swapped_and_misspelt_names():
     ) == [False, True]
 
 
+def test_a_name_the_other_records_address_spells_is_not_ruled_out():
+    # A married name: Natalia Argento still writes from natalia.cousin@, so Natalia Cousin
+    # is no other person; one who goes by her second name (Carmen López, maria.lopez@) is
+    # no other than María López. Without the address, different names stay apart.
+    assert _vetoed(
+        [
+            {"lead_id": "a", "first_name": "Natalia", "last_name": "Cousin"},
+            {"lead_id": "b", "first_name": "Natalia", "last_name": "Argento",
+             "email": "natalia.cousin@martinelli.it"},
+            {"lead_id": "c", "first_name": "Natalia", "last_name": "Argento",
+             "email": "natalia.argento@martinelli.it"},
+        ]
+    ) == [False, True]  # fmt: skip
+    assert _vetoed(
+        [
+            {"lead_id": "a", "first_name": "María", "last_name": "López"},
+            {"lead_id": "b", "first_name": "Carmen", "last_name": "López",
+             "email": "maria.lopez@vallejo.es"},
+            {"lead_id": "c", "first_name": "Carmen", "last_name": "López",
+             "email": "carmen.lopez@vallejo.es"},
+        ]
+    ) == [False, True]  # fmt: skip
+
+
 def test_addresses_spelling_out_different_names_are_vetoed():
     wilma = {"first_name": "Wilma", "last_name": "Jansen", "email": "wilma.jansen@royal.com"}
     assert _vetoed(

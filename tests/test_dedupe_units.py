@@ -23,7 +23,7 @@ from pipeline.dedupe.compare import (
 )
 from pipeline.dedupe.entities import assign_entity_ids, new_entity_id, new_entity_ids
 from pipeline.dedupe.estimate_u import MIN_CHANCE_HOLDERS, chance_agreement_without_matches
-from pipeline.dedupe.fingerprints import _partners_last, add_fingerprints
+from pipeline.dedupe.fingerprints import _ordered_email_names, _partners_last, add_fingerprints
 from pipeline.dedupe.golden import _dense_codes, golden_records
 from pipeline.dedupe.model import (
     FSModel,
@@ -234,28 +234,50 @@ def test_a_first_name_reduced_to_an_initial_is_spelled_out_by_the_own_address():
     assert out["first_initial"].to_list() == ["a", "b", "a", "a"]
 
 
-def test_an_address_written_last_first_gives_the_given_name_where_the_record_lacks_it():
-    # rogers.jacqueline@ for J. Rogers: the record's surname shows the order. Where the
-    # given name is spelled out, a name and an address in opposite orders say nothing
-    # about which is swapped, and first.last stays.
+def test_an_address_written_last_first_is_read_in_the_order_the_record_names_show():
+    # rogers.jacqueline@ for J. Rogers or Jeroen Verhoeven's verhoeven.jeroen@: the
+    # record's names show the order (companies that write addresses surname first).
+    # Where the given name is spelled otherwise (a slip: Jeron), a name and an address in
+    # opposite orders say nothing about which is swapped, and first.last stays.
     frame = pl.DataFrame(
         {
-            "lead_id": ["a", "b", "c", "d"],
-            "first_name": ["J.", None, "Jeroen", "A."],
-            "last_name": ["Rogers", "Verhoeven", "Verhoeven", "Hermann"],
+            "lead_id": ["a", "b", "c", "d", "e", "f"],
+            "first_name": ["J.", None, "Jeroen", "A.", "Jeron", "Jérôme"],
+            "last_name": ["Rogers", "Verhoeven", "Verhoeven", "Hermann", "Verhoeven", "Van Dijk"],
             "email_canonical": [
                 "rogers.jacqueline@x.com",
                 "verhoeven.jeroen@x.com",
                 "verhoeven.jeroen@x.com",
                 "adina.hermann@x.com",
+                "verhoeven.jeroen@x.com",
+                "vandijk.jerome@x.com",
             ],
         }
     )
     spec = _leads_fingerprints(("email_first", "email_last", "first_lower"), "first_lower")
     out = add_fingerprints(frame, spec)
-    assert out["first_lower"].to_list() == ["jacqueline", "jeroen", "jeroen", "adina"]
-    assert out["email_first"].to_list() == ["jacqueline", "jeroen", "verhoeven", "adina"]
-    assert out["email_last"].to_list() == ["rogers", "verhoeven", "jeroen", "hermann"]
+    assert out["first_lower"].to_list() == [
+        "jacqueline", "jeroen", "jeroen", "adina", "jeron", "jerome"
+    ]  # fmt: skip
+    assert out["email_first"].to_list() == [
+        "jacqueline", "jeroen", "jeroen", "adina", "verhoeven", "jerome"
+    ]  # fmt: skip
+    assert out["email_last"].to_list() == [
+        "rogers", "verhoeven", "verhoeven", "hermann", "jeroen", "vandijk"
+    ]  # fmt: skip
+
+
+def test_an_address_is_read_against_unfolded_names_too():
+    # The transform folds a source that is not folded already (a spec naming raw columns).
+    frame = pl.DataFrame(
+        {
+            "email_canonical": ["vandijk.jerome@x.com", "vandijk.jerome@x.com"],
+            "last_name": ["Van Dijk", "Van Dijk"],
+            "first_name": ["Jérôme", "Jeroen"],
+        }
+    )
+    names = _ordered_email_names(frame, ["email_canonical", "last_name", "first_name"])
+    assert [s.to_list() for s in names] == [["jerome", "vandijk"], ["vandijk", "jerome"]]
 
 
 def _name_order_spec() -> MatchSpec:

@@ -272,6 +272,13 @@ class Veto(_Strict):
         description="(first, last name) columns: lifted where the surnames are equal and one "
         "first name is the other's initial ('a.persson@' for Arne Persson).",
     )
+    unless_crossed: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="(own, other) columns: lifted where one record's `own` value is the "
+        "other's `other` value (a surname the other's address spells: a married name).",
+    )
     unless_equal_excluding: str | None = Field(
         default=None, description="Boolean column: records where it is true never lift it."
     )
@@ -305,6 +312,7 @@ class Veto(_Strict):
             *(self.unless_initial_of or []),
             *self.similar_columns,
             *(self.unless_swapped or []),
+            *(self.unless_crossed or []),
         }
         return {c for c in cols if c}
 

@@ -108,6 +108,9 @@ def _veto(
     if veto.unless_nickname and len(rows):
         lifted = comparator.nicknames(veto.unless_nickname, left[rows], right[rows])
         rows = rows[~lifted]
+    if veto.unless_crossed and len(rows):
+        own, other = veto.unless_crossed
+        rows = rows[~comparator.crossed(own, other, left[rows], right[rows])]
     if veto.unless_swapped and len(rows):
         # Swapped and misspelt: each record's first name like the other's surname.
         lifted = np.arange(len(rows))
