@@ -140,6 +140,69 @@ def test_a_surname_written_first_with_an_initial_joins_the_person_not_her_collea
     assert entity["aw-3"] == entity["aw-1"] == entity["aw-2"] != entity["tw"]
 
 
+def _weavers() -> list[dict]:
+    """Amber Weaver and Tom Weaver of Parks-Black; Amber and Ruth Lee, and two more Weavers,
+    elsewhere: the table says Weaver is a surname, Amber and Ruth given names."""
+    office = {"company": "Parks-Black", "website": "parksblack.com", "country": "US"}
+    return [
+        {"lead_id": "aw-1", "first_name": "Amber", "last_name": "Weaver",
+         "email": "amber.weaver@parksblack.com", **office},
+        {"lead_id": "tw", "first_name": "Tom", "last_name": "Weaver",
+         "email": "tom.weaver@parksblack.com", **office},
+        {"lead_id": "al", "first_name": "Amber", "last_name": "Lee",
+         "email": "amber.lee@lee-partners.com", "company": "Lee Partners", "country": "US"},
+        {"lead_id": "jw", "first_name": "Jo", "last_name": "Weaver", "company": "Jo's Bakery",
+         "country": "US"},
+        {"lead_id": "kw", "first_name": "Ken", "last_name": "Weaver", "company": "Weaver Farms",
+         "country": "US"},
+        {"lead_id": "rl", "first_name": "Ruth", "last_name": "Lee", "company": "Lee Partners",
+         "country": "US"},
+    ]  # fmt: skip
+
+
+def test_golden_names_of_a_record_written_surname_first_are_read_in_order(people):
+    # A lone trade-fair record 'WEAVER Ruth' (Ruth being a given name here too) must not
+    # greet her as 'Weaver' in an outreach email; an entity of two records written surname
+    # first and one in order takes the order too.
+    records = [
+        *_weavers(),
+        {"lead_id": "rw", "first_name": "Weaver", "last_name": "Ruth", "company": "Acme Fair",
+         "country": "US"},
+        {"lead_id": "aw-2", "first_name": "Weaver", "last_name": "Amber",
+         "email": "amber.weaver@parksblack.com", "company": "Parks-Black", "country": "US"},
+        {"lead_id": "aw-3", "first_name": "Weaver", "last_name": "Amber",
+         "email": "amber.weaver@parksblack.com", "company": "Parks-Black", "country": "US"},
+    ]  # fmt: skip
+    result = dedupe(_with(people[0], records))
+    entity = dict(result.entities.iter_rows())
+    assert entity["aw-1"] == entity["aw-2"] == entity["aw-3"]
+    golden = result.golden.select("entity_id", "first_name", "last_name", "full_name").rows_by_key(
+        "entity_id", unique=True
+    )
+    assert golden[entity["rw"]] == ("Ruth", "Weaver", "Ruth Weaver")
+    assert golden[entity["aw-1"]] == ("Amber", "Weaver", "Amber Weaver")
+    assert golden[entity["tw"]] == ("Tom", "Weaver", "Tom Weaver")  # as written
+
+
+def test_an_incremental_batch_reads_golden_names_in_order_too(people):
+    existing = _with(people[0], _weavers())
+    resolved = dedupe(existing)
+    batch = normalized(
+        pl.DataFrame(
+            [{"lead_id": "new-rw", "first_name": "Weaver", "last_name": "Ruth",
+              "company": "Acme Fair", "country": "US"}]
+        )
+    )  # fmt: skip
+    stored = existing.join(
+        resolved.work.select("lead_id", *resolved.spec.fingerprints), on="lead_id"
+    )
+    result = match_incremental(stored, resolved.entities, batch, resolved.model)
+    golden = result.golden.filter(pl.col("member_ids").list.contains("new-rw"))
+    assert golden.select("first_name", "last_name", "full_name").row(0) == (
+        "Ruth", "Weaver", "Ruth Weaver"
+    )  # fmt: skip
+
+
 def test_colleagues_sharing_surname_and_switchboard_are_not_merged(people):
     colleagues = [
         {

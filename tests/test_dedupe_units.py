@@ -382,6 +382,44 @@ def test_names_in_order_take_the_given_name_and_the_surname():
         _leads_fingerprints((), "x", x={"source": ["first_name"], "transform": "given_in_order"})
 
 
+def test_golden_names_in_order_need_the_reading_of_those_names():
+    leads = load_spec("leads").model_dump()
+    survivorship = leads["survivorship"]
+    wrong = {**survivorship["names_in_order"], "turned": "first_in_order"}
+    with pytest.raises(ValueError, match="transform 'written_surname_first'"):
+        MatchSpec.model_validate(
+            {**leads, "survivorship": {**survivorship, "names_in_order": wrong}}
+        )
+    other = {**survivorship["names_in_order"], "given": "last_name", "surname": "first_name"}
+    with pytest.raises(ValueError, match="reads \\['first_name', 'last_name'\\]"):
+        MatchSpec.model_validate(
+            {**leads, "survivorship": {**survivorship, "names_in_order": other}}
+        )
+
+
+def test_golden_names_of_records_fingerprinted_before_the_reading_stay_as_written():
+    # Stored records without the turned column (an older table): no reading to follow.
+    spec = load_spec("leads")
+    frame = pl.DataFrame(
+        {
+            "lead_id": ["a"],
+            "first_name": ["Weaver"],
+            "last_name": ["Ruth"],
+            "full_name": ["Weaver Ruth"],
+        }
+    )
+    golden = golden_records(frame, pl.DataFrame({"lead_id": ["a"], "entity_id": [0]}), spec)
+    assert golden.select("first_name", "last_name", "full_name").row(0) == (
+        "Weaver", "Ruth", "Weaver Ruth"
+    )  # fmt: skip
+    turned = golden_records(
+        frame, pl.DataFrame({"lead_id": ["a"], "entity_id": [0]}), spec, pl.Series([True])
+    )
+    assert turned.select("first_name", "last_name", "full_name").row(0) == (
+        "Ruth", "Weaver", "Ruth Weaver"
+    )  # fmt: skip
+
+
 def test_abbreviated_titles_streets_and_companies_take_the_leads_spec_one_form():
     # The same title, street and company as people write them; 'PM' (product or project
     # manager) stays as written, and Weiß / Weiss fold alike.

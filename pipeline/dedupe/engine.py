@@ -150,6 +150,9 @@ def dedupe(
     say(f"fingerprinting {n:,} records")
     work = add_fingerprints(matching, spec)
     del matching
+    # Which records were read surname first, for the golden records' names (a byte a row).
+    order = spec.survivorship.names_in_order
+    turned = work[order.turned] if order is not None and order.turned in work.columns else None
     if not keep_work:
         # Intermediate fingerprints and the raw columns they were made from (~180 MB at 1M).
         used = spec.matching_columns()
@@ -227,7 +230,7 @@ def dedupe(
             named = pool.submit(entity_ids_by_label, ids, clusters, previous_entities)
             # A LazyFrame is read again here, one golden field at a time.
             by_label = golden_records(
-                source, pl.DataFrame({id_col: ids, "entity_id": clusters}), spec
+                source, pl.DataFrame({id_col: ids, "entity_id": clusters}), spec, turned
             )
             entities, events, assigned = named.result()
         # The labels swapped for the ids in place: a join would copy all 45 golden columns

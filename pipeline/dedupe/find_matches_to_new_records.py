@@ -147,12 +147,13 @@ def match_incremental(
     # Only the columns golden records read: the stored records carry every fingerprint too
     # (70 columns of a million rows, filtered here).
     kept = spec.golden_columns()
+    # From the fingerprinted frames: survivorship reads the names as the matching read them.
     affected_rows = pl.concat(
         [
-            existing.select(c for c in existing.columns if c in kept).filter(
+            old.select(c for c in old.columns if c in kept).filter(
                 pl.col(id_col).is_in(affected_ids[id_col].implode())
             ),
-            new.select(c for c in new.columns if c in kept),
+            fresh.select(c for c in fresh.columns if c in kept),
         ],
         how="diagonal_relaxed",
     )

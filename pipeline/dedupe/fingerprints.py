@@ -80,7 +80,7 @@ _FOLDED_OUTPUT = frozenset(
         "street_words",
     }
 )
-_NAME_ORDER = frozenset({"given_in_order", "surname_in_order"})
+_NAME_ORDER = frozenset({"given_in_order", "surname_in_order", "written_surname_first"})
 # Transforms that fold their source text first (unless it is already folded).
 _FOLDING = frozenset(
     {
@@ -220,19 +220,19 @@ def _letters(names: pl.Series, folded: bool) -> pl.Series:
 
 
 class _PairMadeOnce:
-    """Two fingerprints one computation makes, made once per source for both: the two are
-    built at once in two threads, and the second thread to ask waits for the first.
-    `first`: the transform that takes the first of the pair."""
+    """Fingerprints one computation makes, made once per source for all of them: they are
+    built at once in threads, and a thread asking for one already being made waits for it.
+    `transforms`: the transforms made, in the order `_make` returns them."""
 
-    first: str
+    transforms: tuple[str, ...]
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._made: dict[tuple[str, ...], tuple[pl.Series, pl.Series]] = {}
+        self._made: dict[tuple[str, ...], tuple[pl.Series, ...]] = {}
 
     def _make(
         self, frame: pl.DataFrame, source: list[str], folded: frozenset[str]
-    ) -> tuple[pl.Series, pl.Series]:
+    ) -> tuple[pl.Series, ...]:
         raise NotImplementedError
 
     def of(
@@ -242,15 +242,14 @@ class _PairMadeOnce:
         with self._lock:
             if key not in self._made:
                 self._made[key] = self._make(frame, fp.source, folded)
-        one, other = self._made[key]
-        return one if fp.transform == self.first else other
+        return self._made[key][self.transforms.index(fp.transform)]
 
 
 class EmailNames(_PairMadeOnce):
     """The names an address spells, for both `email_first` and `email_last` (each alone read
     and split every address: 0.33 CPU s at 1M rows)."""
 
-    first = "email_first"
+    transforms = ("email_first", "email_last")
 
     def _make(
         self, frame: pl.DataFrame, source: list[str], folded: frozenset[str]
@@ -260,7 +259,7 @@ class EmailNames(_PairMadeOnce):
 
 def _names_in_order(
     frame: pl.DataFrame, source: list[str], reference: tuple[pl.Series, pl.Series] | None
-) -> tuple[pl.Series, pl.Series]:
+) -> tuple[pl.Series, pl.Series, pl.Series]:
     """The given name and surname folded, turned round where the other records say they were
     written the wrong way round: the given name is a word they use more often as a surname
     than as a given name, and the surname is one they use more often as a given name
@@ -304,24 +303,25 @@ def _names_in_order(
     )
     given_lean, surname_lean = leaning["lean"], leaning["lean_right"]
     # A counted record's own words count once each way: leaning at least even without it.
-    turn = pl.select(
+    turned = pl.select(
         pl.when(counted)
         .then((given_lean >= 0) & (surname_lean <= 0) & given.is_not_null())
         .otherwise((surname_length == 1) & (given.str.len_chars() > 1) & (given_lean > 0))
         .fill_null(False)
-        .arg_true()
     ).to_series()
+    turn = turned.arg_true()
     if not len(turn):
-        return given, surname
+        return given, surname, turned
     first, second = given.gather(turn), surname.gather(turn)
-    return given.clone().scatter(turn, second), surname.clone().scatter(turn, first)
+    return given.clone().scatter(turn, second), surname.clone().scatter(turn, first), turned
 
 
 class NameOrder(_PairMadeOnce):
-    """`given_in_order` and `surname_in_order`. `reference`: an earlier table's fingerprints,
-    whose records count as the others for the reading (`_names_in_order`)."""
+    """`given_in_order`, `surname_in_order` and `written_surname_first` (whether the record
+    was turned round). `reference`: an earlier table's fingerprints, whose records count as
+    the others for the reading (`_names_in_order`)."""
 
-    first = "given_in_order"
+    transforms = ("given_in_order", "surname_in_order", "written_surname_first")
 
     def __init__(self, spec: MatchSpec, reference: pl.DataFrame | None = None) -> None:
         super().__init__()
@@ -332,7 +332,7 @@ class NameOrder(_PairMadeOnce):
                 if fp.transform in _NAME_ORDER and name in reference.columns:
                     named.setdefault(tuple(fp.source), {})[fp.transform] = name
             for source, names in named.items():
-                if len(names) == 2:
+                if {"given_in_order", "surname_in_order"} <= names.keys():
                     self._stored[source] = (
                         reference[names["given_in_order"]].cast(pl.String),
                         reference[names["surname_in_order"]].cast(pl.String),
@@ -340,7 +340,7 @@ class NameOrder(_PairMadeOnce):
 
     def _make(
         self, frame: pl.DataFrame, source: list[str], folded: frozenset[str]
-    ) -> tuple[pl.Series, pl.Series]:
+    ) -> tuple[pl.Series, pl.Series, pl.Series]:
         return _names_in_order(frame, source, self._stored.get(tuple(source)))
 
 

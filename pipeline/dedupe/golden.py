@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from pipeline.dedupe.sources import Source, read_columns
-from pipeline.dedupe.spec import FieldSurvivorship, MatchSpec
+from pipeline.dedupe.spec import FieldSurvivorship, MatchSpec, NamesInOrder
 
 SOURCE_SUFFIX = "__source"
 _SPREAD = 0x9E3779B97F4A7C15  # 2^64 / golden ratio: spreads entity codes over 64 bits
@@ -144,7 +144,23 @@ def _dense_codes(entity_ids: pl.Series) -> np.ndarray:
     return entity_ids.rank("dense").to_numpy().astype(np.int64) - 1
 
 
-def golden_records(frame: Source, entities: pl.DataFrame, spec: MatchSpec) -> pl.DataFrame:
+def _in_order(field: str, order: NamesInOrder, turned: pl.Series) -> pl.Expr:
+    """`field` as the matching read it: a record written surname first ('Weaver Amber') has
+    its given name and surname swapped, and its full name rebuilt from them, so an outreach
+    email does not greet Ms Amber as 'Weaver'. A middle name of such a record is dropped from
+    the rebuilt full name."""
+    given, surname = pl.col(order.given), pl.col(order.surname)
+    read = {
+        order.given: surname,
+        order.surname: given,
+        order.full: pl.concat_str(surname, given, separator=" ", ignore_nulls=True),
+    }
+    return pl.when(pl.lit(turned)).then(read[field]).otherwise(pl.col(field)).alias(field)
+
+
+def golden_records(
+    frame: Source, entities: pl.DataFrame, spec: MatchSpec, turned: pl.Series | None = None
+) -> pl.DataFrame:
     """entity_id, record_count, member ids, then each golden field and its `__source` id.
 
     Only narrow frames of integers are sorted and grouped: each field's surviving row is the
@@ -153,10 +169,20 @@ def golden_records(frame: Source, entities: pl.DataFrame, spec: MatchSpec) -> pl
     LazyFrame whose rows are the entities' (as `dedupe` passes it) is read one field at a
     time: at 1M rows the fields alone are 0.4 GB.
     Singletons come first, in input order, then merged entities in entity id order.
+    `turned`: per row of `frame`, whether the matching read its names surname first (the
+    spec's `survivorship.names_in_order`); else the frame's own column of it, if it has one.
     """
     id_col = spec.id_column
     surv = spec.survivorship
+    reading = surv.names_in_order
     names = frame.collect_schema().names()
+    if reading is not None and turned is not None:
+        frame = frame.with_columns(pl.lit(turned).alias(reading.turned))
+        names.append(reading.turned)
+    if reading is not None and (
+        reading.turned not in names or not {reading.given, reading.surname} <= set(names)
+    ):
+        reading = None  # records fingerprinted before the reading: names as written
     fields = [f for f in spec.golden_fields if f in names]
     rules = {f: surv.rule_for(f) for f in fields}
     recency = surv.recency_column if surv.recency_column in names else None
@@ -176,6 +202,11 @@ def golden_records(frame: Source, entities: pl.DataFrame, spec: MatchSpec) -> pl
         entity_ids = frame["entity_id"]
         read = partial(read_columns, frame)
         ids = frame[id_col].rechunk()
+    read_turned = (
+        read([reading.turned]).to_series().fill_null(False).rechunk()
+        if reading is not None
+        else None
+    )
     entity = _dense_codes(entity_ids)
     sizes = np.bincount(entity, minlength=1)
     is_single = sizes[entity] == 1
@@ -232,7 +263,16 @@ def golden_records(frame: Source, entities: pl.DataFrame, spec: MatchSpec) -> pl
             wanted.append(surv.source_column or "source_file")
         if rule.prefer_provenance and surv.provenance_column in names:
             wanted.append(surv.provenance_column)
+        in_order = reading is not None and field in (
+            reading.given,
+            reading.surname,
+            reading.full,
+        )
+        if in_order:
+            wanted += [reading.given, reading.surname]
         values = read(list(dict.fromkeys(c for c in wanted if c)))
+        if in_order:
+            values = values.with_columns(_in_order(field, reading, read_turned))
         won = _survivor(values, field, rule, merged, spec)
         column = values[field]
         del values

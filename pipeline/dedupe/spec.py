@@ -40,6 +40,7 @@ class Fingerprint(_Strict):
         "email_unseparated",
         "given_in_order",
         "surname_in_order",
+        "written_surname_first",
         "agreeing",
         "title_words",
         "street_words",
@@ -352,8 +353,22 @@ class FieldSurvivorship(_Strict):
     )
 
 
+class NamesInOrder(_Strict):
+    """A record the matching read surname first ('Weaver Amber') gives its golden record
+    the names in order too: `turned` (a `written_surname_first` fingerprint) says which
+    records, and their `given` and `surname` values are swapped before survivorship."""
+
+    given: str
+    surname: str
+    turned: str
+    full: str | None = Field(
+        default=None, description="The full-name column, rebuilt from the two where turned."
+    )
+
+
 class Survivorship(_Strict):
     default: SurvivorshipRule = "most_frequent"
+    names_in_order: NamesInOrder | None = None
     recency_column: str | None = None
     source_column: str | None = None
     source_priority: list[str] = Field(
@@ -445,6 +460,19 @@ class MatchSpec(_Strict):
                         f"joint_frequencies.{joint.name}.also_at: level {label!r} of {member!r} "
                         "needs to be an exact level on a column of its own"
                     )
+        order = self.survivorship.names_in_order
+        if order is not None:
+            turned = self.fingerprints.get(order.turned)
+            if turned is None or turned.transform != "written_surname_first":
+                raise ValueError(
+                    f"survivorship.names_in_order.turned: {order.turned!r} needs to be a "
+                    "fingerprint with transform 'written_surname_first'"
+                )
+            if turned.source != [order.given, order.surname]:
+                raise ValueError(
+                    f"survivorship.names_in_order: fingerprint {order.turned!r} reads "
+                    f"{turned.source}, not [{order.given!r}, {order.surname!r}]"
+                )
         for name, fp in self.fingerprints.items():
             if fp.transform in ("prefix", "suffix") and fp.length is None:
                 raise ValueError(f"fingerprint {name!r}: transform {fp.transform!r} needs length")
@@ -453,7 +481,10 @@ class MatchSpec(_Strict):
                     f"fingerprint {name!r}: transform {fp.transform!r} takes the email column, "
                     "or the email, surname and given-name columns"
                 )
-            if fp.transform in ("given_in_order", "surname_in_order") and len(fp.source) != 2:
+            if (
+                fp.transform in ("given_in_order", "surname_in_order", "written_surname_first")
+                and len(fp.source) != 2
+            ):
                 raise ValueError(
                     f"fingerprint {name!r}: transform {fp.transform!r} takes the given-name "
                     "and surname columns, in that order"
@@ -500,6 +531,9 @@ class MatchSpec(_Strict):
         cols.update(
             r.prefer_true for f in self.golden_fields if (r := surv.rule_for(f)).prefer_true
         )
+        if surv.names_in_order:
+            order = surv.names_in_order
+            cols.update(c for c in (order.given, order.surname, order.turned, order.full) if c)
         return cols
 
     def matching_columns(self) -> set[str]:
