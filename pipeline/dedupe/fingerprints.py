@@ -219,7 +219,7 @@ def _letters(names: pl.Series, folded: bool) -> pl.Series:
     return names.replace_strict(distinct, written.to_series(), default=None)
 
 
-class _PairMadeOnce:
+class _MadeTogether:
     """Fingerprints one computation makes, made once per source for all of them: they are
     built at once in threads, and a thread asking for one already being made waits for it.
     `transforms`: the transforms made, in the order `_make` returns them."""
@@ -245,7 +245,7 @@ class _PairMadeOnce:
         return self._made[key][self.transforms.index(fp.transform)]
 
 
-class EmailNames(_PairMadeOnce):
+class EmailNames(_MadeTogether):
     """The names an address spells, for both `email_first` and `email_last` (each alone read
     and split every address: 0.33 CPU s at 1M rows)."""
 
@@ -316,7 +316,7 @@ def _names_in_order(
     return given.clone().scatter(turn, second), surname.clone().scatter(turn, first), turned
 
 
-class NameOrder(_PairMadeOnce):
+class NameOrder(_MadeTogether):
     """`given_in_order`, `surname_in_order` and `written_surname_first` (whether the record
     was turned round). `reference`: an earlier table's fingerprints, whose records count as
     the others for the reading (`_names_in_order`)."""
@@ -344,14 +344,21 @@ class NameOrder(_PairMadeOnce):
         return _names_in_order(frame, source, self._stored.get(tuple(source)))
 
 
+def _made_together(fp: Fingerprint) -> tuple[str, ...] | None:
+    """The computation `fp` shares with the other fingerprints of its sources, if any: the
+    address's names read in the record's own order (`EmailNames`), or the names read in
+    their order (`NameOrder`)."""
+    if fp.transform in _NAME_ORDER:
+        return ("names", *fp.source)
+    if fp.transform in EmailNames.transforms and len(fp.source) == 3:
+        return ("email", *fp.source)
+    return None
+
+
 def _computed_apart(fp: Fingerprint) -> bool:
-    """Transforms that are not one expression over rows: metaphone (a Python function), the
-    address's names read in the record's own order, and the names read in their order."""
-    return (
-        fp.transform == "metaphone"
-        or fp.transform in _NAME_ORDER
-        or (fp.transform in ("email_first", "email_last") and len(fp.source) == 3)
-    )
+    """Transforms that are not one expression over rows: metaphone (a Python function), and
+    those made together with others (`_made_together`)."""
+    return fp.transform == "metaphone" or _made_together(fp) is not None
 
 
 def _transformed(
@@ -368,7 +375,7 @@ def _transformed(
         if name_order is None:
             raise ValueError(f"transform {fp.transform!r} is made by add_fingerprints")
         return name_order.of(frame, fp)
-    if _computed_apart(fp):
+    if _made_together(fp) is not None:  # the address's names
         return (email_names or EmailNames()).of(frame, fp, folded)
     return _selected(frame, [_expression(fp, folded)]).to_series()
 
@@ -441,18 +448,13 @@ def _expression(fp: Fingerprint, folded: frozenset[str]) -> pl.Expr:
 
 
 def _partners_last(names: list[str], fingerprints: dict[str, Fingerprint]) -> list[str]:
-    """`names` with the second of each pair made by one computation (`email_first` and
-    `email_last`, `given_in_order` and `surname_in_order` of the same sources) moved to the
-    end: it waits for the first to finish, and waiting at the head of the queue it held one
-    of the two workers idle while the first ran (0.4 s of the wave at 1M rows)."""
+    """`names` with all but the first of those made by one computation (`_made_together`:
+    `email_first` and `email_last`, or the names read in order, of the same sources) moved
+    to the end: each waits for the first to finish, and waiting at the head of the queue it
+    held one of the two workers idle while the first ran (0.4 s of the wave at 1M rows)."""
     first, partners, seen = [], [], set()
     for name in names:
-        fp = fingerprints[name]
-        shared = None
-        if fp.transform in _NAME_ORDER:
-            shared = ("names", *fp.source)
-        elif fp.transform in ("email_first", "email_last") and len(fp.source) == 3:
-            shared = ("email", *fp.source)
+        shared = _made_together(fingerprints[name])
         (partners if shared is not None and shared in seen else first).append(name)
         seen.add(shared)
     return first + partners
