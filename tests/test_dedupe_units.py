@@ -45,7 +45,7 @@ from pipeline.dedupe.spec import (
     Veto,
     load_spec,
 )
-from pipeline.dedupe.term_frequencies import joint_frequencies, tf_adjustments
+from pipeline.dedupe.term_frequencies import joint_frequencies, tf_adjustments, tf_tables
 from pipeline.dedupe.vetoes import vetoed_pairs
 
 
@@ -610,6 +610,50 @@ def test_incremental_blocking_only_pairs_new_records():
         frame, [BlockingRule(name="k", keys=["k"])], pl.Series([3], dtype=pl.UInt32)
     )
     assert sorted(pairs.select("l", "r").rows()) == [(0, 3), (1, 3), (2, 3)]
+
+
+def test_blocks_on_two_keys_tell_their_order_and_incremental_pairs_match_a_full_run():
+    # Keys hashed each on its own and combined: (x, y) and (y, x) are different blocks, a
+    # missing key is no block, and the pairs with new rows are the full run's pairs with them.
+    rng = np.random.default_rng(11)
+    words = np.array(["ann", "bob", "cy", None], dtype=object)
+    a = rng.choice(words, 400, p=[0.3, 0.3, 0.3, 0.1]).tolist()
+    b = rng.choice(words, 400, p=[0.3, 0.3, 0.3, 0.1]).tolist()
+    frame = pl.DataFrame({"a": a, "b": b}, schema={"a": pl.String, "b": pl.String})
+    rule = BlockingRule(name="ab", keys=["a", "b"], max_block_size=1000)
+    pairs, _ = candidate_pairs(frame, [rule])
+    found = set(pairs.select("l", "r").rows())
+    truth = {
+        (i, j)
+        for i in range(400)
+        for j in range(i + 1, 400)
+        if a[i] is not None and b[i] is not None and (a[i], b[i]) == (a[j], b[j])
+    }
+    assert found == truth
+    new = pl.Series(np.arange(350, 400), dtype=pl.UInt32)
+    incremental, _ = candidate_pairs(frame, [rule], new)
+    assert set(incremental.select("l", "r").rows()) == {p for p in truth if p[1] >= 350}
+
+
+def test_term_frequencies_for_a_batch_are_the_whole_tables():
+    # A batch looks its values' frequencies up over the whole table (counted by hash): the
+    # same as the whole table's frequencies of those values.
+    spec = load_spec("leads")
+    columns = [comp.column for comp in spec.comparisons if comp.tf_adjustment]
+    rng = np.random.default_rng(2)
+    values = np.array(["alpha", "beta", "gamma", "delta", "Ünï", None], dtype=object)
+    frame = pl.DataFrame(
+        {c: rng.choice(values, 600, p=[0.4, 0.2, 0.1, 0.1, 0.1, 0.1]).tolist() for c in columns},
+        schema={c: pl.String for c in columns},
+    )
+    batch = frame.tail(5)
+    whole = tf_tables(frame, spec)
+    looked_up = tf_tables(frame, spec, only=batch)
+    assert set(looked_up) == set(whole) and looked_up
+    for name, table in looked_up.items():
+        column = next(c.column for c in spec.comparisons if c.name == name)
+        expected = whole[name].filter(pl.col("value").is_in(batch[column].implode()))
+        assert_frame_equal(table.sort("value"), expected.sort("value"), check_row_order=False)
 
 
 def test_em_recovers_known_m_and_u_from_simulated_pairs():

