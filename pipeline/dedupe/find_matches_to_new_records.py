@@ -10,7 +10,7 @@ import polars as pl
 
 from pipeline.dedupe.blocking import candidate_pairs
 from pipeline.dedupe.cluster import CannotLinkChecker, cluster
-from pipeline.dedupe.compare import Comparator
+from pipeline.dedupe.compare import Comparator, hashed_columns
 from pipeline.dedupe.engine import DedupeResult, check_ids
 from pipeline.dedupe.entities import EVENT_SCHEMA, assign_entity_ids
 from pipeline.dedupe.fingerprints import add_fingerprints
@@ -77,9 +77,13 @@ def match_incremental(
     left = np.searchsorted(involved, pairs["l"].to_numpy()).astype(np.int64)
     right = np.searchsorted(involved, pairs["r"].to_numpy()).astype(np.int64)
     comparator = Comparator(sub)
-    tables = tf_tables(combined, spec, only=sub)
+    # The columns both lookups read hashed once (names, lines, offices: 0.08 s at 1M rows).
+    hashed = hashed_columns(combined, spec.frequency_columns())
+    tables = tf_tables(combined, spec, only=sub, hashed=hashed)
     # Full names held by few records: how many of them other people hold, entities known.
-    joint = joint_frequencies(combined, spec, existing_entities, involved, left, right)
+    joint = joint_frequencies(
+        combined, spec, existing_entities, involved, left, right, hashed=hashed
+    )
     scored_pairs = score(spec, model, comparator, left, right, tables, joint=joint)
     labelled = apply_labels(
         labels, sub[id_col], spec, comparator, scored_pairs, left, right, threshold, learn=False

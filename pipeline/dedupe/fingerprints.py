@@ -278,18 +278,20 @@ def _names_in_order(
     # Records whose order counts: a surname that is a word (after an initial for a surname
     # the order is what is in question).
     counted = (surname_length > 1).fill_null(False)
-    givens, surnames = [given.filter(counted)], [surname.filter(counted)]
-    if reference is not None:
-        # Only the uses of the batch's own words: the lookups below ask for no other (a
-        # count of every name of a million stored records is most of the work).
-        asked = pl.concat([given, surname]).drop_nulls().unique().implode()
-        stored_given, stored_surname = reference
-        known = (stored_surname.str.len_chars() > 1).fill_null(False)
-        givens.append(stored_given.filter(known & stored_given.is_in(asked)))
-        surnames.append(stored_surname.filter(known & stored_surname.is_in(asked)))
     # Per word (its 64-bit hash: grouped and joined as integers, half the time of the
     # strings at 1M rows), its uses as a surname less its uses as a given name.
-    uses = [pl.concat(found).drop_nulls().hash(seed=7) for found in (surnames, givens)]
+    uses = [found.filter(counted).drop_nulls().hash(seed=7) for found in (surname, given)]
+    if reference is not None:
+        # Only the uses of the batch's own words: the lookups below ask for no other (a
+        # count of every name of a million stored records is most of the work). Probed
+        # by hash, not by string: a common given name is held by most stored records.
+        asked = pl.concat([given, surname]).drop_nulls().hash(seed=7).unique().implode()
+        stored_given, stored_surname = reference
+        known = (stored_surname.str.len_chars() > 1).fill_null(False)
+        for at, stored in enumerate((stored_surname, stored_given)):
+            hashed = stored.hash(seed=7)
+            found = hashed.filter(known & stored.is_not_null() & hashed.is_in(asked))
+            uses[at] = pl.concat([uses[at], found])
     signs = np.repeat(np.array([1, -1], dtype=np.int32), [len(u) for u in uses])
     lean = (
         pl.DataFrame({"word": pl.concat(uses), "lean": signs})

@@ -522,6 +522,13 @@ class MatchSpec(_Strict):
             cols.update(c for c in (fp.fallback, fp.expand_initial) if c)
         return cols - set(self.fingerprints)
 
+    def frequency_columns(self) -> list[str]:
+        """Columns term frequencies count and joint frequencies combine, each once in spec
+        order: what an incremental batch hashes once for both."""
+        columns = [c.column for c in self.comparisons if c.tf_adjustment]
+        columns += [c for joint in self.joint_frequencies for c in self.joint_columns(joint)]
+        return list(dict.fromkeys(columns))
+
     def golden_columns(self) -> set[str]:
         """Columns golden records read: the id, the golden fields and what survivorship
         ranks them by (`golden.golden_records`)."""

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from pipeline.dedupe.blocking import BlockLayout
-from pipeline.dedupe.compare import Comparator, combined_keys, hashed_columns
+from pipeline.dedupe.compare import Comparator, combined_keys, hashed_columns, hashed_keys
 from pipeline.dedupe.model import FSModel
 from pipeline.dedupe.spec import JointFrequency, MatchSpec
 
@@ -22,12 +22,17 @@ MIN_RECORDS_FOR_TF = 200
 
 
 def tf_tables(
-    frame: pl.DataFrame, spec: MatchSpec, only: pl.DataFrame | None = None
+    frame: pl.DataFrame,
+    spec: MatchSpec,
+    only: pl.DataFrame | None = None,
+    hashed: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Relative frequency of each value, for comparisons that adjust by term frequency
     (none for tables too small for frequencies to mean anything). With `only`, just the
     values that occur in it (frequencies still over all of `frame`): an incremental batch
-    looks up a few thousand values, no need to count a million."""
+    looks up a few thousand values, no need to count a million. `hashed` is
+    `hashed_columns(frame, ...)` where the caller has it (the joint frequencies hash the
+    same columns)."""
     if frame.height < MIN_RECORDS_FOR_TF:
         return {}
     adjusted = [comp for comp in spec.comparisons if comp.tf_adjustment]
@@ -47,9 +52,12 @@ def tf_tables(
         # Counted by hash: the column's 64-bit hashes are probed and counted, not its strings
         # (a first name is held by most rows of a million: 0.08 -> 0.02 s a column), and the
         # counts joined back to the batch's distinct values by the same hash.
-        wanted = only[column].drop_nulls().unique().cast(pl.String).rename("value").to_frame()
-        wanted = wanted.with_columns(pl.col("value").hash(seed=7).alias("hash"))
-        hashes = values.cast(pl.String).hash(seed=7).filter(values.is_not_null())
+        distinct = only[column].drop_nulls().unique()
+        wanted = pl.DataFrame(
+            {"value": distinct.cast(pl.String), "hash": distinct.hash(seed=7)}  # as hashed_keys
+        )
+        key, present = (hashed or {}).get(column) or hashed_keys(values)
+        hashes = pl.Series(key).filter(pl.Series(present))
         counts = (
             hashes.filter(hashes.is_in(wanted["hash"].implode()))
             .rename("hash")
@@ -162,6 +170,7 @@ def joint_frequencies(
     rows: np.ndarray,
     left: np.ndarray,
     right: np.ndarray,
+    hashed: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Per pair (`left`, `right`: positions in `rows`, rows of `frame`), the share of the
     records holding the pair's combination (a full name) that belong to neither record's
@@ -170,7 +179,8 @@ def joint_frequencies(
     has none and is its own) say who is whom: a new sighting of a known person is no
     namesake of that person's records. Only the records holding the pairs' combinations
     are looked at (a few thousand, not a million). A full run counts the same without the
-    matches its candidate pairs find (`chance_agreement_without_matches`)."""
+    matches its candidate pairs find (`chance_agreement_without_matches`). `hashed` as in
+    `tf_tables`."""
     if frame.height < MIN_RECORDS_FOR_TF or not len(left):
         return {}
     # Each column hashed once (several joints share a column), in one select; a joint's
@@ -178,7 +188,8 @@ def joint_frequencies(
     needed = list(
         dict.fromkeys(c for joint in spec.joint_frequencies for c in spec.joint_columns(joint))
     )
-    hashed = hashed_columns(frame, needed)
+    hashed = {**(hashed or {})}
+    hashed.update(hashed_columns(frame, [c for c in needed if c not in hashed]))
 
     def holding(joint: JointFrequency) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(each row's key, whether it has one, the rows holding a key of the pairs' rows
