@@ -725,6 +725,46 @@ def test_incremental_bridge_merges_two_entities_and_records_it(people, resolved)
     assert merges.select("entity_id", "other_entity_id").rows() == [(survivor, "Eorphan")]
 
 
+def test_a_merge_renames_members_the_batch_never_paired_and_keeps_the_stored_order(
+    people, resolved
+):
+    # An entity merged by a bridge moves whole, its members the batch did not pair included;
+    # every other record keeps its entity, in the stored order, with the batch after them.
+    existing = people[0]
+    a = existing.filter(pl.col("lead_id") == "p0-0").row(0, named=True)
+    survivor = resolved.entities.filter(pl.col("lead_id") == "p0-0")["entity_id"].item()
+    far = resolved.entities.filter(~pl.col("lead_id").str.starts_with("p0-"))["lead_id"][-1]
+    entities = resolved.entities.with_columns(
+        pl.when(pl.col("lead_id").is_in(["p0-1", far]))
+        .then(pl.lit("Eorphan"))
+        .otherwise(pl.col("entity_id"))
+        .alias("entity_id")
+    )
+    bridge = normalized(
+        pl.DataFrame(
+            [
+                {
+                    "lead_id": "bridge",
+                    "first_name": a["first_name"],
+                    "last_name": a["last_name"],
+                    "email": a["email"],
+                    "phone": a["phone_e164"],
+                    "company": a["company"],
+                }
+            ]
+        )
+    )
+    result = match_incremental(existing, entities, bridge, resolved.model)
+    assert result.report["involved_records"] < existing.height // 10
+    merged = dict(result.entities.iter_rows())
+    assert merged[far] == merged["p0-1"] == merged["bridge"] == survivor
+    assert result.entities["lead_id"].to_list() == [*entities["lead_id"], "bridge"]
+    others = entities.filter(~pl.col("lead_id").is_in(["p0-1", far]))
+    assert {k: merged[k] for k in others["lead_id"]} == dict(others.iter_rows())
+    golden = result.golden.filter(pl.col("entity_id") == survivor)
+    assert far in golden["member_ids"][0]
+
+
 def test_incremental_golden_records_are_those_of_every_column_of_the_members(people, resolved):
     # The batch's golden records read only the columns survivorship uses
     # (`MatchSpec.golden_columns`); given all the columns, they come out the same.
