@@ -692,32 +692,27 @@ def test_incremental_batch_joins_existing_entities_without_rescoring_history(peo
     assert "new-1" in golden["member_ids"][0]
 
 
-def test_incremental_bridge_merges_two_entities_and_records_it(people, resolved):
+def _bridged(people, resolved, orphans: list[str]):
+    """(existing, the entities with `orphans` filed as somebody else ('Eorphan'), a new
+    record bridging p0-0 and them, p0-0's entity id)."""
     existing = people[0]
-    assert existing.filter(pl.col("lead_id") == "p0-1").height == 1
     a = existing.filter(pl.col("lead_id") == "p0-0").row(0, named=True)
     survivor = resolved.entities.filter(pl.col("lead_id") == "p0-0")["entity_id"].item()
-    # Suppose an earlier run had filed p0-1 as somebody else.
     entities = resolved.entities.with_columns(
-        pl.when(pl.col("lead_id") == "p0-1")
+        pl.when(pl.col("lead_id").is_in(orphans))
         .then(pl.lit("Eorphan"))
         .otherwise(pl.col("entity_id"))
         .alias("entity_id")
     )
-    bridge = normalized(
-        pl.DataFrame(
-            [
-                {
-                    "lead_id": "bridge",
-                    "first_name": a["first_name"],
-                    "last_name": a["last_name"],
-                    "email": a["email"],
-                    "phone": a["phone_e164"],
-                    "company": a["company"],
-                }
-            ]
-        )
-    )
+    bridge = {k: a[k] for k in ("first_name", "last_name", "email", "company")}
+    bridge |= {"lead_id": "bridge", "phone": a["phone_e164"]}
+    return existing, entities, normalized(pl.DataFrame([bridge])), survivor
+
+
+def test_incremental_bridge_merges_two_entities_and_records_it(people, resolved):
+    assert people[0].filter(pl.col("lead_id") == "p0-1").height == 1
+    # Suppose an earlier run had filed p0-1 as somebody else.
+    existing, entities, bridge, survivor = _bridged(people, resolved, ["p0-1"])
     result = match_incremental(existing, entities, bridge, resolved.model)
     merged = dict(result.entities.iter_rows())
     assert merged["p0-1"] == merged["p0-0"] == merged["bridge"] == survivor
@@ -730,30 +725,8 @@ def test_a_merge_renames_members_the_batch_never_paired_and_keeps_the_stored_ord
 ):
     # An entity merged by a bridge moves whole, its members the batch did not pair included;
     # every other record keeps its entity, in the stored order, with the batch after them.
-    existing = people[0]
-    a = existing.filter(pl.col("lead_id") == "p0-0").row(0, named=True)
-    survivor = resolved.entities.filter(pl.col("lead_id") == "p0-0")["entity_id"].item()
     far = resolved.entities.filter(~pl.col("lead_id").str.starts_with("p0-"))["lead_id"][-1]
-    entities = resolved.entities.with_columns(
-        pl.when(pl.col("lead_id").is_in(["p0-1", far]))
-        .then(pl.lit("Eorphan"))
-        .otherwise(pl.col("entity_id"))
-        .alias("entity_id")
-    )
-    bridge = normalized(
-        pl.DataFrame(
-            [
-                {
-                    "lead_id": "bridge",
-                    "first_name": a["first_name"],
-                    "last_name": a["last_name"],
-                    "email": a["email"],
-                    "phone": a["phone_e164"],
-                    "company": a["company"],
-                }
-            ]
-        )
-    )
+    existing, entities, bridge, survivor = _bridged(people, resolved, ["p0-1", far])
     result = match_incremental(existing, entities, bridge, resolved.model)
     assert result.report["involved_records"] < existing.height // 10
     merged = dict(result.entities.iter_rows())
