@@ -12,7 +12,7 @@ from pipeline.dedupe.blocking import candidate_pairs
 from pipeline.dedupe.cluster import CannotLinkChecker, cluster
 from pipeline.dedupe.compare import Comparator, hashed_columns
 from pipeline.dedupe.engine import DedupeResult, check_ids
-from pipeline.dedupe.entities import EVENT_SCHEMA, assign_entity_ids
+from pipeline.dedupe.entities import EVENT_SCHEMA, assign_entity_ids, members_of_entities_of
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import golden_records
 from pipeline.dedupe.labels import apply_labels
@@ -80,7 +80,7 @@ def match_incremental(
     # The stored entities of the involved records, with all their members: the only ones a
     # batch can re-cluster, rename by a merge or give new golden records. Found by one scan
     # of the million ids and one of the entity ids; every later lookup is in these few.
-    related_at = _members_of_entities_of(existing_entities, sub[id_col])
+    related_at = members_of_entities_of(existing_entities, sub[id_col])
     related = existing_entities[related_at]
     # The columns both lookups read hashed once (names, lines, offices: 0.08 s at 1M rows).
     hashed = hashed_columns(combined, spec.frequency_columns())
@@ -136,18 +136,12 @@ def match_incremental(
     )
     # The related records' entities now: the batch's clustering for the involved ones, the
     # survivor of a merge for the others (the rest of the history is left as it is).
-    now = (
-        related.join(
-            local_entities.rename({"entity_id": "_now"}), on=id_col, how="left",
-            maintain_order="left",
-        )
-        .select(
-            id_col,
-            pl.coalesce(
-                "_now", pl.col("entity_id").replace(merges["entity_id"], merges["survivor"])
-            ).alias("entity_id"),
-        )
-    )  # fmt: skip
+    clustered = local_entities.rename({"entity_id": "_now"})
+    renamed = pl.col("entity_id").replace(merges["entity_id"], merges["survivor"])
+    now = related.join(clustered, on=id_col, how="left", maintain_order="left").select(
+        id_col, pl.coalesce("_now", renamed).alias("entity_id")
+    )
+    arrived = local_entities.filter(pl.col(id_col).is_in(fresh[id_col].implode()))
     column = existing_entities["entity_id"]
     # Written in place, the stored order kept and the batch's new records after it: a
     # filter and concat of the million rows copied every string (0.15 s a batch).
@@ -156,14 +150,12 @@ def match_incremental(
             existing_entities.with_columns(
                 column.clone().scatter(related_at, now["entity_id"].cast(column.dtype))
             ),
-            local_entities.filter(pl.col(id_col).is_in(fresh[id_col].implode())),
+            arrived,
         ],
         how="vertical_relaxed",
     )
     affected = local_entities["entity_id"].unique().implode()
-    affected_ids = pl.concat(
-        [now, local_entities.filter(pl.col(id_col).is_in(fresh[id_col].implode()))]
-    ).filter(pl.col("entity_id").is_in(affected))
+    affected_ids = pl.concat([now, arrived]).filter(pl.col("entity_id").is_in(affected))
     # Only the columns golden records read: the stored records carry every fingerprint too
     # (70 columns of a million rows, filtered here).
     kept = spec.golden_columns()
@@ -197,14 +189,6 @@ def match_incremental(
     )
 
 
-def _members_of_entities_of(entities: pl.DataFrame, ids: pl.Series) -> pl.Series:
-    """Rows of `entities` (id, entity_id) in the entities of any of `ids`: theirs and
-    their fellow members'."""
-    id_col = entities.columns[0] if ids.name not in entities.columns else ids.name
-    theirs = entities.filter(pl.col(id_col).is_in(ids.implode()))["entity_id"].unique()
-    return entities["entity_id"].is_in(theirs.implode()).arg_true()
-
-
 def _labelled_rows(
     ids: pl.Series, entities: pl.DataFrame, labels: pl.DataFrame | None
 ) -> np.ndarray:
@@ -213,8 +197,7 @@ def _labelled_rows(
     if labels is None or labels.is_empty():
         return np.zeros(0, dtype=np.int64)
     named = pl.concat([labels["left_id"], labels["right_id"]]).cast(pl.String).unique()
-    id_col = entities.columns[0] if ids.name not in entities.columns else ids.name
-    touched = entities.filter(pl.col(id_col).cast(pl.String).is_in(named.implode()))["entity_id"]
-    members = entities.filter(pl.col("entity_id").is_in(touched.implode()))[id_col]
+    id_col = ids.name if ids.name in entities.columns else entities.columns[0]
+    members = entities[members_of_entities_of(entities, named.rename(id_col))][id_col]
     wanted = pl.concat([named, members.cast(pl.String)]).unique()
     return np.flatnonzero(ids.cast(pl.String).is_in(wanted.implode()).to_numpy())

@@ -13,7 +13,7 @@ import polars as pl
 
 from pipeline.dedupe.chunks import aligned, chunk_layout
 from pipeline.dedupe.nicknames import nickname_lookup
-from pipeline.dedupe.spec import Fingerprint, MatchSpec
+from pipeline.dedupe.spec import NAME_ORDER_TRANSFORMS, Fingerprint, MatchSpec
 from pipeline.dedupe.word_forms import street_words, title_words
 
 
@@ -80,7 +80,7 @@ _FOLDED_OUTPUT = frozenset(
         "street_words",
     }
 )
-_NAME_ORDER = frozenset({"given_in_order", "surname_in_order", "written_surname_first"})
+_NAME_ORDER = frozenset(NAME_ORDER_TRANSFORMS)
 # Transforms that fold their source text first (unless it is already folded).
 _FOLDING = frozenset(
     {
@@ -323,7 +323,7 @@ class NameOrder(_MadeTogether):
     was turned round). `reference`: an earlier table's fingerprints, whose records count as
     the others for the reading (`_names_in_order`)."""
 
-    transforms = ("given_in_order", "surname_in_order", "written_surname_first")
+    transforms = NAME_ORDER_TRANSFORMS
 
     def __init__(self, spec: MatchSpec, reference: pl.DataFrame | None = None) -> None:
         super().__init__()

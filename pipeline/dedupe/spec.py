@@ -15,6 +15,8 @@ SPEC_DIR = Path(__file__).with_name("specs")
 
 # Level types scored by a string similarity (0-1) against a threshold.
 SIMILARITY_LEVELS = frozenset({"jaro_winkler", "jaro", "token_set"})
+# The transforms one reading of a record's names makes (`fingerprints.NameOrder`).
+NAME_ORDER_TRANSFORMS = ("given_in_order", "surname_in_order", "written_surname_first")
 
 
 class _Strict(BaseModel):
@@ -481,10 +483,7 @@ class MatchSpec(_Strict):
                     f"fingerprint {name!r}: transform {fp.transform!r} takes the email column, "
                     "or the email, surname and given-name columns"
                 )
-            if (
-                fp.transform in ("given_in_order", "surname_in_order", "written_surname_first")
-                and len(fp.source) != 2
-            ):
+            if fp.transform in NAME_ORDER_TRANSFORMS and len(fp.source) != 2:
                 raise ValueError(
                     f"fingerprint {name!r}: transform {fp.transform!r} takes the given-name "
                     "and surname columns, in that order"
