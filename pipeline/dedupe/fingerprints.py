@@ -11,7 +11,7 @@ import jellyfish
 import numpy as np
 import polars as pl
 
-from pipeline.dedupe.chunks import aligned, chunk_layout
+from pipeline.dedupe.chunks import aligned, chunk_layout, in_morsels
 from pipeline.dedupe.nicknames import nickname_lookup
 from pipeline.dedupe.spec import NAME_ORDER_TRANSFORMS, Fingerprint, MatchSpec
 from pipeline.dedupe.word_forms import street_words, title_words
@@ -480,6 +480,7 @@ def add_fingerprints(
         )
     folded: set[str] = set()
     pending = dict(spec.fingerprints)
+    frame = in_morsels(frame)
     layout = chunk_layout(frame)
     email_names = EmailNames()
     name_order = NameOrder(spec, reference)
