@@ -9,7 +9,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 
 import numpy as np
 
-from pipeline.dedupe.compare import CUTOFF_MARGIN, Comparator
+from pipeline.dedupe.compare import CUTOFF_MARGIN, DIFFERENT, SAME, Comparator
 from pipeline.dedupe.spec import MatchSpec, Veto
 
 
@@ -136,13 +136,8 @@ def _narrowed(
 ) -> np.ndarray:
     """The `rows` whose two records both hold `column` and hold the same (`equal`) or
     different values."""
-    key, present = comparator.keys(column)
-    on_left, on_right = left[rows], right[rows]
-    # Presence first (a byte per row), then the 64-bit keys of the pairs holding both:
-    # the spelled-name and extension columns are empty for most records.
-    both = np.flatnonzero(present[on_left] & present[on_right])
-    same = key[on_left[both]] == key[on_right[both]]
-    return rows[both[same if equal else ~same]]
+    relation = comparator.relation_at(column, left, right, rows)
+    return rows[relation == (SAME if equal else DIFFERENT)]
 
 
 def _without(rows: np.ndarray, lifted: np.ndarray) -> np.ndarray:
