@@ -26,7 +26,7 @@ from pipeline.dedupe.model import FSModel
 from pipeline.dedupe.scoring import pairs_frame, score
 from pipeline.dedupe.sources import Source, read_columns
 from pipeline.dedupe.spec import MatchSpec, load_spec
-from pipeline.dedupe.term_frequencies import joint_counts_from_blocks
+from pipeline.dedupe.term_frequencies import counts_from_blocks
 
 Progress = Callable[[str], None]
 
@@ -164,7 +164,7 @@ def dedupe(
     left = pairs["l"].to_numpy().astype(np.int64)
     right = pairs["r"].to_numpy().astype(np.int64)
     training = training_pairs(layouts, n, spec, left, right) if model is None else None
-    counts = joint_counts_from_blocks(spec, layouts, n)
+    counts = counts_from_blocks(spec, layouts, n)
     del layouts
     hashed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if not keep_work:

@@ -145,22 +145,25 @@ def joint_key(spec: MatchSpec, joint: JointFrequency) -> str:
     return "+".join(spec.joint_columns(joint))
 
 
-def joint_counts_from_blocks(
+def counts_from_blocks(
     spec: MatchSpec, layouts: list[BlockLayout], n: int
 ) -> dict[str, np.ndarray]:
-    """Per row, how many rows hold its combination, for each joint frequency a blocking
-    rule blocks on exactly (`same_full_name`), from that rule's layout (`layouts`, one per
-    rule): its blocks are those groups, sorted already, so the count is a scatter, not a
-    count over a million keys. By `joint_key`, for `Comparator(_counts=...)`."""
+    """Per row, how many rows hold its value, for each compared column and each joint
+    frequency that a blocking rule blocks on exactly (`same_email`, `same_full_name`), from
+    that rule's layout (`layouts`, one per rule): its blocks are those groups, sorted
+    already, so the count is a scatter, not a count over a million keys (the email's and
+    the two phones' counts took 0.2 s at 1M rows). By column name or `joint_key`, for
+    `Comparator(_counts=...)`."""
     out: dict[str, np.ndarray] = {}
     keys = [rule.keys for rule in spec.blocking]
-    for joint in spec.joint_frequencies:
-        columns = spec.joint_columns(joint)
+    wanted = {joint_key(spec, joint): spec.joint_columns(joint) for joint in spec.joint_frequencies}
+    wanted |= {comp.column: [comp.column] for comp in spec.comparisons}
+    for name, columns in wanted.items():
         if columns in keys:
             layout = layouts[keys.index(columns)]
             counts = np.zeros(n, dtype=np.int32)
             counts[layout.rows] = np.repeat(layout.sizes, layout.sizes)
-            out[joint_key(spec, joint)] = counts
+            out[name] = counts
     return out
 
 
