@@ -12,9 +12,12 @@ from polars.testing import assert_frame_equal
 
 from pipeline.dedupe import entities
 from pipeline.dedupe.blocking import block_layouts, candidate_pairs
-from pipeline.dedupe.chunks import aligned
+from pipeline.dedupe.chunks import aligned, chunk_layout, in_morsels, morsel_layout
 from pipeline.dedupe.compare import (
+    DIFFERENT,
+    MISSING,
     NULL_LEVEL,
+    SAME,
     Comparator,
     distinct_with_inverse,
     hashed_columns,
@@ -45,8 +48,14 @@ from pipeline.dedupe.spec import (
     Veto,
     load_spec,
 )
-from pipeline.dedupe.term_frequencies import joint_frequencies, tf_adjustments, tf_tables
+from pipeline.dedupe.term_frequencies import (
+    counts_from_blocks,
+    joint_frequencies,
+    tf_adjustments,
+    tf_tables,
+)
 from pipeline.dedupe.vetoes import vetoed_pairs
+from tests.people import normalized, population
 
 
 def test_builtin_specs_load():
@@ -465,8 +474,8 @@ def test_abbreviated_titles_streets_and_companies_take_the_leads_spec_one_form()
     assert out["last_lower"].to_list() == ["weiss", "weiss", "pine", "pine"]
 
 
-def test_fingerprints_keep_a_multi_chunk_input_in_its_chunks():
-    # Added in one chunk, a column would make the next query rechunk (copy) every column.
+def test_fingerprints_and_their_input_share_one_chunk_layout():
+    # Added in other chunks, a column would make the next query rechunk (copy) every column.
     part = pl.DataFrame(
         {"lead_id": ["a", "b"], "first_name": ["Ann", "Bob"], "last_name": ["Lee", "Ng"]}
     )
@@ -486,7 +495,8 @@ def test_fingerprints_keep_a_multi_chunk_input_in_its_chunks():
         }
     )
     out = add_fingerprints(frame, spec)
-    assert out.n_chunks("all") == [2] * out.width
+    lengths = {name: [c.len() for c in out[name].get_chunks()] for name in out.columns}
+    assert len({tuple(v) for v in lengths.values()}) == 1, lengths
     assert out["first_lower"].to_list() == ["ann", "bob", "ann", "bob"]
     assert out["last_metaphone"].to_list() == ["L", "NK", "L", "NK"]
 
@@ -501,6 +511,79 @@ def test_added_columns_take_the_frames_chunk_lengths_not_only_their_number():
     assert [c.len() for c in realigned.get_chunks()] == [5, 3]
     assert realigned.to_list() == list(range(8))
     assert aligned(cut, [(0, 3), (3, 5)]) is cut
+
+
+def test_a_frame_in_morsels_keeps_its_rows_and_lazy_results_join_it_as_they_are():
+    # From a parquet file's 125,000-row groups, each fingerprint the lazy engine returned
+    # (in 100,000-row morsels) was copied once more to fit the frame's chunks.
+    n = 300_000
+    part = n // 12
+    frame = pl.concat(
+        [
+            pl.DataFrame({"x": pl.int_range(o, o + part, eager=True)}).with_columns(
+                s=pl.col("x").cast(pl.String)
+            )
+            for o in range(0, n, part)
+        ],
+        rechunk=False,
+    )
+    laid = in_morsels(frame)
+    assert_frame_equal(laid, frame)
+    expected = [length for _, length in morsel_layout(n)]
+    assert sum(expected) == n
+    assert len(expected) > 1  # polars cuts 300,000 rows into morsels, 4 on 2 threads
+    assert [c.len() for c in laid["s"].get_chunks()] == expected
+    assert laid.n_chunks("all") == [len(expected)] * 2
+    computed = laid.lazy().select(pl.col("s").str.to_uppercase()).collect().to_series()
+    assert aligned(computed, chunk_layout(laid)) is computed
+    assert in_morsels(laid) is laid
+    small = pl.DataFrame({"x": [1, 2]})
+    assert in_morsels(small) is small
+    assert in_morsels(small.clear()).height == 0
+
+
+def test_pair_relations_are_kept_for_the_current_pairs_only_and_read_by_exact_levels():
+    frame = pl.DataFrame({"e": ["a", "a", "b", None, "b", "c"]})
+    left, right = np.array([0, 0, 2, 3, 1, 5]), np.array([1, 2, 4, 4, 4, 0])
+    comparison = Comparison(name="e", column="e", levels=[Level(type="exact")])
+    comparator = Comparator(frame)
+    unkept = comparator.levels(comparison, left, right).tolist()
+    comparator.use_pairs(left, right)
+    # A small share of the pairs is worked out for those alone, and not kept.
+    assert comparator.relation_at("e", left, right, np.array([3])).tolist() == [MISSING]
+    assert comparator._relations == {}
+    every = comparator.relation_at("e", left, right, np.arange(6))
+    assert every.tolist() == [SAME, DIFFERENT, SAME, MISSING, DIFFERENT, DIFFERENT]
+    assert "e" in comparator._relations
+    assert comparator.relation_at("e", left, right, np.array([1, 2])).tolist() == [DIFFERENT, SAME]
+    assert comparator.levels(comparison, left, right).tolist() == unkept == [0, 1, 0, -1, 1, 1]
+    # Other pairs: the kept relations were of the pairs before.
+    other_right = np.array([2, 1, 3, 4, 0, 5])
+    comparator.use_pairs(left, other_right)
+    assert comparator._relations == {}
+    assert comparator.relation_at("e", left, other_right, np.arange(6)).tolist() == [
+        DIFFERENT,
+        SAME,
+        MISSING,
+        MISSING,
+        SAME,
+        SAME,
+    ]
+
+
+def test_counts_from_blocks_are_the_columns_and_combinations_own_counts():
+    rows, _ = population(n_people=150)
+    spec = load_spec("leads")
+    work = add_fingerprints(normalized(rows), spec)
+    counts = counts_from_blocks(spec, block_layouts(work, spec.blocking), work.height)
+    assert {"email_canonical", "phone_e164", "mobile_e164", "first_lower+last_lower"} <= set(counts)
+    counted = Comparator(work)
+    for name, by_block in counts.items():
+        columns = name.split("+")
+        key = counted.joint_keys(columns) if len(columns) > 1 else name
+        assert (counted.row_counts(key) == by_block).all(), name
+    # Shared values are counted (people here have several records each; none a mobile).
+    assert (counts["email_canonical"] > 1).any() and (counts["first_lower+last_lower"] > 1).any()
 
 
 def test_levenshtein_and_token_set_levels():
