@@ -487,11 +487,12 @@ class Comparator:
         values (emails), nor for a few pairs of a column nothing else encodes (a veto's
         exceptions). An edit distance with a cutoff is computed only where the lengths
         differ by at most the cutoff: the other pairs are farther by length alone."""
-        key, present = self.keys(column)
-        both = present[left] & present[right]
+        relation = self._relation(column, left, right)
         distance = scorer in _DISTANCES
-        out = np.where(both, np.float32(0.0 if distance else 1.0), np.float32(np.nan))
-        differ = np.flatnonzero(both & (key[left] != key[right]))
+        out = np.where(
+            relation != MISSING, np.float32(0.0 if distance else 1.0), np.float32(np.nan)
+        )
+        differ = np.flatnonzero(relation == DIFFERENT)
         cutoff = self.cutoffs.get((column, scorer))
         if distance and cutoff is not None:
             limit = int(cutoff)

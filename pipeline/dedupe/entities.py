@@ -45,10 +45,9 @@ def new_entity_ids(seeds: pl.Series) -> pl.Series:
     return ids.alias("entity_id")
 
 
-def members_of_entities_of(entities: pl.DataFrame, ids: pl.Series) -> pl.Series:
-    """Rows of `entities` (id, entity_id) in the entities of any of `ids`: theirs and their
-    fellow members' (ids compared as strings)."""
-    id_col = ids.name if ids.name in entities.columns else entities.columns[0]
+def members_of_entities_of(entities: pl.DataFrame, ids: pl.Series, id_col: str) -> pl.Series:
+    """Rows of `entities` (`id_col`, entity_id) in the entities of any of `ids`: theirs and
+    their fellow members' (ids compared as strings)."""
     named = ids.cast(pl.String).implode()
     theirs = entities.filter(pl.col(id_col).cast(pl.String).is_in(named))["entity_id"].unique()
     return entities["entity_id"].is_in(theirs.implode()).arg_true()

@@ -250,7 +250,7 @@ def _owners(
     of the frame's string ids, where a join of every holding row's id cost 0.3 s a batch at
     1M rows (`match_incremental` passes only the entities of its involved records)."""
     ids = frame[id_col]
-    members = entities[members_of_entities_of(entities, ids.gather(rows))]
+    members = entities[members_of_entities_of(entities, ids.gather(rows), id_col)]
     at = np.flatnonzero(ids.is_in(members[id_col].implode()).to_numpy())
     code = (
         pl.DataFrame({id_col: ids.gather(at)})
