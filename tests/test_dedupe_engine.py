@@ -72,6 +72,9 @@ def test_entities_without_golden_records_are_the_same_entities(people, resolved)
     assert_frame_equal(bare.entities, resolved.entities)
     assert_frame_equal(bare.events, resolved.events)
     assert bare.golden.is_empty() and not resolved.golden.is_empty()
+    # Counted once, by the engine, however the entities were made.
+    distinct = resolved.entities["entity_id"].n_unique()
+    assert bare.report["entities"] == resolved.report["entities"] == distinct
 
 
 def _with(frame: pl.DataFrame, extra: list[dict]) -> pl.DataFrame:
@@ -819,7 +822,10 @@ def test_cli_dedupes_a_csv_end_to_end(tmp_path, capsys):
     assert entities.height == rows.height
     assert pair_f1(entities, truth) >= 0.95
     captured = capsys.readouterr()
-    assert "entities" in captured.err and "p0-0 vs p1-0" in captured.out
+    count = entities["entity_id"].n_unique()
+    merged = rows.height - count
+    assert f"-> {count:,} entities ({merged:,} duplicates merged)" in captured.err
+    assert "p0-0 vs p1-0" in captured.out
 
 
 def test_a_raw_table_normalizes_in_batches_as_it_does_whole(tmp_path):

@@ -24,7 +24,12 @@ from pipeline.dedupe.compare import (
     hashed_keys,
     similarity_cutoffs,
 )
-from pipeline.dedupe.entities import assign_entity_ids, new_entity_id, new_entity_ids
+from pipeline.dedupe.entities import (
+    all_distinct,
+    assign_entity_ids,
+    new_entity_id,
+    new_entity_ids,
+)
 from pipeline.dedupe.estimate_u import MIN_CHANCE_HOLDERS, chance_agreement_without_matches
 from pipeline.dedupe.fingerprints import _ordered_email_names, _partners_last, add_fingerprints
 from pipeline.dedupe.golden import _dense_codes, golden_records
@@ -1025,6 +1030,23 @@ def test_entity_ids_are_stable_and_merges_and_splits_are_recorded():
     assert {split["entity_id"][0], split["entity_id"][1]} >= {before["a"]}
     assert split["entity_id"][0] != split["entity_id"][1]
     assert events.filter(pl.col("event") == "split")["other_entity_id"].to_list() == [before["a"]]
+
+
+def test_entity_ids_are_the_same_whether_clustering_labels_are_dense_or_not():
+    ids = pl.Series("id", ["a", "b", "c", "d", "e"])
+    dense, _ = assign_entity_ids(ids, np.array([1, 0, 1, 2, 0]))  # gathered
+    sparse, _ = assign_entity_ids(ids, np.array([70, 3, 70, 9, 3]))  # joined
+    assert_frame_equal(dense, sparse)
+    assert dense["id"].to_list() == ids.to_list()
+    assert dense["entity_id"].to_list() == [
+        new_entity_id("a"),
+        new_entity_id("b"),
+        new_entity_id("a"),
+        new_entity_id("d"),
+        new_entity_id("b"),
+    ]
+    assert all_distinct(pl.Series(["a", "b", None]))
+    assert not all_distinct(pl.Series(["a", "b", "a"]))
 
 
 def test_a_split_part_seeded_by_the_record_that_named_the_old_entity_gets_a_salted_id():

@@ -96,7 +96,7 @@ def run_file(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result.entities.write_parquet(args.out)
     records = result.entities.height
-    entity_count = result.entities["entity_id"].n_unique()
+    entity_count = result.report["entities"]
     progress(
         f"wrote {args.out}: {records:,} records -> {entity_count:,} entities "
         f"({records - entity_count:,} duplicates merged)"

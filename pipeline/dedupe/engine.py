@@ -17,7 +17,7 @@ import polars as pl
 from pipeline.dedupe.blocking import block_layouts, candidate_pairs
 from pipeline.dedupe.cluster import CannotLinkChecker, cluster
 from pipeline.dedupe.compare import Comparator, hashed_columns
-from pipeline.dedupe.entities import entity_ids_by_label
+from pipeline.dedupe.entities import all_distinct, entity_ids_by_label
 from pipeline.dedupe.estimate_m import training_pairs
 from pipeline.dedupe.fingerprints import add_fingerprints
 from pipeline.dedupe.golden import golden_records
@@ -65,9 +65,7 @@ def check_ids(frame: pl.DataFrame, id_col: str, columns: list[str] | None = None
             f"id column {id_col!r} has {frame[id_col].null_count()} empty value(s), "
             f"at data row(s) {rows}"
         )
-    # 64-bit hashes first (a third of the cost of counting distinct strings); only a table
-    # whose hashes repeat is counted exactly, so a hash collision is never reported.
-    if frame[id_col].hash(seed=7).n_unique() == frame.height:
+    if all_distinct(frame[id_col]):
         return
     duplicated = frame.height - frame[id_col].n_unique()
     if duplicated:
@@ -242,7 +240,7 @@ def dedupe(
             )
         )
     else:
-        entities, events, _ = entity_ids_by_label(ids, clusters, previous_entities)
+        entities, events, assigned = entity_ids_by_label(ids, clusters, previous_entities)
         records = pl.DataFrame()
     lap("entities_and_golden")
     if scored is None:
@@ -251,7 +249,8 @@ def dedupe(
         )
         del gamma, weights, pairs, left, right, prob, vetoed
         lap("pairs_table")
-    entity_count = records.height if golden else entities["entity_id"].n_unique()
+    # One row per entity in both: no count of a million distinct strings (0.13 s).
+    entity_count = records.height if golden else assigned.height
     say(f"{entity_count:,} entities from {n:,} records")
     return DedupeResult(
         entities=entities,
@@ -265,6 +264,7 @@ def dedupe(
             "blocking": block_report.as_dict(),
             "clustering": cluster_report.as_dict(),
             "timings_s": timings,
+            "entities": entity_count,
             "em_iterations": model.iterations,
             "em_converged": model.converged,
             "prior": model.prior,
