@@ -33,7 +33,8 @@ demo: install $(DAGSTER_HOME)/dagster.yaml  ## ingest the bundled sample files t
 	$(BIN)/python -m pipeline demo
 
 dev: install $(DAGSTER_HOME)/dagster.yaml  ## the Dagster UI on the same instance
-	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-1} $(BIN)/dagster dev -w workspace.yaml
+	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-1} OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} \
+		$(BIN)/dagster dev -w workspace.yaml
 
 # The store's tests run on SQLite and on Postgres: LEADS_TEST_DATABASE_URL if you set it, else
 # the machine's PostgreSQL 15 cluster, started by .ci/postgres.sh. Without either, the Postgres

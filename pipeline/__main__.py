@@ -3,10 +3,13 @@ score-fit | pause-all | resume-all | sql | outreach | agent | monitoring | crm m
 
 from __future__ import annotations
 
+from pipeline.blas_threads import use_one_blas_thread
 from pipeline.malloc_arenas import use_one_malloc_arena
 
-# First, before numpy's and polars' threads exist: arenas made before the cap stay in use.
+# First, before numpy's and polars' threads exist: arenas made before the cap stay in use,
+# and OpenBLAS reads its thread count when numpy loads it.
 use_one_malloc_arena()
+use_one_blas_thread()
 
 import argparse
 import os
