@@ -25,7 +25,8 @@ from pathlib import Path
 from common import DATA_DIR
 
 _RUN = r"""
-import ctypes, json, sys
+import ctypes, json, os, sys
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `python -m pipeline` does
 import polars as pl
 tree, name, data, arenas = sys.argv[1:5]
 if arenas == "one":  # what `pipeline.malloc_arenas` does, for checkouts without it too

@@ -10,8 +10,12 @@ asset does from `lead_fingerprints`), and reports the cluster F1 of the combined
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
+
+# As `python -m pipeline` does (pipeline/blas_threads.py), before numpy loads OpenBLAS.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import polars as pl
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -64,8 +65,12 @@ def run_engine(
         str(out),
         *(extra or []),
     ]
+    env = dict(os.environ)
+    if engine.startswith("ours"):
+        # As `python -m pipeline` does (pipeline/blas_threads.py): read when numpy loads.
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
     say(f"$ {' '.join(cmd)}")
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env)
     return json.loads((out / "run.json").read_text())
 
 

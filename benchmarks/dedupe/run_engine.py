@@ -157,6 +157,7 @@ def run(dataset: Dataset, engine: str, out: Path, threshold: float | None, thres
         import pipeline.dedupe  # noqa: F401
 
         record["one_malloc_arena"] = one_arena
+        record["blas_threads"] = os.environ.get("OPENBLAS_NUM_THREADS")
     start, cpu_start = time.perf_counter(), cpu_seconds()
     if engine == "baseline":
         assert isinstance(source, pl.DataFrame)
