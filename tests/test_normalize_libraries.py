@@ -187,6 +187,18 @@ def test_every_cleanco_legal_form_is_stripped() -> None:
         ("Banco de Chile", "banco de chile"),
         ("Acme UK", "acme uk"),  # the UK arm, not a legal form
         ("AG", "ag"),  # nothing but a legal form: kept
+        # Spain, Portugal and Latin America: both generators write these (issue 15).
+        ("Banco Sola S.A.U", "banco sola"),
+        ("Hnos Alberdi S.L.U.", "hnos alberdi"),
+        ("Prime Motors Sociedad Limitada", "prime motors"),
+        ("Gallego & Márquez Sociedad Anónima", "gallego and marquez"),
+        ("Vives Abogados S.L.P.", "vives abogados"),  # not 'vives abogados s'
+        ("Sonae S.G.P.S.", "sonae"),
+        ("Ferreira Unipessoal Lda", "ferreira"),
+        ("Grupo Lima S.A.C.", "grupo lima"),
+        ("Talleres Ruiz C.B.", "talleres ruiz"),
+        ("Acme L.L.C.", "acme"),  # any short form written letter by letter
+        ("Studio A B", "studio a b"),  # two letters are no form
     ],
 )
 def test_company_key_without_legal_forms(name, key) -> None:
