@@ -4,12 +4,11 @@ threads a fresh interpreter has once numpy and scipy are loaded."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 from pipeline.blas_threads import use_one_blas_thread
+from tests.fresh_interpreter import run_python
 
 # The interpreter's threads (Linux: one directory per thread) after loading numpy and scipy,
 # each with its own OpenBLAS.
@@ -29,18 +28,11 @@ linux_on_two_cores = pytest.mark.skipif(
 )
 
 
+_SETTINGS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+
+
 def _threads(mode: str) -> int:
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", _THREADS_AFTER_LOADING, mode],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    return int(done.stdout.strip())
+    return int(run_python(_THREADS_AFTER_LOADING, mode, unset=_SETTINGS).stdout.strip())
 
 
 @linux_on_two_cores
@@ -54,16 +46,8 @@ def test_a_thread_count_the_user_set_is_left_alone():
         "import os; from pipeline.blas_threads import use_one_blas_thread; "
         "print(use_one_blas_thread(), os.environ.get('OPENBLAS_NUM_THREADS'))"
     )
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
-        }
-        env[name] = "2"
-        done = subprocess.run(
-            [sys.executable, "-c", snippet], capture_output=True, text=True, env=env, check=True
-        )
+    for name in _SETTINGS:
+        done = run_python(snippet, unset=_SETTINGS, env={name: "2"})
         expected = "2" if name == "OPENBLAS_NUM_THREADS" else "None"
         assert done.stdout.split() == ["False", expected]
 

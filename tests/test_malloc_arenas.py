@@ -3,14 +3,12 @@ own per-arena statistics in a fresh interpreter."""
 
 from __future__ import annotations
 
-import os
 import platform
-import subprocess
-import sys
 
 import pytest
 
 from pipeline.malloc_arenas import use_one_malloc_arena
+from tests.fresh_interpreter import run_python
 
 # Threads that each allocate and free numpy arrays at once, then glibc's statistics (one
 # "Arena N:" block per arena, on stderr).
@@ -40,14 +38,7 @@ glibc_only = pytest.mark.skipif(
 
 
 def _arenas(mode: str) -> int:
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
-    done = subprocess.run(
-        [sys.executable, "-c", _THREADS_THEN_STATS, mode],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
+    done = run_python(_THREADS_THEN_STATS, mode, unset=("MALLOC_ARENA_MAX",))
     return sum(line.startswith("Arena ") for line in done.stderr.splitlines())
 
 
