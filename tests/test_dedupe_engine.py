@@ -695,6 +695,51 @@ def test_incremental_batch_joins_existing_entities_without_rescoring_history(peo
     assert "new-1" in golden["member_ids"][0]
 
 
+def test_incremental_batch_is_the_same_whatever_the_stored_tables_chunks(people, resolved):
+    """The stored leads come from parquet row groups and a join with the fingerprints: each
+    column in its own chunks. Columns are picked by name there, not selected (an eager
+    select rechunks misaligned columns): the result must not depend on the layout."""
+    existing = people[0]
+    fingerprints = resolved.work.select("lead_id", *resolved.spec.fingerprints)
+    stored = existing.join(fingerprints, on="lead_id")
+    half = stored.height // 2
+    raw = pl.concat([existing[:half], existing[half:]], rechunk=False)  # two chunks
+    third = stored.height // 3
+    fp = pl.concat(  # three chunks, cut elsewhere
+        [fingerprints[:third], fingerprints[third : 2 * third], fingerprints[2 * third :]],
+        rechunk=False,
+    ).drop("lead_id")
+    misaligned = pl.concat(
+        [raw, fp.drop(c for c in fp.columns if c in raw.columns)], how="horizontal"
+    )
+    assert len(set(misaligned.n_chunks("all"))) > 1  # columns cut at different rows
+    known = existing.row(3, named=True)
+    batch = normalized(
+        pl.DataFrame(
+            [
+                {"lead_id": "new-1", "first_name": known["first_name"],
+                 "last_name": known["last_name"], "email": known["email"]},
+                {"lead_id": "new-2", "first_name": "Zebedee", "last_name": "Quorn",
+                 "email": "zq@newco.io"},
+            ]
+        )
+    )  # fmt: skip
+    stored = misaligned.rechunk()
+    one = match_incremental(
+        stored, resolved.entities, batch, resolved.model, existing_fingerprinted=True
+    )
+    many = match_incremental(
+        misaligned, resolved.entities, batch, resolved.model, existing_fingerprinted=True
+    )
+    assert many.entities.equals(one.entities)
+    assert many.golden.equals(one.golden)
+    assert many.pairs.equals(one.pairs)
+    assert (
+        dict(many.entities.iter_rows())["new-1"]
+        == dict(resolved.entities.iter_rows())[known["lead_id"]]
+    )
+
+
 def _bridged(people, resolved, orphans: list[str]):
     """(existing, the entities with `orphans` filed as somebody else ('Eorphan'), a new
     record bridging p0-0 and them, p0-0's entity id)."""
