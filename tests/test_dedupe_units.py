@@ -1049,6 +1049,28 @@ def test_entity_ids_are_the_same_whether_clustering_labels_are_dense_or_not():
     assert not all_distinct(pl.Series(["a", "b", "a"]))
 
 
+def test_previous_entity_ids_are_read_the_same_by_position_or_by_id():
+    ids = pl.Series("id", ["a", "b", "c", "d", "e", "f"])
+    first, _ = assign_entity_ids(ids.head(5), np.array([0, 0, 1, 2, 3]))
+    # f is new; a and b split, c and d merge.
+    labels = np.array([0, 4, 1, 1, 3, 5])
+    grown, grown_events = assign_entity_ids(ids, labels, first)  # previous = the first rows
+    shuffled = first.sample(fraction=1.0, shuffle=True, seed=3)
+    assert not shuffled["id"].equals(first["id"])
+    joined, joined_events = assign_entity_ids(ids, labels, shuffled)
+    assert_frame_equal(grown, joined)
+    columns = ["event", "entity_id", "other_entity_id", "records"]
+    assert_frame_equal(grown_events.select(columns), joined_events.select(columns))
+    assert sorted(grown_events["event"]) == ["merge", "split"]
+    # A record gone since (e) is left out of the previous mapping by the join too.
+    fewer = ids.filter(ids != "e")
+    without_e, _ = assign_entity_ids(fewer, np.array([0, 4, 1, 1, 5]), first)
+    assert dict(without_e.iter_rows())["a"] == dict(first.iter_rows())["a"]
+    # Nothing previous: an empty mapping is no mapping.
+    empty = pl.DataFrame(schema={"id": pl.String, "entity_id": pl.String})
+    assert_frame_equal(assign_entity_ids(ids, labels, empty)[0], assign_entity_ids(ids, labels)[0])
+
+
 def test_a_split_part_seeded_by_the_record_that_named_the_old_entity_gets_a_salted_id():
     ids = pl.Series("id", ["a", "b", "c"])
     first, _ = assign_entity_ids(ids, np.array([0, 0, 0]))
