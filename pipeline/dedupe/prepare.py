@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline.dedupe.entities import all_distinct
 from pipeline.dedupe.sources import Source
 from pipeline.dedupe.spec import MatchSpec
 from pipeline.headers import load_aliases, map_headers
@@ -172,7 +173,8 @@ def prepared_source(
 def latest_per_id(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:
     """One row per id, the last one (a re-ingested lead counts once, as it was last read).
     The table itself when no id repeats: `unique` copies every column even then (0.7 GB
-    for a 1M-row normalized table)."""
-    if not frame[id_col].is_duplicated().any():
+    for a 1M-row normalized table). Repeats are looked for on hashes first (a million ids:
+    0.3 s by `is_duplicated`)."""
+    if all_distinct(frame[id_col]):
         return frame
     return frame.unique(id_col, keep="last", maintain_order=True)
