@@ -21,7 +21,6 @@ from pipeline.crm.matches import entity_contacts
 from pipeline.crm.merges import approve, deny, execute_approved, load_steps
 from pipeline.crm.proposals import Scoring, build_proposals, denied_pairs, refresh, stored
 from pipeline.crm.sync import merge_sender, sync_contacts
-from pipeline.dedupe.runs import PreviousRun
 from pipeline.store import audit, pause
 from pipeline.store.dedupe_labels import load_labels
 from pipeline.store.tables import crm_merge_proposals, crm_merge_steps
@@ -354,11 +353,9 @@ def test_a_denied_pair_is_never_proposed_again(portal, sqlite_store):
     again, kept_apart, _, _ = _proposals(portal, sqlite_store, file_leads(LEADS))
     assert again.is_empty() and kept_apart == 1
     # ...and once it has run (the label is a cannot-link), the two are two entities.
-    previous = PreviousRun(
-        entities=run.entities, model=run.model, fingerprints=run.fingerprints, pairs=run.pairs,
-        golden=run.golden, events=run.events,
-    )  # fmt: skip
-    rerun, _, _ = resolve_with_crm(file_leads(LEADS), records, labels=labels, previous=previous)
+    rerun, _, _ = resolve_with_crm(
+        file_leads(LEADS), records, labels=labels, previous=run.as_previous()
+    )
     ids = portal.state.seeded
     assert entity_of(rerun.entities, f"crm:{ids['maria_old']}") != entity_of(
         rerun.entities, f"crm:{ids['maria_new']}"

@@ -17,15 +17,7 @@ def grown() -> tuple[pl.DataFrame, PreviousRun]:
     leads = normalized(rows)
     first = resolve(leads.head(int(leads.height * 0.85)), PreviousRun())
     assert first.mode == "full"
-    previous = PreviousRun(
-        entities=first.entities,
-        model=first.model,
-        fingerprints=first.fingerprints,
-        pairs=first.pairs,
-        golden=first.golden,
-        events=first.events,
-    )
-    return leads, previous
+    return leads, first.as_previous()
 
 
 def _as_sets(run: Resolution) -> tuple:

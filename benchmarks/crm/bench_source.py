@@ -415,14 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     with timed("dedupe, the portal alone (full)") as phase:
         base = resolve(crm, PreviousRun())
         phase.extra = {"records": crm.height, "entities": base.golden.height}
-    previous = PreviousRun(
-        entities=base.entities,
-        model=base.model,
-        fingerprints=base.fingerprints,
-        pairs=base.pairs,
-        golden=base.golden,
-        events=base.events,
-    )
+    previous = base.as_previous()
     with timed("dedupe, new leads against the resolved portal (incremental)") as phase:
         incremental = resolve(rows, previous, labels=links if links.height else None)
         phase.extra = {"records": leads.height, "mode": incremental.mode}

@@ -18,7 +18,9 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 # As `python -m pipeline` does (pipeline/blas_threads.py), before numpy loads OpenBLAS.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -33,6 +35,8 @@ add_import_paths()  # this checkout's engine, not whichever the venv has install
 from pipeline.dedupe import dedupe, match_incremental  # noqa: E402
 from pipeline.dedupe.runs import PreviousRun, resolve  # noqa: E402
 from pipeline.malloc_arenas import use_one_malloc_arena  # noqa: E402
+
+T = TypeVar("T")
 
 
 def main() -> None:
@@ -57,25 +61,32 @@ def main() -> None:
     fingerprinted = pl.concat(
         [existing, base.work.select(list(base.spec.fingerprints))], how="horizontal"
     )
-    times = []
-    for _ in range(args.repeat):
-        started = time.perf_counter()
-        result = match_incremental(
-            fingerprinted,
-            base.entities,
-            new,
-            base.model,
-            base.spec,
-            existing_fingerprinted=True,
-        )
-        times.append(time.perf_counter() - started)
-        print(f"incremental: {times[-1]:.2f} s", flush=True)
+    times, result = timed_runs(
+        args.repeat,
+        lambda: match_incremental(
+            fingerprinted, base.entities, new, base.model, base.spec, existing_fingerprinted=True
+        ),
+        lambda _: "incremental",
+    )
     metrics = cluster_pair_metrics(result.entities, truth, id_col="lead_id")
     print(
         f"{args.new:,} new against {existing.height:,}: median {statistics.median(times):.2f} s; "
         f"involved records {result.report['involved_records']:,}; "
         f"cluster F1 of the combined result {metrics.f1:.4f}"
     )
+
+
+def timed_runs(
+    repeat: int, call: Callable[[], T], label: Callable[[T], str]
+) -> tuple[list[float], T]:
+    """`call` run `repeat` times, each time printed: (the times, the last result)."""
+    times: list[float] = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = call()
+        times.append(time.perf_counter() - started)
+        print(f"{label(result)}: {times[-1]:.2f} s", flush=True)
+    return times, result
 
 
 def time_resolve(data: pl.DataFrame, existing: pl.DataFrame, truth, repeat: int) -> None:
@@ -88,12 +99,9 @@ def time_resolve(data: pl.DataFrame, existing: pl.DataFrame, truth, repeat: int)
         del first
         stored = {name: pl.read_parquet(Path(folder) / f"{name}.parquet") for name in tables}
     previous = PreviousRun(**stored)
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run = resolve(data, previous)
-        times.append(time.perf_counter() - started)
-        print(f"resolve ({run.mode}): {times[-1]:.2f} s", flush=True)
+    times, run = timed_runs(
+        repeat, lambda: resolve(data, previous), lambda done: f"resolve ({done.mode})"
+    )
     metrics = cluster_pair_metrics(run.entities, truth, id_col="lead_id")
     print(
         f"{data.height - existing.height:,} new against {existing.height:,} through runs.resolve: "

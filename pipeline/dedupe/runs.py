@@ -58,6 +58,17 @@ class Resolution:
     report: dict = field(default_factory=dict)
     result: DedupeResult | None = None  # the engine's, when it ran
 
+    def as_previous(self) -> PreviousRun:
+        """The tables this resolution leaves, as the next one reads them."""
+        return PreviousRun(
+            entities=self.entities,
+            model=self.model,
+            fingerprints=self.fingerprints,
+            pairs=self.pairs,
+            golden=self.golden,
+            events=self.events,
+        )
+
 
 def labels_digest(labels: pl.DataFrame | None) -> str:
     """A hash of the labels a run honoured: a new label since then calls for a run."""
