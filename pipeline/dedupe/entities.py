@@ -62,13 +62,19 @@ def any_shared(a: pl.Series, b: pl.Series) -> bool:
     return bool(large.is_in(small.implode()).any())
 
 
+def begins_with(ids: pl.Series, first: pl.Series) -> bool:
+    """Whether `ids` begin with `first`, in its order: a table that only grew at its end
+    since `first` was read from it (the usual re-run), so its old rows are read by position,
+    not joined on a million ids."""
+    return first.len() <= ids.len() and ids.head(first.len()).equals(first)
+
+
 def _with_previous(current: pl.DataFrame, previous: pl.DataFrame, id_col: str) -> pl.DataFrame:
     """`current` (id, label) with each record's previous entity id, records new since then
-    left out. A table that only grew at its end (the usual re-run) has the previous ids as
-    its first rows: read by position then, not joined (0.16 s at 1M rows)."""
-    before = previous[id_col]
-    if before.len() <= current.height and current[id_col].head(before.len()).equals(before):
-        return current.head(before.len()).with_columns(previous["entity_id"])
+    left out: by position where the previous ids are the first rows (`begins_with`; 0.16 s
+    of join at 1M rows), else joined."""
+    if begins_with(current[id_col], previous[id_col]):
+        return current.head(previous.height).with_columns(previous["entity_id"])
     return current.join(previous[[id_col, "entity_id"]], on=id_col, how="inner")
 
 
@@ -110,7 +116,8 @@ def entity_ids_by_label(
     id_col = ids.name
     current = pl.DataFrame({id_col: ids, "label": labels})
     now = datetime.now(UTC).replace(tzinfo=None)
-    if previous is None or previous.is_empty():
+    has_previous = previous is not None and not previous.is_empty()
+    if not has_previous:
         inherited = pl.DataFrame(schema={"label": pl.Int64, "entity_id": pl.String})
         events = pl.DataFrame(schema=EVENT_SCHEMA)
     else:
@@ -161,7 +168,6 @@ def entity_ids_by_label(
         .agg(pl.col(id_col).cast(pl.String).min().alias("seed"))
     )
     # Every inherited id is a previous one.
-    has_previous = previous is not None and not previous.is_empty()
     taken = previous["entity_id"] if has_previous else inherited["entity_id"]
     fresh_ids = new_entity_ids(fresh["seed"])
     # Checked in polars, not as Python sets (half a million strings held the GIL 0.1 s).

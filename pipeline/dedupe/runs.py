@@ -21,7 +21,7 @@ import polars as pl
 
 from pipeline.dedupe.digests import model_digest
 from pipeline.dedupe.engine import DedupeResult, dedupe
-from pipeline.dedupe.entities import EVENT_SCHEMA
+from pipeline.dedupe.entities import EVENT_SCHEMA, begins_with
 from pipeline.dedupe.find_matches_to_new_records import match_incremental
 from pipeline.dedupe.labels import ordered
 from pipeline.dedupe.model import FSModel
@@ -101,9 +101,9 @@ def resolved_rows(leads: pl.DataFrame, previous: PreviousRun, id_col: str) -> pl
     if previous.entities is None or previous.fingerprints is None:
         return None
     resolved, ids = previous.entities[id_col], leads[id_col]
-    if not previous.fingerprints[id_col].equals(resolved) or resolved.len() > ids.len():
+    if not previous.fingerprints[id_col].equals(resolved):
         return None
-    if ids.head(resolved.len()).equals(resolved):
+    if begins_with(ids, resolved):
         return pl.Series("resolved", np.arange(ids.len()) < resolved.len())
     mask = ids.is_in(resolved.implode())
     if mask.sum() != resolved.len() or not ids.filter(mask).equals(resolved):
@@ -219,19 +219,16 @@ def resolve(
             threshold=used_threshold,
             report={"mode": "unchanged"},
         )
-    if resolved_mask is not None:
-        stored = previous.fingerprints.drop(
-            c for c in previous.fingerprints.columns if c in leads.columns
-        )
+    # The stored fingerprints, less the columns the leads carry themselves (the id kept).
+    stored = previous.fingerprints.drop(
+        c for c in previous.fingerprints.columns if c in leads.columns and c != id_col
+    )
+    if resolved_mask is not None:  # in the stored order: side by side
         old = leads.head(first) if first is not None else leads.filter(resolved_mask)
-        existing = pl.concat([old, stored], how="horizontal")
+        existing = pl.concat([old, stored.drop(id_col)], how="horizontal")
     else:
         existing = leads.join(previous.entities, on=id_col, how="semi").join(
-            previous.fingerprints.drop(
-                [c for c in previous.fingerprints.columns if c in leads.columns and c != id_col]
-            ),
-            on=id_col,
-            how="left",
+            stored, on=id_col, how="left"
         )
     say(f"incremental: {new.height} new lead(s) against {previous.entities.height}")
     model = FSModel.from_dict(json.loads(previous.model["model_json"][0]))
